@@ -1,0 +1,26 @@
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch is pinned here: a bare `torch` requirement pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[dev,torch]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/spectranet demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_cvxpy_memory.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

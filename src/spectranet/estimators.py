@@ -1,0 +1,305 @@
+r"""scikit-learn estimators: thin shells over :class:`~spectranet.problem.Problem` and the solvers.
+
+Both estimators fit the globally optimal two-layer network of problem (P),
+
+.. math::
+
+    \min_{m,\ \|u_j\|_2 = 1,\ \alpha_j}\
+        \ell\Big(\sum_{j=1}^m \sigma(X u_j)\, \alpha_j^\top,\ Y\Big) + \beta \sum_{j=1}^m \|\alpha_j\|_1,
+    \qquad \sigma(t) = a t^2 + b t + c,
+
+by solving the convex program (21) over neural spectrahedra and extracting the network by
+neural decomposition; every fit is certified by a dual lower bound.
+"""
+
+from __future__ import annotations
+
+import logging
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .activations import as_activation
+from .losses import Loss, get_loss
+from .problem import Problem, check_beta
+from .solvers import get_solver
+
+__all__ = ["ConvexPolyNetRegressor", "ConvexPolyNetClassifier"]
+
+logger = logging.getLogger(__name__)
+
+_FIT_DOC = """
+    Parameters
+    ----------
+    activation : str, tuple (a, b, c) or PolyActivation, default="relu"
+        Degree-two activation: a preset name (``"square"``, ``"relu"``, ``"swish"``), its
+        coefficients or an instance.
+    beta : float, default=1e-2
+        Weight :math:`\\beta \\ge 0` of the :math:`\\ell_1` penalty on the second layer. The
+        objective is a *sum* over samples, so the useful range of ``beta`` grows with ``n``.
+    loss : str or Loss, default={default_loss!r}
+        {loss_doc}
+    solver : str or Solver, default="auto"
+        A name from :func:`spectranet.available_solvers` or ``"auto"``.
+    tol : float, default=1e-6
+        Target relative duality gap; a fit whose certified gap exceeds it issues a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
+    max_iter : int or None, default=None
+        Iteration limit of the solver (None: the solver's default).
+    verbose : bool, default=False
+        Show the solver's progress.
+    warm_start : bool, default=False
+        Reuse the previous fit's solver state (same data, e.g. a new ``beta``) when possible.
+
+    Attributes
+    ----------
+    network_ : PolyNetwork
+        The extracted network: ``network_.first_layer`` (m, d) with unit-norm rows,
+        ``network_.second_layer`` (m,) or (m, C).
+    n_neurons_ : int
+        Width :math:`m^* = \\sum_k (\\operatorname{{rank}} Z_k^* + \\operatorname{{rank}} Z_k'^*)`.
+    objective_ : float
+        Optimal value of the convex program (21).
+    network_objective_ : float
+        Objective (P) of ``network_``; equals ``objective_`` up to the solver's tolerance.
+    lower_bound_ : float
+        Certified lower bound on the global optimum.
+    gap_ : float
+        Relative gap between ``network_objective_`` and ``lower_bound_``.
+    certificate_ : Certificate
+        Full certificate (:func:`spectranet.certify`).
+    status_ : str
+        ``"optimal"`` when the certified gap is within ``tol``.
+    n_iter_ : int
+        Solver iterations.
+    fit_time_ : float
+        Seconds spent in the solver.
+    n_features_in_ : int
+"""
+
+
+class _ConvexPolyNetBase(BaseEstimator):
+    _default_loss = "squared"
+
+    def __init__(self, activation="relu", beta=1e-2, loss=None, solver="auto", tol=1e-6,
+                 max_iter=None, verbose=False, warm_start=False):
+        self.activation = activation
+        self.beta = beta
+        self.loss = loss
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # -- parameter checks (in fit, never in __init__) ----------------------------
+    def _check_params(self):
+        as_activation(self.activation)
+        check_beta(self.beta)
+        if isinstance(self.tol, bool) or not isinstance(self.tol, Real) or not (self.tol > 0):
+            raise ValueError(f"tol must be a positive real number, got {self.tol!r}")
+        if self.max_iter is not None and (
+            isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or self.max_iter < 1
+        ):
+            raise ValueError(f"max_iter must be None or a positive integer, got {self.max_iter!r}")
+
+    def _solve(self, X, Y, loss: Loss, n_outputs: int):
+        problem = Problem(X, Y, self.activation, loss, self.beta, n_outputs=n_outputs)
+        solver = get_solver(self.solver, problem)
+        previous = getattr(self, "_last_result", None) if self.warm_start else None
+        result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
+                              verbose=bool(self.verbose), warm_start=previous)
+        self._last_result = result
+        self.network_ = result.network
+        self.n_neurons_ = result.n_neurons
+        self.objective_ = result.objective
+        self.network_objective_ = result.network_objective
+        self.lower_bound_ = result.lower_bound
+        self.gap_ = result.gap
+        self.certificate_ = result.certificate
+        self.status_ = result.status
+        self.n_iter_ = result.iterations
+        self.fit_time_ = result.time
+        self.solver_ = result.solver
+        self.activation_ = problem.activation
+        self.loss_ = problem.loss
+        logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%s, %.2fs)",
+                    type(self).__name__, result.objective, result.n_neurons, result.gap,
+                    result.solver, result.time)
+        return self
+
+    def _decision(self, X) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.network_.decision_function(X)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_last_result", None)  # solver state (a compiled CVXPY model) is not pickled
+        return state
+
+
+class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
+    __doc__ = (
+        "Regression with a globally optimal two-layer polynomial-activation network.\n"
+        + (__doc__ or "")
+        + _FIT_DOC.format(default_loss="squared",
+                          loss_doc='``"squared"`` (½ sum of squares), ``"absolute"``, ``"huber"`` or a Loss.')
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectranet import ConvexPolyNetRegressor
+    >>> X = np.random.default_rng(0).standard_normal((50, 3))
+    >>> y = X[:, 0] ** 2 - X[:, 1]
+    >>> est = ConvexPolyNetRegressor(beta=1e-2).fit(X, y)
+    >>> bool(est.gap_ < 1e-6)
+    True
+    """
+    )
+
+    _valid_losses = ("squared", "absolute", "huber")
+
+    def __init__(self, activation="relu", beta=1e-2, loss="squared", solver="auto", tol=1e-6,
+                 max_iter=None, verbose=False, warm_start=False):
+        super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
+                         max_iter=max_iter, verbose=verbose, warm_start=warm_start)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y):
+        """Fit the globally optimal network; ``y`` of shape (n,) or (n, n_targets)."""
+        self._check_params()
+        loss = get_loss(self.loss)
+        if loss.margin or loss.multi_output_only or (
+            isinstance(self.loss, str) and self.loss not in self._valid_losses
+        ):
+            raise ValueError(
+                f"ConvexPolyNetRegressor supports the losses {list(self._valid_losses)} "
+                f"(or a regression Loss instance), got {self.loss!r}; use ConvexPolyNetClassifier "
+                "for classification losses"
+            )
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
+                             ensure_min_samples=2)
+        self._y_ndim = y.ndim
+        Y = y.reshape(y.shape[0], -1)
+        return self._solve(X, Y, loss, Y.shape[1])
+
+    def predict(self, X):
+        """Network outputs: shape (n,) for 1-D training targets, (n, n_targets) otherwise."""
+        out = self._decision(X)
+        return out[:, 0] if self._y_ndim == 1 else out
+
+
+def _available_if_proba(estimator) -> bool:
+    return estimator._proba_loss() is not None
+
+
+class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
+    __doc__ = (
+        "Classification with a globally optimal two-layer polynomial-activation network.\n\n"
+        "Binary problems use one output with labels encoded as -1/+1 (``classes_[1]`` is +1);\n"
+        "multi-class problems use one output per class (the vector-output program).\n"
+        + _FIT_DOC.format(
+            default_loss="logistic",
+            loss_doc='``"logistic"`` (softmax cross-entropy for more than two classes), ``"hinge"`` '
+            '(one-vs-rest for more than two classes), ``"squared"`` (on ±1 / one-hot ±1 targets), '
+            '``"softmax"``, or a Loss.')
+        + """
+    classes_ : ndarray of shape (n_classes,)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from spectranet import ConvexPolyNetClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X[:200, :5])
+    >>> clf = ConvexPolyNetClassifier(beta=1.0).fit(X, y[:200])
+    >>> bool(clf.score(X, y[:200]) > 0.85)
+    True
+    """
+    )
+
+    _valid_losses = ("logistic", "hinge", "squared", "softmax", "cross_entropy")
+
+    def __init__(self, activation="relu", beta=1e-2, loss="logistic", solver="auto", tol=1e-6,
+                 max_iter=None, verbose=False, warm_start=False):
+        super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
+                         max_iter=max_iter, verbose=verbose, warm_start=warm_start)
+
+    def _resolve_loss(self, n_classes: int) -> Loss:
+        name = self.loss
+        if isinstance(name, str):
+            if name not in self._valid_losses:
+                raise ValueError(
+                    f"ConvexPolyNetClassifier supports the losses {list(self._valid_losses)} "
+                    f"(or a Loss instance), got {name!r}"
+                )
+            if n_classes > 2 and name == "logistic":
+                name = "softmax"
+        return get_loss(name)
+
+    def fit(self, X, y):
+        """Fit the globally optimal classifier network."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        n_classes = self.classes_.size
+        if n_classes < 2:
+            raise ValueError(
+                f"ConvexPolyNetClassifier needs samples of at least 2 classes; got 1 class "
+                f"({self.classes_[0]!r})"
+            )
+        loss = self._resolve_loss(n_classes)
+        if loss.multi_output_only:
+            Y = np.eye(n_classes)[codes]
+        elif n_classes == 2:
+            Y = (2.0 * codes - 1.0)[:, None]
+        else:  # one-vs-rest +/-1 targets for the hinge and squared losses
+            Y = 2.0 * np.eye(n_classes)[codes] - 1.0
+        return self._solve(X, Y, loss, Y.shape[1])
+
+    def decision_function(self, X):
+        """Network outputs: (n,) for two classes (positive means ``classes_[1]``), else (n, C)."""
+        out = self._decision(X)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict(self, X):
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def _proba_loss(self):
+        loss = getattr(self, "loss_", None)
+        if loss is None:
+            try:
+                loss = get_loss(self.loss)
+            except (TypeError, ValueError):
+                return None
+        return loss.name if loss.name in ("logistic", "softmax") else None
+
+    @available_if(_available_if_proba)
+    def predict_proba(self, X):
+        """Class probabilities (logistic and softmax losses only)."""
+        scores = self._decision(X)
+        if scores.shape[1] == 1:
+            p = expit(scores[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return softmax(scores, axis=1)
+
+    @available_if(_available_if_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))

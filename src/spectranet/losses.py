@@ -1,0 +1,320 @@
+r"""Convex losses, each defined once and used everywhere.
+
+Every loss is a sum over samples (and outputs) of a convex function of the network
+output :math:`\hat Y \in \mathbb{R}^{n \times C}` and the targets :math:`Y`. Internally
+outputs and targets are always 2-D, shape ``(n, C)``; scalar-output problems have
+``C = 1``.
+
+Each :class:`Loss` offers what the rest of the library needs:
+
+* :meth:`Loss.value` and :meth:`Loss.gradient` (the network objective, local solvers);
+* :meth:`Loss.dual_value`, the concave dual objective :math:`-\ell^*(-V)` with
+  :math:`\ell^*(W) = \sup_Z \langle W, Z \rangle - \ell(Z, Y)` (the certificate's lower bound),
+  and :meth:`Loss.project_dual`, which maps any candidate onto that function's domain;
+* :meth:`Loss.cvxpy` (the SDP backends).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+from scipy.special import expit, log_softmax, logsumexp, xlogy
+
+__all__ = [
+    "Loss",
+    "SquaredLoss",
+    "AbsoluteLoss",
+    "HuberLoss",
+    "LogisticLoss",
+    "HingeLoss",
+    "SoftmaxCrossEntropyLoss",
+    "get_loss",
+    "LOSSES",
+]
+
+
+class Loss:
+    """Base class of the convex losses. Subclasses are small frozen dataclasses."""
+
+    name: str = ""
+    #: labels in {-1, +1} required (margin losses)
+    margin: bool = False
+    #: couples the outputs of one sample (needs C >= 2 outputs)
+    multi_output_only: bool = False
+    #: differentiable everywhere (the gradient is then the unique dual point)
+    smooth: bool = True
+
+    # -- targets ----------------------------------------------------------------
+    def check_targets(self, Y: np.ndarray) -> np.ndarray:
+        """Validate 2-D float targets of shape ``(n, C)``; returns them unchanged."""
+        if self.margin and not np.all(np.isin(Y, (-1.0, 1.0))):
+            raise ValueError(
+                f"the {self.name} loss needs labels in {{-1, +1}}; got values "
+                f"{np.unique(Y)[:5].tolist()}. ConvexPolyNetClassifier encodes labels for you."
+            )
+        return Y
+
+    # -- primal -----------------------------------------------------------------
+    def value(self, Yhat: np.ndarray, Y: np.ndarray) -> float:
+        """Loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs."""
+        raise NotImplementedError
+
+    def gradient(self, Yhat: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Gradient (a subgradient for non-smooth losses) with respect to ``Yhat``."""
+        raise NotImplementedError
+
+    def hessp(self, Yhat: np.ndarray, Y: np.ndarray, D: np.ndarray) -> np.ndarray:
+        r"""Hessian-vector product :math:`\nabla^2 \ell(\hat Y)[D]` (smooth losses only)."""
+        raise NotImplementedError(f"the {self.name} loss is not twice differentiable")
+
+    # -- dual -------------------------------------------------------------------
+    def dual_value(self, V: np.ndarray, Y: np.ndarray) -> float:
+        """Dual objective :math:`-\\ell^*(-V)`; ``-inf`` outside its domain."""
+        raise NotImplementedError
+
+    def project_dual(self, V: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Map ``V`` into the domain of :meth:`dual_value` (identity where it is everything)."""
+        return V
+
+    def cvxpy(self, Yhat, Y: np.ndarray):
+        """The loss as a CVXPY expression of the ``(n, C)`` expression ``Yhat``."""
+        raise NotImplementedError
+
+
+def _in_box(V, lo, hi, tol=1e-12) -> bool:
+    return bool(np.all(V >= lo - tol) and np.all(V <= hi + tol))
+
+
+@dataclass(frozen=True)
+class SquaredLoss(Loss):
+    r"""Squared loss :math:`\tfrac12 \sum_{i,k} (\hat y_{ik} - y_{ik})^2`."""
+
+    name = "squared"
+
+    def value(self, Yhat, Y):
+        return 0.5 * float(np.sum((Yhat - Y) ** 2))
+
+    def gradient(self, Yhat, Y):
+        return Yhat - Y
+
+    def hessp(self, Yhat, Y, D):
+        return D
+
+    def dual_value(self, V, Y):
+        return float(np.sum(V * Y) - 0.5 * np.sum(V**2))
+
+    def cvxpy(self, Yhat, Y):
+        import cvxpy as cp
+
+        return 0.5 * cp.sum_squares(Yhat - Y)
+
+
+@dataclass(frozen=True)
+class AbsoluteLoss(Loss):
+    r"""Absolute loss :math:`\sum_{i,k} |\hat y_{ik} - y_{ik}|`."""
+
+    name = "absolute"
+    smooth = False
+
+    def value(self, Yhat, Y):
+        return float(np.sum(np.abs(Yhat - Y)))
+
+    def gradient(self, Yhat, Y):
+        return np.sign(Yhat - Y)
+
+    def dual_value(self, V, Y):
+        return float(np.sum(V * Y)) if _in_box(V, -1.0, 1.0) else -math.inf
+
+    def project_dual(self, V, Y):
+        return np.clip(V, -1.0, 1.0)
+
+    def cvxpy(self, Yhat, Y):
+        import cvxpy as cp
+
+        return cp.sum(cp.abs(Yhat - Y))
+
+
+@dataclass(frozen=True)
+class HuberLoss(Loss):
+    r"""Huber loss: :math:`\tfrac12 r^2` for :math:`|r| \le \delta`, else
+    :math:`\delta (|r| - \delta/2)`, with :math:`r = \hat y - y`, summed."""
+
+    delta: float = 1.0
+    name = "huber"
+
+    def __post_init__(self):
+        if isinstance(self.delta, bool) or not isinstance(self.delta, Real):
+            raise TypeError(f"HuberLoss.delta must be a real number, got {self.delta!r}")
+        if not (math.isfinite(self.delta) and self.delta > 0):
+            raise ValueError(f"HuberLoss.delta must be positive and finite, got {self.delta!r}")
+
+    def value(self, Yhat, Y):
+        r = np.abs(Yhat - Y)
+        d = self.delta
+        return float(np.sum(np.where(r <= d, 0.5 * r**2, d * (r - 0.5 * d))))
+
+    def gradient(self, Yhat, Y):
+        return np.clip(Yhat - Y, -self.delta, self.delta)
+
+    def hessp(self, Yhat, Y, D):
+        return np.where(np.abs(Yhat - Y) <= self.delta, D, 0.0)
+
+    def dual_value(self, V, Y):
+        if not _in_box(V, -self.delta, self.delta):
+            return -math.inf
+        return float(np.sum(V * Y) - 0.5 * np.sum(V**2))
+
+    def project_dual(self, V, Y):
+        return np.clip(V, -self.delta, self.delta)
+
+    def cvxpy(self, Yhat, Y):
+        import cvxpy as cp
+
+        # cvxpy's huber(r, M) is r^2 inside and 2M|r| - M^2 outside: twice ours.
+        return 0.5 * cp.sum(cp.huber(Yhat - Y, self.delta))
+
+
+def _entropy(P):
+    """Sum of -p log p (with 0 log 0 = 0)."""
+    return -float(np.sum(xlogy(P, P)))
+
+
+@dataclass(frozen=True)
+class LogisticLoss(Loss):
+    r"""Logistic loss :math:`\sum_i \log(1 + e^{-y_i \hat y_i})`, labels :math:`y_i \in \{-1, +1\}`."""
+
+    name = "logistic"
+    margin = True
+
+    def value(self, Yhat, Y):
+        return float(np.sum(np.logaddexp(0.0, -Y * Yhat)))
+
+    def gradient(self, Yhat, Y):
+        return -Y * expit(-Y * Yhat)
+
+    def hessp(self, Yhat, Y, D):
+        P = expit(-Y * Yhat)
+        return P * (1.0 - P) * D
+
+    def dual_value(self, V, Y):
+        P = Y * V  # p = y v in [0, 1]
+        if not _in_box(P, 0.0, 1.0):
+            return -math.inf
+        P = np.clip(P, 0.0, 1.0)
+        return _entropy(P) + _entropy(1.0 - P)
+
+    def project_dual(self, V, Y):
+        return Y * np.clip(Y * V, 0.0, 1.0)
+
+    def cvxpy(self, Yhat, Y):
+        import cvxpy as cp
+
+        return cp.sum(cp.logistic(-cp.multiply(Y, Yhat)))
+
+
+@dataclass(frozen=True)
+class HingeLoss(Loss):
+    r"""Hinge loss :math:`\sum_i \max(0, 1 - y_i \hat y_i)`, labels :math:`y_i \in \{-1, +1\}`."""
+
+    name = "hinge"
+    margin = True
+    smooth = False
+
+    def value(self, Yhat, Y):
+        return float(np.sum(np.maximum(0.0, 1.0 - Y * Yhat)))
+
+    def gradient(self, Yhat, Y):
+        margin = 1.0 - Y * Yhat
+        return -Y * np.where(margin > 0, 1.0, np.where(margin < 0, 0.0, 0.5))
+
+    def dual_value(self, V, Y):
+        P = Y * V
+        return float(np.sum(P)) if _in_box(P, 0.0, 1.0) else -math.inf
+
+    def project_dual(self, V, Y):
+        return Y * np.clip(Y * V, 0.0, 1.0)
+
+    def cvxpy(self, Yhat, Y):
+        import cvxpy as cp
+
+        return cp.sum(cp.pos(1.0 - cp.multiply(Y, Yhat)))
+
+
+def _project_rows_to_simplex(Q):
+    """Euclidean projection of each row onto the probability simplex (sort-based)."""
+    n, C = Q.shape
+    srt = -np.sort(-Q, axis=1)
+    css = np.cumsum(srt, axis=1) - 1.0
+    ind = np.arange(1, C + 1)
+    cond = srt - css / ind > 0
+    rho = C - 1 - np.argmax(cond[:, ::-1], axis=1)
+    theta = css[np.arange(n), rho] / (rho + 1)
+    return np.maximum(Q - theta[:, None], 0.0)
+
+
+@dataclass(frozen=True)
+class SoftmaxCrossEntropyLoss(Loss):
+    r"""Softmax cross-entropy :math:`\sum_i \big(\log \sum_k e^{\hat y_{ik}} - \hat y_{i, c_i}\big)`
+    with one-hot targets (multi-class; ``C >= 2`` outputs)."""
+
+    name = "softmax"
+    multi_output_only = True
+
+    def check_targets(self, Y):
+        if Y.shape[1] < 2 or not (
+            np.all(np.isin(Y, (0.0, 1.0))) and np.all(Y.sum(axis=1) == 1.0)
+        ):
+            raise ValueError(
+                "the softmax loss needs one-hot targets of shape (n_samples, n_classes) with "
+                "n_classes >= 2 (or integer class labels, which certify() one-hot encodes)"
+            )
+        return Y
+
+    def value(self, Yhat, Y):
+        return float(np.sum(logsumexp(Yhat, axis=1)) - np.sum(Y * Yhat))
+
+    def gradient(self, Yhat, Y):
+        return np.exp(log_softmax(Yhat, axis=1)) - Y
+
+    def hessp(self, Yhat, Y, D):
+        P = np.exp(log_softmax(Yhat, axis=1))
+        return P * D - P * np.sum(P * D, axis=1, keepdims=True)
+
+    def dual_value(self, V, Y):
+        Q = Y - V  # rows must lie on the simplex
+        if not (_in_box(Q, 0.0, math.inf) and np.allclose(Q.sum(axis=1), 1.0, atol=1e-10)):
+            return -math.inf
+        return _entropy(np.clip(Q, 0.0, 1.0))
+
+    def project_dual(self, V, Y):
+        return Y - _project_rows_to_simplex(Y - V)
+
+    def cvxpy(self, Yhat, Y):
+        import cvxpy as cp
+
+        return cp.sum(cp.log_sum_exp(Yhat, axis=1)) - cp.sum(cp.multiply(Y, Yhat))
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "squared": SquaredLoss,
+    "absolute": AbsoluteLoss,
+    "huber": HuberLoss,
+    "logistic": LogisticLoss,
+    "hinge": HingeLoss,
+    "softmax": SoftmaxCrossEntropyLoss,
+}
+
+
+def get_loss(loss) -> Loss:
+    """Return a :class:`Loss` from a name in :data:`LOSSES` or a ``Loss`` instance."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        key = "softmax" if loss == "cross_entropy" else loss
+        if key in LOSSES:
+            return LOSSES[key]()
+        raise ValueError(f"unknown loss {loss!r}; valid losses are {sorted(LOSSES)}")
+    raise TypeError(f"loss must be a name in {sorted(LOSSES)} or a Loss instance, got {loss!r}")

@@ -1,0 +1,248 @@
+r"""The training problem: data, activation, loss and regularization, and the lifted map.
+
+This module is the one place where the formulas of the lift live.
+
+Non-convex problem (P), eq. (20), with ``C`` outputs (``C = 1`` for a scalar output):
+
+.. math::
+
+    \min_{\|u_j\|_2 = 1,\ \alpha_j \in \mathbb{R}^C}
+        \ell\Big(\sum_j \sigma(X u_j)\, \alpha_j^\top,\ Y\Big) + \beta \sum_j \|\alpha_j\|_1 .
+
+Convex program, eq. (21), one pair :math:`(Z_k, Z_k') \in \mathcal{N}_d` per output:
+
+.. math::
+
+    \min_{Z_k, Z_k' \in \mathcal{N}_d}\ \ell(\hat Y, Y) + \beta \sum_k (Z_{k,4} + Z'_{k,4}),
+    \qquad \hat Y_{ik} = \langle A_i, Z_k - Z_k' \rangle,
+
+with :math:`\mathcal{N}_d = \{Z \succeq 0 : \operatorname{tr} Z_1 = Z_4\}` and
+:math:`A_i = \begin{bmatrix} a x_i x_i^\top & \tfrac b2 x_i \\ \tfrac b2 x_i^\top & c\end{bmatrix}`.
+The lifted map :meth:`Problem.forward` and its adjoint :meth:`Problem.adjoint` are
+matrix-free: they use products with ``X`` and ``X^T`` only.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from .activations import PolyActivation, as_activation
+from .losses import Loss, get_loss
+from .network import PolyNetwork, network_outputs
+
+__all__ = ["Problem", "check_beta", "check_data"]
+
+
+def check_beta(beta) -> float:
+    """Validate the regularization weight: a finite real number ``>= 0``."""
+    if isinstance(beta, bool) or not isinstance(beta, Real):
+        raise TypeError(f"beta must be a real number >= 0, got {type(beta).__name__} {beta!r}")
+    beta = float(beta)
+    if not math.isfinite(beta) or beta < 0:
+        raise ValueError(f"beta must be a finite real number >= 0, got {beta!r}")
+    return beta
+
+
+def _as_real_array(a, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype == object or arr.dtype.kind in "USVM":
+        try:
+            arr = arr.astype(float)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}") from None
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got complex data")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
+    arr = arr.astype(float, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_data(X, y=None):
+    """Validate ``X`` (2-D, finite, real, at least 2 samples) and ``y`` (matching length)."""
+    X = _as_real_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {X.shape}")
+    n, d = X.shape
+    if n < 2:
+        raise ValueError(f"X has n_samples={n}; at least 2 samples are required")
+    if d < 1:
+        raise ValueError("X has 0 features; at least 1 is required")
+    if y is None:
+        return X
+    y = _as_real_array(y, "y")
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(
+            f"y must have shape ({n},) or ({n}, n_outputs) to match X, got shape {y.shape}"
+        )
+    return X, y
+
+
+def _targets(y: np.ndarray, loss: Loss, n_outputs: int | None) -> np.ndarray:
+    """Targets as a 2-D ``(n, C)`` array in the loss's encoding."""
+    if loss.multi_output_only and y.ndim == 1:
+        labels = y.astype(int)
+        if not np.array_equal(labels, y) or labels.min() < 0:
+            raise ValueError("softmax targets given as 1-D must be integer class indices >= 0")
+        C = int(labels.max()) + 1 if n_outputs is None else int(n_outputs)
+        if labels.max() >= C:
+            raise ValueError(f"class index {labels.max()} out of range for {C} outputs")
+        Y = np.zeros((y.shape[0], C))
+        Y[np.arange(y.shape[0]), labels] = 1.0
+    else:
+        Y = y.reshape(y.shape[0], -1)
+    if n_outputs is not None and Y.shape[1] != n_outputs:
+        raise ValueError(f"y has {Y.shape[1]} outputs but {n_outputs} were expected")
+    return loss.check_targets(Y)
+
+
+class Problem:
+    r"""A training problem (P) / (21): data, activation, loss and :math:`\beta`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,) or (n, C)
+        Targets in the loss's encoding (labels in {-1, +1} for margin losses, integer
+        class indices or one-hot rows for the softmax loss).
+    activation : str, tuple or PolyActivation
+    loss : str or Loss
+    beta : float
+        Weight of the :math:`\ell_1` penalty on the second layer, ``>= 0``.
+    n_outputs : int, optional
+        Number of outputs ``C`` when it cannot be read from ``y`` (softmax labels).
+
+    Notes
+    -----
+    The problem never forms the ``n x (d+1)^2`` lifted matrix except on request
+    (:meth:`lifted_features`, for the CVXPY backends).
+    """
+
+    def __init__(self, X, y, activation="relu", loss="squared", beta=1e-2, *, n_outputs=None):
+        self.X, y = check_data(X, y)
+        self.activation: PolyActivation = as_activation(activation)
+        self.loss: Loss = get_loss(loss)
+        self.beta = check_beta(beta)
+        self.Y = _targets(y, self.loss, n_outputs)
+
+    # -- sizes ------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.Y.shape[1]
+
+    def with_beta(self, beta) -> "Problem":
+        """A copy sharing the data, with another :math:`\\beta`."""
+        new = object.__new__(Problem)
+        new.__dict__.update(self.__dict__)
+        new.beta = check_beta(beta)
+        return new
+
+    # -- networks ---------------------------------------------------------------
+    def outputs(self, network: PolyNetwork) -> np.ndarray:
+        """Network outputs on the training data, shape ``(n, C)``."""
+        self._check_network(network)
+        return network_outputs(self.X, network.first_layer, network.second_layer_2d, network.activation)
+
+    def objective(self, network: PolyNetwork) -> float:
+        r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`."""
+        return self.loss.value(self.outputs(network), self.Y) + self.beta * network.penalty()
+
+    def _check_network(self, network: PolyNetwork) -> None:
+        if not isinstance(network, PolyNetwork):
+            raise TypeError(f"expected a PolyNetwork, got {type(network).__name__}")
+        if network.n_features != self.n_features or network.n_outputs != self.n_outputs:
+            raise ValueError(
+                f"network has {network.n_features} features and {network.n_outputs} outputs; "
+                f"the problem has {self.n_features} features and {self.n_outputs} outputs"
+            )
+        if network.activation != self.activation:
+            raise ValueError(
+                f"network activation {network.activation} differs from the problem's {self.activation}"
+            )
+
+    # -- the lifted map and its adjoint -----------------------------------------
+    def forward(self, M: np.ndarray) -> np.ndarray:
+        r"""Lifted map :math:`\hat Y_{ik} = \langle A_i, M_k \rangle`, matrix-free.
+
+        Parameters
+        ----------
+        M : ndarray of shape (C, d+1, d+1)
+            Symmetric matrices :math:`M_k = Z_k - Z_k'`.
+
+        Returns
+        -------
+        ndarray of shape (n, C)
+        """
+        X, (a, b, c), d = self.X, self.activation.coefficients, self.n_features
+        M1, M2, M4 = M[:, :d, :d], M[:, :d, d], M[:, d, d]
+        quad = np.einsum("id,kde,ie->ik", X, M1, X, optimize=True)
+        return a * quad + b * (X @ M2.T) + c * M4[None, :]
+
+    def dual_quadratic(self, V: np.ndarray):
+        r"""Coefficients of :math:`u \mapsto V_k^\top \sigma(X u) = u^\top Q_k u + q_k^\top u + r_k`.
+
+        :math:`Q_k = a X^\top \mathrm{diag}(V_k) X`, :math:`q_k = b X^\top V_k`,
+        :math:`r_k = c \mathbf{1}^\top V_k`.
+
+        Returns
+        -------
+        Q : (C, d, d), q : (C, d), r : (C,)
+        """
+        X, (a, b, c) = self.X, self.activation.coefficients
+        Q = a * np.einsum("ik,id,ie->kde", V, X, X, optimize=True)
+        return Q, b * (V.T @ X), c * V.sum(axis=0)
+
+    def adjoint(self, V: np.ndarray) -> np.ndarray:
+        r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`,
+        shape ``(C, d+1, d+1)``."""
+        Q, q, r = self.dual_quadratic(V)
+        d = self.n_features
+        out = np.empty((self.n_outputs, d + 1, d + 1))
+        out[:, :d, :d] = Q
+        out[:, :d, d] = out[:, d, :d] = 0.5 * q
+        out[:, d, d] = r
+        return out
+
+    def lifted_objective(self, Z: np.ndarray, Z_prime: np.ndarray) -> float:
+        r"""Objective of the convex program (21): :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_k (Z_{k,4} + Z'_{k,4})`."""
+        d = self.n_features
+        penalty = float(np.sum(Z[:, d, d]) + np.sum(Z_prime[:, d, d]))
+        return self.loss.value(self.forward(Z - Z_prime), self.Y) + self.beta * penalty
+
+    def lifted_features(self) -> np.ndarray:
+        r"""Explicit lifted features ``F`` of shape ``(n, d(d+1)/2 + d + 1)``.
+
+        ``F @ svec(M)`` equals :meth:`forward` for one output, where ``svec(M)`` stacks
+        the diagonal of :math:`M_1`, its strictly upper triangle in row-major order,
+        :math:`M_2` and :math:`M_4` (the layout of the CVXPY backend). Memory: ``8 n p`` bytes.
+        """
+        X, (a, b, c) = self.X, self.activation.coefficients
+        iu, ju = np.triu_indices(self.n_features, 1)
+        return np.hstack(
+            [a * X**2, 2.0 * a * X[:, iu] * X[:, ju], b * X, np.full((self.n_samples, 1), c)]
+        )
+
+    def lifted_dimension(self) -> int:
+        """Number of columns of :meth:`lifted_features`."""
+        d = self.n_features
+        return d * (d + 1) // 2 + d + 1
+
+    def __repr__(self) -> str:
+        return (
+            f"Problem(n_samples={self.n_samples}, n_features={self.n_features}, "
+            f"n_outputs={self.n_outputs}, loss={self.loss.name!r}, beta={self.beta:g}, "
+            f"activation={self.activation})"
+        )

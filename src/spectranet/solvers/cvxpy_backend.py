@@ -1,0 +1,293 @@
+r"""The convex program (21) in CVXPY, solved by Clarabel, SCS or MOSEK.
+
+This is a reduction in CVXPY's sense: :func:`build_model` is ``apply`` (lift the network
+problem to an SDP) and :func:`extract_network` is ``invert`` (neural decomposition of the
+optimal :math:`(Z_k, Z_k')` back to a network). The lifted map is written with the explicit
+lifted features :meth:`Problem.lifted_features` (one dense ``n x p`` constant, no Python loop
+over samples); the model's memory is estimated before it is built and a model that would
+not fit is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..decomposition import neural_decomposition, project_spectrahedron
+from ..local import refine
+from ..exceptions import ConvergenceWarning, ProblemTooLargeError, SolverError
+from ..network import PolyNetwork
+from ..problem import Problem
+from .base import Solver, SolveResult
+
+__all__ = ["CvxpySolver", "ClarabelSolver", "ScsSolver", "MosekSolver", "estimate_model_bytes"]
+
+logger = logging.getLogger(__name__)
+
+#: bytes per entry of the lifted features in the CVXPY pipeline (canonicalization copies, the
+#: backend's sparse matrices and factorization), calibrated by benchmarks/bench_cvxpy_memory.py
+BYTES_PER_LIFTED_ENTRY = 600.0
+#: fixed overhead of the CVXPY import and a tiny model
+BASE_BYTES = 200e6
+
+
+def estimate_model_bytes(n_samples: int, n_features: int, n_outputs: int = 1) -> float:
+    """Estimated peak memory of building and solving the CVXPY model, in bytes."""
+    p = n_features * (n_features + 1) // 2 + n_features + 1
+    return BASE_BYTES + BYTES_PER_LIFTED_ENTRY * n_samples * p * n_outputs
+
+
+def available_memory_bytes() -> float:
+    """Memory available to this process: ``MemAvailable`` on Linux, else physical memory."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return float("inf")
+
+
+@dataclass
+class _Model:
+    """A compiled CVXPY model, reusable across values of beta (a warm start)."""
+
+    cp_problem: object
+    beta: object
+    Z: list
+    Z_prime: list
+    link: object
+    X: np.ndarray
+    Y: np.ndarray
+    key: tuple
+
+    def matches(self, problem: Problem) -> bool:
+        return (
+            self.key == _model_key(problem)
+            and np.array_equal(self.X, problem.X)
+            and np.array_equal(self.Y, problem.Y)
+        )
+
+
+def _model_key(problem: Problem) -> tuple:
+    return (problem.X.shape, problem.Y.shape, problem.activation, problem.loss)
+
+
+def build_model(problem: Problem) -> _Model:
+    """``apply``: the SDP (21) of ``problem`` as a CVXPY problem with a ``beta`` parameter."""
+    import cvxpy as cp
+
+    n, d, C = problem.n_samples, problem.n_features, problem.n_outputs
+    F = problem.lifted_features()
+    Z = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Z{k}") for k in range(C)]
+    Zp = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Zp{k}") for k in range(C)]
+    constraints = [cp.trace(M[:d, :d]) == M[d, d] for M in Z + Zp]
+
+    def svec(M):  # the column layout of Problem.lifted_features
+        parts = [cp.reshape(cp.diag(M[:d, :d]), (d,), order="F")]
+        if d > 1:
+            parts.append(cp.reshape(cp.upper_tri(M[:d, :d]), (d * (d - 1) // 2,), order="F"))
+        parts += [M[:d, d], cp.reshape(M[d, d], (1,), order="F")]
+        return cp.hstack(parts)
+
+    S = cp.vstack([svec(Z[k] - Zp[k]) for k in range(C)])  # (C, p)
+    if problem.loss.smooth:
+        # the certificate's dual point is the loss gradient: no need for the link's dual
+        Yhat, link = F @ S.T, None
+    else:
+        Yhat = cp.Variable((n, C), name="Yhat")
+        link = Yhat == F @ S.T
+        constraints.append(link)
+    beta = cp.Parameter(nonneg=True, name="beta", value=problem.beta)
+    penalty = cp.sum(cp.hstack([M[d, d] for M in Z + Zp]))
+    objective = cp.Minimize(problem.loss.cvxpy(Yhat, problem.Y) + beta * penalty)
+    cp_problem = cp.Problem(objective, constraints)
+    return _Model(cp_problem, beta, Z, Zp, link, problem.X, problem.Y, _model_key(problem))
+
+
+def extract_network(problem: Problem, Z: np.ndarray, Z_prime: np.ndarray, rank_tol: float) -> PolyNetwork:
+    """``invert``: neural decomposition of each pair; neurons of pair k feed output k only."""
+    d, C = problem.n_features, problem.n_outputs
+    firsts, seconds = [np.zeros((0, d))], [np.zeros((0, C))]
+    for k in range(C):
+        U, alpha = neural_decomposition(Z[k], Z_prime[k], rank_tol=rank_tol)
+        A = np.zeros((alpha.size, C))
+        A[:, k] = alpha
+        firsts.append(U)
+        seconds.append(A)
+    second = np.vstack(seconds)
+    return PolyNetwork(np.vstack(firsts), second[:, 0] if C == 1 else second, problem.activation)
+
+
+class CvxpySolver(Solver):
+    """Base of the CVXPY backends. Subclasses set :attr:`name`, :attr:`cvxpy_name` and options."""
+
+    cvxpy_name = ""
+    install_hint = ""
+    #: options of one retry after a numerical failure (None: no retry)
+    retry_options: dict | None = None
+
+    def __init__(self, rank_tol: float = 1e-7, memory_limit: float | None = None, **solver_options):
+        self.rank_tol = rank_tol
+        self.memory_limit = memory_limit
+        self.solver_options = solver_options
+
+    @classmethod
+    def is_available(cls) -> bool:
+        import cvxpy as cp
+
+        return cls.cvxpy_name in cp.installed_solvers()
+
+    def options(self, tol: float, max_iter: int | None) -> dict:  # pragma: no cover - abstract
+        return {}
+
+    def _run(self, model: _Model, opts: dict, verbose: bool, warm: bool) -> None:
+        with warnings.catch_warnings():
+            # CVXPY's "solution may be inaccurate": the certificate decides, not the status.
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+            model.cp_problem.solve(solver=self.cvxpy_name, verbose=verbose, warm_start=warm, **opts)
+
+    def _failure(self, exc) -> SolverError:
+        return SolverError(
+            f"{self.name} failed on this problem ({exc}); try solver='scs' or another backend "
+            "from spectranet.available_solvers(), a larger beta, or standardized features",
+            solver=self.name, status="solver_error",
+        )
+
+    def check_memory(self, problem: Problem) -> None:
+        need = estimate_model_bytes(problem.n_samples, problem.n_features, problem.n_outputs)
+        limit = self.memory_limit if self.memory_limit is not None else available_memory_bytes()
+        if need > limit:
+            raise ProblemTooLargeError(
+                f"the CVXPY model of this problem (n={problem.n_samples}, d={problem.n_features}, "
+                f"outputs={problem.n_outputs}: {problem.lifted_dimension()} lifted features per "
+                f"sample) needs about {need / 1e9:.1f} GB, but only {limit / 1e9:.1f} GB is "
+                "available; use a matrix-free solver, fewer samples or fewer features",
+                solver=self.name, status="too_large",
+            )
+
+    def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None):
+        import cvxpy as cp
+
+        start = time.perf_counter()
+        state = warm_start.state if warm_start is not None else None
+        if isinstance(state, _Model) and state.matches(problem):
+            model, reused = state, True
+        else:
+            self.check_memory(problem)
+            model, reused = build_model(problem), False
+        model.beta.value = problem.beta
+        opts = {**self.options(tol, max_iter), **self.solver_options}
+        logger.debug("solving with %s (%s), options %s", self.name, "reused model" if reused else "new model", opts)
+        try:
+            self._run(model, opts, verbose, reused)
+        except cp.error.SolverError as exc:
+            if not self.retry_options:
+                raise self._failure(exc) from exc
+            logger.warning("%s reported a numerical error; retrying once with %s",
+                           self.name, self.retry_options)
+            try:
+                self._run(model, {**opts, **self.retry_options}, verbose, reused)
+            except cp.error.SolverError as exc2:
+                raise self._failure(exc2) from exc2
+        status = model.cp_problem.status
+        usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
+        if status not in usable or model.Z[0].value is None:
+            raise SolverError(
+                f"{self.name} returned status {status!r}; try another backend "
+                "(spectranet.available_solvers()), a larger beta, or rescaled features",
+                solver=self.name, status=str(status),
+            )
+        # project onto N_d: a no-op up to rounding at a converged solution, and what makes an
+        # iterate stopped early (status user_limit) a feasible, decomposable point
+        Z_raw = np.stack([v.value for v in model.Z])
+        Zp_raw = np.stack([v.value for v in model.Z_prime])
+        Z = np.stack([project_spectrahedron(M) for M in Z_raw])
+        Zp = np.stack([project_spectrahedron(M) for M in Zp_raw])
+        network = extract_network(problem, Z, Zp, self.rank_tol)
+        if model.link is None:  # smooth loss: the dual point is -grad at the SDP's own outputs
+            dual = -problem.loss.gradient(problem.forward(Z_raw - Zp_raw), problem.Y)
+        else:  # CVXPY's dual of `Yhat == F s` is V, the dual point of (24)
+            dual = None if model.link.dual_value is None else np.asarray(model.link.dual_value, dtype=float)
+        network, certificate = refine(problem, network, tol=tol, dual=dual)
+        elapsed = time.perf_counter() - start
+        stats = model.cp_problem.solver_stats
+        # The certificate, not the backend's own status, decides whether the fit converged.
+        result_status = "optimal" if certificate.gap <= tol else "inaccurate"
+        if result_status != "optimal":
+            warnings.warn(
+                f"{self.name} stopped with status {status!r} and a certified relative gap of "
+                f"{certificate.gap:.2e} > tol={tol:g}; try solver='clarabel' or 'mosek', a larger "
+                "max_iter, or standardized features", ConvergenceWarning, stacklevel=3,
+            )
+        objective = problem.lifted_objective(Z, Zp)
+        return SolveResult(
+            network=network,
+            objective=objective,
+            network_objective=certificate.objective,
+            lower_bound=certificate.lower_bound,
+            gap=certificate.gap,
+            status=result_status,
+            solver=self.name,
+            iterations=int(stats.num_iters or 0) if stats is not None else 0,
+            time=elapsed,
+            certificate=certificate,
+            history=[(elapsed, certificate.objective, certificate.lower_bound)],
+            lifted=(Z, Zp),
+            state=model,
+        )
+
+
+class ClarabelSolver(CvxpySolver):
+    """Interior-point backend (Clarabel): accurate; the default for small and medium problems."""
+
+    name = "clarabel"
+    cvxpy_name = "CLARABEL"
+    install_hint = "pip install clarabel"
+    # the KKT factorization of dense lifted features can fail at Clarabel's default static
+    # regularization (seen on standardized breast-cancer data); a larger constant fixes it
+    retry_options = {"static_regularization_constant": 1e-7}
+
+    def options(self, tol, max_iter):
+        eps = float(np.clip(tol * 1e-2, 1e-12, 1e-8))
+        opts = {"tol_gap_abs": eps, "tol_gap_rel": eps, "tol_feas": eps}
+        if max_iter is not None:
+            opts["max_iter"] = int(max_iter)
+        return opts
+
+
+class ScsSolver(CvxpySolver):
+    """First-order backend (SCS): cheaper iterations, usually a looser certified gap."""
+
+    name = "scs"
+    cvxpy_name = "SCS"
+    install_hint = "pip install scs"
+
+    def options(self, tol, max_iter):
+        eps = float(np.clip(tol * 1e-1, 1e-12, 1e-5))
+        return {"eps_abs": eps, "eps_rel": eps, "max_iters": int(max_iter) if max_iter else 100_000}
+
+
+class MosekSolver(CvxpySolver):
+    """Commercial interior-point backend (MOSEK), used when installed and licensed."""
+
+    name = "mosek"
+    cvxpy_name = "MOSEK"
+    install_hint = "pip install 'spectranet[mosek]' (MOSEK also needs a license)"
+
+    def options(self, tol, max_iter):
+        eps = float(np.clip(tol * 1e-2, 1e-12, 1e-8))
+        params = {"MSK_DPAR_INTPNT_CO_TOL_REL_GAP": eps, "MSK_DPAR_INTPNT_CO_TOL_PFEAS": eps,
+                  "MSK_DPAR_INTPNT_CO_TOL_DFEAS": eps}
+        if max_iter is not None:
+            params["MSK_IPAR_INTPNT_MAX_ITERATIONS"] = int(max_iter)
+        return {"mosek_params": params}
