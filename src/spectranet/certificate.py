@@ -144,7 +144,8 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     V0 = loss.project_dual(-loss.gradient(Yhat, problem.Y), problem.Y)
     candidates = [V0]
     if dual is not None:
-        D = np.asarray(dual, dtype=float).reshape(problem.n_samples, -1)
+        D = np.asarray(dual, dtype=float)
+        D = D.reshape(problem.Y.shape) if D.size == problem.Y.size else D
         if D.shape != problem.Y.shape or not np.all(np.isfinite(D)):
             raise ValueError(f"dual must be finite with shape {problem.Y.shape}, got {D.shape}")
         candidates.append(loss.project_dual(D, problem.Y))

@@ -202,7 +202,8 @@ class Problem:
         Q : (C, d, d), q : (C, d), r : (C,)
         """
         X, (a, b, c) = self.X, self.activation.coefficients
-        Q = a * np.einsum("ik,id,ie->kde", V, X, X, optimize=True)
+        Q = np.stack([(X * V[:, k, None]).T @ X for k in range(V.shape[1])])
+        Q = 0.5 * a * (Q + Q.transpose(0, 2, 1))  # exactly symmetric
         return Q, b * (V.T @ X), c * V.sum(axis=0)
 
     def adjoint(self, V: np.ndarray) -> np.ndarray:

@@ -237,7 +237,9 @@ def sphere_max(Q, q=None, r=0.0, *, eig=None) -> SphereMax:
 
     easy = hard = None  # (value, u)
     # Easy case: a root t* > 0 exists iff lim_{t->0+} ||z(t)|| > 1.
-    if gm.size and (np.any(gp == 0.0) or float(np.sum((gm / (2.0 * gp)) ** 2)) > 1.0):
+    with np.errstate(over="ignore"):  # an overflow to inf means "easy case", as intended
+        easy_case = gm.size and (np.any(gp == 0.0) or float(np.sum((gm / (2.0 * gp)) ** 2)) > 1.0)
+    if easy_case:
         t = _secular_root(gm, gp)
         y = gm / (2.0 * (t + gp))
         z = np.zeros(d)
@@ -254,7 +256,8 @@ def sphere_max(Q, q=None, r=0.0, *, eig=None) -> SphereMax:
         rest = ~top & nz
         z = np.zeros(d)
         z[rest] = g_s[rest] / (2.0 * gaps[rest])
-        sq = float(z @ z)
+        with np.errstate(over="ignore"):  # inf only in degenerate scalings; handled below
+            sq = float(z @ z)
         if sq <= 1.0 or easy is None:  # sq > 1 here only by rounding; u is renormalized
             rem = math.sqrt(max(1.0 - sq, 0.0))
             if g_top > 0.0:
