@@ -142,28 +142,29 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
 
 def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=None,
            max_rounds: int = 20) -> tuple[PolyNetwork, Certificate]:
-    """Polish, then add the most violated neuron and polish again until the certified gap is
-    at most ``tol`` (column generation); smooth losses only, otherwise just certify.
+    """Polish, then add the most violated neuron and polish again until the network's own
+    certificate (its gradient as the dual point) has a gap of at most ``tol`` (column
+    generation; smooth losses only, other losses are just certified).
 
-    Returns the best network found and its certificate.
+    Returns the best network found and its certificate, which also tries ``dual``.
     """
     network = polish(problem, network)
-    cert = certify_problem(problem, network, dual=dual, tol=tol)
+    own = certify_problem(problem, network, tol=tol)
     for _ in range(max_rounds if problem.loss.smooth else 0):
-        if cert.is_optimal or cert.lam <= problem.beta:
+        if own.is_optimal or own.lam <= problem.beta:
             break
         col = np.zeros((1, problem.n_outputs))
-        col[0, cert.output] = cert.sign
+        col[0, own.output] = own.sign
         signs = np.vstack([np.sign(network.second_layer_2d), col])
         second = np.vstack([network.second_layer_2d, np.zeros((1, problem.n_outputs))])
-        grown = PolyNetwork(np.vstack([network.first_layer, cert.neuron]),
+        grown = PolyNetwork(np.vstack([network.first_layer, own.neuron]),
                             second[:, 0] if network.second_layer.ndim == 1 else second,
                             network.activation)
         candidate = polish(problem, grown, signs=signs)
-        new_cert = certify_problem(problem, candidate, dual=dual, tol=tol)
+        new = certify_problem(problem, candidate, tol=tol)
         logger.debug("column generation: lambda/beta - 1 = %.2e, gap %.2e -> %.2e",
-                      cert.lam / max(problem.beta, 1e-300) - 1, cert.gap, new_cert.gap)
-        if new_cert.gap >= cert.gap:
+                     own.lam / max(problem.beta, 1e-300) - 1, own.gap, new.gap)
+        if new.gap >= own.gap:
             break
-        network, cert = candidate, new_cert
-    return network, cert
+        network, own = candidate, new
+    return network, (own if dual is None else certify_problem(problem, network, dual=dual, tol=tol))

@@ -195,7 +195,7 @@ class CvxpySolver(Solver):
         except cp.error.SolverError as exc:
             if not self.retry_options:
                 raise self._failure(exc) from exc
-            logger.warning("%s reported a numerical error; retrying once with %s",
+            logger.info("%s reported a numerical error; retrying once with %s",
                            self.name, self.retry_options)
             try:
                 self._run(model, {**opts, **self.retry_options}, verbose, reused)
