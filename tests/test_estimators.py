@@ -64,6 +64,7 @@ def test_classifier_acceptance_on_planted_data(loss):
 BREAST_CANCER_CASES = [
     (ConvexPolyNetClassifier, "logistic"),
     (ConvexPolyNetClassifier, "squared"),
+    (ConvexPolyNetClassifier, "hinge"),
     (ConvexPolyNetRegressor, "squared"),
     (ConvexPolyNetRegressor, "absolute"),
     (ConvexPolyNetRegressor, "huber"),
@@ -78,19 +79,6 @@ def test_acceptance_on_breast_cancer(breast_cancer, cls, loss):
         est = cls(beta=1.0, loss=loss).fit(X, y)
     assert_certified(est, X.shape[1], 1)
     assert est.score(X, y) > (0.95 if cls is ConvexPolyNetClassifier else 0.8)
-
-
-def test_hinge_on_breast_cancer_reports_the_backends_limit(breast_cancer):
-    """Known limitation: Clarabel stalls ("AlmostSolved") on this hinge problem, so its dual is
-    certified only to ~1.5e-6 > tol = 1e-6. The fit must say so, not claim optimality."""
-    X, y = breast_cancer
-    with pytest.warns(ConvergenceWarning, match="certified relative gap of 1.5.e-06 > tol=1e-06"):
-        est = ConvexPolyNetClassifier(beta=1.0, loss="hinge").fit(X, y)
-    assert est.status_ == "inaccurate"
-    assert 1e-6 < est.gap_ < 2e-6
-    assert abs(est.network_objective_ - est.objective_) <= 1e-6 * est.objective_
-    # the same data at a larger beta is certified
-    assert_certified(ConvexPolyNetClassifier(beta=10.0, loss="hinge").fit(X, y), X.shape[1], 1)
 
 
 def test_multiclass_softmax_and_one_vs_rest():

@@ -4,7 +4,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from spectranet import (ConvergenceWarning, ProblemTooLargeError, Problem, SolverError,
+from spectranet import (ConvergenceWarning, ProblemTooLargeError, Problem, SolverError, certify,
                         available_solvers, get_solver)
 from spectranet.solvers import SOLVERS
 from spectranet.solvers.cvxpy_backend import MosekSolver, estimate_model_bytes
@@ -149,3 +149,20 @@ def test_warm_start_reuses_the_compiled_model():
     assert second.state is first.state  # same compiled model, new beta
     cold = solver.solve(problem.with_beta(0.05))
     assert second.objective == pytest.approx(cold.objective, rel=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "absolute"])
+def test_active_set_polish_certifies_polyhedral_losses_to_machine_precision(loss):
+    from spectranet.local import active_set_polish
+
+    X, y, _ = loss_case(loss, n=80, d=5, seed=3)
+    problem = Problem(X, y, "relu", loss, 1e-2)
+    result = get_solver("clarabel").solve(problem)
+    Z, Zp = result.lifted
+    from spectranet.solvers.cvxpy_backend import extract_network
+
+    start = extract_network(problem, Z, Zp, 1e-7)
+    polished, V = active_set_polish(problem, start, result.state.link.dual_value)
+    cert = certify(polished, X, y, loss=loss, beta=1e-2, dual=V)
+    assert cert.gap <= 1e-10
+    assert cert.objective <= problem.objective(start) + 1e-9

@@ -33,7 +33,21 @@ __all__ = ["ConvexPolyNetRegressor", "ConvexPolyNetClassifier"]
 
 logger = logging.getLogger(__name__)
 
-_FIT_DOC = """
+_OBJECTIVE_DOC = r"""
+    Fits the globally optimal network of problem (P),
+
+    .. math::
+
+        \min_{m,\ \|u_j\|_2 = 1,\ \alpha_j}\
+            \ell\Big(\sum_{j=1}^m \sigma(X u_j)\, \alpha_j^\top,\ Y\Big)
+            + \beta \sum_{j=1}^m \|\alpha_j\|_1,
+        \qquad \sigma(t) = a t^2 + b t + c,
+
+    by solving the convex program (21) over neural spectrahedra and extracting the network
+    by neural decomposition; every fit is certified by a dual lower bound.
+"""
+
+_PARAMS_DOC = """
     Parameters
     ----------
     activation : str, tuple (a, b, c) or PolyActivation, default="relu"
@@ -147,9 +161,10 @@ class _ConvexPolyNetBase(BaseEstimator):
 class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
     __doc__ = (
         "Regression with a globally optimal two-layer polynomial-activation network.\n"
-        + (__doc__ or "")
-        + _FIT_DOC.format(default_loss="squared",
-                          loss_doc='``"squared"`` (½ sum of squares), ``"absolute"``, ``"huber"`` or a Loss.')
+        + _OBJECTIVE_DOC
+        + _PARAMS_DOC.format(default_loss="squared",
+                             loss_doc='``"squared"`` (half the sum of squares), ``"absolute"``, '
+                             '``"huber"`` or a Loss.')
         + """
     Examples
     --------
@@ -205,16 +220,18 @@ def _available_if_proba(estimator) -> bool:
 
 class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
     __doc__ = (
-        "Classification with a globally optimal two-layer polynomial-activation network.\n\n"
-        "Binary problems use one output with labels encoded as -1/+1 (``classes_[1]`` is +1);\n"
-        "multi-class problems use one output per class (the vector-output program).\n"
-        + _FIT_DOC.format(
+        "Classification with a globally optimal two-layer polynomial-activation network.\n"
+        + _OBJECTIVE_DOC
+        + """
+    Binary problems use one output with labels encoded as -1/+1 (``classes_[1]`` is +1);
+    multi-class problems use one output per class (the vector-output program).
+"""
+        + _PARAMS_DOC.format(
             default_loss="logistic",
             loss_doc='``"logistic"`` (softmax cross-entropy for more than two classes), ``"hinge"`` '
             '(one-vs-rest for more than two classes), ``"squared"`` (on ±1 / one-hot ±1 targets), '
             '``"softmax"``, or a Loss.')
-        + """
-    classes_ : ndarray of shape (n_classes,)
+        + """    classes_ : ndarray of shape (n_classes,)
 
     Examples
     --------

@@ -22,7 +22,7 @@ from .certificate import Certificate, certify_problem
 from .network import PolyNetwork, hidden_layer
 from .problem import Problem
 
-__all__ = ["polish", "refine", "merge_duplicates", "newton_second_layer"]
+__all__ = ["polish", "refine", "merge_duplicates", "newton_second_layer", "active_set_polish"]
 
 logger = logging.getLogger(__name__)
 
@@ -140,14 +140,144 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
     return polished if end <= start * (1 + 1e-14) else network
 
 
+def _kink_structure(problem: Problem):
+    """For the polyhedral losses: the kink function of the outputs (zero at a kink), the dual
+    point off the kinks, and the scale of the dual at the kinks (V = scale * t, t in [lo, 1])."""
+    Y = problem.Y
+    if problem.loss.name == "hinge":
+        return (lambda Yhat: 1.0 - Y * Yhat), (lambda K: Y * (K > 0)), Y, 0.0
+    if problem.loss.name == "absolute":
+        return (lambda Yhat: Yhat - Y), (lambda K: -np.sign(K)), np.ones_like(Y), -1.0
+    return None
+
+
+def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink_tol: float = 1e-5):
+    r"""Solve the optimality conditions of (P) for a polyhedral loss on a fixed active set.
+
+    For the hinge and absolute losses, the samples whose output is at a kink (margin 1, zero
+    residual) within ``kink_tol`` stay there; their dual values :math:`t_i` are free, all
+    other dual values are fixed by the loss. The square system
+
+    * kink equations at the active samples,
+    * :math:`V_{k_j}^\top \sigma(X u_j) = \beta\,\mathrm{sign}(\alpha_j)` for each neuron,
+    * :math:`(I - u_j u_j^\top) X^\top (V_{k_j} \circ \sigma'(X u_j)) = 0` and
+      :math:`\|u_j\| = 1`,
+
+    is solved by Levenberg–Marquardt (analytic Jacobian) in :math:`(U, \alpha, t)` from the
+    given network and dual point ``dual`` (an interior-point solution, close to the optimum;
+    without ``dual`` the loss's subgradient starts ``t``). Returns ``(network, V)``, or ``None`` when
+    the active set is empty or the solution leaves the dual domain.
+    """
+    from scipy.optimize import least_squares
+
+    structure = _kink_structure(problem)
+    if structure is None or network.n_neurons == 0:
+        return None
+    kink, off_dual, scale, lo = structure
+    X, act, beta = problem.X, network.activation, problem.beta
+    A0 = network.second_layer_2d
+    outputs = np.argmax(np.abs(A0), axis=1)
+    alpha0 = A0[np.arange(network.n_neurons), outputs]
+    signs = np.sign(alpha0)
+    K0 = kink(problem.outputs(network))
+    active = np.abs(K0) <= kink_tol * max(1.0, float(np.max(np.abs(problem.Y))))
+    if not active.any():
+        return None
+    V_fixed = np.where(active, 0.0, off_dual(K0)).astype(float)
+    m, d = network.first_layer.shape
+
+    def unpack(x):
+        return x[: m * d].reshape(m, d), x[m * d: m * d + m], x[m * d + m:]
+
+    a_coef = act.a
+    rows_act, cols_act = np.nonzero(active)  # active (sample, output) pairs
+    sign_K = -problem.Y[active] if problem.loss.name == "hinge" else np.ones(rows_act.size)
+    n_act, eye = rows_act.size, np.eye(d)
+
+    def parts(x):
+        U, alpha, t = unpack(x)
+        A = np.zeros_like(A0)
+        A[np.arange(m), outputs] = alpha
+        H, Phi = hidden_layer(X, U, act)
+        V = V_fixed.copy()
+        V[active] = scale[active] * t
+        return U, alpha, A, H, Phi, act.derivative(H), V[:, outputs]
+
+    def residual(x):
+        U, alpha, A, H, Phi, dPhi, Vn = parts(x)
+        value = np.sum(Vn * Phi, axis=0) - beta * signs
+        grad = X.T @ (Vn * dPhi)  # (d, m)
+        tangent = grad - U.T * np.sum(U.T * grad, axis=0)
+        return np.concatenate([kink(Phi @ A)[active], value, tangent.T.ravel(), np.sum(U**2, axis=1) - 1.0])
+
+    def jacobian(x):
+        U, alpha, A, H, Phi, dPhi, Vn = parts(x)
+        J = np.zeros((n_act + m + m * d + m, m * d + m + n_act))
+        feeds = outputs[None, :] == cols_act[:, None]  # (n_act, m): neuron j feeds the active output
+        # kink rows: dK = sign_K * dyhat
+        for j in range(m):
+            J[:n_act, j * d:(j + 1) * d] = (sign_K * feeds[:, j] * alpha[j] * dPhi[rows_act, j])[:, None] * X[rows_act]
+        J[:n_act, m * d: m * d + m] = sign_K[:, None] * feeds * Phi[rows_act]
+        scale_act = scale[active]
+        r0 = n_act
+        for j in range(m):
+            u, v = U[j], Vn[:, j]
+            g = X.T @ (v * dPhi[:, j])
+            # value rows
+            J[r0 + j, j * d:(j + 1) * d] = X.T @ (v * dPhi[:, j])
+            J[r0 + j, m * d + m:] = feeds[:, j] * scale_act * Phi[rows_act, j]
+            # tangent rows
+            dg = 2.0 * a_coef * (X.T * v) @ X
+            P = eye - np.outer(u, u)
+            rt = r0 + m + j * d
+            J[rt:rt + d, j * d:(j + 1) * d] = P @ dg - (u @ g) * eye - np.outer(u, g)
+            J[rt:rt + d, m * d + m:] = P @ (X[rows_act].T * (feeds[:, j] * scale_act * dPhi[rows_act, j]))
+            # norm row
+            J[r0 + m + m * d + j, j * d:(j + 1) * d] = 2.0 * u
+        return J
+
+    start = -problem.loss.gradient(problem.outputs(network), problem.Y) if dual is None else dual
+    t0 = np.clip(start[active] / scale[active], lo, 1.0)
+    x0 = np.concatenate([network.first_layer.ravel(), alpha0, t0])
+    start_residual = float(np.max(np.abs(residual(x0))))
+    if start_residual > 1e-2 * max(beta, 1e-12):
+        # Newton needs a start near a solution with this active set and these neurons (e.g.
+        # the interior-point solution has extra, non-stationary neurons): not worth trying
+        logger.debug("active-set polish skipped: starting residual %.1e", start_residual)
+        return None
+    sol = least_squares(residual, x0, jac=jacobian, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15,
+                        max_nfev=30)
+    U, alpha, t = unpack(sol.x)
+    if np.any(t < lo - 1e-9) or np.any(t > 1.0 + 1e-9) or np.any(np.sign(alpha) != signs):
+        logger.debug("active-set polish left the dual domain or flipped a sign; discarded")
+        return None
+    A = np.zeros_like(A0)
+    A[np.arange(m), outputs] = alpha
+    U = U / np.linalg.norm(U, axis=1, keepdims=True)
+    polished = PolyNetwork(U, A[:, 0] if network.second_layer.ndim == 1 else A, network.activation)
+    V = V_fixed.copy()
+    V[active] = scale[active] * np.clip(t, lo, 1.0)
+    logger.debug("active-set polish: %d kinks, residual %.1e", int(active.sum()), float(np.max(np.abs(sol.fun))))
+    return polished, V
+
+
 def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=None,
            max_rounds: int = 20) -> tuple[PolyNetwork, Certificate]:
     """Polish, then add the most violated neuron and polish again until the network's own
     certificate (its gradient as the dual point) has a gap of at most ``tol`` (column
-    generation; smooth losses only, other losses are just certified).
+    generation). For the polyhedral losses, when the solver's dual does not certify the
+    network to ``tol``, try :func:`active_set_polish` instead.
 
     Returns the best network found and its certificate, which also tries ``dual``.
     """
+    if not problem.loss.smooth:
+        cert = certify_problem(problem, network, dual=dual, tol=tol)
+        exact = None if cert.is_optimal else active_set_polish(problem, network, dual)
+        if exact is not None:
+            candidate = certify_problem(problem, exact[0], dual=exact[1], tol=tol)
+            if candidate.gap < cert.gap:
+                return exact[0], candidate
+        return network, cert
     network = polish(problem, network)
     own = certify_problem(problem, network, tol=tol)
     for _ in range(max_rounds if problem.loss.smooth else 0):
