@@ -140,7 +140,7 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     """
     Yhat = problem.outputs(network)
     loss = problem.loss
-    objective = loss.value(Yhat, problem.Y) + problem.beta * network.penalty()
+    objective = problem.objective(network, Yhat)
     V0 = loss.project_dual(-loss.gradient(Yhat, problem.Y), problem.Y)
     candidates = [V0]
     if dual is not None:

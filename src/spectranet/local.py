@@ -55,9 +55,7 @@ def merge_duplicates(network: PolyNetwork, tol: float = 1e-9) -> PolyNetwork:
             merged.append(A[j].copy())
     if len(keep) == network.n_neurons:
         return network
-    second = np.array(merged).reshape(len(keep), -1)
-    return PolyNetwork(U[keep], second[:, 0] if network.second_layer.ndim == 1 else second,
-                       network.activation)
+    return network.with_layers(U[keep], np.array(merged).reshape(len(keep), -1), drop_zero=False)
 
 
 def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int = 30) -> PolyNetwork:
@@ -92,10 +90,7 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
         A[active[:, 0], active[:, 1]] = new
         if np.max(np.abs(step)) <= 1e-15 * max(1.0, np.max(np.abs(current))) and not flipped.any():
             break
-    keep = np.any(A != 0.0, axis=1)
-    return PolyNetwork(network.first_layer[keep],
-                       A[keep][:, 0] if network.second_layer.ndim == 1 else A[keep],
-                       network.activation)
+    return network.with_layers(network.first_layer, A)
 
 
 def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None = None,
@@ -129,11 +124,7 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
                    options={"maxiter": max_iter, "ftol": 1e-15, "gtol": 1e-13, "maxcor": 30})
     W, A = res.x[: m * d].reshape(m, d), res.x[m * d:].reshape(m, C)
     U = W / np.linalg.norm(W, axis=1, keepdims=True)
-    keep = np.any(A != 0.0, axis=1)
-    second = A[keep]
-    polished = PolyNetwork(U[keep], second[:, 0] if network.second_layer.ndim == 1 else second,
-                           network.activation)
-    polished = newton_second_layer(problem, polished)
+    polished = newton_second_layer(problem, network.with_layers(U, A))
     end = problem.objective(polished)
     logger.debug("polish: objective %.15g -> %.15g in %d iterations (%d -> %d neurons)",
                  start, end, res.nit, m, polished.n_neurons)
@@ -253,8 +244,7 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
         return None
     A = np.zeros_like(A0)
     A[np.arange(m), outputs] = alpha
-    U = U / np.linalg.norm(U, axis=1, keepdims=True)
-    polished = PolyNetwork(U, A[:, 0] if network.second_layer.ndim == 1 else A, network.activation)
+    polished = network.with_layers(U / np.linalg.norm(U, axis=1, keepdims=True), A)
     V = V_fixed.copy()
     V[active] = scale[active] * np.clip(t, lo, 1.0)
     logger.debug("active-set polish: %d kinks, residual %.1e", int(active.sum()), float(np.max(np.abs(sol.fun))))
@@ -286,10 +276,8 @@ def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=No
         col = np.zeros((1, problem.n_outputs))
         col[0, own.output] = own.sign
         signs = np.vstack([np.sign(network.second_layer_2d), col])
-        second = np.vstack([network.second_layer_2d, np.zeros((1, problem.n_outputs))])
-        grown = PolyNetwork(np.vstack([network.first_layer, own.neuron]),
-                            second[:, 0] if network.second_layer.ndim == 1 else second,
-                            network.activation)
+        grown = network.with_layers(np.vstack([network.first_layer, own.neuron]),
+                                    np.vstack([network.second_layer_2d, 0.0 * col]), drop_zero=False)
         candidate = polish(problem, grown, signs=signs)
         new = certify_problem(problem, candidate, tol=tol)
         logger.debug("column generation: lambda/beta - 1 = %.2e, gap %.2e -> %.2e",

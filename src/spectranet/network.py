@@ -104,6 +104,15 @@ class PolyNetwork:
         """Second layer as ``(m, C)``."""
         return self.second_layer.reshape(self.n_neurons, self.n_outputs)
 
+    def with_layers(self, first_layer, second_layer_2d, *, drop_zero: bool = True) -> "PolyNetwork":
+        """A network with the same activation and output shape and new layers, the second
+        given as ``(m, C)``; neurons whose second-layer weights are all zero are dropped."""
+        U, A = np.asarray(first_layer, dtype=float), np.asarray(second_layer_2d, dtype=float)
+        if drop_zero:
+            keep = np.any(A != 0.0, axis=1)
+            U, A = U[keep], A[keep]
+        return PolyNetwork(U, A[:, 0] if self.second_layer.ndim == 1 else A, self.activation)
+
     @classmethod
     def zero(cls, n_features: int, activation, n_outputs: int | None = None) -> "PolyNetwork":
         """The empty network (no neurons): outputs are identically zero."""

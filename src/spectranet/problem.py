@@ -156,9 +156,13 @@ class Problem:
         self._check_network(network)
         return network_outputs(self.X, network.first_layer, network.second_layer_2d, network.activation)
 
-    def objective(self, network: PolyNetwork) -> float:
-        r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`."""
-        return self.loss.value(self.outputs(network), self.Y) + self.beta * network.penalty()
+    def objective(self, network: PolyNetwork, outputs: np.ndarray | None = None) -> float:
+        r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`.
+
+        ``outputs`` may pass :meth:`outputs` of the network when already computed.
+        """
+        Yhat = self.outputs(network) if outputs is None else outputs
+        return self.loss.value(Yhat, self.Y) + self.beta * network.penalty()
 
     def _check_network(self, network: PolyNetwork) -> None:
         if not isinstance(network, PolyNetwork):
