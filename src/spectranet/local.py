@@ -171,10 +171,24 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
     alpha0 = A0[np.arange(network.n_neurons), outputs]
     signs = np.sign(alpha0)
     K0 = kink(problem.outputs(network))
+    start = -problem.loss.gradient(problem.outputs(network), problem.Y) if dual is None else dual
+    # at a kink: the output is (nearly) there, or the solver's dual is strictly inside its range
     active = np.abs(K0) <= kink_tol * max(1.0, float(np.max(np.abs(problem.Y))))
+    if dual is not None:
+        t_dual = dual / scale
+        active |= (t_dual > lo + 1e-4) & (t_dual < 1.0 - 1e-4)
     if not active.any():
         return None
     V_fixed = np.where(active, 0.0, off_dual(K0)).astype(float)
+    # drop neurons where the dual function is far from +-beta: components of an inexact
+    # interior-point solution that the optimum does not have (tiny weights)
+    Phi0 = hidden_layer(X, network.first_layer, act)[1]
+    stationary = np.abs(np.sum(start[:, outputs] * Phi0, axis=0) - beta * signs) <= 1e-2 * beta
+    if not stationary.all():
+        network = network.with_layers(network.first_layer[stationary], A0[stationary], drop_zero=False)
+        A0, outputs, alpha0, signs = A0[stationary], outputs[stationary], alpha0[stationary], signs[stationary]
+        if network.n_neurons == 0:
+            return None
     m, d = network.first_layer.shape
 
     def unpack(x):
@@ -227,14 +241,16 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
             J[r0 + m + m * d + j, j * d:(j + 1) * d] = 2.0 * u
         return J
 
-    start = -problem.loss.gradient(problem.outputs(network), problem.Y) if dual is None else dual
     t0 = np.clip(start[active] / scale[active], lo, 1.0)
     x0 = np.concatenate([network.first_layer.ravel(), alpha0, t0])
     start_residual = float(np.max(np.abs(residual(x0))))
     if start_residual > 1e-2 * max(beta, 1e-12):
         # Newton needs a start near a solution with this active set and these neurons (e.g.
         # the interior-point solution has extra, non-stationary neurons): not worth trying
-        logger.debug("active-set polish skipped: starting residual %.1e", start_residual)
+        r0 = residual(x0)
+        logger.debug("active-set polish skipped: starting residual %.1e (kinks %.1e, values %.1e, tangent %.1e)",
+                     start_residual, np.abs(r0[:n_act]).max(), np.abs(r0[n_act:n_act + m]).max(),
+                     np.abs(r0[n_act + m:n_act + m + m * d]).max())
         return None
     sol = least_squares(residual, x0, jac=jacobian, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15,
                         max_nfev=30)
