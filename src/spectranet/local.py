@@ -22,7 +22,8 @@ from .certificate import Certificate, certify_problem
 from .network import PolyNetwork, hidden_layer
 from .problem import Problem
 
-__all__ = ["polish", "refine", "merge_duplicates", "newton_second_layer", "active_set_polish"]
+__all__ = ["polish", "refine", "column_generation", "merge_duplicates", "newton_second_layer",
+           "active_set_polish"]
 
 logger = logging.getLogger(__name__)
 
@@ -267,12 +268,45 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
     return polished, V
 
 
+def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6,
+                      max_rounds: int = 20, callback=None) -> tuple[PolyNetwork, Certificate, int]:
+    """Polish ``network``, then repeatedly add the most violated neuron of its certificate and
+    polish again, until its own certificate (its gradient as the dual point) has a gap of at
+    most ``tol``, no progress is made, or ``max_rounds`` neurons were added (smooth losses).
+
+    ``callback(network, certificate)`` is called after each polish. Returns the network, its
+    certificate and the number of rounds.
+    """
+    network = polish(problem, network)
+    own = certify_problem(problem, network, tol=tol)
+    if callback is not None:
+        callback(network, own)
+    rounds = 0
+    while rounds < max_rounds and not (own.is_optimal or own.lam <= problem.beta):
+        rounds += 1
+        col = np.zeros((1, problem.n_outputs))
+        col[0, own.output] = own.sign
+        signs = np.vstack([np.sign(network.second_layer_2d), col])
+        grown = network.with_layers(np.vstack([network.first_layer, own.neuron]),
+                                    np.vstack([network.second_layer_2d, 0.0 * col]), drop_zero=False)
+        candidate = polish(problem, grown, signs=signs)
+        new = certify_problem(problem, candidate, tol=tol)
+        logger.debug("column generation: lambda/beta - 1 = %.2e, gap %.2e -> %.2e",
+                     own.lam / max(problem.beta, 1e-300) - 1, own.gap, new.gap)
+        progress = new.gap < own.gap or new.objective < own.objective * (1 - 1e-14)
+        if not progress:
+            break
+        network, own = candidate, new
+        if callback is not None:
+            callback(network, own)
+    return network, own, rounds
+
+
 def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=None,
            max_rounds: int = 20) -> tuple[PolyNetwork, Certificate]:
-    """Polish, then add the most violated neuron and polish again until the network's own
-    certificate (its gradient as the dual point) has a gap of at most ``tol`` (column
-    generation). For the polyhedral losses, when the solver's dual does not certify the
-    network to ``tol``, try :func:`active_set_polish` instead.
+    """Make an extracted network's certificate tight: :func:`column_generation` for smooth
+    losses; for the polyhedral losses, when the solver's dual does not certify the network to
+    ``tol``, :func:`active_set_polish`.
 
     Returns the best network found and its certificate, which also tries ``dual``.
     """
@@ -284,21 +318,5 @@ def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=No
             if candidate.gap < cert.gap:
                 return exact[0], candidate
         return network, cert
-    network = polish(problem, network)
-    own = certify_problem(problem, network, tol=tol)
-    for _ in range(max_rounds if problem.loss.smooth else 0):
-        if own.is_optimal or own.lam <= problem.beta:
-            break
-        col = np.zeros((1, problem.n_outputs))
-        col[0, own.output] = own.sign
-        signs = np.vstack([np.sign(network.second_layer_2d), col])
-        grown = network.with_layers(np.vstack([network.first_layer, own.neuron]),
-                                    np.vstack([network.second_layer_2d, 0.0 * col]), drop_zero=False)
-        candidate = polish(problem, grown, signs=signs)
-        new = certify_problem(problem, candidate, tol=tol)
-        logger.debug("column generation: lambda/beta - 1 = %.2e, gap %.2e -> %.2e",
-                     own.lam / max(problem.beta, 1e-300) - 1, own.gap, new.gap)
-        if new.gap >= own.gap:
-            break
-        network, own = candidate, new
+    network, own, _ = column_generation(problem, network, tol=tol, max_rounds=max_rounds)
     return network, (own if dual is None else certify_problem(problem, network, dual=dual, tol=tol))

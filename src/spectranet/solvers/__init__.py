@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .base import Solver, SolveResult
 from .cvxpy_backend import ClarabelSolver, MosekSolver, ScsSolver
+from .native import NativeSolver
 
 __all__ = ["Solver", "SolveResult", "get_solver", "available_solvers", "SOLVERS", "AUTO_ORDER"]
 
@@ -11,9 +12,10 @@ SOLVERS: dict[str, type[Solver]] = {
     "clarabel": ClarabelSolver,
     "mosek": MosekSolver,
     "scs": ScsSolver,
+    "native": NativeSolver,
 }
 
-#: preference order of solver="auto"
+#: preference order of solver="auto" ("native" joins once it covers every loss, issue 3)
 AUTO_ORDER = ("clarabel", "mosek", "scs")
 
 
