@@ -137,7 +137,7 @@ def test_registry_errors(monkeypatch):
     with pytest.raises(ValueError, match=r"solver 'mosek' is not installed; install it with: pip install 'spectranet\[mosek\]'"):
         get_solver("mosek")
     assert get_solver("auto").name == "clarabel"
-    assert set(SOLVERS) == {"clarabel", "scs", "mosek"}
+    assert set(SOLVERS) == {"clarabel", "scs", "mosek", "native"}
 
 
 def test_warm_start_reuses_the_compiled_model():

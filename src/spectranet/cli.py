@@ -113,7 +113,7 @@ def cmd_solvers(args) -> int:
 
     installed = set(available_solvers())
     for name in SOLVERS:
-        state = "installed" if name in installed else f"not installed ({SOLVERS[name].install_hint})"
+        state = "available" if name in installed else f"not installed ({SOLVERS[name].install_hint})"
         print(f"{name:10s} {state}")
     print(f"auto order: {', '.join(AUTO_ORDER)}")
     return 0

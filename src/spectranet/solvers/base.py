@@ -76,6 +76,8 @@ class Solver(ABC):
 
     #: registry name
     name: str = ""
+    #: how to install the solver's dependencies (shown when they are missing)
+    install_hint: str = ""
 
     @classmethod
     def is_available(cls) -> bool:

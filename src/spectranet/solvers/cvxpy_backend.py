@@ -132,7 +132,6 @@ class CvxpySolver(Solver):
     """Base of the CVXPY backends. Subclasses set :attr:`name`, :attr:`cvxpy_name` and options."""
 
     cvxpy_name = ""
-    install_hint = ""
     #: options of one retry after a numerical failure (None: no retry)
     retry_options: dict | None = None
 

@@ -36,7 +36,6 @@ class NativeSolver(Solver):
     """Certified column generation on the network (see the module docstring)."""
 
     name = "native"
-    install_hint = "part of spectranet"
 
     def supports(self, problem) -> bool:
         return problem.loss.smooth
