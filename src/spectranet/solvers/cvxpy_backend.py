@@ -147,8 +147,8 @@ class CvxpySolver(Solver):
         return cls.cvxpy_name in cp.installed_solvers()
 
     def options(self, tol: float, max_iter: int | None, smooth: bool) -> dict:  # pragma: no cover
-        """Backend options for a target certified gap ``tol``. For non-smooth losses the
-        certificate rests on the backend's dual alone (no local polish), hence tighter."""
+        """Backend options for a target certified gap ``tol``. Tighter for non-smooth losses: their
+        certificate rests on the backend's dual (the active-set polish needs a close start)."""
         return {}
 
     def _run(self, model: _Model, opts: dict, verbose: bool, warm: bool) -> None:
@@ -172,7 +172,8 @@ class CvxpySolver(Solver):
                 f"the CVXPY model of this problem (n={problem.n_samples}, d={problem.n_features}, "
                 f"outputs={problem.n_outputs}: {problem.lifted_dimension()} lifted features per "
                 f"sample) needs about {need / 1e9:.1f} GB, but only {limit / 1e9:.1f} GB is "
-                "available; use a matrix-free solver, fewer samples or fewer features",
+                "available; use solver='native' (matrix-free, smooth losses), fewer samples or fewer "
+                "features",
                 solver=self.name, status="too_large",
             )
 
@@ -195,7 +196,7 @@ class CvxpySolver(Solver):
             if not self.retry_options:
                 raise self._failure(exc) from exc
             logger.info("%s reported a numerical error; retrying once with %s",
-                           self.name, self.retry_options)
+                        self.name, self.retry_options)
             try:
                 self._run(model, {**opts, **self.retry_options}, verbose, reused)
             except cp.error.SolverError as exc2:
