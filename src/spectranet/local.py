@@ -132,17 +132,6 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
     return polished if end <= start * (1 + 1e-14) else network
 
 
-def _kink_structure(problem: Problem):
-    """For the polyhedral losses: the kink function of the outputs (zero at a kink), the dual
-    point off the kinks, and the scale of the dual at the kinks (V = scale * t, t in [lo, 1])."""
-    Y = problem.Y
-    if problem.loss.name == "hinge":
-        return (lambda Yhat: 1.0 - Y * Yhat), (lambda K: Y * (K > 0)), Y, 0.0
-    if problem.loss.name == "absolute":
-        return (lambda Yhat: Yhat - Y), (lambda K: -np.sign(K)), np.ones_like(Y), -1.0
-    return None
-
-
 def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink_tol: float = 1e-5):
     r"""Solve the optimality conditions of (P) for a polyhedral loss on a fixed active set.
 
@@ -162,17 +151,18 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
     """
     from scipy.optimize import least_squares
 
-    structure = _kink_structure(problem)
-    if structure is None or network.n_neurons == 0:
+    kinks = problem.loss.kinks(problem.Y)
+    if kinks is None or network.n_neurons == 0:
         return None
-    kink, off_dual, scale, lo = structure
+    kink, scale, lo = kinks.kink, kinks.scale, kinks.lo
     X, act, beta = problem.X, network.activation, problem.beta
     A0 = network.second_layer_2d
     outputs = np.argmax(np.abs(A0), axis=1)
     alpha0 = A0[np.arange(network.n_neurons), outputs]
     signs = np.sign(alpha0)
-    K0 = kink(problem.outputs(network))
-    start = -problem.loss.gradient(problem.outputs(network), problem.Y) if dual is None else dual
+    Yhat0 = problem.outputs(network)
+    K0 = kink(Yhat0)
+    start = -problem.loss.gradient(Yhat0, problem.Y) if dual is None else dual
     # at a kink: the output is (nearly) there, or the solver's dual is strictly inside its range
     active = np.abs(K0) <= kink_tol * max(1.0, float(np.max(np.abs(problem.Y))))
     if dual is not None:
@@ -180,7 +170,7 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
         active |= (t_dual > lo + 1e-4) & (t_dual < 1.0 - 1e-4)
     if not active.any():
         return None
-    V_fixed = np.where(active, 0.0, off_dual(K0)).astype(float)
+    V_fixed = np.where(active, 0.0, kinks.off_dual(K0)).astype(float)
     # drop neurons where the dual function is far from +-beta: components of an inexact
     # interior-point solution that the optimum does not have (tiny weights)
     Phi0 = hidden_layer(X, network.first_layer, act)[1]
@@ -197,7 +187,7 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
 
     a_coef = act.a
     rows_act, cols_act = np.nonzero(active)  # active (sample, output) pairs
-    sign_K = -problem.Y[active] if problem.loss.name == "hinge" else np.ones(rows_act.size)
+    sign_K = kinks.slope[active]
     n_act, eye = rows_act.size, np.eye(d)
 
     def parts(x):
@@ -230,7 +220,7 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
             u, v = U[j], Vn[:, j]
             g = X.T @ (v * dPhi[:, j])
             # value rows
-            J[r0 + j, j * d:(j + 1) * d] = X.T @ (v * dPhi[:, j])
+            J[r0 + j, j * d:(j + 1) * d] = g
             J[r0 + j, m * d + m:] = feeds[:, j] * scale_act * Phi[rows_act, j]
             # tangent rows
             dg = 2.0 * a_coef * (X.T * v) @ X
@@ -244,14 +234,13 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
 
     t0 = np.clip(start[active] / scale[active], lo, 1.0)
     x0 = np.concatenate([network.first_layer.ravel(), alpha0, t0])
-    start_residual = float(np.max(np.abs(residual(x0))))
-    if start_residual > 1e-2 * max(beta, 1e-12):
+    res0 = np.abs(residual(x0))
+    if res0.max() > 1e-2 * max(beta, 1e-12):
         # Newton needs a start near a solution with this active set and these neurons (e.g.
         # the interior-point solution has extra, non-stationary neurons): not worth trying
-        r0 = residual(x0)
-        logger.debug("active-set polish skipped: starting residual %.1e (kinks %.1e, values %.1e, tangent %.1e)",
-                     start_residual, np.abs(r0[:n_act]).max(), np.abs(r0[n_act:n_act + m]).max(),
-                     np.abs(r0[n_act + m:n_act + m + m * d]).max())
+        logger.debug("active-set polish skipped: starting residual %.1e (kinks %.1e, values %.1e, "
+                     "tangent %.1e)", res0.max(), res0[:n_act].max(), res0[n_act:n_act + m].max(),
+                     res0[n_act + m:n_act + m + m * d].max())
         return None
     sol = least_squares(residual, x0, jac=jacobian, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15,
                         max_nfev=30)

@@ -31,6 +31,7 @@ __all__ = [
     "LogisticLoss",
     "HingeLoss",
     "SoftmaxCrossEntropyLoss",
+    "Kinks",
     "get_loss",
     "LOSSES",
 ]
@@ -79,9 +80,29 @@ class Loss:
         """Map ``V`` into the domain of :meth:`dual_value` (identity where it is everything)."""
         return V
 
+    def kinks(self, Y: np.ndarray) -> Kinks | None:
+        """The kink structure of a polyhedral loss (None for the others), see :class:`Kinks`."""
+        return None
+
     def cvxpy(self, Yhat, Y: np.ndarray):
         """The loss as a CVXPY expression of the ``(n, C)`` expression ``Yhat``."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Kinks:
+    r"""Kink structure of a polyhedral loss, per entry of :math:`\hat Y`.
+
+    ``kink(Yhat)`` is zero at a kink and has derivative ``slope`` in :math:`\hat Y`;
+    ``off_dual(K)`` is the dual point :math:`V = -\partial\ell` away from the kinks; at a kink
+    :math:`V = \text{scale} \cdot t` with :math:`t \in [\text{lo}, 1]`.
+    """
+
+    kink: object
+    off_dual: object
+    slope: np.ndarray
+    scale: np.ndarray
+    lo: float
 
 
 def _in_box(V, lo, hi, tol=1e-12) -> bool:
@@ -130,6 +151,10 @@ class AbsoluteLoss(Loss):
 
     def project_dual(self, V, Y):
         return np.clip(V, -1.0, 1.0)
+
+    def kinks(self, Y):
+        ones = np.ones_like(Y)
+        return Kinks(lambda Yhat: Yhat - Y, lambda K: -np.sign(K), ones, ones, -1.0)
 
     def cvxpy(self, Yhat, Y):
         import cvxpy as cp
@@ -236,6 +261,9 @@ class HingeLoss(Loss):
 
     def project_dual(self, V, Y):
         return Y * np.clip(Y * V, 0.0, 1.0)
+
+    def kinks(self, Y):
+        return Kinks(lambda Yhat: 1.0 - Y * Yhat, lambda K: Y * (K > 0), -Y, Y, 0.0)
 
     def cvxpy(self, Yhat, Y):
         import cvxpy as cp
