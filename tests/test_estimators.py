@@ -169,3 +169,31 @@ def test_bad_data_and_one_class():
     ConvexPolyNetRegressor().fit(X, y)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
+
+
+def test_cubic_regularization_matches_l1_program():
+    X, y, _ = planted(60, 4, seed=3)
+    l1 = ConvexPolyNetRegressor(activation="square", beta=0.1).fit(X, y)
+    cubic = ConvexPolyNetRegressor(activation="square", beta=0.1, regularization="cubic").fit(X, y)
+    assert cubic.gap_ <= 1e-6
+    assert cubic.objective_ == pytest.approx(l1.objective_, rel=1e-6)
+    assert cubic.n_neurons_ <= X.shape[1]
+    # the cubic weights compute the same function as the unit-norm network
+    from spectranet.cubic import C0, cubic_objective
+    from spectranet.network import network_outputs
+    out = network_outputs(X, cubic.cubic_first_layer_, cubic.cubic_second_layer_, cubic.activation_)
+    np.testing.assert_allclose(np.ravel(out), cubic.predict(X), rtol=1e-9, atol=1e-9)
+    value = cubic_objective(X, y, "squared", 0.1, cubic.cubic_first_layer_, cubic.cubic_second_layer_)
+    assert value == pytest.approx(cubic.network_objective_, rel=1e-9)
+    assert C0 == pytest.approx(2 ** (1 / 3) + 2 ** (-2 / 3))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"regularization": "l2"}, "regularization must be 'l1' or 'cubic'"),
+    ({"regularization": "cubic"}, "needs the square activation"),
+    ({"regularization": "cubic", "activation": "square", "solver": "native"}, "CVXPY backend"),
+])
+def test_cubic_regularization_bad_parameters(params, match):
+    X, y, _ = planted(20, 3)
+    with pytest.raises(ValueError, match=match):
+        ConvexPolyNetRegressor(**params).fit(X, y)

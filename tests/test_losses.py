@@ -84,3 +84,84 @@ def test_unknown_and_invalid_losses():
         get_loss("logistic").check_targets(np.array([[0.0], [1.0]]))
     with pytest.raises(ValueError, match="one-hot targets"):
         get_loss("softmax").check_targets(np.array([[0.5, 0.5]]))
+
+
+# -- one formula for numpy and torch ------------------------------------------------
+
+
+def _all_losses():
+    return [get_loss(name) for name in sorted(LOSSES)] + [HuberLoss(0.3)]
+
+
+@pytest.mark.parametrize("loss", _all_losses(), ids=lambda loss: f"{loss.name}")
+@pytest.mark.parametrize("C", [1, 3])
+def test_torch_float64_equals_numpy(loss, C):
+    torch = pytest.importorskip("torch")
+    if loss.multi_output_only and C == 1:
+        pytest.skip("multi-output loss")
+    Y = targets(loss, n=11, C=C)
+    Z = RNG.standard_normal(Y.shape) * 2 + 0.3
+    Z[0] = 40.0 * np.sign(Z[0])  # large margins: the stable forms must not overflow
+    D = RNG.standard_normal(Y.shape)
+    Zt, Yt, Dt = (torch.as_tensor(a, dtype=torch.float64) for a in (Z, Y, D))
+    value = loss.value(Z, Y)
+    assert isinstance(value, float)
+    tv = loss.value(Zt, Yt)
+    assert isinstance(tv, torch.Tensor) and tv.ndim == 0
+    assert float(tv) == pytest.approx(value, rel=1e-12, abs=1e-12)
+    G = loss.gradient(Z, Y)
+    assert type(G) is np.ndarray
+    np.testing.assert_allclose(loss.gradient(Zt, Yt).numpy(), G, rtol=1e-12, atol=1e-12)
+    if loss.smooth:
+        H = loss.hessp(Z, Y, D)
+        assert type(H) is np.ndarray
+        np.testing.assert_allclose(loss.hessp(Zt, Yt, Dt).numpy(), H, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", _all_losses(), ids=lambda loss: f"{loss.name}")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_torch_autograd_of_value_equals_gradient(loss, dtype):
+    torch = pytest.importorskip("torch")
+    dtype = getattr(torch, dtype)
+    Y = targets(loss, n=9, C=3 if loss.multi_output_only else 2)
+    Z = RNG.standard_normal(Y.shape) * 2 + 0.3  # away from kinks with probability one
+    Zt = torch.tensor(Z, dtype=dtype, requires_grad=True)
+    value = loss.value(Zt, torch.as_tensor(Y, dtype=dtype))
+    assert value.dtype == dtype
+    value.backward()
+    expected = loss.gradient(Z, Y)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    np.testing.assert_allclose(Zt.grad.numpy(), expected, rtol=tol, atol=tol)
+    if loss.smooth and dtype == torch.float64:  # hessp = derivative of the gradient
+        D = torch.as_tensor(RNG.standard_normal(Y.shape))
+        Zt2 = torch.tensor(Z, requires_grad=True)
+        (g,) = torch.autograd.grad(loss.value(Zt2, torch.as_tensor(Y)), Zt2, create_graph=True)
+        (hv,) = torch.autograd.grad(g, Zt2, grad_outputs=D)
+        np.testing.assert_allclose(hv.numpy(), loss.hessp(Z, Y, D.numpy()), rtol=1e-10, atol=1e-12)
+
+
+def test_stable_forms_on_extreme_outputs():
+    torch = pytest.importorskip("torch")
+    Z = np.array([[800.0, -800.0, 0.0]])
+    for name, Y in (("logistic", np.array([[1.0, -1.0, 1.0]])), ("softmax", np.array([[0.0, 1.0, 0.0]]))):
+        loss = get_loss(name)
+        for args in ((Z, Y), (torch.as_tensor(Z), torch.as_tensor(Y))):
+            assert np.isfinite(float(loss.value(*args)))
+            assert np.all(np.isfinite(np.asarray(loss.gradient(*args))))
+    assert get_loss("softmax").value(Z, np.array([[0.0, 1.0, 0.0]])) == pytest.approx(1600.0)
+    assert get_loss("logistic").value(-Z, np.array([[1.0, -1.0, 1.0]])) == pytest.approx(1600.0 + np.log(2.0))
+
+
+def test_mixed_array_libraries_are_rejected():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="arrays of one library"):
+        get_loss("squared").value(torch.zeros(2, 1), np.zeros((2, 1)))
+
+
+def test_loss_module_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, numpy as np, spectranet.losses as L; L.get_loss('softmax').value(np.eye(2), np.eye(2)); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

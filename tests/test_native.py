@@ -47,7 +47,7 @@ def test_native_is_deterministic_and_available_to_estimators():
 def test_native_refuses_losses_it_does_not_support(loss):
     X, y, _ = loss_case(loss, n=20, d=2)
     problem = Problem(X, y, "relu", loss, 0.1)
-    with pytest.raises(ValueError, match=f"solver 'native' does not support this problem"):
+    with pytest.raises(ValueError, match="solver 'native' does not support this problem"):
         get_solver("native", problem)
     with pytest.raises(ValueError, match=f"does not support the {loss} loss yet"):
         get_solver("native").solve(problem)

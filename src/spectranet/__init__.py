@@ -6,9 +6,13 @@ global optimality with a dual bound. ``import spectranet`` imports neither torch
 """
 
 from .activations import PolyActivation
+from .baseline import BackpropPolyNetClassifier, BackpropPolyNetRegressor, BackpropReLUClassifier, lr_grid_search
 from .certificate import Certificate, certify
+from .cubic import cubic_objective, cubic_weights, solve_cubic
+from .datasets import load_cifar_jpeg_zip, load_mnist, load_uci, make_planted
 from .estimators import ConvexPolyNetClassifier, ConvexPolyNetRegressor
 from .exceptions import ConvergenceWarning, ProblemTooLargeError, SolverError
+from .hardness import subset_sum_instance
 from .losses import Loss, get_loss
 from .network import PolyNetwork
 from .path import PathResult, beta_max, regularization_path
@@ -18,6 +22,9 @@ from .solvers import SolveResult, available_solvers, get_solver
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackpropPolyNetClassifier",
+    "BackpropPolyNetRegressor",
+    "BackpropReLUClassifier",
     "Certificate",
     "ConvergenceWarning",
     "ConvexPolyNetClassifier",
@@ -30,11 +37,20 @@ __all__ = [
     "ProblemTooLargeError",
     "SolveResult",
     "SolverError",
-    "__version__",
     "available_solvers",
     "beta_max",
     "certify",
+    "cubic_objective",
+    "cubic_weights",
     "get_loss",
     "get_solver",
+    "load_cifar_jpeg_zip",
+    "lr_grid_search",
+    "load_mnist",
+    "load_uci",
+    "make_planted",
     "regularization_path",
+    "solve_cubic",
+    "subset_sum_instance",
+    "__version__",
 ]

@@ -45,3 +45,52 @@ def poly_network_module(network, dtype=None):
             return out[:, 0] if scalar else out
 
     return PolyNetworkModule()
+
+
+_DTYPES = ("float64", "float32")
+
+
+def torch_dtype(dtype):
+    """The torch floating dtype named by ``dtype`` (``"float64"``, ``"float32"``, a numpy or
+    torch dtype); ValueError naming the parameter ``dtype`` otherwise."""
+    torch = import_torch()
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = None
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be one of {list(_DTYPES)}, got {dtype!r}")
+    return getattr(torch, name)
+
+
+def torch_device(device):
+    """The ``torch.device`` named by ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a device);
+    ValueError naming the parameter ``device`` when it is invalid or CUDA is unavailable."""
+    torch = import_torch()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available to torch")
+    return dev
+
+
+def make_optimizer(name, params, lr):
+    """``"sgd"`` (momentum 0.9, as in the paper's experiments) or ``"adam"`` on ``params``."""
+    torch = import_torch()
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    return torch.optim.Adam(params, lr=lr)
+
+
+def synchronize(device) -> None:
+    """Wait for the device's queued kernels (wall-clock timing on CUDA)."""
+    torch = import_torch()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -24,14 +24,51 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .activations import as_activation
+from .activations import PolyActivation, as_activation
 from .losses import Loss, get_loss
 from .problem import Problem, check_beta
 from .solvers import get_solver
 
-__all__ = ["ConvexPolyNetRegressor", "ConvexPolyNetClassifier"]
+__all__ = ["ConvexPolyNetRegressor", "ConvexPolyNetClassifier", "regression_loss", "classifier_loss",
+           "encode_classes"]
 
 logger = logging.getLogger(__name__)
+
+
+REGRESSION_LOSSES = ("squared", "absolute", "huber")
+CLASSIFICATION_LOSSES = ("logistic", "hinge", "squared", "softmax", "cross_entropy")
+
+
+def regression_loss(param, owner: str = "ConvexPolyNetRegressor") -> Loss:
+    """The regression Loss named by an estimator's ``loss`` parameter (ValueError otherwise)."""
+    loss = get_loss(param)
+    if loss.margin or loss.multi_output_only or (isinstance(param, str) and param not in REGRESSION_LOSSES):
+        raise ValueError(
+            f"{owner} supports the losses {list(REGRESSION_LOSSES)} (or a regression Loss instance), "
+            f"got {param!r}; use a classifier for classification losses"
+        )
+    return loss
+
+
+def classifier_loss(param, n_classes: int, owner: str = "ConvexPolyNetClassifier") -> Loss:
+    """The Loss of a classifier: ``"logistic"`` becomes softmax for more than two classes."""
+    if isinstance(param, str):
+        if param not in CLASSIFICATION_LOSSES:
+            raise ValueError(f"{owner} supports the losses {list(CLASSIFICATION_LOSSES)} (or a Loss "
+                             f"instance), got {param!r}")
+        if n_classes > 2 and param == "logistic":
+            param = "softmax"
+    return get_loss(param)
+
+
+def encode_classes(codes: np.ndarray, n_classes: int, loss: Loss) -> np.ndarray:
+    """Targets ``(n, C)`` of class codes 0..n_classes-1: one-hot for the softmax loss, one
+    ±1 output for two classes (``classes_[1]`` is +1), one-vs-rest ±1 columns otherwise."""
+    if loss.multi_output_only:
+        return np.eye(n_classes)[codes]
+    if n_classes == 2:
+        return (2.0 * codes - 1.0)[:, None]
+    return 2.0 * np.eye(n_classes)[codes] - 1.0
 
 _OBJECTIVE_DOC = r"""
     Fits the globally optimal network of problem (P),
@@ -69,6 +106,13 @@ _PARAMS_DOC = """
         Show the solver's progress.
     warm_start : bool, default=False
         Reuse the previous fit's solver state (same data, e.g. a new ``beta``) when possible.
+    regularization : {{"l1", "cubic"}}, default="l1"
+        ``"l1"``: problem (P) above. ``"cubic"`` (square activation only): the equivalent
+        cubic-regularized problem :math:`\\ell + (\\beta / c_0) \\sum_j (\\|u_j\\|^3 +
+        \\|\\alpha_j\\|_1^3)`, solved as the nuclear-norm program
+        (:func:`spectranet.cubic.solve_cubic`); the network is extracted by an
+        eigendecomposition (:math:`m^* \\le d` per output) and the cubic weights are stored in
+        ``cubic_first_layer_`` / ``cubic_second_layer_``. Needs a CVXPY solver.
 
     Attributes
     ----------
@@ -94,6 +138,9 @@ _PARAMS_DOC = """
     fit_time_ : float
         Seconds spent in the solver.
     n_features_in_ : int
+    cubic_first_layer_, cubic_second_layer_ : ndarray
+        Only with ``regularization="cubic"``: the weights of the cubic-regularized network
+        (same function as ``network_``).
 """
 
 
@@ -101,7 +148,7 @@ class _ConvexPolyNetBase(BaseEstimator):
     _default_loss = "squared"
 
     def __init__(self, activation="relu", beta=1e-2, loss=None, solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1"):
         self.activation = activation
         self.beta = beta
         self.loss = loss
@@ -110,6 +157,7 @@ class _ConvexPolyNetBase(BaseEstimator):
         self.max_iter = max_iter
         self.verbose = verbose
         self.warm_start = warm_start
+        self.regularization = regularization
 
     # -- parameter checks (in fit, never in __init__) ----------------------------
     def _check_params(self):
@@ -121,13 +169,30 @@ class _ConvexPolyNetBase(BaseEstimator):
             isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or self.max_iter < 1
         ):
             raise ValueError(f"max_iter must be None or a positive integer, got {self.max_iter!r}")
+        if not isinstance(self.regularization, str) or self.regularization not in ("l1", "cubic"):
+            raise ValueError(f"regularization must be 'l1' or 'cubic', got {self.regularization!r}")
+        if self.regularization == "cubic":
+            if as_activation(self.activation) != PolyActivation(1.0, 0.0, 0.0):
+                raise ValueError(
+                    "regularization='cubic' needs the square activation (a, b, c) = (1, 0, 0) "
+                    f"(activation='square'), got activation={self.activation!r}")
+            if isinstance(self.solver, str) and self.solver == "native":
+                raise ValueError("regularization='cubic' is solved with a CVXPY backend: use "
+                                 "solver='auto', 'clarabel', 'scs' or 'mosek'")
 
     def _solve(self, X, Y, loss: Loss, n_outputs: int):
         problem = Problem(X, Y, self.activation, loss, self.beta, n_outputs=n_outputs)
-        solver = get_solver(self.solver, problem)
-        previous = getattr(self, "_last_result", None) if self.warm_start else None
-        result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
-                              verbose=bool(self.verbose), warm_start=previous)
+        if self.regularization == "cubic":
+            from .cubic import solve_cubic
+
+            result = solve_cubic(problem, solver=self.solver, tol=float(self.tol), verbose=bool(self.verbose))
+            self.cubic_first_layer_ = result.state["cubic_first_layer"]
+            self.cubic_second_layer_ = result.state["cubic_second_layer"]
+        else:
+            solver = get_solver(self.solver, problem)
+            previous = getattr(self, "_last_result", None) if self.warm_start else None
+            result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
+                                  verbose=bool(self.verbose), warm_start=previous)
         self._last_result = result
         self.network_ = result.network
         self.n_neurons_ = result.n_neurons
@@ -178,12 +243,12 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
     """
     )
 
-    _valid_losses = ("squared", "absolute", "huber")
 
     def __init__(self, activation="relu", beta=1e-2, loss="squared", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1"):
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
-                         max_iter=max_iter, verbose=verbose, warm_start=warm_start)
+                         max_iter=max_iter, verbose=verbose, warm_start=warm_start,
+                         regularization=regularization)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -193,15 +258,7 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
     def fit(self, X, y):
         """Fit the globally optimal network; ``y`` of shape (n,) or (n, n_targets)."""
         self._check_params()
-        loss = get_loss(self.loss)
-        if loss.margin or loss.multi_output_only or (
-            isinstance(self.loss, str) and self.loss not in self._valid_losses
-        ):
-            raise ValueError(
-                f"ConvexPolyNetRegressor supports the losses {list(self._valid_losses)} "
-                f"(or a regression Loss instance), got {self.loss!r}; use ConvexPolyNetClassifier "
-                "for classification losses"
-            )
+        loss = regression_loss(self.loss)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
                              ensure_min_samples=2)
         self._y_ndim = y.ndim
@@ -246,24 +303,12 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
     """
     )
 
-    _valid_losses = ("logistic", "hinge", "squared", "softmax", "cross_entropy")
 
     def __init__(self, activation="relu", beta=1e-2, loss="logistic", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1"):
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
-                         max_iter=max_iter, verbose=verbose, warm_start=warm_start)
-
-    def _resolve_loss(self, n_classes: int) -> Loss:
-        name = self.loss
-        if isinstance(name, str):
-            if name not in self._valid_losses:
-                raise ValueError(
-                    f"ConvexPolyNetClassifier supports the losses {list(self._valid_losses)} "
-                    f"(or a Loss instance), got {name!r}"
-                )
-            if n_classes > 2 and name == "logistic":
-                name = "softmax"
-        return get_loss(name)
+                         max_iter=max_iter, verbose=verbose, warm_start=warm_start,
+                         regularization=regularization)
 
     def fit(self, X, y):
         """Fit the globally optimal classifier network."""
@@ -277,13 +322,8 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                 f"ConvexPolyNetClassifier needs samples of at least 2 classes; got 1 class "
                 f"({self.classes_[0]!r})"
             )
-        loss = self._resolve_loss(n_classes)
-        if loss.multi_output_only:
-            Y = np.eye(n_classes)[codes]
-        elif n_classes == 2:
-            Y = (2.0 * codes - 1.0)[:, None]
-        else:  # one-vs-rest +/-1 targets for the hinge and squared losses
-            Y = 2.0 * np.eye(n_classes)[codes] - 1.0
+        loss = classifier_loss(self.loss, n_classes)
+        Y = encode_classes(codes, n_classes, loss)
         return self._solve(X, Y, loss, Y.shape[1])
 
     def decision_function(self, X):

@@ -12,6 +12,14 @@ Each :class:`Loss` offers what the rest of the library needs:
   :math:`\ell^*(W) = \sup_Z \langle W, Z \rangle - \ell(Z, Y)` (the certificate's lower bound),
   and :meth:`Loss.project_dual`, which maps any candidate onto that function's domain;
 * :meth:`Loss.cvxpy` (the SDP backends).
+
+:meth:`Loss.value`, :meth:`Loss.gradient` and :meth:`Loss.hessp` are array-namespace generic
+(``array_api_compat.array_namespace``): the same formulas run on numpy arrays and on torch
+tensors (CPU or CUDA, any float dtype) and are differentiable by autograd, so one Loss object
+serves the convex program, the certificate and the backprop baseline. On numpy input they
+return what they always did (a Python float for :meth:`Loss.value`, ndarrays otherwise); on
+tensors, :meth:`Loss.value` returns a 0-dim tensor. The dual side and the CVXPY form are
+numpy-only.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from dataclasses import dataclass
 from numbers import Real
 
 import numpy as np
-from scipy.special import expit, log_softmax, logsumexp, xlogy
+from array_api_compat import array_namespace, is_numpy_namespace
+from scipy.special import xlogy
 
 __all__ = [
     "Loss",
@@ -35,6 +44,39 @@ __all__ = [
     "get_loss",
     "LOSSES",
 ]
+
+
+def _namespace(*arrays):
+    """The array namespace of the arguments (numpy itself for plain ndarrays: the fast path)."""
+    if all(type(a) is np.ndarray for a in arrays):
+        return np
+    try:
+        return array_namespace(*arrays)
+    except TypeError as exc:
+        raise TypeError(
+            "the loss arguments must be arrays of one library (all numpy arrays or all torch "
+            f"tensors on one device), got {[type(a).__name__ for a in arrays]}"
+        ) from exc
+
+
+def _total(xp, S):
+    """Sum of all entries: a Python float for numpy, a 0-dim array (autograd-ready) otherwise."""
+    total = xp.sum(S)
+    return float(total) if xp is np or is_numpy_namespace(xp) else total
+
+
+def _sigmoid(xp, Z):
+    """Logistic function :math:`1 / (1 + e^{-z})`, without overflow for any sign of ``z``."""
+    E = xp.exp(-xp.abs(Z))
+    return xp.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
+
+
+def _log_softmax_rows(xp, Z):
+    """Row-wise log-softmax and log-sum-exp (max-shifted), ``(n, C)`` and ``(n,)``."""
+    M = xp.max(Z, axis=1, keepdims=True)
+    S = Z - M
+    L = xp.log(xp.sum(xp.exp(S), axis=1, keepdims=True))
+    return S - L, (M + L)[:, 0]
 
 
 class Loss:
@@ -59,15 +101,19 @@ class Loss:
         return Y
 
     # -- primal -----------------------------------------------------------------
-    def value(self, Yhat: np.ndarray, Y: np.ndarray) -> float:
-        """Loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs."""
+    def value(self, Yhat, Y):
+        """Loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs.
+
+        A Python float for numpy arrays; a 0-dim tensor for torch tensors (differentiable).
+        """
         raise NotImplementedError
 
-    def gradient(self, Yhat: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """Gradient (a subgradient for non-smooth losses) with respect to ``Yhat``."""
+    def gradient(self, Yhat, Y):
+        """Gradient (a subgradient for non-smooth losses) with respect to ``Yhat``, same
+        array type as ``Yhat``."""
         raise NotImplementedError
 
-    def hessp(self, Yhat: np.ndarray, Y: np.ndarray, D: np.ndarray) -> np.ndarray:
+    def hessp(self, Yhat, Y, D):
         r"""Hessian-vector product :math:`\nabla^2 \ell(\hat Y)[D]` (smooth losses only)."""
         raise NotImplementedError(f"the {self.name} loss is not twice differentiable")
 
@@ -116,7 +162,7 @@ class SquaredLoss(Loss):
     name = "squared"
 
     def value(self, Yhat, Y):
-        return 0.5 * float(np.sum((Yhat - Y) ** 2))
+        return 0.5 * _total(_namespace(Yhat, Y), (Yhat - Y) ** 2)
 
     def gradient(self, Yhat, Y):
         return Yhat - Y
@@ -141,10 +187,11 @@ class AbsoluteLoss(Loss):
     smooth = False
 
     def value(self, Yhat, Y):
-        return float(np.sum(np.abs(Yhat - Y)))
+        xp = _namespace(Yhat, Y)
+        return _total(xp, xp.abs(Yhat - Y))
 
     def gradient(self, Yhat, Y):
-        return np.sign(Yhat - Y)
+        return _namespace(Yhat, Y).sign(Yhat - Y)
 
     def dual_value(self, V, Y):
         return float(np.sum(V * Y)) if _in_box(V, -1.0, 1.0) else -math.inf
@@ -177,15 +224,17 @@ class HuberLoss(Loss):
             raise ValueError(f"HuberLoss.delta must be positive and finite, got {self.delta!r}")
 
     def value(self, Yhat, Y):
-        r = np.abs(Yhat - Y)
+        xp = _namespace(Yhat, Y)
+        r = xp.abs(Yhat - Y)
         d = self.delta
-        return float(np.sum(np.where(r <= d, 0.5 * r**2, d * (r - 0.5 * d))))
+        return _total(xp, xp.where(r <= d, 0.5 * r**2, d * (r - 0.5 * d)))
 
     def gradient(self, Yhat, Y):
-        return np.clip(Yhat - Y, -self.delta, self.delta)
+        return _namespace(Yhat, Y).clip(Yhat - Y, -self.delta, self.delta)
 
     def hessp(self, Yhat, Y, D):
-        return np.where(np.abs(Yhat - Y) <= self.delta, D, 0.0)
+        xp = _namespace(Yhat, Y, D)
+        return xp.where(xp.abs(Yhat - Y) <= self.delta, D, xp.zeros_like(D))
 
     def dual_value(self, V, Y):
         if not _in_box(V, -self.delta, self.delta):
@@ -215,14 +264,17 @@ class LogisticLoss(Loss):
     margin = True
 
     def value(self, Yhat, Y):
-        return float(np.sum(np.logaddexp(0.0, -Y * Yhat)))
+        xp = _namespace(Yhat, Y)
+        Z = -Y * Yhat
+        return _total(xp, xp.logaddexp(xp.zeros_like(Z), Z))
 
     def gradient(self, Yhat, Y):
-        return -Y * expit(-Y * Yhat)
+        return -Y * _sigmoid(_namespace(Yhat, Y), -Y * Yhat)
 
     def hessp(self, Yhat, Y, D):
-        P = expit(-Y * Yhat)
-        return P * (1.0 - P) * D
+        xp = _namespace(Yhat, Y, D)
+        E = xp.exp(-xp.abs(Y * Yhat))  # p (1 - p) = e / (1 + e)^2 with e = exp(-|y yhat|)
+        return E / (1.0 + E) ** 2 * D
 
     def dual_value(self, V, Y):
         P = Y * V  # p = y v in [0, 1]
@@ -249,11 +301,13 @@ class HingeLoss(Loss):
     smooth = False
 
     def value(self, Yhat, Y):
-        return float(np.sum(np.maximum(0.0, 1.0 - Y * Yhat)))
+        xp = _namespace(Yhat, Y)
+        return _total(xp, xp.clip(1.0 - Y * Yhat, 0.0, None))
 
     def gradient(self, Yhat, Y):
-        margin = 1.0 - Y * Yhat
-        return -Y * np.where(margin > 0, 1.0, np.where(margin < 0, 0.0, 0.5))
+        xp = _namespace(Yhat, Y)
+        # 1 where the margin is violated, 0 where it holds strictly, 1/2 at the kink
+        return -Y * (0.5 * (xp.sign(1.0 - Y * Yhat) + 1.0))
 
     def dual_value(self, V, Y):
         P = Y * V
@@ -302,14 +356,18 @@ class SoftmaxCrossEntropyLoss(Loss):
         return Y
 
     def value(self, Yhat, Y):
-        return float(np.sum(logsumexp(Yhat, axis=1)) - np.sum(Y * Yhat))
+        xp = _namespace(Yhat, Y)
+        lse = _log_softmax_rows(xp, Yhat)[1]
+        return _total(xp, lse) - _total(xp, Y * Yhat)
 
     def gradient(self, Yhat, Y):
-        return np.exp(log_softmax(Yhat, axis=1)) - Y
+        xp = _namespace(Yhat, Y)
+        return xp.exp(_log_softmax_rows(xp, Yhat)[0]) - Y
 
     def hessp(self, Yhat, Y, D):
-        P = np.exp(log_softmax(Yhat, axis=1))
-        return P * D - P * np.sum(P * D, axis=1, keepdims=True)
+        xp = _namespace(Yhat, Y, D)
+        P = xp.exp(_log_softmax_rows(xp, Yhat)[0])
+        return P * D - P * xp.sum(P * D, axis=1, keepdims=True)
 
     def dual_value(self, V, Y):
         Q = Y - V  # rows must lie on the simplex

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .certificate import max_violation
-from .network import PolyNetwork
 from .problem import Problem
 from .solvers import get_solver
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..certificate import Certificate
+from ..decomposition import neural_decomposition
+from ..exceptions import ConvergenceWarning
 from ..network import PolyNetwork
 from ..problem import Problem
 
-__all__ = ["Solver", "SolveResult"]
+__all__ = ["Solver", "SolveResult", "extract_network", "certified_result"]
 
 
 @dataclass
@@ -92,3 +95,36 @@ class Solver(ABC):
     def solve(self, problem: Problem, *, tol: float = 1e-6, max_iter: int | None = None,
               verbose: bool = False, warm_start: SolveResult | None = None) -> SolveResult:
         """Solve ``problem`` to relative certified gap ``tol`` where the solver can."""
+
+
+def extract_network(problem: Problem, Z: np.ndarray, Z_prime: np.ndarray, rank_tol: float) -> PolyNetwork:
+    """``invert``: neural decomposition of each pair; neurons of pair k feed output k only."""
+    d, C = problem.n_features, problem.n_outputs
+    firsts, seconds = [np.zeros((0, d))], [np.zeros((0, C))]
+    for k in range(C):
+        U, alpha = neural_decomposition(Z[k], Z_prime[k], rank_tol=rank_tol)
+        A = np.zeros((alpha.size, C))
+        A[:, k] = alpha
+        firsts.append(U)
+        seconds.append(A)
+    second = np.vstack(seconds)
+    return PolyNetwork(np.vstack(firsts), second[:, 0] if C == 1 else second, problem.activation)
+
+
+def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: float, solver: str, objective: float,
+                     iterations: int, elapsed: float, stopped: str = "", hint: str = "",
+                     history: list | None = None, lifted=None, state=None) -> SolveResult:
+    """The :class:`SolveResult` of ``network`` and its certificate. The certificate, not a backend's own
+    status, decides ``status``: ``"optimal"`` iff the certified gap is at most ``tol``, else
+    ``"inaccurate"`` with a :class:`~spectranet.exceptions.ConvergenceWarning` (``stopped``
+    and ``hint`` complete its message)."""
+    status = "optimal" if certificate.gap <= tol else "inaccurate"
+    if status != "optimal":
+        warnings.warn(f"{solver} stopped{stopped} with a certified relative gap of {certificate.gap:.2e} > "
+                      f"tol={tol:g}{hint}", ConvergenceWarning, stacklevel=3)
+    if history is None:
+        history = [(elapsed, certificate.objective, certificate.lower_bound)]
+    return SolveResult(network=network, objective=objective, network_objective=certificate.objective,
+                       lower_bound=certificate.lower_bound, gap=certificate.gap, status=status,
+                       solver=solver, iterations=int(iterations), time=elapsed, certificate=certificate,
+                       history=history, lifted=lifted, state=state)

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..decomposition import neural_decomposition, project_spectrahedron
+from ..decomposition import project_spectrahedron
 from ..local import refine
-from ..exceptions import ConvergenceWarning, ProblemTooLargeError, SolverError
-from ..network import PolyNetwork
+from ..exceptions import ProblemTooLargeError, SolverError
 from ..problem import Problem
-from .base import Solver, SolveResult
+from .base import Solver, certified_result, extract_network
 
-__all__ = ["CvxpySolver", "ClarabelSolver", "ScsSolver", "MosekSolver", "estimate_model_bytes"]
+__all__ = ["CvxpySolver", "ClarabelSolver", "ScsSolver", "MosekSolver", "estimate_model_bytes",
+           "extract_network"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,20 +112,6 @@ def build_model(problem: Problem) -> _Model:
     objective = cp.Minimize(problem.loss.cvxpy(Yhat, problem.Y) + beta * penalty)
     cp_problem = cp.Problem(objective, constraints)
     return _Model(cp_problem, beta, Z, Zp, link, problem.X, problem.Y, _model_key(problem))
-
-
-def extract_network(problem: Problem, Z: np.ndarray, Z_prime: np.ndarray, rank_tol: float) -> PolyNetwork:
-    """``invert``: neural decomposition of each pair; neurons of pair k feed output k only."""
-    d, C = problem.n_features, problem.n_outputs
-    firsts, seconds = [np.zeros((0, d))], [np.zeros((0, C))]
-    for k in range(C):
-        U, alpha = neural_decomposition(Z[k], Z_prime[k], rank_tol=rank_tol)
-        A = np.zeros((alpha.size, C))
-        A[:, k] = alpha
-        firsts.append(U)
-        seconds.append(A)
-    second = np.vstack(seconds)
-    return PolyNetwork(np.vstack(firsts), second[:, 0] if C == 1 else second, problem.activation)
 
 
 class CvxpySolver(Solver):
@@ -221,32 +207,13 @@ class CvxpySolver(Solver):
         else:  # CVXPY's dual of `Yhat == F s` is V, the dual point of (24)
             dual = None if model.link.dual_value is None else np.asarray(model.link.dual_value, dtype=float)
         network, certificate = refine(problem, network, tol=tol, dual=dual)
-        elapsed = time.perf_counter() - start
         stats = model.cp_problem.solver_stats
-        # The certificate, not the backend's own status, decides whether the fit converged.
-        result_status = "optimal" if certificate.gap <= tol else "inaccurate"
-        if result_status != "optimal":
-            warnings.warn(
-                f"{self.name} stopped with status {status!r} and a certified relative gap of "
-                f"{certificate.gap:.2e} > tol={tol:g}; try solver='clarabel' or 'mosek', a larger "
-                "max_iter, or standardized features", ConvergenceWarning, stacklevel=3,
-            )
-        objective = problem.lifted_objective(Z, Zp)
-        return SolveResult(
-            network=network,
-            objective=objective,
-            network_objective=certificate.objective,
-            lower_bound=certificate.lower_bound,
-            gap=certificate.gap,
-            status=result_status,
-            solver=self.name,
+        return certified_result(
+            network, certificate, tol=tol, solver=self.name, objective=problem.lifted_objective(Z, Zp),
             iterations=int(stats.num_iters or 0) if stats is not None else 0,
-            time=elapsed,
-            certificate=certificate,
-            history=[(elapsed, certificate.objective, certificate.lower_bound)],
-            lifted=(Z, Zp),
-            state=model,
-        )
+            elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
+            hint="; try solver='clarabel' or 'mosek', a larger max_iter, or standardized features",
+            lifted=(Z, Zp), state=model)
 
 
 class ClarabelSolver(CvxpySolver):

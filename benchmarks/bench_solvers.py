@@ -1,0 +1,185 @@
+"""Native solver against CVXPY + Clarabel and CVXPY + SCS: time to a certified gap, memory, ratio.
+
+Every (instance, solver) pair runs in a fresh subprocess with a time limit; the child reports
+its wall time (median of ``--repeat`` runs), the certified relative gap it reached, m*, and
+its peak resident memory. A backend that cannot reach the target gap counts with its time to
+its best gap (the gap column says what it reached); one that is refused (model too large) or
+times out is shown as such. The last column is native time / best CVXPY time.
+
+    python benchmarks/bench_solvers.py                       # planted instances
+    python benchmarks/bench_solvers.py --groups uci,mnist,path --data-dir ../shared/data
+    python benchmarks/bench_solvers.py --groups large        # n = 10^6, d = 50 (native only)
+
+Groups: ``planted`` (n, d) in {(100, 10), (1000, 50), (5000, 100)} x {squared, logistic} x
+beta in {1e-3, 1}; ``uci`` every Fernandez-Delgado set in --data-dir (logistic, beta = 1);
+``mnist`` MNIST 0/1 fully connected, d = 784, n = 12,665 (logistic, beta = 1e-3 beta_max,
+target gap 1e-4); ``path`` 20 beta values on credit-approval, warm-started path vs cold
+solves; ``large`` n = 10^6, d = 50 planted (squared, beta = 1e-2 beta_max, target 1e-4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+CHILD = r"""
+import json, resource, sys, time, warnings
+import numpy as np
+warnings.simplefilter("ignore")
+from spectranet import Problem, beta_max, get_solver, load_mnist, load_uci, make_planted
+from spectranet.exceptions import ProblemTooLargeError, SolverError
+spec = json.loads(sys.argv[1])
+kind = spec["kind"]
+if kind == "planted":
+    X, y = make_planted(spec["n"], spec["d"], n_neurons=5, noise=0.1, random_state=0)
+    X /= np.sqrt(spec["d"])
+    if spec["loss"] == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+elif kind == "uci":
+    X, y = load_uci(spec["name"], spec["data_dir"], return_X_y=True)
+    y = 2.0 * y - 1.0
+elif kind == "mnist":
+    X, y = load_mnist(spec["data_dir"], digits=(0, 1))
+    y = 2.0 * y - 1.0
+beta = spec["beta"]
+if spec.get("relative"):
+    beta *= beta_max(X, y, "relu", spec["loss"])
+problem = Problem(X, y, "relu", spec["loss"], beta)
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+try:
+    r = get_solver(spec["solver"]).solve(problem, tol=spec["tol"])
+except ProblemTooLargeError as exc:
+    print(json.dumps({"refused": str(exc).split(";")[0]}))
+    sys.exit(0)
+except SolverError as exc:
+    print(json.dumps({"failed": str(exc)[:80]}))
+    sys.exit(0)
+elapsed = time.perf_counter() - t
+print(json.dumps({"time": elapsed, "gap": r.gap, "m": r.n_neurons, "it": r.iterations,
+                  "objective": r.network_objective, "beta": beta,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "data_mb": rss0 / 1024}))
+"""
+
+PATH_CHILD = r"""
+import json, sys, time, warnings
+import numpy as np
+warnings.simplefilter("ignore")
+from spectranet import Problem, beta_max, get_solver, load_uci, regularization_path
+spec = json.loads(sys.argv[1])
+X, y = load_uci(spec["name"], spec["data_dir"], return_X_y=True)
+y = 2.0 * y - 1.0
+bmax = beta_max(X, y, "relu", "logistic")
+betas = bmax * np.logspace(0, -3, 20)
+t = time.perf_counter()
+path = regularization_path(X, y, betas, "relu", "logistic", solver=spec["solver"], tol=spec["tol"])
+t_path = time.perf_counter() - t
+cold = []
+for b in betas:
+    t = time.perf_counter()
+    get_solver(spec["solver"]).solve(Problem(X, y, "relu", "logistic", b), tol=spec["tol"])
+    cold.append(time.perf_counter() - t)
+print(json.dumps({"time": t_path, "cold_sum": sum(cold), "cold_median": float(np.median(cold)),
+                  "cold_max": max(cold), "max_gap": float(np.max(path.gaps)),
+                  "m_range": [int(path.n_neurons.min()), int(path.n_neurons.max())]}))
+"""
+
+
+def run(args, spec, child=CHILD):
+    """Median over ``--repeat`` runs of one spec in fresh subprocesses (None on timeout)."""
+    records = []
+    for _ in range(args.repeat):
+        try:
+            out = subprocess.run([sys.executable, "-c", child, json.dumps(spec)], capture_output=True,
+                                 text=True, timeout=args.limit, check=True)
+        except subprocess.TimeoutExpired:
+            return {"timeout": args.limit}
+        except subprocess.CalledProcessError as exc:
+            return {"failed": exc.stderr.strip().splitlines()[-1][:80] if exc.stderr else "crash"}
+        rec = json.loads(out.stdout.strip().splitlines()[-1])
+        if "time" not in rec:
+            return rec
+        records.append(rec)
+    best = dict(records[-1])
+    best["time"] = statistics.median(r["time"] for r in records)
+    return best
+
+
+def cell(rec):
+    if "timeout" in rec:
+        return f"{'> %ds' % rec['timeout']:>9} {'':>8} {'':>6}"
+    if "refused" in rec:
+        return f"{'refused':>9} {'':>8} {'':>6}"
+    if "failed" in rec:
+        return f"{'failed':>9} {'':>8} {'':>6}"
+    return f"{rec['time']:>9.2f} {rec['gap']:>8.1e} {rec['peak_mb']:>6.0f}"
+
+
+def table(args, specs):
+    solvers = args.solvers.split(",")
+    head = " | ".join(f"{s + ' s':>9} {'gap':>8} {'MB':>6}" for s in solvers)
+    print(f"{'instance':34s} {'beta':>8} {'m*':>4} | {head} | {'ratio':>6}", flush=True)
+    for label, spec in specs:
+        recs = {s: run(args, {**spec, "solver": s}) for s in solvers}
+        nat = recs.get("native", {})
+        others = [r["time"] for s, r in recs.items() if s != "native" and "time" in r]
+        ratio = f"{nat['time'] / min(others):>6.3f}" if "time" in nat and others else "     -"
+        beta = next((r["beta"] for r in recs.values() if "beta" in r), spec["beta"])
+        m = next((r["m"] for r in recs.values() if "m" in r), 0)
+        print(f"{label:34s} {beta:>8.3g} {m:>4d} | " + " | ".join(cell(recs[s]) for s in solvers)
+              + f" | {ratio}", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", default="planted")
+    parser.add_argument("--solvers", default="native,clarabel,scs")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--limit", type=float, default=600.0, help="seconds per run")
+    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument("--sizes", default="100x10,1000x50,5000x100")
+    args = parser.parse_args(argv)
+    groups = args.groups.split(",")
+    specs = []
+    if "planted" in groups:
+        for size in args.sizes.split(","):
+            n, d = (int(v) for v in size.split("x"))
+            for loss in ("squared", "logistic"):
+                for beta in (1e-3, 1.0):
+                    specs.append((f"planted {n}x{d} {loss}", dict(kind="planted", n=n, d=d, loss=loss,
+                                                                beta=beta, tol=1e-6)))
+    if "uci" in groups:
+        from spectranet.datasets import list_uci
+
+        for name in list_uci(args.data_dir):
+            specs.append((f"{name} logistic", dict(kind="uci", name=name, data_dir=args.data_dir,
+                                                   loss="logistic", beta=1.0, tol=1e-6)))
+    if "mnist" in groups:
+        specs.append(("MNIST 0/1 12665x784 logistic", dict(kind="mnist", data_dir=args.data_dir,
+                                                            loss="logistic", beta=1e-3, relative=True,
+                                                            tol=1e-4)))
+    if "large" in groups:
+        specs.append(("planted 1000000x50 squared", dict(kind="planted", n=10**6, d=50, loss="squared",
+                                                          beta=1e-2, relative=True, tol=1e-4)))
+    if specs:
+        table(args, specs)
+    if "path" in groups:
+        print("\nregularization path, credit-approval, logistic, 20 betas from beta_max to 1e-3 beta_max")
+        for s in args.solvers.split(","):
+            rec = run(args, dict(name="credit-approval", data_dir=args.data_dir, solver=s, tol=1e-6),
+                      child=PATH_CHILD)
+            if "time" not in rec:
+                print(f"{s:9s} {rec}")
+                continue
+            print(f"{s:9s} path {rec['time']:.2f} s (max gap {rec['max_gap']:.1e}, m* {rec['m_range']}); "
+                  f"cold: sum {rec['cold_sum']:.2f} s, median {rec['cold_median']:.2f} s, max "
+                  f"{rec['cold_max']:.2f} s; path / max cold = {rec['time'] / rec['cold_max']:.2f}, "
+                  f"path / median cold = {rec['time'] / rec['cold_median']:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

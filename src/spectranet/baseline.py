@@ -1,0 +1,532 @@
+r"""Backprop baseline: the same networks, losses and objectives, trained by SGD or Adam.
+
+The estimators here train :math:`f(x) = \sum_{j=1}^m \sigma(x^\top u_j)\,\alpha_j`,
+:math:`\alpha_j \in \mathbb{R}^C`, by minibatch gradient descent in PyTorch, for comparison
+with the convex program (the paper's Figs. 4-6). They use the library's
+:class:`~spectranet.losses.Loss` objects (whose ``value`` runs on tensors) and exactly the
+library's objective definitions, one per ``formulation``:
+
+``"l1"``, problem (P), unit-norm first layer :math:`u_j = w_j / \|w_j\|_2`:
+
+.. math:: \ell\Big(\sum_j \sigma(X u_j)\,\alpha_j^\top, Y\Big) + \beta \sum_j \|\alpha_j\|_1
+
+``"weight_decay"``, problem (P_WD), unnormalized :math:`w_j`:
+
+.. math:: \ell\Big(\sum_j \sigma(X w_j)\,\alpha_j^\top, Y\Big)
+          + \frac{\beta}{2} \sum_j \big(\|w_j\|_2^2 + \|\alpha_j\|_2^2\big)
+
+``"cubic"``, square activation only, :math:`c_0 = 2^{1/3} + 2^{-2/3}`:
+
+.. math:: \ell\Big(\sum_j (X w_j)^2\,\alpha_j^\top, Y\Big)
+          + \frac{\beta}{c_0} \sum_j \big(\|w_j\|_2^3 + \|\alpha_j\|_1^3\big)
+
+which equals (P) with :math:`\ell_1` weight :math:`\beta` (the objective of
+:func:`spectranet.cubic.cubic_objective`; with :math:`\|\alpha_j\|_3^3` instead it would not for
+``C > 1``). Each step descends a minibatch estimate of the objective divided
+by ``n`` (mean loss over the batch plus penalty over ``n``), so learning rates do not scale with
+``n``. torch is imported only when a model is fitted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from array_api_compat import array_namespace
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .activations import PolyActivation, as_activation
+from .cubic import C0
+from .estimators import ConvexPolyNetClassifier, ConvexPolyNetRegressor, classifier_loss, encode_classes, regression_loss
+from .exceptions import ConvergenceWarning
+from .losses import Loss
+from .network import PolyNetwork
+from .problem import Problem, check_beta
+
+__all__ = ["BackpropPolyNetRegressor", "BackpropPolyNetClassifier", "BackpropReLUClassifier",
+           "formulation_objective", "lr_grid_search", "FORMULATIONS", "C0"]
+
+logger = logging.getLogger(__name__)
+
+FORMULATIONS = ("l1", "weight_decay", "cubic")
+OPTIMIZERS = ("sgd", "adam")
+#: constant of the cubic regularization: :math:`c_0 = \min_{s>0} (s^3 + s^{-6}) = 2^{1/3} + 2^{-2/3}`
+
+
+def relu(t):
+    """Exact ReLU :math:`\\max(t, 0)` on numpy arrays or torch tensors (the Fig. 6 network)."""
+    return t * (t > 0)
+
+
+def _row_norms(W):
+    xp = array_namespace(W)
+    return xp.sqrt(xp.sum(W**2, axis=1))
+
+
+def _forward(X, W, A, activation, formulation):
+    """Outputs :math:`\\sigma(X U^\\top) A`, ``U`` the row-normalized ``W`` for ``"l1"``."""
+    if formulation == "l1":
+        W = W / _row_norms(W)[:, None]
+    return activation(X @ W.T) @ A
+
+
+def _penalty(W, A, beta, formulation):
+    xp = array_namespace(W, A)
+    if formulation == "l1":
+        return beta * xp.sum(xp.abs(A))
+    if formulation == "weight_decay":
+        return 0.5 * beta * (xp.sum(W**2) + xp.sum(A**2))
+    return beta / C0 * (xp.sum(xp.sum(W**2, axis=1) ** 1.5) + xp.sum(xp.sum(xp.abs(A), axis=1) ** 3))
+
+
+def formulation_objective(X, Y, first_layer, second_layer, *, activation, loss, beta,
+                          formulation="l1"):
+    r"""Training objective of a formulation (see the module docstring), numpy or torch.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+    Y : array of shape (n, C)
+        Targets in the loss's encoding.
+    first_layer : array of shape (m, d)
+        Raw first-layer weights :math:`w_j` (normalized inside for ``"l1"``).
+    second_layer : array of shape (m, C)
+    activation : PolyActivation or callable
+    loss : Loss
+    beta : float
+    formulation : {"l1", "weight_decay", "cubic"}
+
+    Returns
+    -------
+    float for numpy arrays, a 0-dim tensor (differentiable) for torch tensors.
+    """
+    out = _forward(X, first_layer, second_layer, activation, formulation)
+    return loss.value(out, Y) + _penalty(first_layer, second_layer, beta, formulation)
+
+
+def _homogeneity(activation) -> int | None:
+    """Degree k with :math:`\\sigma(s t) = s^k \\sigma(t)` for s > 0, or None."""
+    if isinstance(activation, PolyActivation) and activation.c == 0.0:
+        if activation.b == 0.0:
+            return 2
+        if activation.a == 0.0:
+            return 1
+    return None
+
+
+def _initial_weights(network: PolyNetwork, formulation: str):
+    """Raw weights (W, A) computing ``network``'s function in ``formulation``."""
+    U, A = network.first_layer.copy(), network.second_layer_2d.copy()
+    norms = np.linalg.norm(U, axis=1)
+    degree = _homogeneity(network.activation)
+    if formulation == "weight_decay":
+        return U, A  # sigma(x^T w) with w = u: the network's own function
+    if degree is not None and np.all(norms > 0):
+        U, A = U / norms[:, None], A * norms[:, None] ** degree
+    elif not np.allclose(norms, 1.0, rtol=0, atol=1e-8):
+        raise ValueError("init must have unit-norm first-layer rows for formulation='l1' "
+                         "(a non-homogeneous activation cannot absorb the norms)")
+    if formulation == "cubic":  # balance: minimize t^3 + S / t^6 over the scale t of u
+        t = (2.0 * np.sum(np.abs(A), axis=1) ** 3) ** (1.0 / 9.0)
+        U, A = U * t[:, None], A / np.where(t > 0, t, 1.0)[:, None] ** 2
+    return U, A
+
+
+def _unit_network(W, A, activation, formulation, scalar) -> PolyNetwork:
+    """The network of raw weights with unit-norm rows where the activation allows it."""
+    norms = _row_norms(W)
+    degree = 0 if formulation == "l1" else _homogeneity(activation)
+    if degree is None:  # weight decay, non-homogeneous activation: keep the raw weights
+        U, A2 = W, A
+    else:
+        safe = np.where(norms > 0, norms, 1.0)
+        U, A2 = W / safe[:, None], np.where(norms[:, None] > 0, A * safe[:, None] ** degree, 0.0)
+    return PolyNetwork(U, A2[:, 0] if scalar else A2, activation)
+
+
+class _BackpropBase(BaseEstimator):
+    def __init__(self, activation="relu", loss=None, beta=1e-2, n_neurons=None, formulation="l1",
+                 optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
+                 device="cpu", dtype="float64", init=None, verbose=False):
+        self.activation, self.loss, self.beta, self.n_neurons = activation, loss, beta, n_neurons
+        self.formulation, self.optimizer, self.lr, self.batch_size = formulation, optimizer, lr, batch_size
+        self.max_epochs, self.random_state, self.device = max_epochs, random_state, device
+        self.dtype, self.init, self.verbose = dtype, init, verbose
+
+    def _activation_fn(self):
+        try:
+            return as_activation(self.activation)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid activation: {exc}") from None
+
+    def _check_params(self, n_features: int, n_outputs: int):
+        activation = self._activation_fn()
+        try:
+            check_beta(self.beta)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
+        if self.formulation not in FORMULATIONS:
+            raise ValueError(f"formulation must be one of {list(FORMULATIONS)}, got {self.formulation!r}")
+        if self.formulation == "cubic" and activation != PolyActivation(1.0, 0.0, 0.0):
+            raise ValueError("formulation='cubic' needs the square activation (a, b, c) = (1, 0, 0), "
+                             f"got activation={self.activation!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+        if (isinstance(self.lr, bool) or not isinstance(self.lr, Real)
+                or not (math.isfinite(self.lr) and self.lr > 0)):
+            raise ValueError(f"lr must be a positive finite real number, got {self.lr!r}")
+        for name, allow_none in (("n_neurons", True), ("batch_size", True), ("max_epochs", False)):
+            value = getattr(self, name)
+            if value is None and allow_none:
+                continue
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer{' or None' * allow_none}, "
+                                 f"got {value!r}")
+        if self.init is not None:
+            if not isinstance(self.init, PolyNetwork):
+                raise ValueError(f"init must be None or a PolyNetwork, got {type(self.init).__name__}")
+            init = self.init
+            if (init.n_features, init.n_outputs) != (n_features, n_outputs) or init.n_neurons < 1:
+                raise ValueError(
+                    f"init has {init.n_features} features, {init.n_outputs} outputs and "
+                    f"{init.n_neurons} neurons; the data need {n_features} features, "
+                    f"{n_outputs} outputs and at least one neuron")
+            if init.activation != activation:
+                raise ValueError(f"init activation {init.activation} differs from activation={activation}")
+            if self.n_neurons is not None and self.n_neurons != init.n_neurons:
+                raise ValueError(f"n_neurons={self.n_neurons} differs from init.n_neurons={init.n_neurons}")
+        from ._torch import torch_device, torch_dtype
+
+        return activation, torch_device(self.device), torch_dtype(self.dtype)
+
+    def _start(self, d: int, C: int, rng):
+        if self.init is not None:
+            return _initial_weights(self.init, self.formulation)
+        m = 2 * (d + 1) * C if self.n_neurons is None else int(self.n_neurons)
+        return rng.uniform(-1.0, 1.0, (m, d)) / math.sqrt(d), rng.uniform(-1.0, 1.0, (m, C)) / math.sqrt(m)
+
+    # -- training ----------------------------------------------------------------
+    def _fit(self, X, Y, loss: Loss, validation=None):
+        from ._torch import import_torch, make_optimizer, synchronize
+
+        torch = import_torch()
+        n, d = X.shape
+        activation, device, dtype = self._check_params(d, Y.shape[1])
+        loss.check_targets(Y)
+        rng = check_random_state(self.random_state)
+        W0, A0 = self._start(d, Y.shape[1], rng)
+
+        def as_t(a):
+            a = np.ascontiguousarray(a)
+            return torch.as_tensor(a if a.flags.writeable else a.copy(), dtype=dtype, device=device)
+
+        Xt, Yt = as_t(X), as_t(Y)
+        Vt = None if validation is None else (as_t(validation[0]), as_t(validation[1]))
+        W = as_t(W0).clone().requires_grad_(True)  # a copy: W0, A0 stay the start
+        A = as_t(A0).clone().requires_grad_(True)
+        opt = make_optimizer(self.optimizer, [W, A], float(self.lr))
+        beta, form = float(self.beta), self.formulation
+        bs = n if self.batch_size is None else min(int(self.batch_size), n)
+
+        def objective(Xe, Ye):
+            with torch.no_grad():
+                return float(formulation_objective(Xe, Ye, W, A, activation=activation, loss=loss,
+                                                   beta=beta, formulation=form))
+
+        def record(elapsed, epoch):
+            value = objective(Xt, Yt)
+            self.loss_curve_.append((elapsed, epoch, value))
+            if Vt is not None:
+                self.validation_curve_.append((elapsed, epoch, objective(*Vt)))
+            return value
+
+        self.loss_curve_, self.diverged_ = [], False
+        self.__dict__.pop("validation_curve_", None)  # no stale curve from an earlier fit
+        if Vt is not None:
+            self.validation_curve_ = []
+        value = record(0.0, 0)
+        best = (value, W0, A0)  # lowest objective so far: the fallback if training diverges
+        elapsed, epoch, last = 0.0, 0, (W0, A0)
+        while math.isfinite(value) and epoch < self.max_epochs:
+            epoch += 1
+            tic = time.perf_counter()
+            perm = torch.as_tensor(rng.permutation(n), device=device)
+            for start in range(0, n, bs):
+                idx = perm[start:start + bs]
+                Xb = Xt[idx]
+                out = _forward(Xb, W, A, activation, form)
+                step = loss.value(out, Yt[idx]) / Xb.shape[0] + _penalty(W, A, beta, form) / n
+                opt.zero_grad(set_to_none=True)
+                step.backward()
+                opt.step()
+            synchronize(device)
+            elapsed += time.perf_counter() - tic
+            value = record(elapsed, epoch)
+            last = (W.detach().cpu().numpy().astype(np.float64), A.detach().cpu().numpy().astype(np.float64))
+            if value < best[0]:
+                best = (value, *last)
+            if self.verbose:
+                logger.info("%s epoch %d: objective %.10g (%.2fs)", type(self).__name__, epoch,
+                            value, elapsed)
+        if not math.isfinite(value):
+            self.diverged_ = True
+            last = best[1:]
+            warnings.warn(
+                f"{type(self).__name__} diverged at epoch {epoch} (objective {value}) with "
+                f"optimizer={self.optimizer!r}, lr={self.lr!r}; the fitted weights are those of "
+                f"the epoch with the lowest objective ({best[0]:.6g}). Lower lr.",
+                ConvergenceWarning, stacklevel=3)
+        self.n_iter_ = epoch
+        self.fit_time_ = elapsed
+        self._set_result(X, Y, loss, activation, *last)
+        return self
+
+    def _set_result(self, X, Y, loss, activation, W, A):
+        self.first_layer_, self.second_layer_ = W, A
+        self.loss_ = loss
+        self.activation_ = activation
+        self.n_neurons_ = W.shape[0]
+        self.objective_ = float(formulation_objective(X, Y, W, A, activation=activation, loss=loss,
+                                                      beta=float(self.beta), formulation=self.formulation))
+        if isinstance(activation, PolyActivation):
+            scalar = Y.shape[1] == 1 and getattr(self, "_y_ndim", 1) == 1
+            self.network_ = _unit_network(W, A, activation, self.formulation, scalar)
+            self.network_objective_ = Problem(X, Y, activation, loss, self.beta).objective(self.network_)
+        logger.debug("%s: objective %.10g after %d epochs (%.2fs)", type(self).__name__,
+                     self.objective_, self.n_iter_, self.fit_time_)
+
+    def _decision(self, X) -> np.ndarray:
+        check_is_fitted(self, "first_layer_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        if hasattr(self, "network_"):
+            return self.network_.decision_function(X)
+        return _forward(X, self.first_layer_, self.second_layer_, self.activation_, self.formulation)
+
+
+_DOC = r"""
+    Trains :math:`f(x) = \sum_{j=1}^m \sigma(x^\top u_j)\,\alpha_j` by backpropagation on the
+    objective of ``formulation`` (see :mod:`spectranet.baseline`); for ``"l1"`` it is problem (P),
+
+    .. math:: \min_{\|u_j\|_2 = 1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(X u_j)\,\alpha_j^\top, Y\Big)
+              + \beta \sum_j \|\alpha_j\|_1,
+
+    whose global optimum the convex estimators compute. torch is required to fit.
+
+    Parameters
+    ----------
+    activation : str, tuple (a, b, c) or PolyActivation, default="relu"
+        Degree-two activation, as for the convex estimators.
+    loss : str or Loss, default=DEFAULT_LOSS
+        LOSS_DOC
+    beta : float, default=1e-2
+        Regularization weight :math:`\beta \ge 0` (objectives are sums over samples).
+    n_neurons : int or None, default=None
+        Width m; None means :math:`2(d+1)C`, the bound on the convex program's width (or the
+        width of ``init``).
+    formulation : {"l1", "weight_decay", "cubic"}, default="l1"
+        Objective (P), (P_WD), or the cubic regularization (square activation only).
+    optimizer : {"sgd", "adam"}, default="sgd"
+        SGD with momentum 0.9 (as in the paper) or Adam.
+    lr : float, default=1e-2
+        Learning rate; steps descend the objective divided by n.
+    batch_size : int or None, default=10
+        Minibatch size (None: full batch).
+    max_epochs : int, default=100
+    random_state : int, RandomState or None, default=None
+        Seeds the initialization and the minibatch order (numpy; deterministic on CPU).
+    device : str, default="cpu"
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    dtype : {"float64", "float32"}, default="float64"
+        Training precision; ``objective_`` is always evaluated in float64.
+    init : PolyNetwork or None, default=None
+        Start from this network (its function is preserved: rows are rescaled into the
+        formulation, balanced for ``"cubic"``); None draws uniform random weights.
+    verbose : bool, default=False
+        Log the objective after every epoch (``logging``, logger ``spectranet.baseline``).
+
+    Attributes
+    ----------
+    network_ : PolyNetwork
+        The trained network with unit-norm rows (norms moved into :math:`\alpha` for
+        ``"weight_decay"``/``"cubic"``; raw rows for weight decay with a non-homogeneous
+        activation, whose function cannot be rescaled).
+    first_layer_, second_layer_ : ndarray of shape (m, d) and (m, C)
+        Raw trained weights :math:`w_j`, :math:`\alpha_j` (float64).
+    objective_ : float
+        Objective of ``formulation`` on the training data, in float64.
+    network_objective_ : float
+        Objective (P) of ``network_`` (equals ``objective_`` for ``"l1"``; a lower bound on it for
+        ``"cubic"``; for weight decay with a non-homogeneous activation, whose rows are not unit
+        norm, just the loss plus :math:`\beta \sum_j \|\alpha_j\|_1`).
+    loss_curve_ : list of (float, int, float)
+        ``(wall_time_s, epoch, train_objective)`` after each epoch, starting with epoch 0
+        (the start); time counts training steps only, not these evaluations.
+    validation_curve_ : list of (float, int, float)
+        Same for the objective on ``validation_data`` (only when given to ``fit``).
+    diverged_ : bool
+        The objective became NaN or infinite; training stopped with a ConvergenceWarning and
+        the fitted weights are those of the epoch with the lowest objective (never NaN).
+    n_iter_ : int
+        Epochs run.
+    fit_time_ : float
+        Seconds of training.
+    n_features_in_ : int
+"""
+
+
+def _doc(title, default_loss, loss_doc):
+    return f"{title}\n" + _DOC.replace("DEFAULT_LOSS", repr(default_loss)).replace("LOSS_DOC", loss_doc)
+
+
+class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
+    __doc__ = _doc("Regression with a polynomial-activation network trained by backpropagation.",
+                   "squared", '``"squared"``, ``"absolute"``, ``"huber"`` or a Loss.')
+
+    def __init__(self, activation="relu", loss="squared", beta=1e-2, n_neurons=None, formulation="l1",
+                 optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
+                 device="cpu", dtype="float64", init=None, verbose=False):
+        super().__init__(activation, loss, beta, n_neurons, formulation, optimizer, lr, batch_size,
+                         max_epochs, random_state, device, dtype, init, verbose)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y, validation_data=None):
+        """Train on ``y`` of shape (n,) or (n, n_targets); ``validation_data=(Xv, yv)`` records
+        ``validation_curve_``."""
+        loss = regression_loss(self.loss, type(self).__name__)
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
+                             ensure_min_samples=2)
+        self._y_ndim = y.ndim
+        Y = y.reshape(y.shape[0], -1)
+        validation = None
+        if validation_data is not None:
+            Xv, yv = validation_data
+            Xv = validate_data(self, Xv, reset=False, dtype=np.float64)
+            validation = (Xv, np.asarray(yv, dtype=np.float64).reshape(Xv.shape[0], Y.shape[1]))
+        return self._fit(X, Y, loss, validation)
+
+    predict = ConvexPolyNetRegressor.predict
+
+
+class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
+    __doc__ = _doc(
+        "Classification with a polynomial-activation network trained by backpropagation.",
+        "logistic", '``"logistic"`` (softmax for more than two classes), ``"hinge"``, ``"squared"``, '
+        '``"softmax"`` or a Loss; targets are encoded as by ConvexPolyNetClassifier '
+        '(one ±1 output for two classes, one-hot or one-vs-rest ±1 otherwise).',
+    ) + "    classes_ : ndarray of shape (n_classes,)\n"
+
+    def __init__(self, activation="relu", loss="logistic", beta=1e-2, n_neurons=None, formulation="l1",
+                 optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
+                 device="cpu", dtype="float64", init=None, verbose=False):
+        super().__init__(activation, loss, beta, n_neurons, formulation, optimizer, lr, batch_size,
+                         max_epochs, random_state, device, dtype, init, verbose)
+
+    def _encode(self, y, loss: Loss) -> np.ndarray:
+        n_classes = self.classes_.size
+        codes = np.minimum(np.searchsorted(self.classes_, y), n_classes - 1)
+        if np.any(self.classes_[codes] != y):
+            raise ValueError("y contains labels not seen in the training data")
+        return encode_classes(codes, n_classes, loss)
+
+    def fit(self, X, y, validation_data=None):
+        """Train the classifier network; ``validation_data=(Xv, yv)`` records ``validation_curve_``."""
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if self.classes_.size < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes; got 1 "
+                             f"class ({self.classes_[0]!r})")
+        loss = classifier_loss(self.loss, self.classes_.size, type(self).__name__)
+        validation = None
+        if validation_data is not None:
+            Xv = validate_data(self, validation_data[0], reset=False, dtype=np.float64)
+            validation = (Xv, self._encode(np.asarray(validation_data[1]), loss))
+        return self._fit(X, self._encode(y, loss), loss, validation)
+
+    decision_function = ConvexPolyNetClassifier.decision_function
+    predict = ConvexPolyNetClassifier.predict
+    _proba_loss = ConvexPolyNetClassifier._proba_loss
+    predict_proba = ConvexPolyNetClassifier.__dict__["predict_proba"]
+    predict_log_proba = ConvexPolyNetClassifier.__dict__["predict_log_proba"]
+
+
+class BackpropReLUClassifier(BackpropPolyNetClassifier):
+    r"""Two-layer ReLU network :math:`f(x) = \sum_j \max(0, x^\top w_j)\,\alpha_j` trained by
+    backpropagation with weight decay (the ReLU baseline of the paper's Fig. 6).
+
+    Objective :math:`\ell(f(X), Y) + \frac{\beta}{2} \sum_j (\|w_j\|_2^2 + \|\alpha_j\|_2^2)`;
+    no biases (append a constant column to ``X`` for them). Parameters and attributes are those
+    of :class:`BackpropPolyNetClassifier` without ``activation``, ``formulation`` and ``init``
+    and without ``network_``/``network_objective_`` (a ReLU network is no PolyNetwork).
+    """
+
+    activation = "relu_exact"
+    formulation = "weight_decay"
+    init = None
+
+    def __init__(self, loss="logistic", beta=1e-2, n_neurons=None, optimizer="sgd", lr=1e-2,
+                 batch_size=10, max_epochs=100, random_state=None, device="cpu", dtype="float64",
+                 verbose=False):
+        self.loss, self.beta, self.n_neurons, self.optimizer = loss, beta, n_neurons, optimizer
+        self.lr, self.batch_size, self.max_epochs = lr, batch_size, max_epochs
+        self.random_state, self.device, self.dtype, self.verbose = random_state, device, dtype, verbose
+
+    def _activation_fn(self):
+        return relu
+
+
+def lr_grid_search(estimator, X, y, lrs, *, optimizers=("sgd", "adam"), seeds=(0,),
+                   validation_data=None):
+    """Fit clones of ``estimator`` for every optimizer, learning rate and seed.
+
+    Parameters
+    ----------
+    estimator : a Backprop* estimator (unfitted template)
+    X, y : training data
+    lrs : iterable of float
+    optimizers : iterable of {"sgd", "adam"}
+    seeds : iterable of int
+        ``random_state`` of each run.
+    validation_data : (Xv, yv), optional
+        Passed to ``fit``; rows then carry ``validation_objective`` (final epoch).
+
+    Returns
+    -------
+    rows : list of dict
+        One per run: ``optimizer``, ``lr``, ``seed``, ``train_objective`` (``objective_``),
+        ``time_s`` (``fit_time_``), ``diverged``, and ``estimator`` (the fitted clone).
+    best_lr : dict
+        For each optimizer, the learning rate with the lowest mean training objective over the
+        seeds, among those that never diverged (None if all diverged).
+    """
+    rows, optimizers, lrs, seeds = [], tuple(optimizers), tuple(lrs), tuple(seeds)
+    for optimizer in optimizers:
+        for lr in lrs:
+            for seed in seeds:
+                est = clone(estimator).set_params(optimizer=optimizer, lr=lr, random_state=seed)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)  # recorded as diverged
+                    est.fit(X, y, validation_data=validation_data)
+                row = dict(optimizer=optimizer, lr=lr, seed=seed, train_objective=est.objective_,
+                           time_s=est.fit_time_, diverged=est.diverged_, estimator=est)
+                if validation_data is not None:
+                    row["validation_objective"] = est.validation_curve_[-1][2]
+                rows.append(row)
+    best_lr = {}
+    for optimizer in optimizers:
+        scores = {lr: [math.inf if r["diverged"] else r["train_objective"] for r in rows
+                       if r["optimizer"] == optimizer and r["lr"] == lr] for lr in lrs}
+        finite = {lr: float(np.mean(v)) for lr, v in scores.items() if np.all(np.isfinite(v))}
+        best_lr[optimizer] = min(finite, key=finite.get) if finite else None
+    return rows, best_lr

@@ -1,0 +1,281 @@
+"""The backprop baseline: objective definitions, training against the convex optimum, API."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from spectranet import ConvergenceWarning, ConvexPolyNetRegressor, PolyActivation, PolyNetwork, Problem
+from spectranet.baseline import (
+    C0,
+    BackpropPolyNetClassifier,
+    BackpropPolyNetRegressor,
+    BackpropReLUClassifier,
+    formulation_objective,
+    lr_grid_search,
+)
+from spectranet.losses import get_loss
+
+from ._data import planted
+
+torch = pytest.importorskip("torch")
+
+BETA = 1e-2
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = planted(n=60, d=4)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def convex(data):
+    return ConvexPolyNetRegressor(beta=BETA, solver="clarabel").fit(*data)
+
+
+@pytest.fixture(scope="module")
+def square_data():
+    X, y, _ = planted(n=60, d=4, activation="square")
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def square_convex(square_data):
+    return ConvexPolyNetRegressor(activation="square", beta=BETA, solver="clarabel").fit(*square_data)
+
+
+def _classes(X, k):
+    return np.array(["a", "b", "c"])[:k][np.minimum((X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5), k - 1)]
+
+
+# -- objective definitions ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss,C", [("squared", 1), ("huber", 2), ("logistic", 1), ("softmax", 3)])
+def test_l1_objective_equals_problem_objective(loss, C):
+    loss = get_loss(loss)
+    X = RNG.standard_normal((15, 3))
+    W, A = 3.0 * RNG.standard_normal((4, 3)), RNG.standard_normal((4, C))
+    if loss.name == "softmax":
+        Y = np.eye(C)[RNG.integers(0, C, 15)]
+    elif loss.margin:
+        Y = RNG.choice([-1.0, 1.0], (15, C))
+    else:
+        Y = RNG.standard_normal((15, C))
+    act = PolyActivation.from_name("swish")
+    value = formulation_objective(X, Y, W, A, activation=act, loss=loss, beta=0.3)
+    U = W / np.linalg.norm(W, axis=1, keepdims=True)
+    expected = Problem(X, Y, act, loss, 0.3).objective(PolyNetwork(U, A, act))
+    assert isinstance(value, float) and value == pytest.approx(expected, rel=1e-12)
+    t = [torch.as_tensor(a) for a in (X, Y, W, A)]
+    tv = formulation_objective(*t, activation=act, loss=loss, beta=0.3)
+    assert float(tv) == pytest.approx(value, rel=1e-12)
+
+
+def test_weight_decay_and_cubic_definitions():
+    loss = get_loss("squared")
+    X, Y = RNG.standard_normal((12, 3)), RNG.standard_normal((12, 2))
+    W, A = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
+    act = PolyActivation.from_name("relu")
+    wd = formulation_objective(X, Y, W, A, activation=act, loss=loss, beta=0.2, formulation="weight_decay")
+    out = (0.09 * (X @ W.T) ** 2 + 0.5 * (X @ W.T) + 0.47) @ A
+    assert wd == pytest.approx(0.5 * np.sum((out - Y) ** 2) + 0.1 * (np.sum(W**2) + np.sum(A**2)), rel=1e-12)
+    sq = PolyActivation(1.0, 0.0, 0.0)
+    cubic = formulation_objective(X, Y, W, A, activation=sq, loss=loss, beta=0.2, formulation="cubic")
+    pen = np.sum(np.linalg.norm(W, axis=1) ** 3) + np.sum(np.sum(np.abs(A), axis=1) ** 3)
+    assert cubic == pytest.approx(0.5 * np.sum(((X @ W.T) ** 2 @ A - Y) ** 2) + 0.2 / C0 * pen, rel=1e-12)
+    assert C0 == pytest.approx(1.8898815748, rel=1e-10)
+    # one definition with the convex side's cubic objective (spectranet.cubic)
+    from spectranet.cubic import cubic_objective
+    assert cubic == pytest.approx(cubic_objective(X, Y, loss, 0.2, W, A), rel=1e-12)
+
+
+def test_cubic_at_balanced_weights_equals_problem_p():
+    """NOTES.md: u = 2^(1/9)|a|^(1/3) q, alpha = sign(a) 2^(-2/9)|a|^(1/3) gives (P)'s objective."""
+    X, y = RNG.standard_normal((10, 3)), RNG.standard_normal((10, 1))
+    Q = np.linalg.qr(RNG.standard_normal((3, 3)))[0].T
+    lam = np.array([1.5, -0.4, 0.2])
+    W = 2 ** (1 / 9) * np.abs(lam)[:, None] ** (1 / 3) * Q
+    A = (np.sign(lam) * 2 ** (-2 / 9) * np.abs(lam) ** (1 / 3))[:, None]
+    cubic = formulation_objective(X, y, W, A, activation=PolyActivation(1, 0, 0),
+                                  loss=get_loss("squared"), beta=0.7, formulation="cubic")
+    p = Problem(X, y, "square", "squared", 0.7).objective(PolyNetwork(Q, lam, "square"))
+    assert cubic == pytest.approx(p, rel=1e-12)
+
+
+# -- training against the convex optimum ------------------------------------------------
+
+
+def test_l1_baseline_objective_is_problem_objective_and_above_the_optimum(data, convex):
+    X, y = data
+    est = BackpropPolyNetRegressor(beta=BETA, lr=3e-2, max_epochs=60, random_state=0).fit(X, y)
+    problem = Problem(X, y, "relu", "squared", BETA)
+    assert est.objective_ == pytest.approx(problem.objective(est.network_), rel=1e-12)
+    assert est.network_objective_ == pytest.approx(est.objective_, rel=1e-12)
+    assert est.objective_ >= convex.objective_ - 1e-8
+    assert est.objective_ >= convex.lower_bound_
+    np.testing.assert_allclose(np.linalg.norm(est.network_.first_layer, axis=1), 1.0, rtol=1e-12)
+    assert est.first_layer_.shape == (10, 4) and est.second_layer_.shape == (10, 1)
+    assert est.network_.second_layer.shape == (10,) and est.predict(X).shape == (60,)
+    assert len(est.loss_curve_) == est.n_iter_ + 1 == 61 and not est.diverged_
+    times, epochs, values = zip(*est.loss_curve_)
+    assert list(epochs) == list(range(61)) and all(np.diff(times) >= 0)
+    assert values[-1] == pytest.approx(est.objective_, rel=1e-10) and values[-1] < values[0]
+    assert est.fit_time_ == pytest.approx(times[-1])
+
+
+def test_l1_baseline_started_at_the_optimum_stays_there(data, convex):
+    X, y = data
+    est = BackpropPolyNetRegressor(beta=BETA, lr=1e-6, batch_size=None, max_epochs=5,
+                                   init=convex.network_).fit(X, y)
+    assert est.n_neurons_ == convex.network_.n_neurons
+    assert est.objective_ == pytest.approx(convex.network_objective_, rel=1e-6)
+    assert est.objective_ == pytest.approx(convex.objective_, rel=1e-6)
+    assert est.loss_curve_[0][2] == pytest.approx(convex.network_objective_, rel=1e-12)
+
+
+def test_cubic_and_weight_decay_with_the_square_activation(square_data, square_convex):
+    X, y = square_data
+    cubic = BackpropPolyNetRegressor(activation="square", beta=BETA, formulation="cubic", lr=1e-6,
+                                     batch_size=None, max_epochs=3, init=square_convex.network_).fit(X, y)
+    assert cubic.loss_curve_[0][2] == pytest.approx(square_convex.network_objective_, rel=1e-10)
+    assert cubic.objective_ == pytest.approx(square_convex.objective_, rel=1e-6)
+    trained = BackpropPolyNetRegressor(activation="square", beta=BETA, formulation="cubic", lr=1e-2,
+                                       max_epochs=30, random_state=0).fit(X, y)
+    # AM-GM: the cubic penalty bounds the l1 penalty of the unit-norm network from above
+    assert trained.network_objective_ <= trained.objective_ * (1 + 1e-12)
+    assert trained.network_objective_ >= square_convex.objective_ - 1e-8
+    wd = BackpropPolyNetRegressor(activation="square", beta=BETA, formulation="weight_decay",
+                                  max_epochs=5, random_state=0).fit(X, y)
+    np.testing.assert_allclose(np.linalg.norm(wd.network_.first_layer, axis=1), 1.0, rtol=1e-12)
+    raw = (X @ wd.first_layer_.T) ** 2 @ wd.second_layer_
+    np.testing.assert_allclose(wd.predict(X), raw[:, 0], rtol=1e-10, atol=1e-12)
+
+
+def test_weight_decay_with_a_non_homogeneous_activation_keeps_raw_rows(data):
+    X, y = data
+    est = BackpropPolyNetRegressor(formulation="weight_decay", max_epochs=3, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(est.network_.first_layer, est.first_layer_)
+    assert est.objective_ == pytest.approx(formulation_objective(
+        X, y[:, None], est.first_layer_, est.second_layer_, activation=est.activation_,
+        loss=get_loss("squared"), beta=BETA, formulation="weight_decay"), rel=1e-12)
+
+
+def test_determinism_float32_and_validation_curve(data):
+    X, y = data
+    kw = dict(max_epochs=4, random_state=3)
+    a = BackpropPolyNetRegressor(**kw).fit(X, y)
+    b = BackpropPolyNetRegressor(**kw).fit(X, y)
+    np.testing.assert_array_equal(a.first_layer_, b.first_layer_)
+    assert [v for *_, v in a.loss_curve_] == [v for *_, v in b.loss_curve_]
+    c = BackpropPolyNetRegressor(max_epochs=4, random_state=4).fit(X, y)
+    assert not np.array_equal(a.first_layer_, c.first_layer_)
+    f32 = BackpropPolyNetRegressor(dtype="float32", **kw)
+    f32.fit(X[:40], y[:40], validation_data=(X[40:], y[40:]))
+    assert f32.first_layer_.dtype == np.float64 and len(f32.validation_curve_) == 5
+    assert f32.objective_ == pytest.approx(f32.loss_curve_[-1][2], rel=1e-5)
+    assert f32.validation_curve_[0][2] > 0
+
+
+# -- classifiers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_classifier_predicts_labels(data, k):
+    X, _ = data
+    labels = _classes(X, k)
+    clf = BackpropPolyNetClassifier(beta=BETA, max_epochs=20, random_state=0)
+    clf.fit(X, labels, validation_data=(X[:10], labels[:10]))
+    pred = clf.predict(X)
+    assert pred.dtype == labels.dtype and set(pred) <= set(labels)
+    assert clf.score(X, labels) > 0.7
+    assert clf.loss_.name == ("logistic" if k == 2 else "softmax")
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+    assert clf.decision_function(X).shape == ((60,) if k == 2 else (60, 3))
+    assert len(clf.validation_curve_) == 21
+    hinge = BackpropPolyNetClassifier(loss="hinge", max_epochs=3, random_state=0).fit(X, labels)
+    assert not hasattr(hinge, "predict_proba")
+    problem = Problem(X, hinge._encode(labels, hinge.loss_), "relu", "hinge", BETA)
+    assert hinge.objective_ == pytest.approx(problem.objective(hinge.network_), rel=1e-12)
+
+
+def test_relu_classifier(data):
+    X, _ = data
+    labels = _classes(X, 3)
+    clf = BackpropReLUClassifier(beta=BETA, max_epochs=20, random_state=0).fit(X, labels)
+    assert not hasattr(clf, "network_") and "activation" not in clf.get_params()
+    assert set(clf.predict(X)) <= set(labels) and clf.score(X, labels) > 0.7
+    H = np.maximum(X @ clf.first_layer_.T, 0.0)
+    Y = np.eye(3)[np.searchsorted(clf.classes_, labels)]
+    expected = get_loss("softmax").value(H @ clf.second_layer_, Y) + BETA / 2 * (
+        np.sum(clf.first_layer_**2) + np.sum(clf.second_layer_**2))
+    assert clf.objective_ == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(clf.decision_function(X), H @ clf.second_layer_)
+
+
+# -- parameters, divergence, grid search -----------------------------------------------------
+
+
+@pytest.mark.parametrize("param,value", [
+    ("formulation", "l2"), ("optimizer", "rmsprop"), ("lr", 0.0), ("lr", float("nan")),
+    ("n_neurons", 0), ("batch_size", 1.5), ("max_epochs", 0), ("beta", -1.0), ("beta", "big"),
+    ("dtype", "float16"), ("device", "tpu"), ("activation", "tanh"), ("init", "net"), ("loss", "hinge"),
+])
+def test_bad_parameters_raise_value_error_naming_them(data, param, value):
+    with pytest.raises(ValueError, match=param):
+        BackpropPolyNetRegressor(**{"max_epochs": 1, param: value}).fit(*data)
+
+
+def test_cubic_needs_the_square_activation_and_init_must_match(data, convex):
+    with pytest.raises(ValueError, match="formulation='cubic' needs the square activation"):
+        BackpropPolyNetRegressor(formulation="cubic", max_epochs=1).fit(*data)
+    with pytest.raises(ValueError, match="init activation"):
+        BackpropPolyNetRegressor(activation="swish", init=convex.network_, max_epochs=1).fit(*data)
+    with pytest.raises(ValueError, match="n_neurons"):
+        BackpropPolyNetRegressor(n_neurons=50, init=convex.network_, max_epochs=1).fit(*data)
+
+
+def test_divergence_warns_and_keeps_finite_weights(data):
+    X, y = data
+    est = BackpropPolyNetRegressor(lr=1e4, max_epochs=50, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        est.fit(X, y)
+    assert est.diverged_ and est.n_iter_ < 50
+    assert not np.isfinite(est.loss_curve_[-1][2])
+    assert np.isfinite(est.objective_) and np.all(np.isfinite(est.predict(X)))
+    assert est.objective_ == pytest.approx(min(v for *_, v in est.loss_curve_ if np.isfinite(v)))
+
+
+def test_lr_grid_search(data):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # the search silences its own warnings
+        rows, best = lr_grid_search(BackpropPolyNetRegressor(max_epochs=5), X, y, [1e-3, 3e-2, 1e6],
+                                    seeds=(0, 1), validation_data=(X[:10], y[:10]))
+    assert len(rows) == 12
+    assert set(rows[0]) >= {"optimizer", "lr", "seed", "train_objective", "time_s", "diverged",
+                            "validation_objective"}
+    assert any(r["diverged"] for r in rows if r["optimizer"] == "sgd" and r["lr"] == 1e6)
+    assert best["sgd"] == 3e-2 and best["adam"] in (1e-3, 3e-2, 1e6)
+
+
+def test_import_does_not_import_torch():
+    code = "import sys, spectranet.baseline; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@parametrize_with_checks(
+    [BackpropPolyNetRegressor(max_epochs=5, random_state=0),
+     BackpropPolyNetClassifier(max_epochs=5, random_state=0),
+     BackpropReLUClassifier(max_epochs=5, random_state=0)],
+)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
