@@ -115,12 +115,22 @@ def test_multi_target_regression_predicts_2d():
 
 def test_warm_start_refit_with_new_beta_reuses_the_model():
     X, y, _ = planted(n=50, d=3, seed=10)
-    est = ConvexPolyNetRegressor(beta=0.1, warm_start=True).fit(X, y)
+    est = ConvexPolyNetRegressor(beta=0.1, warm_start=True, solver="clarabel").fit(X, y)
     model = est._last_result.state
     est.set_params(beta=0.05).fit(X, y)
     assert est._last_result.state is model
-    cold = ConvexPolyNetRegressor(beta=0.05).fit(X, y)
+    cold = ConvexPolyNetRegressor(beta=0.05, solver="clarabel").fit(X, y)
     assert est.objective_ == pytest.approx(cold.objective_, rel=1e-7)
+
+
+def test_warm_start_refit_continues_from_the_previous_network():
+    X, y, _ = planted(n=50, d=3, seed=10)
+    est = ConvexPolyNetRegressor(beta=0.1, warm_start=True).fit(X, y)
+    assert est.solver_ == "native" and est._last_result.state["engine"] == "ipm"
+    est.set_params(beta=0.05).fit(X, y)
+    assert est._last_result.state["engine"] == "columns" and est.gap_ <= 1e-6
+    cold = ConvexPolyNetRegressor(beta=0.05).fit(X, y)
+    assert est.network_objective_ == pytest.approx(cold.network_objective_, rel=2e-6)
 
 
 def test_pickle_roundtrip_drops_solver_state():

@@ -1,38 +1,90 @@
 import numpy as np
 import pytest
 
-from spectranet import ConvexPolyNetRegressor, Problem, get_solver
+from spectranet import ConvexPolyNetRegressor, PolyNetwork, Problem, get_solver
+from spectranet.solvers.native import NativeSolver
 
 from .test_solvers import loss_case
 
 
+def _check_against_sdp(problem, result, C):
+    sdp = get_solver("clarabel").solve(problem)
+    assert result.status == "optimal" and result.gap <= 1e-6
+    assert result.lower_bound <= result.network_objective
+    assert result.network_objective == pytest.approx(sdp.network_objective, rel=2e-6)
+    assert sdp.lower_bound <= result.network_objective * (1 + 1e-12)
+    assert result.n_neurons <= 2 * (problem.n_features + 1) * C
+    assert np.allclose(np.linalg.norm(result.network.first_layer, axis=1), 1.0)
+    times = [h[0] for h in result.history]
+    assert times == sorted(times)
+
+
 @pytest.mark.parametrize("loss", ["squared", "huber", "logistic", "softmax"])
 @pytest.mark.parametrize("beta", [1e-2, 1.0])
-def test_native_reaches_the_sdp_optimum_with_a_certificate(loss, beta):
+@pytest.mark.parametrize("engine", ["ipm", "columns"])
+def test_native_reaches_the_sdp_optimum_with_a_certificate(loss, beta, engine):
     X, y, C = loss_case(loss, n=50, d=3)
     problem = Problem(X, y, "relu", loss, beta)
-    native = get_solver("native").solve(problem)
-    sdp = get_solver("clarabel").solve(problem)
-    assert native.status == "optimal" and native.gap <= 1e-6
-    assert native.lower_bound <= native.network_objective
-    assert native.network_objective == pytest.approx(sdp.network_objective, rel=2e-6)
-    assert sdp.lower_bound <= native.network_objective * (1 + 1e-12)
-    assert native.n_neurons <= 2 * (X.shape[1] + 1) * C
-    assert np.allclose(np.linalg.norm(native.network.first_layer, axis=1), 1.0)
-    times = [h[0] for h in native.history]
-    assert times == sorted(times) and native.history[-1][1] == pytest.approx(native.network_objective)
+    result = NativeSolver(engine=engine).solve(problem)
+    assert result.state["engine"] == engine
+    _check_against_sdp(problem, result, C)
+    assert result.history[-1][1] == pytest.approx(result.network_objective)
+    if engine == "ipm":  # the lifted optimum and the extracted network agree
+        assert result.objective == pytest.approx(result.network_objective, rel=1e-7)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "absolute"])
+def test_native_polyhedral_losses_through_the_interior_point_method(loss):
+    X, y, C = loss_case(loss, n=50, d=3)
+    problem = Problem(X, y, "relu", loss, 1.0)
+    assert get_solver("auto", problem).name == "clarabel"  # engine="ipm" only on request
+    result = NativeSolver(engine="ipm").solve(problem)
+    assert result.state["engine"] == "ipm"
+    _check_against_sdp(problem, result, C)
+
+
+def test_auto_prefers_native():
+    X, y, _ = loss_case("squared", n=30, d=2)
+    assert get_solver("auto", Problem(X, y, "relu", "squared", 0.1)).name == "native"
 
 
 def test_native_warm_start_from_a_previous_beta_takes_fewer_rounds():
     X, y, _ = loss_case("squared", n=60, d=4)
     problem = Problem(X, y, "relu", "squared", 0.05)
-    solver = get_solver("native")
+    solver = NativeSolver(engine="columns")
     cold = solver.solve(problem)
-    warm = solver.solve(problem.with_beta(0.04), warm_start=cold)
+    warm = get_solver("native").solve(problem.with_beta(0.04), warm_start=cold)
     cold2 = solver.solve(problem.with_beta(0.04))
+    assert warm.state["engine"] == "columns"  # "auto" continues a warm start by column generation
     assert warm.gap <= 1e-6
     assert warm.network_objective == pytest.approx(cold2.network_objective, rel=2e-6)
     assert warm.iterations < cold2.iterations
+
+
+def test_native_finishes_a_given_network_to_optimality():
+    """A network trained elsewhere (here: the optimum, perturbed) is finished and certified."""
+    X, y, _ = loss_case("logistic", n=60, d=3)
+    problem = Problem(X, y, "relu", "logistic", 0.5)
+    opt = get_solver("native").solve(problem)
+    rng = np.random.default_rng(0)
+    U = opt.network.first_layer + 0.2 * rng.standard_normal(opt.network.first_layer.shape)
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    start = PolyNetwork(U, 0.5 * opt.network.second_layer, "relu")
+    assert problem.objective(start) > opt.network_objective * (1 + 1e-3)
+    finished = get_solver("native").solve(problem, warm_start=start)
+    assert finished.gap <= 1e-6
+    assert finished.network_objective == pytest.approx(opt.network_objective, rel=1e-6)
+
+
+def test_native_warm_start_errors():
+    X, y, _ = loss_case("squared", n=30, d=2)
+    problem = Problem(X, y, "relu", "squared", 0.1)
+    with pytest.raises(TypeError, match="warm_start must be a SolveResult or a PolyNetwork"):
+        get_solver("native").solve(problem, warm_start=np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="unit-norm first-layer rows"):
+        get_solver("native").solve(problem, warm_start=PolyNetwork(2.0 * np.eye(2), [1.0, 1.0], "relu"))
+    with pytest.raises(ValueError, match="engine must be 'auto', 'ipm' or 'columns'"):
+        NativeSolver(engine="newton")
 
 
 def test_native_is_deterministic_and_available_to_estimators():
@@ -44,10 +96,8 @@ def test_native_is_deterministic_and_available_to_estimators():
 
 
 @pytest.mark.parametrize("loss", ["hinge", "absolute"])
-def test_native_refuses_losses_it_does_not_support(loss):
+def test_column_generation_refuses_polyhedral_losses(loss):
     X, y, _ = loss_case(loss, n=20, d=2)
     problem = Problem(X, y, "relu", loss, 0.1)
-    with pytest.raises(ValueError, match="solver 'native' does not support this problem"):
-        get_solver("native", problem)
-    with pytest.raises(ValueError, match=f"does not support the {loss} loss yet"):
-        get_solver("native").solve(problem)
+    with pytest.raises(ValueError, match=f"column generation needs a smooth loss .*not {loss}"):
+        get_solver(NativeSolver(engine="columns"), problem).solve(problem)

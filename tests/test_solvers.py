@@ -136,7 +136,7 @@ def test_registry_errors(monkeypatch):
     monkeypatch.setattr(MosekSolver, "is_available", classmethod(lambda cls: False))
     with pytest.raises(ValueError, match=r"solver 'mosek' is not installed; install it with: pip install 'spectranet\[mosek\]'"):
         get_solver("mosek")
-    assert get_solver("auto").name == "clarabel"
+    assert get_solver("auto").name == "native"
     assert set(SOLVERS) == {"clarabel", "scs", "mosek", "native"}
 
 

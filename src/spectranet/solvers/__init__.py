@@ -15,8 +15,8 @@ SOLVERS: dict[str, type[Solver]] = {
     "native": NativeSolver,
 }
 
-#: preference order of solver="auto" ("native" joins once it covers every loss, issue 3)
-AUTO_ORDER = ("clarabel", "mosek", "scs")
+#: preference order of solver="auto": the first installed solver that supports the problem
+AUTO_ORDER = ("native", "clarabel", "mosek", "scs")
 
 
 def available_solvers() -> list[str]:

@@ -1,75 +1,148 @@
-r"""Our own solver: certified column generation on the network itself (matrix-free).
+r"""Our own solver: a structured interior-point method plus certified column generation.
 
-The iterate is a network :math:`(u_j, \alpha_j)` — points of the neural spectrahedron's extreme
-rays — so it is always feasible for (P), and the exact certificate
-(:func:`~spectranet.certificate.certify_problem`) bounds the optimum from below at every
-iterate. Each round: polish the network (L-BFGS-B on both layers with the sign pattern of the
-second layer fixed, then Newton's method on the second layer), certify it, and add the most
-violated neuron :math:`\arg\max_{\|u\|=1} |V_k^\top \sigma(Xu)|` (a Frank–Wolfe / column
-generation step), until the certified relative gap is at most ``tol``.
+Two engines, one result, both ending in the exact certificate
+(:func:`~spectranet.certificate.certify_problem`):
 
-Only products with ``X`` and ``X^T`` and ``d x d`` matrices are formed: memory is
-:math:`O(nd + d^2 + md)`, never the lifted ``n x (d+1)^2`` matrix.
+* **Interior point in sample space** (:mod:`spectranet.solvers.ipm`), for a cold start when the
+  :math:`nC \times nC` Schur complement fits (moderate ``n``). Each lifted constraint matrix
+  :math:`A_i` has rank two, so a Newton step costs :math:`O(n^2 d + n^3 + d^3)` instead of the
+  generic solvers' dense :math:`n \times (d+1)^2` lifted matrix. Its solution is inverted by
+  neural decomposition (:func:`~spectranet.solvers.base.extract_network`) and tightened by
+  :func:`~spectranet.local.refine` with the IPM's dual point.
+* **Column generation on the network** (:func:`~spectranet.local.column_generation`), for
+  large ``n`` (the Schur complement would not fit) and for warm starts (a regularization path,
+  a network trained by SGD). The iterate is a network :math:`(u_j, \alpha_j)` — points of the
+  neural spectrahedron's extreme rays — so it is always feasible for (P); each round polishes
+  it (L-BFGS-B on both layers with the signs of :math:`\alpha` fixed, then Newton's method on
+  :math:`\alpha`), certifies it and adds the most violated neuron
+  :math:`\arg\max_{\|u\|=1} |V_k^\top \sigma(Xu)|`. Only products with ``X`` and ``d x d``
+  matrices: memory :math:`O(nd + d^2 + md)`.
 
-Scope of this version: smooth losses (squared, Huber, logistic, softmax), numpy arrays, dense
-eigendecompositions for the certificate (moderate ``d``). Not yet: the polyhedral losses
-(hinge, absolute), Lanczos for large ``d``, torch/GPU and chunked data (issue 3).
+Scope: smooth losses (squared, Huber, logistic, softmax) on numpy arrays. The polyhedral losses
+(hinge, absolute) run through the interior-point method only with ``engine="ipm"`` (it can stall
+on them; ``"auto"`` leaves them to the CVXPY backends). Not yet: torch/GPU and Dask inputs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import warnings
+import numpy as np
 
-from ..exceptions import ConvergenceWarning
-from ..local import column_generation
+from ..local import column_generation, refine
 from ..network import PolyNetwork
-from .base import Solver, SolveResult
+from .base import Solver, SolveResult, certified_result, extract_network
 
 __all__ = ["NativeSolver"]
 
 logger = logging.getLogger(__name__)
 
 
+def _max_schur() -> int:
+    from .ipm import MAX_SCHUR
+
+    return MAX_SCHUR
+
+
+def _start_network(problem, warm_start) -> PolyNetwork | None:
+    """The network a warm start provides (a SolveResult or a PolyNetwork), if it fits."""
+    net = warm_start.network if isinstance(warm_start, SolveResult) else warm_start
+    if net is None:
+        return None
+    if not isinstance(net, PolyNetwork):
+        raise TypeError(f"warm_start must be a SolveResult or a PolyNetwork, got {type(net).__name__}")
+    if (net.n_features, net.n_outputs, net.activation) != (problem.n_features, problem.n_outputs,
+                                                          problem.activation):
+        logger.info("warm start ignored: its network does not match the problem")
+        return None
+    norms = np.linalg.norm(net.first_layer, axis=1)
+    if net.n_neurons and not np.allclose(norms, 1.0, rtol=0, atol=1e-8):
+        raise ValueError("a warm-start network must have unit-norm first-layer rows (problem (P)); got "
+                         f"norms in [{norms.min():.3g}, {norms.max():.3g}]")
+    return net
+
+
 class NativeSolver(Solver):
-    """Certified column generation on the network (see the module docstring)."""
+    """Interior point in sample space for cold starts, column generation for large ``n`` and
+    warm starts; every result certified (see the module docstring).
+
+    Parameters
+    ----------
+    engine : {"auto", "ipm", "columns"}, default="auto"
+        ``"auto"``: the interior-point method when it supports the problem and there is no
+        warm start, column generation otherwise (smooth losses). ``"ipm"`` also accepts the
+        polyhedral losses (experimental).
+    rank_tol : float, default=1e-7
+        Relative eigenvalue cut of the neural decomposition after the interior-point method.
+    """
 
     name = "native"
 
+    def __init__(self, engine: str = "auto", rank_tol: float = 1e-7):
+        if engine not in ("auto", "ipm", "columns"):
+            raise ValueError(f"engine must be 'auto', 'ipm' or 'columns', got {engine!r}")
+        self.engine = engine
+        self.rank_tol = rank_tol
+
     def supports(self, problem) -> bool:
+        from . import ipm
+
+        if self.engine == "ipm":  # the polyhedral losses only on request: not yet robust
+            return ipm.supports(problem)
         return problem.loss.smooth
+
+    def _unsupported(self, problem) -> str:
+        smooth = "column generation needs a smooth loss (squared, huber, logistic, softmax)"
+        size = (f"the interior-point method handles n*C <= {_max_schur()} (here "
+                f"{problem.n_samples * problem.n_outputs})")
+        if self.engine == "ipm":
+            why = f"{size}; use engine='columns' for smooth losses"
+        else:
+            why = (f"{smooth}, not {problem.loss.name} (engine='ipm' handles the polyhedral losses "
+                   "experimentally); use solver='clarabel'")
+        return f"solver 'native' (engine={self.engine!r}) does not support this problem: {why}"
+
+    def _use_ipm(self, problem, start) -> bool:
+        from . import ipm
+
+        if self.engine != "auto":
+            return self.engine == "ipm"
+        # warm starts (a path, a network trained by SGD) continue by column generation
+        return start is None and ipm.supports(problem)
 
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None):
         if not self.supports(problem):
-            raise ValueError(
-                f"solver 'native' does not support the {problem.loss.name} loss yet (smooth losses "
-                "only: squared, huber, logistic, softmax); use solver='clarabel'"
-            )
-        start = time.perf_counter()
-        network = PolyNetwork.zero(problem.n_features, problem.activation,
-                                   None if problem.n_outputs == 1 else problem.n_outputs)
-        previous = None if warm_start is None else warm_start.network
-        if (previous is not None and previous.n_features == problem.n_features
-                and previous.n_outputs == problem.n_outputs and previous.activation == problem.activation):
-            network = previous
+            raise ValueError(self._unsupported(problem))
+        start_time = time.perf_counter()
+        start = _start_network(problem, warm_start)
         history = []
+        log = logger.info if verbose else logger.debug
 
         def record(net, cert):
-            history.append((time.perf_counter() - start, cert.objective, cert.lower_bound))
-            message = "native: %d neurons, objective %.10g, bound %.10g, gap %.2e"
-            args = (net.n_neurons, cert.objective, cert.lower_bound, cert.gap)
-            (logger.info if verbose else logger.debug)(message, *args)
+            history.append((time.perf_counter() - start_time, cert.objective, cert.lower_bound))
+            log("native: %d neurons, objective %.10g, bound %.10g, gap %.2e", net.n_neurons,
+                cert.objective, cert.lower_bound, cert.gap)
 
-        max_rounds = int(max_iter) if max_iter is not None else 50 * (problem.n_features + 1) * problem.n_outputs
-        network, cert, rounds = column_generation(problem, network, tol=tol, max_rounds=max_rounds,
-                                                  callback=record)
-        status = "optimal" if cert.gap <= tol else "inaccurate"
-        if status != "optimal":
-            warnings.warn(f"native solver stopped after {rounds} rounds with a certified relative gap of "
-                          f"{cert.gap:.2e} > tol={tol:g}", ConvergenceWarning, stacklevel=3)
-        return SolveResult(
-            network=network, objective=cert.objective, network_objective=cert.objective,
-            lower_bound=cert.lower_bound, gap=cert.gap, status=status, solver=self.name,
-            iterations=rounds, time=time.perf_counter() - start, certificate=cert, history=history,
-        )
+        if self._use_ipm(problem, start):
+            from .ipm import solve_lifted
+
+            sol = solve_lifted(problem, tol=min(1e-9, tol * 1e-3), max_iter=max_iter or 100,
+                               verbose=verbose)
+            history.extend(sol.history)
+            network = extract_network(problem, sol.Z, sol.Z_prime, self.rank_tol)
+            network, cert = refine(problem, network, tol=tol, dual=sol.dual)
+            record(network, cert)
+            iterations, engine, lifted = sol.iterations, "ipm", (sol.Z, sol.Z_prime)
+        else:
+            network = start if start is not None else PolyNetwork.zero(
+                problem.n_features, problem.activation, None if problem.n_outputs == 1 else problem.n_outputs)
+            max_rounds = int(max_iter) if max_iter is not None else 50 * (problem.n_features + 1) * problem.n_outputs
+            network, cert, iterations = column_generation(problem, network, tol=tol, max_rounds=max_rounds,
+                                                          callback=record)
+            engine, lifted = "columns", None
+        objective = cert.objective if lifted is None else problem.lifted_objective(*lifted)
+        return certified_result(
+            network, cert, tol=tol, solver=self.name, objective=objective, iterations=iterations,
+            elapsed=time.perf_counter() - start_time, stopped=f" ({engine}, {iterations} iterations)",
+            hint="; try a larger max_iter or standardized features", history=history, lifted=lifted,
+            state={"engine": engine})

@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+
+from spectranet import PolyNetwork, Problem, get_solver
+from spectranet.certificate import certify_problem
+from spectranet.local import refine
+from spectranet.losses import SquaredLoss
+from spectranet.solvers import ipm
+from spectranet.solvers.cvxpy_backend import extract_network
+from spectranet.solvers.ipm import kernel_matrix, solve_lifted, supports
+
+from ._data import planted
+from .test_solvers import loss_case
+
+
+def _lifted_A(X, coefficients):
+    a, b, c = coefficients
+    n, d = X.shape
+    A = np.zeros((n, d + 1, d + 1))
+    A[:, :d, :d] = a * X[:, :, None] * X[:, None, :]
+    A[:, :d, d] = A[:, d, :d] = 0.5 * b * X
+    A[:, d, d] = c
+    return A
+
+
+@pytest.mark.parametrize("coefficients", [(0.09, 0.5, 0.47), (1.0, 0.0, 0.0), (-0.3, 1.2, -0.7)])
+def test_kernel_formula_equals_explicit_products(coefficients):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((15, 4))
+    Z = rng.standard_normal((5, 5))
+    Z = Z + Z.T  # any symmetric matrix, not only PSD ones
+    A = _lifted_A(X, coefficients)
+    explicit = np.einsum("iab,bc,jcd,da->ij", A, Z, A, Z)
+    np.testing.assert_allclose(kernel_matrix(X, coefficients, Z), explicit, rtol=1e-12, atol=1e-12)
+    # cross kernel: K(U + V) = K(U) + K(V) + 2 K_x(U, V), from factors U = R R^T, V = Q Q^T
+    R, Q = rng.standard_normal((5, 5)), rng.standard_normal((5, 3))
+    U, V = R @ R.T, Q @ Q.T
+    cross = ipm._kernel_cross(ipm._parts(X, R), ipm._parts(X, Q), coefficients)
+    np.testing.assert_allclose(cross, np.einsum("iab,bc,jcd,da->ij", A, U, A, V), rtol=1e-11,
+                               atol=1e-11)
+
+
+def test_split_kernel_equals_the_projected_kernel():
+    """The split F F^T + K_r (used near the optimum) is the same projected kernel."""
+    X, y, _ = planted(n=40, d=4)
+    problem = Problem(X, y, "relu", "squared", 0.1)
+    rng = np.random.default_rng(1)
+    R = rng.standard_normal((1, 2, 5, 5))
+    R[..., :2] *= 1e3  # two large directions in each block
+    Gm = np.diag([1.0, 1.0, 1.0, 1.0, -1.0])
+    S, Sp = ipm._hessian_sqrt(problem.loss, np.zeros_like(problem.Y), problem.Y)
+    split = ipm._Newton(problem, R, np.array([1.0, -1.0]), Gm, S=S, Sp=Sp)
+    assert 0 < split.F[0].shape[1] <= 20  # the large directions of the blocks, at most n / 2
+    A = _lifted_A(X, problem.activation.coefficients)
+    expected = np.zeros((40, 40))
+    for s in (0, 1):
+        W = R[0, s] @ R[0, s].T
+        g = np.einsum("iab,ab->i", A, W @ Gm @ W)
+        expected += np.einsum("iab,bc,jcd,da->ij", A, W, A, W) - np.outer(g, g) / np.sum(Gm * (W @ Gm @ W))
+    np.testing.assert_allclose(split.Kr[0] + split.F[0] @ split.F[0].T, expected,
+                               rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+
+
+def _case(name):
+    if name == "vector":
+        X, y, _ = planted(n=50, d=3, outputs=2)
+        return X, y, "squared"
+    X, y, _ = loss_case(name, n={"softmax": 60}.get(name, 70), d={"softmax": 3}.get(name, 5))
+    return X, y, name
+
+
+@pytest.mark.parametrize("name,beta", [("squared", 1e-2), ("squared", 1.0), ("logistic", 1e-2),
+                                       ("huber", 1e-2), ("softmax", 1e-2), ("vector", 1e-2),
+                                       ("absolute", 1e-2), ("hinge", 1.0)])
+def test_ipm_matches_clarabel_and_certifies(name, beta):
+    X, y, loss = _case(name)
+    problem = Problem(X, y, "relu", loss, beta)
+    sol = solve_lifted(problem, tol=1e-9)
+    assert sol.status == "optimal" and sol.iterations <= 40
+    reference = get_solver("clarabel").solve(problem).objective
+    assert sol.objective == pytest.approx(reference, rel=1e-7)
+    assert sol.dual_objective <= sol.objective and sol.objective - sol.dual_objective <= 1e-9 * sol.objective
+    d = problem.n_features
+    for Zs in (sol.Z, sol.Z_prime):
+        assert np.min(np.linalg.eigvalsh(Zs)) > 0  # interior point
+        trace_gap = np.trace(Zs[:, :d, :d], axis1=1, axis2=2) - Zs[:, d, d]
+        assert np.all(np.abs(trace_gap) <= 1e-9 * (1.0 + Zs[:, d, d]))
+    # the IPM's dual variable alone certifies the optimum
+    C = problem.n_outputs
+    zero = PolyNetwork.zero(problem.n_features, problem.activation, None if C == 1 else C)
+    assert certify_problem(problem, zero, dual=sol.dual).lower_bound >= sol.objective * (1 - 2e-9)
+    network = extract_network(problem, sol.Z, sol.Z_prime, 1e-7)
+    network, cert = refine(problem, network, tol=1e-8, dual=sol.dual)
+    assert cert.gap <= 1e-8
+    assert cert.objective == pytest.approx(sol.objective, rel=1e-8)
+    times = [h[0] for h in sol.history]
+    assert times == sorted(times) and len(sol.history) == sol.iterations + 1
+
+
+class CubicLoss(SquaredLoss):
+    name = "cubic"
+
+
+def test_unsupported_losses_raise_naming_the_loss():
+    X, y, _ = loss_case("squared", n=20, d=2)
+    problem = Problem(X, y, "relu", CubicLoss(), 0.1)
+    assert not supports(problem)
+    with pytest.raises(ValueError, match="does not support the cubic loss"):
+        solve_lifted(problem)
+
+
+def test_limits_beta_zero_and_callback():
+    X, y, _ = loss_case("squared", n=30, d=2)
+    problem = Problem(X, y, "relu", "squared", 0.1)
+    assert supports(problem) and not supports(problem, max_schur=29)
+    with pytest.raises(ValueError, match="beta > 0"):
+        solve_lifted(problem.with_beta(0.0))
+    seen = []
+    sol = solve_lifted(problem, callback=lambda it, p, d: seen.append(it) or it == 3)
+    assert seen == [0, 1, 2, 3] and sol.status == "max_iter" and sol.iterations == 3
+    short = solve_lifted(problem, max_iter=2)
+    assert short.status == "max_iter" and short.iterations == 2
