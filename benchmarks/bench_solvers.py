@@ -90,9 +90,11 @@ print(json.dumps({"time": t_path, "cold_sum": sum(cold), "cold_median": float(np
 
 
 def run(args, spec, child=CHILD):
-    """Median over ``--repeat`` runs of one spec in fresh subprocesses (None on timeout)."""
+    """Median over ``--repeat`` runs (``--repeat-reference`` for the CVXPY backends) of one spec
+    in fresh subprocesses."""
     records = []
-    for _ in range(args.repeat):
+    repeat = args.repeat if spec.get("solver") == "native" else (args.repeat_reference or args.repeat)
+    for _ in range(repeat):
         try:
             out = subprocess.run([sys.executable, "-c", child, json.dumps(spec)], capture_output=True,
                                  text=True, timeout=args.limit, check=True)
@@ -139,6 +141,8 @@ def main(argv=None):
     parser.add_argument("--groups", default="planted")
     parser.add_argument("--solvers", default="native,clarabel,scs")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat-reference", type=int, default=None,
+                        help="runs of the CVXPY backends (default: --repeat)")
     parser.add_argument("--limit", type=float, default=600.0, help="seconds per run")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--sizes", default="100x10,1000x50,5000x100")

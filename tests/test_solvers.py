@@ -166,3 +166,14 @@ def test_active_set_polish_certifies_polyhedral_losses_to_machine_precision(loss
     cert = certify(polished, X, y, loss=loss, beta=1e-2, dual=V)
     assert cert.gap <= 1e-10
     assert cert.objective <= problem.objective(start) + 1e-9
+
+
+@pytest.mark.parametrize("solver", ["native", "clarabel", "scs"])
+def test_beta_above_beta_max_returns_the_certified_zero_network(solver):
+    from spectranet import beta_max
+
+    X, y, _ = loss_case("logistic", n=40, d=3)
+    problem = Problem(X, y, "relu", "logistic", 1.5 * beta_max(X, y, "relu", "logistic"))
+    result = get_solver(solver).solve(problem)
+    assert result.n_neurons == 0 and result.iterations == 0 and result.status == "optimal"
+    assert result.gap <= 1e-12 and result.network_objective == pytest.approx(40 * np.log(2.0))

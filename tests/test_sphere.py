@@ -351,3 +351,14 @@ def test_performance_d500():
     assert np.isfinite(res.value)
     assert elapsed < 30.0  # sanity only (typically well under a second)
     check_solution(res, Q, q, 1.0)
+
+
+@pytest.mark.parametrize("Q", [0.0, 8.0])
+def test_subnormal_linear_term_is_handled(Q):
+    """Found by hypothesis: a subnormal q overflowed the secular equation."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res, _ = sphere_max_abs(np.array([[Q]]), np.array([2.2e-322]), 0.0)
+    assert res.value == pytest.approx(Q, abs=1e-300) and res.value_upper >= res.value

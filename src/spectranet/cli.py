@@ -1,4 +1,4 @@
-"""Command-line interface: ``spectranet demo | fit | solvers``.
+"""Command-line interface: ``spectranet demo | experiment | fit | solvers``.
 
 The only module of the library that prints.
 """
@@ -15,12 +15,10 @@ import numpy as np
 __all__ = ["main"]
 
 
-def _table(rows: list[dict], columns: list[str]) -> str:
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    lines.append("  ".join("-" * widths[c] for c in columns))
-    lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(lines)
+def _table(rows: list[dict], columns: list[str] | None) -> str:
+    from .experiments import format_table
+
+    return format_table(rows, columns)
 
 
 def _fit_row(name, est, metric_name, metric):
@@ -36,46 +34,100 @@ def _fit_row(name, est, metric_name, metric):
     }
 
 
+class _LineProgress:
+    """Progress as plain log lines on stderr (when tqdm is not installed)."""
+
+    def start(self, desc, total):
+        self.desc, self.total, self.done, self.tic = desc, total, 0, time.perf_counter()
+        print(f"[{desc}] {total} step(s)", file=sys.stderr, flush=True)
+
+    def advance(self, info=""):
+        self.done += 1
+        print(f"[{self.desc}] {self.done}/{self.total} ({time.perf_counter() - self.tic:.1f}s) {info}",
+              file=sys.stderr, flush=True)
+
+    def close(self):
+        pass
+
+
+class _TqdmProgress:
+    """Progress bars with tqdm."""
+
+    def __init__(self, tqdm):
+        self._tqdm, self._bar = tqdm, None
+
+    def start(self, desc, total):
+        self._bar = self._tqdm(total=total, desc=desc, file=sys.stderr, leave=True)
+
+    def advance(self, info=""):
+        self._bar.set_postfix_str(info[:60], refresh=False)
+        self._bar.update(1)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _progress(quiet: bool):
+    from .experiments import Progress
+
+    if quiet:
+        return Progress()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _LineProgress()
+    return _TqdmProgress(tqdm)
+
+
+def _print_files(result) -> None:
+    files = ([result.csv_path] if result.csv_path else []) + list(result.plots)
+    print(f"\nwritten to {result.out_dir}: " + ", ".join(p.name for p in files))
+
+
 def cmd_demo(args) -> int:
-    """A small end-to-end run on data that ships with the installed packages."""
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
+    """The paper's comparison on data that ship with the installed packages: a planted
+    square-activation problem (convex optimum vs SGD and Adam on the same objective) and
+    scikit-learn's breast cancer data (convex classifier vs backprop)."""
+    from pathlib import Path
 
-    from . import ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, certify
+    from .experiments import write_csv
+    from .experiments.demo import demo_table, run
 
-    rng = np.random.default_rng(0)
-    rows = []
-    # 1. a planted network: n = 200, d = 10, 5 neurons, noise 0.1
-    X = rng.standard_normal((200, 10))
-    U = rng.standard_normal((5, 10))
-    U /= np.linalg.norm(U, axis=1, keepdims=True)
-    teacher = PolyNetwork(U, rng.standard_normal(5), "relu")
-    y = teacher.predict(X) + 0.1 * rng.standard_normal(200)
-    if not args.quiet:
-        print("fitting a planted relu-polynomial network (n=200, d=10) ...", flush=True)
-    reg = ConvexPolyNetRegressor(activation="relu", beta=0.1).fit(X, y)
-    rows.append(_fit_row("planted regression", reg, "train R2", reg.score(X, y)))
-    # 2. breast cancer, 80/20 stratified split
-    Xb, yb = load_breast_cancer(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(Xb, yb, test_size=0.2, stratify=yb, random_state=0)
-    scaler = StandardScaler().fit(Xtr)
-    if not args.quiet:
-        print("fitting breast cancer (n=455, d=30, logistic loss) ...", flush=True)
-    clf = ConvexPolyNetClassifier(activation="relu", beta=1.0).fit(scaler.transform(Xtr), ytr)
-    rows.append(_fit_row("breast cancer", clf, "test acc", clf.score(scaler.transform(Xte), yte)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    result = run(out, quick=args.quick, progress=_progress(args.quiet))
+    result.csv_path = write_csv(result.rows, out / "results.csv")
+    for dataset in dict.fromkeys(r["dataset"] for r in result.rows):
+        print(f"\n{dataset}")
+        print(_table(demo_table(result.rows, dataset), None))
+    print("\ngap = (objective - certified lower bound of the convex fit) / objective; objectives are "
+          "problem (P), sums over samples")
+    for note in result.notes:
+        print(note)
+    _print_files(result)
+    print(f"demo finished in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    """Reproduce one of the paper's figures: plots, results.csv and a summary table."""
+    from .experiments import run_experiment
+
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
+    start = time.perf_counter()
+    result = run_experiment(args.name, args.out, data_dir=args.data_dir, datasets=datasets,
+                            quick=args.quick, progress=_progress(args.quiet))
+    print(f"\n{args.name}{' (quick)' if args.quick else ''}: summary (means over seeds/splits; objectives "
+          "are problem (P), sums over samples; gap = (objective - certified lower bound) / objective)")
+    print(result.summary_table())
     print()
-    print(_table(rows, list(rows[0])))
-    # 3. the certificate on a network not trained to optimality
-    U = rng.standard_normal((reg.n_neurons_, 10))
-    U /= np.linalg.norm(U, axis=1, keepdims=True)
-    other = PolyNetwork(U, reg.network_.second_layer, "relu")
-    cert = certify(other, X, y, loss="squared", beta=0.1)
-    print(f"\ncertify(random network on the planted data): objective {cert.objective:.6g}, "
-          f"lower bound {cert.lower_bound:.6g}, gap {cert.gap:.2f}, optimal: {cert.is_optimal}")
-    cert = certify(reg.network_, X, y, loss="squared", beta=0.1)
-    print(f"certify(the extracted network):               objective {cert.objective:.6g}, "
-          f"lower bound {cert.lower_bound:.6g}, gap {cert.gap:.1e}, optimal: {cert.is_optimal}")
+    for note in result.notes:
+        print(f"- {note}")
+    _print_files(result)
+    print(f"{args.name} finished in {time.perf_counter() - start:.1f} s")
     return 0
 
 
@@ -123,9 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spectranet", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="end-to-end fits on bundled data")
-    demo.add_argument("--quiet", action="store_true", help="only print the results")
+    demo = sub.add_parser("demo", help="convex optimum vs SGD/Adam on bundled data (planted model, "
+                          "breast cancer)", description=cmd_demo.__doc__)
+    demo.add_argument("--quick", action="store_true", help="fewer learning rates and epochs (about 20 s)")
+    demo.add_argument("--quiet", action="store_true", help="no progress output, only the results")
+    demo.add_argument("--out", default="spectranet-demo", help="folder for the plots and results.csv "
+                      "(default: spectranet-demo/ in the current directory)")
     demo.set_defaults(func=cmd_demo)
+    from .experiments import EXPERIMENTS
+
+    exp = sub.add_parser(
+        "experiment", help="reproduce a figure of the paper (fig4-fig7)", description=cmd_experiment.__doc__,
+        epilog="; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items())
+        + ". fig5-fig7 need UCI sets in the Fernandez-Delgado format: <data-dir>/<name>/<name>_R.dat.")
+    exp.add_argument("name", choices=sorted(EXPERIMENTS))
+    exp.add_argument("--out", required=True, help="output folder (plots, results.csv)")
+    exp.add_argument("--data-dir", default=None, help="folder of the UCI sets (default $SPECTRANET_DATA); "
+                     "not used by fig4")
+    exp.add_argument("--datasets", default=None, help="comma-separated dataset folder names")
+    exp.add_argument("--quick", action="store_true", help="reduced grids (about a minute)")
+    exp.add_argument("--quiet", action="store_true", help="no progress output")
+    exp.set_defaults(func=cmd_experiment)
     fit = sub.add_parser("fit", help="fit a CSV file")
     fit.add_argument("file")
     fit.add_argument("--target", type=int, default=-1, help="index of the target column")
@@ -142,14 +212,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .exceptions import SolverError
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"spectranet: error: {exc}", file=sys.stderr)
         return 2
+    except SolverError as exc:  # a backend failed on a valid input: not a usage error
+        print(f"spectranet: solver error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

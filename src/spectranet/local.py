@@ -47,15 +47,18 @@ def _small_blas(func):
 
 
 def _objective_and_gradient(problem: Problem, W: np.ndarray, A: np.ndarray, S: np.ndarray):
-    X, loss, act = problem.X, problem.loss, problem.activation
+    """Objective of (P) at first layer ``W / ||W||`` and second layer ``A`` with the sign pattern
+    ``S`` fixed, and its gradients (float64 on the host; the ``n``-sized work on the data's device)."""
+    data, loss, act = problem.data, problem.loss, problem.activation
     norms = np.linalg.norm(W, axis=1, keepdims=True)
     U = W / norms
-    H, Phi = hidden_layer(X, U, act)
-    Yhat = Phi @ A
-    G = loss.gradient(Yhat, problem.Y)  # (n, C)
-    value = loss.value(Yhat, problem.Y) + problem.beta * float(np.sum(S * A))
-    dA = Phi.T @ G + problem.beta * S
-    dU = ((G @ A.T) * act.derivative(H)).T @ X  # (m, d)
+    H, Phi = problem.hidden(U)
+    A_dev = data.asarray(A)
+    Yhat = Phi @ A_dev
+    G = loss.gradient(Yhat, data.Y)  # (n, C)
+    value = float(loss.value(Yhat, data.Y)) + problem.beta * float(np.sum(S * A))
+    dA = data.host(Phi.T @ G) + problem.beta * S
+    dU = data.rmatmul((G @ A_dev.T) * act.derivative(H)).T  # (m, d)
     dW = (dU - np.sum(dU * U, axis=1, keepdims=True) * U) / norms
     return value, dW, dA
 
@@ -85,21 +88,22 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
     loss's Hessian (:meth:`Loss.hessp`); a line search on the objective cannot resolve the
     last digits that the certificate needs. Entries that would change sign are set to zero.
     """
-    loss, Y = problem.loss, problem.Y
-    Phi = hidden_layer(problem.X, network.first_layer, network.activation)[1]  # (n, m)
+    loss, data = problem.loss, problem.data
+    Y = data.Y
+    Phi = problem.hidden(network.first_layer)[1]  # (n, m) on the data's device
     A = network.second_layer_2d.copy()
     S = np.sign(A)
     for _ in range(max_iter):
         active = np.argwhere(A != 0.0)  # (j, k) pairs
         if active.size == 0:
             break
-        Yhat = Phi @ A
-        grad = (Phi.T @ loss.gradient(Yhat, Y) + problem.beta * S)[active[:, 0], active[:, 1]]
+        Yhat = Phi @ data.asarray(A)
+        grad = (data.host(Phi.T @ loss.gradient(Yhat, Y)) + problem.beta * S)[active[:, 0], active[:, 1]]
         H = np.empty((len(active), len(active)))
         for c, (j, k) in enumerate(active):
-            D = np.zeros_like(Y)
+            D = Yhat * 0.0
             D[:, k] = Phi[:, j]
-            HD = Phi.T @ loss.hessp(Yhat, Y, D)  # (m, C)
+            HD = data.host(Phi.T @ loss.hessp(Yhat, Y, D))  # (m, C)
             H[:, c] = HD[active[:, 0], active[:, 1]]
         step = np.linalg.lstsq(H, -grad, rcond=None)[0]
         current = A[active[:, 0], active[:, 1]]

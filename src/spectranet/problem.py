@@ -31,7 +31,8 @@ import numpy as np
 
 from .activations import PolyActivation, as_activation
 from .losses import Loss, get_loss
-from .network import PolyNetwork, network_outputs
+from .data import HostData, is_torch_tensor, make_data
+from .network import PolyNetwork, hidden_layer, network_outputs
 
 __all__ = ["Problem", "check_beta", "check_data"]
 
@@ -116,19 +117,29 @@ class Problem:
         Weight of the :math:`\ell_1` penalty on the second layer, ``>= 0``.
     n_outputs : int, optional
         Number of outputs ``C`` when it cannot be read from ``y`` (softmax labels).
+    device : str or torch.device, optional
+        Keep the data on this torch device (e.g. ``"cuda"``) for the matrix-free products
+        (:mod:`spectranet.data`). Torch tensors ``X`` stay on their own device and dtype
+        (float64 or float32) without it.
 
     Notes
     -----
     The problem never forms the ``n x (d+1)^2`` lifted matrix except on request
-    (:meth:`lifted_features`, for the CVXPY backends).
+    (:meth:`lifted_features`, for the CVXPY backends). ``X`` and ``Y`` are float64 numpy copies on
+    the host; ``data`` holds the arrays the matrix-free products use (the same numpy arrays, or
+    torch tensors on a device).
     """
 
-    def __init__(self, X, y, activation="relu", loss="squared", beta=1e-2, *, n_outputs=None):
+    def __init__(self, X, y, activation="relu", loss="squared", beta=1e-2, *, n_outputs=None,
+                 device=None):
+        X_input = X
+        X, y = (a.detach().to("cpu").numpy() if is_torch_tensor(a) else a for a in (X, y))
         self.X, y = check_data(X, y)
         self.activation: PolyActivation = as_activation(activation)
         self.loss: Loss = get_loss(loss)
         self.beta = check_beta(beta)
         self.Y = _targets(y, self.loss, n_outputs)
+        self.data = make_data(X_input, self.X, self.Y, device)
 
     # -- sizes ------------------------------------------------------------------
     @property
@@ -150,11 +161,24 @@ class Problem:
         new.beta = check_beta(beta)
         return new
 
+    def on_host(self) -> "Problem":
+        """A copy sharing the data whose products run in float64 numpy (exact certificates)."""
+        new = object.__new__(Problem)
+        new.__dict__.update(self.__dict__)
+        new.data = HostData(self.X, self.Y)
+        return new
+
     # -- networks ---------------------------------------------------------------
+    def hidden(self, first_layer: np.ndarray):
+        r"""Pre-activations and activations :math:`(XU^\top, \sigma(XU^\top))` on the data's device."""
+        return hidden_layer(self.data.X, self.data.asarray(first_layer), self.activation)
+
     def outputs(self, network: PolyNetwork) -> np.ndarray:
-        """Network outputs on the training data, shape ``(n, C)``."""
+        """Network outputs on the training data, float64 ``(n, C)`` on the host."""
         self._check_network(network)
-        return network_outputs(self.X, network.first_layer, network.second_layer_2d, network.activation)
+        data = self.data
+        return data.host(network_outputs(data.X, data.asarray(network.first_layer),
+                                         data.asarray(network.second_layer_2d), network.activation))
 
     def objective(self, network: PolyNetwork, outputs: np.ndarray | None = None) -> float:
         r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`.
@@ -205,10 +229,10 @@ class Problem:
         -------
         Q : (C, d, d), q : (C, d), r : (C,)
         """
-        X, (a, b, c) = self.X, self.activation.coefficients
-        Q = np.stack([(X * V[:, k, None]).T @ X for k in range(V.shape[1])])
+        (a, b, c), data = self.activation.coefficients, self.data
+        Q = data.gram(V)
         Q = 0.5 * a * (Q + Q.transpose(0, 2, 1))  # exactly symmetric
-        return Q, b * (V.T @ X), c * V.sum(axis=0)
+        return Q, b * data.rmatmul(data.asarray(V)).T, c * V.sum(axis=0)
 
     def adjoint(self, V: np.ndarray) -> np.ndarray:
         r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`,

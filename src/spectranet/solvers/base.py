@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from ..certificate import Certificate
+from ..certificate import Certificate, certify_problem
 from ..decomposition import neural_decomposition
 from ..exceptions import ConvergenceWarning
 from ..network import PolyNetwork
 from ..problem import Problem
 
-__all__ = ["Solver", "SolveResult", "extract_network", "certified_result"]
+__all__ = ["Solver", "SolveResult", "extract_network", "certified_result", "zero_if_optimal"]
 
 
 @dataclass
@@ -128,3 +128,19 @@ def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: flo
                        lower_bound=certificate.lower_bound, gap=certificate.gap, status=status,
                        solver=solver, iterations=int(iterations), time=elapsed, certificate=certificate,
                        history=history, lifted=lifted, state=state)
+
+
+def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float) -> SolveResult | None:
+    r"""The result "zero network" when its certificate proves it optimal (:math:`\beta \ge
+    \beta_{\max}`), else None. One quadratic form and its eigendecomposition: every solver checks
+    this first, so none is run on a problem whose answer is known (where interior-point
+    backends can fail numerically)."""
+    import time
+
+    zero = PolyNetwork.zero(problem.n_features, problem.activation,
+                            None if problem.n_outputs == 1 else problem.n_outputs)
+    cert = certify_problem(problem, zero, tol=tol)
+    if cert.lam > problem.beta or not cert.is_optimal:
+        return None
+    return certified_result(zero, cert, tol=tol, solver=solver, objective=cert.objective, iterations=0,
+                            elapsed=time.perf_counter() - start, state={"engine": "zero"})

@@ -22,7 +22,7 @@ from ..decomposition import project_spectrahedron
 from ..local import refine
 from ..exceptions import ProblemTooLargeError, SolverError
 from ..problem import Problem
-from .base import Solver, certified_result, extract_network
+from .base import Solver, certified_result, extract_network, zero_if_optimal
 
 __all__ = ["CvxpySolver", "ClarabelSolver", "ScsSolver", "MosekSolver", "estimate_model_bytes",
            "extract_network"]
@@ -167,6 +167,9 @@ class CvxpySolver(Solver):
         import cvxpy as cp
 
         start = time.perf_counter()
+        zero = zero_if_optimal(problem, tol, self.name, start)
+        if zero is not None:
+            return zero
         state = warm_start.state if warm_start is not None else None
         if isinstance(state, _Model) and state.matches(problem):
             model, reused = state, True

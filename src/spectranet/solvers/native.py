@@ -29,9 +29,11 @@ import logging
 import time
 import numpy as np
 
+from ..certificate import certify_problem
+from ..data import TorchData
 from ..local import column_generation, refine
 from ..network import PolyNetwork
-from .base import Solver, SolveResult, certified_result, extract_network
+from .base import Solver, SolveResult, certified_result, extract_network, zero_if_optimal
 
 __all__ = ["NativeSolver"]
 
@@ -107,14 +109,18 @@ class NativeSolver(Solver):
 
         if self.engine != "auto":
             return self.engine == "ipm"
-        # warm starts (a path, a network trained by SGD) continue by column generation
-        return start is None and ipm.supports(problem)
+        # warm starts (a path, a network trained by SGD) continue by column generation, and
+        # data on a torch device stays there (the interior-point method runs on the host)
+        return start is None and not isinstance(problem.data, TorchData) and ipm.supports(problem)
 
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None):
         if not self.supports(problem):
             raise ValueError(self._unsupported(problem))
         start_time = time.perf_counter()
         start = _start_network(problem, warm_start)
+        zero = zero_if_optimal(problem, tol, self.name, start_time)
+        if zero is not None:
+            return zero
         history = []
         log = logger.info if verbose else logger.debug
 
@@ -139,6 +145,9 @@ class NativeSolver(Solver):
             max_rounds = int(max_iter) if max_iter is not None else 50 * (problem.n_features + 1) * problem.n_outputs
             network, cert, iterations = column_generation(problem, network, tol=tol, max_rounds=max_rounds,
                                                           callback=record)
+            if problem.data.float32:  # the certificate of record: float64 on the host
+                cert = certify_problem(problem.on_host(), network, tol=tol)
+                record(network, cert)
             engine, lifted = "columns", None
         objective = cert.objective if lifted is None else problem.lifted_objective(*lifted)
         return certified_result(

@@ -1,0 +1,214 @@
+"""The experiments (``spectranet experiment figN``): quick versions on synthetic data.
+
+fig5-fig7 run on tiny synthetic sets written in the Fernández-Delgado format into a temporary
+folder (never the real data). Every backprop row must have a training objective (P) no lower
+than the convex optimum: the paper's claim, made checkable on the library's one objective.
+"""
+
+import csv
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spectranet.cli import main
+from spectranet.experiments import COLUMNS, run_experiment
+from spectranet.experiments._common import fill_gaps, format_table, make_row, summarize
+
+REQUIRED = ["experiment", "dataset", "method", "optimizer", "lr", "seed", "train_objective", "test_metric",
+            "time_s", "n_neurons"]
+
+
+# -- the Fernández-Delgado format (as in tests/test_datasets.py) ------------------------------------
+def write_uci(home, name, X, y):
+    folder = home / name
+    folder.mkdir(parents=True)
+    header = "\t" + "\t".join(f"f{j + 1}" for j in range(X.shape[1])) + "\tclase\n"
+    rows = "".join(f"{i + 1}\t" + "\t".join(repr(float(v)) for v in x) + f"\t{c}\n"
+                   for i, (x, c) in enumerate(zip(X, y)))
+    (folder / f"{name}_R.dat").write_text(header + rows)
+    (folder / f"{name}.txt").write_text(f"n_entradas= {X.shape[1]}\nn_patrons1= {X.shape[0]}\n")
+    return folder
+
+
+def synthetic_set(seed, n=50, d=3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    score = X[:, 0] + 0.5 * X[:, 1] ** 2 + 0.3 * rng.standard_normal(n)
+    y = (score > np.median(score)).astype(int)
+    return (X - X.mean(0)) / X.std(0), y
+
+
+@pytest.fixture(scope="module")
+def uci_home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("uci")
+    for seed, name in enumerate(["credit-approval", "breast-cancer", "ionosphere"]):
+        write_uci(home, name, *synthetic_set(seed))
+    return home
+
+
+def read_rows(path):
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    return reader.fieldnames, rows
+
+
+def num(value):
+    return float(value) if value not in ("", None) else math.nan
+
+
+def check_results(out, experiment, n_plots_min=1):
+    columns, rows = read_rows(out / "results.csv")
+    assert columns == COLUMNS and set(REQUIRED) <= set(columns)
+    assert rows and all(r["experiment"] == experiment for r in rows)
+    plots = sorted(out.glob("*.png"))
+    assert len(plots) >= n_plots_min and all(p.stat().st_size > 1000 for p in plots)
+    convex = {}
+    for r in rows:
+        if r["method"] == "convex":
+            convex[r["dataset"], r["split_seed"], r["beta"]] = r
+    assert convex, "no convex row"
+    checked = 0
+    for r in rows:
+        assert num(r["time_s"]) >= 0 and int(r["n_neurons"]) >= 0
+        c = convex[r["dataset"], r["split_seed"], r["beta"]]
+        opt, bound = num(c["train_objective"]), num(c["lower_bound"])
+        assert bound <= opt * (1 + 1e-6) + 1e-12
+        if r["method"] == "backprop":  # the polynomial network by backprop: same objective (P)
+            obj = num(r["train_objective"])
+            assert obj >= opt - 1e-6 * abs(opt), (r, opt)
+            assert obj >= bound - 1e-9 * abs(bound)
+            assert num(r["gap_to_optimum"]) >= -1e-6
+            checked += 1
+    return rows, checked
+
+
+# -- the experiments -------------------------------------------------------------------------------
+def test_fig4_quick(tmp_path, capsys):
+    out = tmp_path / "fig4"
+    assert main(["experiment", "fig4", "--quick", "--quiet", "--out", str(out)]) == 0
+    rows, checked = check_results(out, "fig4", n_plots_min=2)
+    assert (out / "fig4_objective_vs_time.png").is_file()
+    assert checked == 8  # 2 formulations x 2 learning rates x 2 seeds
+    assert {r["formulation"] for r in rows if r["method"] == "backprop"} == {"l1", "weight_decay"}
+    assert all(r["test_metric_name"] == "test_objective" for r in rows)
+    captured = capsys.readouterr()
+    assert "planted-square" in captured.out and "gap to optimum" in captured.out
+    assert "[fig4" not in captured.err  # --quiet: no progress
+
+
+def test_fig5_quick_defaults_to_credit_approval_and_says_the_cnn_part_is_skipped(tmp_path, uci_home, capsys):
+    out = tmp_path / "fig5"
+    assert main(["experiment", "fig5", "--quick", "--out", str(out), "--data-dir", str(uci_home)]) == 0
+    rows, checked = check_results(out, "fig5")
+    assert {r["dataset"] for r in rows} == {"credit-approval"}  # no oocytes set in the folder
+    assert {r["optimizer"] for r in rows if r["method"] == "backprop"} == {"sgd", "adam"}
+    assert checked == 4
+    captured = capsys.readouterr()
+    assert "CNN" in captured.out and "skipped" in captured.out
+    assert "fig5" in captured.err  # progress (tqdm bar or log lines) when not --quiet
+
+
+def test_fig6_quick_datasets_option(tmp_path, uci_home, capsys):
+    out = tmp_path / "fig6"
+    argv = ["experiment", "fig6", "--quick", "--quiet", "--out", str(out), "--data-dir", str(uci_home),
+            "--datasets", "breast-cancer,ionosphere"]
+    assert main(argv) == 0
+    rows, checked = check_results(out, "fig6")
+    assert {r["dataset"] for r in rows} == {"breast-cancer", "ionosphere"}
+    assert {r["method"] for r in rows} == {"relu", "backprop", "convex"}
+    relu = [r for r in rows if r["method"] == "relu"]
+    assert all(r["train_objective"] in ("", "nan") and num(r["formulation_objective"]) > 0 for r in relu)
+    assert all(0.0 <= num(r["test_metric"]) <= 1.0 for r in rows)
+    assert checked == 2
+    assert "relu" in capsys.readouterr().out
+
+
+def test_fig7_quick(tmp_path, uci_home, capsys):
+    out = tmp_path / "fig7"
+    assert main(["experiment", "fig7", "--quick", "--quiet", "--out", str(out), "--data-dir", str(uci_home)]) == 0
+    rows, _ = check_results(out, "fig7", n_plots_min=2)
+    assert {r["dataset"] for r in rows} == {"credit-approval", "ionosphere"}
+    for name in ("credit-approval", "ionosphere"):
+        sel = sorted((num(r["beta"]), int(r["n_neurons"])) for r in rows if r["dataset"] == name)
+        assert [b for b, _ in sel] == [1.0, 10.0, 100.0]
+        assert all(m <= 2 * (3 + 1) for _, m in sel)  # m* <= 2(d+1)
+    assert "paper: best beta" in capsys.readouterr().out
+
+
+def test_fig7_beyond_beta_max_uses_the_zero_network(tmp_path, uci_home):
+    result = run_experiment("fig7", tmp_path, data_dir=uci_home, datasets=["ionosphere"], betas=(1.0, 1e6))
+    big = next(r for r in result.rows if r["beta"] == 1e6)
+    assert big["n_neurons"] == 0 and big["optimizer"].startswith("zero network")
+    assert big["train_objective"] == pytest.approx(40 * math.log(2))  # logistic loss at 0, n_train = 40
+    assert any("beta_max" in note for note in result.notes)
+    check_results(tmp_path, "fig7")
+
+
+# -- missing data ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["fig5", "fig6", "fig7"])
+def test_missing_data_dir_exits_2_naming_the_folder_and_format(tmp_path, name, capsys):
+    missing, out = tmp_path / "no-such-dir", tmp_path / "out"
+    assert main(["experiment", name, "--quick", "--out", str(out), "--data-dir", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "spectranet: error:" in err and str(missing) in err and "_R.dat" in err
+    assert not out.exists()  # failed before doing anything
+
+
+def test_missing_dataset_names_the_expected_file(tmp_path, uci_home, capsys):
+    out = tmp_path / "out"
+    argv = ["experiment", "fig6", "--quick", "--out", str(out), "--data-dir", str(uci_home), "--datasets", "pima"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(uci_home / "pima" / "pima_R.dat") in err and "tab-separated" in err
+    assert "credit-approval" in err  # what the folder does have
+    assert not out.exists()
+
+
+def test_no_data_dir_at_all(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SPECTRANET_DATA", raising=False)
+    assert main(["experiment", "fig7", "--quick", "--out", str(tmp_path / "o")]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+
+
+def test_fig4_takes_no_data(tmp_path, capsys):
+    assert main(["experiment", "fig4", "--quick", "--out", str(tmp_path), "--datasets", "x"]) == 2
+    assert "synthetic" in capsys.readouterr().err
+
+
+def test_unknown_experiment_is_a_usage_error(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["experiment", "fig9", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    with pytest.raises(ValueError, match="unknown experiment"):
+        run_experiment("fig9", tmp_path)
+
+
+# -- helpers and imports -----------------------------------------------------------------------------
+def test_gaps_and_summary():
+    rows = [make_row("e", "d", "convex", split_seed=0, beta=1.0, train_objective=10.0, lower_bound=9.99,
+                     test_metric=0.9, test_metric_name="test_accuracy", time_s=1.0, n_neurons=3),
+            make_row("e", "d", "backprop", split_seed=0, beta=1.0, train_objective=12.0, lr=0.1, seed=0,
+                     optimizer="sgd", test_metric=0.8, test_metric_name="test_accuracy", time_s=2.0,
+                     n_neurons=8, diverged=False),
+            make_row("e", "d", "relu", split_seed=0, beta=1.0, train_objective=math.nan, lr=0.1, seed=0,
+                     optimizer="sgd", test_metric=0.85, test_metric_name="test_accuracy", time_s=2.0,
+                     n_neurons=8, diverged=False)]
+    fill_gaps(rows)
+    assert rows[1]["gap_to_optimum"] == pytest.approx((12.0 - 9.99) / 12.0)
+    assert rows[2]["gap_to_optimum"] == ""
+    table = format_table(summarize(rows))
+    assert "convex" in table and "backprop" in table and "test_accuracy" in table
+    with pytest.raises(KeyError):
+        make_row("e", "d", "convex", no_such_column=1)
+
+
+def test_importing_the_experiments_imports_neither_torch_nor_matplotlib():
+    code = ("import sys, spectranet, spectranet.experiments, spectranet.cli; "
+            "from spectranet.experiments import fig4, fig5, fig6, fig7, demo; "
+            "print('torch' in sys.modules, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
