@@ -9,19 +9,37 @@ Column generation and the certificate touch the data only through
 :class:`HostData` computes them with numpy; :class:`TorchData` keeps ``X`` (and the targets) on
 a torch device — a GPU with ``device="cuda"`` — and returns the small ``d x k`` / ``d x d`` results
 to the host in float64. The ``n x m`` arrays stay on the device; the losses work on them unchanged
-(they are written for any array namespace). ``import spectranet`` never imports torch.
+(they are written for any array namespace). :class:`DaskData` keeps ``X`` and the targets as
+row-chunked Dask arrays: every product is a Dask array operation that runs on whatever scheduler
+is active (threads, processes, a ``distributed`` cluster), the ``n``-sized results stay chunked
+on the workers, and only the ``d x k`` / ``d x d`` reductions and scalars come back to the
+client. ``import spectranet`` imports neither torch nor dask.
 """
 
 from __future__ import annotations
 
+import logging
+from functools import partial
+
 import numpy as np
 
-__all__ = ["HostData", "TorchData", "make_data", "is_torch_tensor"]
+from .losses import Loss
+from .network import network_outputs
+
+__all__ = ["HostData", "TorchData", "DaskData", "ChunkwiseLoss", "make_data", "is_torch_tensor",
+           "is_dask_array"]
+
+logger = logging.getLogger(__name__)
 
 
 def is_torch_tensor(a) -> bool:
     """Whether ``a`` is a torch tensor (without importing torch)."""
     return type(a).__module__.startswith("torch") and hasattr(a, "detach")
+
+
+def is_dask_array(a) -> bool:
+    """Whether ``a`` is a Dask array (without importing dask)."""
+    return type(a).__module__.startswith("dask") and hasattr(a, "chunks") and hasattr(a, "dask")
 
 
 class HostData:
@@ -53,6 +71,21 @@ class HostData:
         """:math:`X^\\top \\mathrm{diag}(V_k) X` for each column ``k``: float64 (C, d, d) on the host."""
         V = self.asarray(V)
         return np.stack([self.host((self.X * V[:, k, None]).T @ self.X) for k in range(V.shape[1])])
+
+    def dual_products(self, V):
+        r"""The three reductions of a dual point ``V`` (n, C): :meth:`gram`, :math:`X^\top V`
+        (d, C) and the column sums :math:`\mathbf{1}^\top V` (C,), float64 on the host."""
+        return self.gram(V), self.rmatmul(self.asarray(V)), self.host(V.sum(axis=0))
+
+    def hidden(self, first_layer, activation):
+        r"""Pre-activations and activations :math:`(XU^\top, \sigma(XU^\top))` on the device."""
+        H = self.matmul(first_layer)
+        return H, activation(H)
+
+    def outputs(self, first_layer, second_layer, activation):
+        r"""Network outputs :math:`\sigma(XU^\top)A` (n, C): float64 numpy on the host."""
+        return self.host(network_outputs(self.X, self.asarray(first_layer), self.asarray(second_layer),
+                                         activation))
 
 
 class TorchData(HostData):
@@ -89,9 +122,252 @@ class TorchData(HostData):
         return np.asarray(a, dtype=float)
 
 
+def _compute(a):
+    """Compute a Dask result without graph optimization.
+
+    The solver computes one lazily built expression in several passes (the outputs for the loss,
+    its gradient, the certificate); unoptimized, each key keeps one task across them, whereas
+    blockwise fusion can give a key two different tasks in consecutive computations, which
+    ``distributed`` warns may fail or deadlock (dask/dask#9888).
+    """
+    return a.compute(optimize_graph=False)
+
+
+#: per-chunk results up to this many bytes in all are summed on the client (one task per chunk);
+#: larger ones by a tree reduction on the workers
+GATHER_BYTES = 8_000_000
+
+
+def _chunk_total(parts) -> np.ndarray:
+    """Sum over chunks of per-chunk rows ``parts`` (n_chunks, width): a float64 numpy (width,)."""
+    if parts.shape[0] * parts.shape[1] * 8 <= GATHER_BYTES:
+        return np.asarray(_compute(parts), dtype=float).sum(axis=0)
+    return np.asarray(_compute(parts.sum(axis=0)), dtype=float)
+
+
+def _persist(a):
+    """Persist a Dask array (in the workers' memory under ``distributed``), unoptimized."""
+    return a.persist(optimize_graph=False)
+
+
+def _chunk_sum(method, loss, *blocks) -> np.ndarray:
+    """One row chunk's value of a loss method that sums over samples, as a (1, 1) block."""
+    return np.full((1, 1), float(getattr(loss, method)(*blocks)))
+
+
+class ChunkwiseLoss(Loss):
+    """A :class:`~spectranet.losses.Loss` applied chunk by chunk to row-chunked Dask arrays.
+
+    Every loss is a sum over samples, and its gradient, Hessian product and dual projection act
+    on each sample (row) separately, so each method is the wrapped loss's own numpy formula
+    mapped over the row chunks (one task per chunk); the sums (:meth:`value`, :meth:`dual_value`)
+    add the chunks' values. Compared with running the formulas as Dask array operations, this
+    keeps each graph at one layer, evaluates :meth:`dual_value` in one pass instead of one per
+    reduction inside it, and keeps row-wise projections (softmax) on the workers. Other
+    attributes and methods are the wrapped loss's; in-memory arguments go to it unchanged.
+
+    Parameters
+    ----------
+    base : Loss
+        The wrapped loss.
+    """
+
+    def __init__(self, base: Loss):
+        self.base = base
+        self.name, self.margin = base.name, base.margin
+        self.multi_output_only, self.smooth = base.multi_output_only, base.smooth
+
+    def __getattr__(self, attr):  # what a Loss subclass adds (e.g. HuberLoss.delta)
+        if attr == "base":
+            raise AttributeError(attr)
+        return getattr(self.base, attr)
+
+    def __repr__(self) -> str:
+        return f"ChunkwiseLoss({self.base!r})"
+
+    @staticmethod
+    def _aligned(arrays):
+        """The arguments as Dask arrays with the row chunks of the first Dask one and one
+        column chunk; None when none is a Dask array."""
+        first = next((a for a in arrays if is_dask_array(a)), None)
+        if first is None:
+            return None
+        import dask.array as da
+
+        rows = first.chunks[0]
+        out = []
+        for a in arrays:
+            if not is_dask_array(a):
+                a = da.from_array(np.asarray(a, dtype=np.float64), chunks=(rows, -1))
+            elif a.chunks[0] != rows or a.numblocks[1] != 1:
+                a = a.rechunk((rows, -1))
+            out.append(a)
+        return out
+
+    def _map(self, method, *arrays):
+        aligned = self._aligned(arrays)
+        if aligned is None:
+            return getattr(self.base, method)(*arrays)
+        return aligned[0].map_blocks(getattr(self.base, method), *aligned[1:], dtype=np.float64)
+
+    def _sum(self, method, *arrays):
+        """The sum of the chunks' values of a method, a float (None for in-memory arguments)."""
+        aligned = self._aligned(arrays)
+        if aligned is None:
+            return None
+        n_chunks = len(aligned[0].chunks[0])
+        parts = aligned[0].map_blocks(partial(_chunk_sum, method, self.base), *aligned[1:],
+                                      dtype=np.float64, chunks=((1,) * n_chunks, (1,)))
+        return float(_chunk_total(parts)[0])
+
+    def check_targets(self, Y):
+        return self.base.check_targets(Y)
+
+    def value(self, Yhat, Y):
+        """The loss, a float (one pass for Dask arguments, as :meth:`Loss.value` on numpy)."""
+        total = self._sum("value", Yhat, Y)
+        return self.base.value(Yhat, Y) if total is None else total
+
+    def gradient(self, Yhat, Y):
+        return self._map("gradient", Yhat, Y)
+
+    def hessp(self, Yhat, Y, D):
+        return self._map("hessp", Yhat, Y, D)
+
+    def dual_value(self, V, Y) -> float:
+        """The dual objective (a float: one pass; ``-inf`` when a chunk is outside the domain)."""
+        total = self._sum("dual_value", V, Y)
+        return self.base.dual_value(V, Y) if total is None else total
+
+    def project_dual(self, V, Y):
+        return self._map("project_dual", V, Y)
+
+    def kinks(self, Y):
+        return self.base.kinks(Y)
+
+    def cvxpy(self, Yhat, Y):
+        return self.base.cvxpy(Yhat, Y)
+
+
+def _chunk_matmul(Xc: np.ndarray, Ut: np.ndarray) -> np.ndarray:
+    return Xc @ Ut
+
+
+def _chunk_hidden(Xc: np.ndarray, Ut: np.ndarray, activation) -> np.ndarray:
+    return activation(Xc @ Ut)
+
+
+def _chunk_rmatmul(Xc: np.ndarray, Bc: np.ndarray) -> np.ndarray:
+    return (Xc.T @ Bc).reshape(1, -1)
+
+
+def _chunk_dual_products(Xc: np.ndarray, Vc: np.ndarray) -> np.ndarray:
+    """One row chunk's share of :meth:`DaskData.dual_products`, packed in one row:
+    the ``C`` matrices :math:`X_c^\\top \\mathrm{diag}(V_{c,k}) X_c`, then :math:`X_c^\\top V_c`, then
+    the column sums of :math:`V_c`."""
+    grams = np.stack([(Xc * Vc[:, k, None]).T @ Xc for k in range(Vc.shape[1])])
+    return np.concatenate([grams.ravel(), (Xc.T @ Vc).ravel(), Vc.sum(axis=0)])[None, :]
+
+
+class DaskData(HostData):
+    """``X`` (n, d) and ``Y`` (n, C) as float64 Dask arrays chunked by rows (one column chunk).
+
+    Every product is a Dask array operation on the active scheduler, one task per row chunk
+    (``map_blocks`` of a numpy function, then a sum for the reductions). The reductions
+    (:meth:`rmatmul`, :meth:`gram`, :meth:`dual_products`, :meth:`host`) return small float64
+    numpy arrays to the client; ``n``-sized results stay Dask arrays. :meth:`hidden` and
+    :meth:`outputs` persist theirs (in the workers' memory under ``distributed``): the solver
+    reads them in several passes, and a persisted operand also keeps Dask's graph optimization
+    from giving one key two different tasks in consecutive computations (dask/dask#9888). ``X``
+    itself is used as given: persist it when it fits in the cluster's memory (every iteration
+    passes over it). Every computation runs without graph optimization (see :func:`_compute`).
+
+    Parameters
+    ----------
+    X, Y : dask.array.Array
+        Validated float64 arrays with the same row chunks (see :class:`~spectranet.problem.Problem`).
+    """
+
+    device = "dask"
+
+    def __init__(self, X, Y):
+        import dask
+        import dask.array as da
+
+        self._dask, self._da = dask, da
+        self.X, self.Y = X, Y
+
+    def asarray(self, a):
+        """Dask arrays as they are; anything else as a float64 numpy array (small operands)."""
+        return a if is_dask_array(a) else np.asarray(a, dtype=np.float64)
+
+    def host(self, a) -> np.ndarray:
+        """Compute a (small) Dask result on the active scheduler: a float64 numpy array."""
+        if is_dask_array(a):
+            a = _compute(a)
+        return np.asarray(a, dtype=float)
+
+    def _rows(self, B):
+        """``B`` (n, k) as a Dask array with the row chunks of ``X`` (an in-memory ``B`` is
+        split into them)."""
+        chunks = self.X.chunks[0]
+        if is_dask_array(B):
+            if B.chunks[0] == chunks and (B.ndim == 1 or B.numblocks[1] == 1):
+                return B
+            return B.rechunk((chunks,) + tuple(-1 for _ in B.shape[1:]))
+        B = np.asarray(B, dtype=np.float64)
+        return self._da.from_array(B, chunks=(chunks,) + tuple(-1 for _ in B.shape[1:]))
+
+    def _per_chunk(self, func, *args, width: int):
+        """``func(X_chunk, ...)`` on each row chunk, each giving a (1, width) block: (chunks, width)."""
+        return self._da.map_blocks(func, self.X, *args, dtype=np.float64,
+                                   chunks=((1,) * len(self.X.chunks[0]), (width,)))
+
+    def matmul(self, U):
+        Ut = np.ascontiguousarray(self.asarray(U).T)
+        return self.X.map_blocks(_chunk_matmul, Ut, dtype=np.float64, chunks=(self.X.chunks[0], (Ut.shape[1],)))
+
+    def rmatmul(self, B) -> np.ndarray:
+        B = self._rows(B)
+        d, k = self.X.shape[1], (1 if B.ndim == 1 else B.shape[1])
+        total = _chunk_total(self._per_chunk(_chunk_rmatmul, B, width=d * k))
+        return total.reshape(d, k) if B.ndim == 2 else total
+
+    def gram(self, V) -> np.ndarray:
+        return self.dual_products(V)[0]
+
+    def dual_products(self, V):
+        """The three reductions in one pass over ``X``: one task per row chunk, then a sum."""
+        V = self._rows(V)
+        d, C = self.X.shape[1], V.shape[1]
+        total = _chunk_total(self._per_chunk(_chunk_dual_products, V, width=C * d * d + d * C + C))
+        grams = total[: C * d * d].reshape(C, d, d)
+        return grams, total[C * d * d: C * d * d + d * C].reshape(d, C), total[-C:]
+
+    def hidden(self, first_layer, activation):
+        """Pre-activations (lazy) and activations (persisted: several passes read them)."""
+        Ut = np.ascontiguousarray(self.asarray(first_layer).T)
+        Phi = self.X.map_blocks(_chunk_hidden, Ut, activation, dtype=np.float64,
+                                chunks=(self.X.chunks[0], (Ut.shape[1],)))
+        return self.matmul(first_layer), _persist(Phi)
+
+    def outputs(self, first_layer, second_layer, activation):
+        """Network outputs (n, C) as a persisted Dask array (the certificate reads them often)."""
+        A = self.asarray(second_layer)
+        out = self.X.map_blocks(network_outputs, self.asarray(first_layer), A, activation,
+                                dtype=np.float64, chunks=(self.X.chunks[0], (A.shape[1],)))
+        return _persist(out)
+
+
 def make_data(X_input, X: np.ndarray, Y: np.ndarray, device=None):
     """The data backend of a problem: torch when ``X_input`` is a tensor or ``device`` is given,
-    numpy otherwise. ``X``/``Y`` are the validated float64 host copies."""
+    Dask when ``X`` is a Dask array, numpy otherwise. ``X``/``Y`` are the validated float64 host
+    copies (the validated Dask arrays for Dask input)."""
+    if is_dask_array(X):
+        if device is not None:
+            raise ValueError(f"device={device!r} does not apply to Dask arrays: the data stays on the "
+                             "Dask workers (leave device=None)")
+        return DaskData(X, Y)
     if device is None and not is_torch_tensor(X_input):
         return HostData(X, Y)
     dtype = X_input.dtype if is_torch_tensor(X_input) else None

@@ -10,11 +10,16 @@ Both estimators fit the globally optimal two-layer network of problem (P),
 
 by solving the convex program (21) over neural spectrahedra and extracting the network by
 neural decomposition; every fit is certified by a dual lower bound.
+
+Both accept Dask arrays (``fit(X_dask, y_dask)``, chunked by rows): the fit then runs the native
+solver's column generation on the Dask scheduler without bringing ``X`` to the client, and
+``predict``/``decision_function``/``predict_proba`` return Dask arrays (``docs/dask.md``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,9 +30,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import PolyActivation, as_activation
+from .data import is_dask_array
 from .losses import Loss, get_loss
 from .problem import Problem, check_beta
-from .solvers import get_solver
+from .solvers import Solver, get_solver
+from .solvers.native import NativeSolver
 
 __all__ = ["ConvexPolyNetRegressor", "ConvexPolyNetClassifier", "regression_loss", "classifier_loss",
            "encode_classes"]
@@ -69,6 +76,46 @@ def encode_classes(codes: np.ndarray, n_classes: int, loss: Loss) -> np.ndarray:
     if n_classes == 2:
         return (2.0 * codes - 1.0)[:, None]
     return 2.0 * np.eye(n_classes)[codes] - 1.0
+
+
+def encode_dask_classes(y, classes: np.ndarray, loss: Loss):
+    """:func:`encode_classes` for a Dask ``y`` of labels (lazy, chunked like ``y``)."""
+    if classes.size == 2 and not loss.multi_output_only:
+        return (2.0 * (y == classes[1]) - 1.0)[:, None]
+    onehot = y[:, None] == classes[None, :]
+    return 1.0 * onehot if loss.multi_output_only else 2.0 * onehot - 1.0
+
+
+def _dask_labels(y) -> tuple:
+    """Classes (sorted unique labels, computed by Dask) of a 1-D Dask ``y``, and ``y``."""
+    import dask.array as da
+
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_samples,) for a classifier, got shape {y.shape}")
+    classes = np.unique(da.unique(y).compute())
+    check_classification_targets(classes)  # the verdict on the labels is that on their set
+    return classes, y
+
+
+def _decision_block(X_block, network):
+    return network.decision_function(X_block)
+
+
+def _binary_labels(scores, classes):
+    return classes[(scores > 0).astype(int)]
+
+
+def _argmax_labels(scores, classes):
+    return classes[np.argmax(scores, axis=1)]
+
+
+def _proba_block(scores):
+    if scores.shape[1] == 1:
+        p = expit(scores[:, 0])
+        return np.column_stack([1.0 - p, p])
+    return softmax(scores, axis=1)
 
 _OBJECTIVE_DOC = r"""
     Fits the globally optimal network of problem (P),
@@ -180,6 +227,28 @@ class _ConvexPolyNetBase(BaseEstimator):
                 raise ValueError("regularization='cubic' is solved with a CVXPY backend: use "
                                  "solver='auto', 'clarabel', 'scs' or 'mosek'")
 
+    def _check_dask_fit(self, X, y, loss: Loss):
+        """Dask input: what a fit supports, checked before any pass over the data."""
+        if y is None:
+            raise ValueError("requires y to be passed, but the target y is None")
+        if X.ndim != 2:
+            raise ValueError(f"Expected a 2-D Dask array X (n_samples, n_features), got shape {X.shape}")
+        solver = self.solver
+        native = solver in ("auto", "native") if isinstance(solver, str) else isinstance(solver, NativeSolver)
+        if not native or self.regularization != "l1":
+            raise ValueError(
+                f"Dask input is fitted by solver='native' (column generation on the Dask workers) "
+                f"with regularization='l1'; got solver={solver!r}, regularization="
+                f"{self.regularization!r}. Use solver='auto' or 'native', or compute X and y first")
+        if not loss.smooth:
+            raise ValueError(
+                f"Dask input needs a smooth loss (squared, huber, logistic, softmax) for column "
+                f"generation, got loss={loss.name!r}; compute X and y first to use it")
+        self.n_features_in_ = int(X.shape[1])
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return y if is_dask_array(y) else np.asarray(y)
+
     def _solve(self, X, Y, loss: Loss, n_outputs: int):
         problem = Problem(X, Y, self.activation, loss, self.beta, n_outputs=n_outputs)
         if self.regularization == "cubic":
@@ -189,7 +258,8 @@ class _ConvexPolyNetBase(BaseEstimator):
             self.cubic_first_layer_ = result.state["cubic_first_layer"]
             self.cubic_second_layer_ = result.state["cubic_second_layer"]
         else:
-            solver = get_solver(self.solver, problem)
+            name = "native" if problem.is_dask and not isinstance(self.solver, Solver) else self.solver
+            solver = get_solver(name, problem)
             previous = getattr(self, "_last_result", None) if self.warm_start else None
             result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
                                   verbose=bool(self.verbose), warm_start=previous)
@@ -206,7 +276,7 @@ class _ConvexPolyNetBase(BaseEstimator):
         self.fit_time_ = result.time
         self.solver_ = result.solver
         self.activation_ = problem.activation
-        self.loss_ = problem.loss
+        self.loss_ = getattr(problem.loss, "base", problem.loss)  # Dask data: the chunk-wise wrapper's loss
         logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%s, %.2fs)",
                     type(self).__name__, result.objective, result.n_neurons, result.gap,
                     result.solver, result.time)
@@ -214,12 +284,30 @@ class _ConvexPolyNetBase(BaseEstimator):
 
     def _decision(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
+        if is_dask_array(X):
+            return self._dask_decision(X)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.network_.decision_function(X)
+
+    def _dask_decision(self, X):
+        """Network outputs of a Dask ``X``: a Dask array (n, C), one task per row chunk."""
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must be numeric, got a Dask array of dtype {X.dtype}")
+        X = X.astype(np.float64) if X.dtype != np.float64 else X
+        if X.numblocks[1] != 1:
+            X = X.rechunk({1: -1})
+        return X.map_blocks(_decision_block, self.network_, dtype=np.float64,
+                            chunks=(X.chunks[0], (self.network_.n_outputs,)))
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_last_result", None)  # solver state (a compiled CVXPY model) is not pickled
+        cert = state.get("certificate_")
+        if cert is not None and is_dask_array(cert.dual):  # worker memory: not part of the model
+            state["certificate_"] = replace(cert, dual=None)
         return state
 
 
@@ -259,8 +347,11 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         """Fit the globally optimal network; ``y`` of shape (n,) or (n, n_targets)."""
         self._check_params()
         loss = regression_loss(self.loss)
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
-                             ensure_min_samples=2)
+        if is_dask_array(X):  # validated by Dask reductions in Problem, never gathered
+            y = self._check_dask_fit(X, y, loss)
+        else:
+            X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
+                                 ensure_min_samples=2)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
         return self._solve(X, Y, loss, Y.shape[1])
@@ -313,9 +404,20 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
     def fit(self, X, y):
         """Fit the globally optimal classifier network."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
+        dask_input = is_dask_array(X)
+        if dask_input:
+            if y is None:
+                raise ValueError("requires y to be passed, but the target y is None")
+            if not is_dask_array(y):
+                import dask.array as da
+
+                y = np.asarray(y)
+                y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
+            self.classes_, y = _dask_labels(y)
+        else:
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+            check_classification_targets(y)
+            self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size
         if n_classes < 2:
             raise ValueError(
@@ -323,7 +425,11 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                 f"({self.classes_[0]!r})"
             )
         loss = classifier_loss(self.loss, n_classes)
-        Y = encode_classes(codes, n_classes, loss)
+        if dask_input:
+            self._check_dask_fit(X, y, loss)
+            Y = encode_dask_classes(y, self.classes_, loss)
+        else:
+            Y = encode_classes(codes, n_classes, loss)
         return self._solve(X, Y, loss, Y.shape[1])
 
     def decision_function(self, X):
@@ -332,7 +438,12 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         return out[:, 0] if out.shape[1] == 1 else out
 
     def predict(self, X):
+        """Predicted class labels (a Dask array for Dask input)."""
         scores = self.decision_function(X)
+        if is_dask_array(scores):
+            if scores.ndim == 1:
+                return scores.map_blocks(_binary_labels, self.classes_, dtype=self.classes_.dtype)
+            return scores.map_blocks(_argmax_labels, self.classes_, dtype=self.classes_.dtype, drop_axis=1)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
         return self.classes_[np.argmax(scores, axis=1)]
@@ -350,10 +461,10 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
     def predict_proba(self, X):
         """Class probabilities (logistic and softmax losses only)."""
         scores = self._decision(X)
-        if scores.shape[1] == 1:
-            p = expit(scores[:, 0])
-            return np.column_stack([1.0 - p, p])
-        return softmax(scores, axis=1)
+        if is_dask_array(scores):
+            return scores.map_blocks(_proba_block, dtype=np.float64,
+                                     chunks=(scores.chunks[0], (self.classes_.size,)))
+        return _proba_block(scores)
 
     @available_if(_available_if_proba)
     def predict_log_proba(self, X):

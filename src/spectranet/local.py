@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from contextlib import nullcontext
 
 import numpy as np
@@ -281,10 +282,12 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
 
 @_small_blas
 def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6,
-                      max_rounds: int = 20, callback=None) -> tuple[PolyNetwork, Certificate, int]:
+                      max_rounds: int = 20, callback=None,
+                      deadline: float | None = None) -> tuple[PolyNetwork, Certificate, int]:
     """Polish ``network``, then repeatedly add the most violated neuron of its certificate and
     polish again, until its own certificate (its gradient as the dual point) has a gap of at
-    most ``tol``, no progress is made, or ``max_rounds`` neurons were added (smooth losses).
+    most ``tol``, no progress is made, ``max_rounds`` neurons were added, or the clock
+    (``time.perf_counter()``) passed ``deadline`` (smooth losses).
 
     ``callback(network, certificate)`` is called after each polish. Returns the network, its
     certificate and the number of rounds.
@@ -295,6 +298,8 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
         callback(network, own)
     rounds = 0
     while rounds < max_rounds and not (own.is_optimal or own.lam <= problem.beta):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         rounds += 1
         col = np.zeros((1, problem.n_outputs))
         col[0, own.output] = own.sign

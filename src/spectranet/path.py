@@ -1,4 +1,9 @@
-r"""The regularization path: :math:`\beta_{\max}` and warm-started sweeps over :math:`\beta`."""
+r"""The regularization path: :math:`\beta_{\max}` and warm-started sweeps over :math:`\beta`.
+
+``regularization_path(..., n_jobs=k)`` splits the sweep into ``k`` contiguous warm-started
+segments and runs them through joblib, so they go wherever the active joblib backend sends them:
+local processes by default, a Dask cluster inside ``joblib.parallel_backend("dask")``.
+"""
 
 from __future__ import annotations
 
@@ -61,13 +66,40 @@ class PathResult:
         return "\n".join(rows)
 
 
+def _solve_segment(problem: Problem, solver, betas, tol, max_iter) -> list[dict]:
+    """Solve a warm-started segment of the path (``betas`` in the order to solve them); returns
+    the per-beta summaries (light to send back from a joblib worker)."""
+    out, previous = [], None
+    for beta in betas:
+        previous = solver.solve(problem.with_beta(beta), tol=tol, max_iter=max_iter, warm_start=previous)
+        logger.info("beta=%g: objective %.8g, m*=%d, gap %.1e", beta, previous.objective,
+                    previous.n_neurons, previous.gap)
+        out.append({"objective": previous.objective, "network_objective": previous.network_objective,
+                    "lower_bound": previous.lower_bound, "gap": previous.gap,
+                    "n_neurons": previous.n_neurons, "time": previous.time,
+                    "status": previous.status, "network": previous.network})
+    return out
+
+
 def regularization_path(X, y, betas, activation="relu", loss="squared", *, solver="auto",
-                        tol=1e-6, max_iter=None, n_outputs=None) -> PathResult:
+                        tol=1e-6, max_iter=None, n_outputs=None, n_jobs=None) -> PathResult:
     r"""Solve (21) for each :math:`\beta` in ``betas``, largest first, with warm starts.
 
     Each solve reuses the previous one's solver state (for the CVXPY backends, the compiled
     model with :math:`\beta` as a parameter; for warm-startable solvers, the previous
     network).
+
+    Parameters
+    ----------
+    X, y, betas, activation, loss, solver, tol, max_iter, n_outputs
+        The data, the values of :math:`\beta`, and the problem and solver options.
+    n_jobs : int or None, default=None
+        ``None`` or 1: one warm-started sweep. Otherwise the sweep (largest :math:`\beta`
+        first) is cut into ``joblib.effective_n_jobs(n_jobs)`` contiguous segments, each a
+        warm-started sweep of its own, run in parallel by joblib: on local processes, or on a
+        Dask cluster inside ``joblib.parallel_backend("dask")``. The certified results are the
+        same; only the warm starts at the segment boundaries are lost. Ignored (one sweep) for
+        Dask data, whose solves already run on the cluster.
 
     Returns
     -------
@@ -82,22 +114,36 @@ def regularization_path(X, y, betas, activation="relu", loss="squared", *, solve
     for b in betas:  # validate every beta before solving any
         base.with_beta(b)
     solver = get_solver(solver, base)
+    order = np.argsort(-betas, kind="stable")
+    n_segments = 1
+    if n_jobs not in (None, 1):
+        if base.is_dask:
+            logger.info("regularization_path: n_jobs=%r ignored for Dask data (each solve runs on "
+                        "the cluster)", n_jobs)
+        else:
+            from joblib import effective_n_jobs
+
+            n_segments = max(1, min(effective_n_jobs(n_jobs), betas.size))
+    segments = [seg for seg in np.array_split(order, n_segments) if seg.size]
+    if len(segments) == 1:
+        summaries = [_solve_segment(base, solver, betas[order], tol, max_iter)]
+    else:
+        from joblib import Parallel, delayed
+
+        summaries = Parallel(n_jobs=n_jobs)(
+            delayed(_solve_segment)(base, solver, betas[seg], tol, max_iter) for seg in segments)
     results = [None] * betas.size
-    previous = None
-    for i in np.argsort(-betas, kind="stable"):
-        previous = solver.solve(base.with_beta(betas[i]), tol=tol, max_iter=max_iter,
-                                warm_start=previous)
-        results[i] = previous
-        logger.info("beta=%g: objective %.8g, m*=%d, gap %.1e", betas[i], previous.objective,
-                    previous.n_neurons, previous.gap)
+    for seg, summary in zip(segments, summaries):
+        for i, r in zip(seg, summary):
+            results[i] = r
     return PathResult(
         betas=betas,
-        objectives=np.array([r.objective for r in results]),
-        network_objectives=np.array([r.network_objective for r in results]),
-        lower_bounds=np.array([r.lower_bound for r in results]),
-        gaps=np.array([r.gap for r in results]),
-        n_neurons=np.array([r.n_neurons for r in results], dtype=int),
-        times=np.array([r.time for r in results]),
-        statuses=[r.status for r in results],
-        networks=[r.network for r in results],
+        objectives=np.array([r["objective"] for r in results]),
+        network_objectives=np.array([r["network_objective"] for r in results]),
+        lower_bounds=np.array([r["lower_bound"] for r in results]),
+        gaps=np.array([r["gap"] for r in results]),
+        n_neurons=np.array([r["n_neurons"] for r in results], dtype=int),
+        times=np.array([r["time"] for r in results]),
+        statuses=[r["status"] for r in results],
+        networks=[r["network"] for r in results],
     )

@@ -24,6 +24,7 @@ matrix-free: they use products with ``X`` and ``X^T`` only.
 
 from __future__ import annotations
 
+import logging
 import math
 from numbers import Real
 
@@ -31,10 +32,12 @@ import numpy as np
 
 from .activations import PolyActivation, as_activation
 from .losses import Loss, get_loss
-from .data import HostData, is_torch_tensor, make_data
-from .network import PolyNetwork, hidden_layer, network_outputs
+from .data import ChunkwiseLoss, HostData, is_dask_array, is_torch_tensor, make_data
+from .network import PolyNetwork
 
-__all__ = ["Problem", "check_beta", "check_data"]
+__all__ = ["Problem", "check_beta", "check_data", "check_dask_data"]
+
+logger = logging.getLogger(__name__)
 
 
 def check_beta(beta) -> float:
@@ -84,6 +87,92 @@ def check_data(X, y=None):
     return X, y
 
 
+def _check_dask_dtype(a, name: str):
+    kind = a.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real, got complex data")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got an array of dtype {a.dtype}")
+    return a if a.dtype == np.float64 else a.astype(np.float64)
+
+
+def check_dask_data(X, y=None):
+    """Validate a Dask ``X`` (and ``y``) without bringing them to the client.
+
+    Shapes and dtypes are checked on the metadata; finiteness by one Dask reduction (a pass over
+    ``X``). ``X`` is rechunked to one column chunk, ``y`` (a Dask array or an in-memory array) to
+    the row chunks of ``X``; both become float64. Returns the (lazy) validated arrays.
+    """
+    import dask
+    import dask.array as da
+
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {X.shape}")
+    if any(math.isnan(c) for c in X.chunks[0]):
+        logger.info("computing the unknown chunk sizes of X (one pass)")
+        X = X.compute_chunk_sizes()
+    X = _check_dask_dtype(X, "X")
+    n, d = X.shape
+    if n < 2:
+        raise ValueError(f"X has n_samples={n}; at least 2 samples are required")
+    if d < 1:
+        raise ValueError("X has 0 features; at least 1 is required")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    if y is None:
+        if not bool(da.isfinite(X).all().compute()):
+            raise ValueError("X contains NaN or infinity")
+        return X
+    if is_dask_array(y):
+        if any(math.isnan(c) for c in y.chunks[0]):
+            y = y.compute_chunk_sizes()
+        y = _check_dask_dtype(y, "y")
+    else:
+        y = _as_real_array(y, "y")
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(
+            f"y must have shape ({n},) or ({n}, n_outputs) to match X, got shape {y.shape}"
+        )
+    if is_dask_array(y):
+        y = y.rechunk({0: X.chunks[0]} if y.ndim == 1 else {0: X.chunks[0], 1: -1})
+    else:
+        y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
+    finite_X, finite_y = dask.compute(da.isfinite(X).all(), da.isfinite(y).all())
+    if not finite_X:
+        raise ValueError("X contains NaN or infinity")
+    if not finite_y:
+        raise ValueError("y contains NaN or infinity")
+    return X, y
+
+
+def _dask_targets(y, loss: Loss, n_outputs: int | None):
+    """:func:`_targets` for a Dask ``y``: the same encodings and checks, as Dask reductions;
+    the result is persisted (the solver reads the targets in every pass)."""
+    import dask
+    import dask.array as da
+
+    if loss.multi_output_only and y.ndim == 1:
+        lo, hi, integral = dask.compute(y.min(), y.max(), (y == da.floor(y)).all())
+        if not integral or lo < 0:
+            raise ValueError("softmax targets given as 1-D must be integer class indices >= 0")
+        C = int(hi) + 1 if n_outputs is None else int(n_outputs)
+        if hi >= C:
+            raise ValueError(f"class index {int(hi)} out of range for {C} outputs")
+        Y = (y[:, None] == np.arange(C, dtype=np.float64)[None, :]).astype(np.float64)
+    else:
+        Y = y.reshape(y.shape[0], -1)
+    if n_outputs is not None and Y.shape[1] != n_outputs:
+        raise ValueError(f"y has {Y.shape[1]} outputs but {n_outputs} were expected")
+    if loss.margin:
+        values = np.unique(da.unique(Y).compute())
+        if not np.all(np.isin(values, (-1.0, 1.0))):
+            raise ValueError(
+                f"the {loss.name} loss needs labels in {{-1, +1}}; got values "
+                f"{values[:5].tolist()}. ConvexPolyNetClassifier encodes labels for you."
+            )
+    return loss.check_targets(Y).persist()
+
+
 def _targets(y: np.ndarray, loss: Loss, n_outputs: int | None) -> np.ndarray:
     """Targets as a 2-D ``(n, C)`` array in the loss's encoding."""
     if loss.multi_output_only and y.ndim == 1:
@@ -128,17 +217,31 @@ class Problem:
     (:meth:`lifted_features`, for the CVXPY backends). ``X`` and ``Y`` are float64 numpy copies on
     the host; ``data`` holds the arrays the matrix-free products use (the same numpy arrays, or
     torch tensors on a device).
+
+    A Dask array ``X`` (chunked by rows) is never brought to the client: ``X`` and ``Y`` are then
+    float64 Dask arrays (validated by Dask reductions, ``Y`` persisted), ``loss`` is the given
+    loss applied chunk by chunk (:class:`~spectranet.data.ChunkwiseLoss`), and only the native
+    solver's column generation runs on them (:mod:`spectranet.data`, ``docs/dask.md``).
     """
 
     def __init__(self, X, y, activation="relu", loss="squared", beta=1e-2, *, n_outputs=None,
                  device=None):
         X_input = X
-        X, y = (a.detach().to("cpu").numpy() if is_torch_tensor(a) else a for a in (X, y))
-        self.X, y = check_data(X, y)
+        if is_dask_array(X):
+            self.X, y = check_dask_data(X, y)
+        else:
+            X, y = (a.detach().to("cpu").numpy() if is_torch_tensor(a) else a for a in (X, y))
+            if is_dask_array(y):  # in-memory X: the targets come to it
+                y = y.compute()
+            self.X, y = check_data(X, y)
         self.activation: PolyActivation = as_activation(activation)
         self.loss: Loss = get_loss(loss)
         self.beta = check_beta(beta)
-        self.Y = _targets(y, self.loss, n_outputs)
+        if is_dask_array(y):
+            self.Y = _dask_targets(y, self.loss, n_outputs)
+            self.loss = ChunkwiseLoss(self.loss)  # the same formulas, one task per row chunk
+        else:
+            self.Y = _targets(y, self.loss, n_outputs)
         self.data = make_data(X_input, self.X, self.Y, device)
 
     # -- sizes ------------------------------------------------------------------
@@ -154,6 +257,19 @@ class Problem:
     def n_outputs(self) -> int:
         return self.Y.shape[1]
 
+    @property
+    def is_dask(self) -> bool:
+        """Whether the data are Dask arrays (only the native solver's column generation runs then)."""
+        return is_dask_array(self.X)
+
+    def _require_in_memory(self, what: str) -> None:
+        if self.is_dask:
+            raise ValueError(
+                f"{what} needs the data in memory, but this problem holds Dask arrays; use "
+                "solver='native' (column generation on the Dask workers, smooth losses: squared, "
+                "huber, logistic, softmax), or compute X and y first for the other solvers"
+            )
+
     def with_beta(self, beta) -> "Problem":
         """A copy sharing the data, with another :math:`\\beta`."""
         new = object.__new__(Problem)
@@ -162,7 +278,10 @@ class Problem:
         return new
 
     def on_host(self) -> "Problem":
-        """A copy sharing the data whose products run in float64 numpy (exact certificates)."""
+        """A copy sharing the data whose products run in float64 numpy (exact certificates).
+        Dask data already run in float64: the problem itself."""
+        if self.is_dask:
+            return self
         new = object.__new__(Problem)
         new.__dict__.update(self.__dict__)
         new.data = HostData(self.X, self.Y)
@@ -171,14 +290,13 @@ class Problem:
     # -- networks ---------------------------------------------------------------
     def hidden(self, first_layer: np.ndarray):
         r"""Pre-activations and activations :math:`(XU^\top, \sigma(XU^\top))` on the data's device."""
-        return hidden_layer(self.data.X, self.data.asarray(first_layer), self.activation)
+        return self.data.hidden(first_layer, self.activation)
 
     def outputs(self, network: PolyNetwork) -> np.ndarray:
-        """Network outputs on the training data, float64 ``(n, C)`` on the host."""
+        """Network outputs on the training data, float64 ``(n, C)`` on the host (a persisted Dask
+        array for Dask data)."""
         self._check_network(network)
-        data = self.data
-        return data.host(network_outputs(data.X, data.asarray(network.first_layer),
-                                         data.asarray(network.second_layer_2d), network.activation))
+        return self.data.outputs(network.first_layer, network.second_layer_2d, network.activation)
 
     def objective(self, network: PolyNetwork, outputs: np.ndarray | None = None) -> float:
         r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`.
@@ -186,7 +304,7 @@ class Problem:
         ``outputs`` may pass :meth:`outputs` of the network when already computed.
         """
         Yhat = self.outputs(network) if outputs is None else outputs
-        return self.loss.value(Yhat, self.Y) + self.beta * network.penalty()
+        return float(self.loss.value(Yhat, self.Y)) + self.beta * network.penalty()
 
     def _check_network(self, network: PolyNetwork) -> None:
         if not isinstance(network, PolyNetwork):
@@ -214,6 +332,7 @@ class Problem:
         -------
         ndarray of shape (n, C)
         """
+        self._require_in_memory("the lifted map (interior-point and CVXPY solvers)")
         X, (a, b, c), d = self.X, self.activation.coefficients, self.n_features
         M1, M2, M4 = M[:, :d, :d], M[:, :d, d], M[:, d, d]
         quad = np.einsum("id,kde,ie->ik", X, M1, X, optimize=True)
@@ -229,10 +348,10 @@ class Problem:
         -------
         Q : (C, d, d), q : (C, d), r : (C,)
         """
-        (a, b, c), data = self.activation.coefficients, self.data
-        Q = data.gram(V)
+        (a, b, c) = self.activation.coefficients
+        Q, XtV, sums = self.data.dual_products(V)  # one pass over X
         Q = 0.5 * a * (Q + Q.transpose(0, 2, 1))  # exactly symmetric
-        return Q, b * data.rmatmul(data.asarray(V)).T, c * V.sum(axis=0)
+        return Q, b * XtV.T, c * sums
 
     def adjoint(self, V: np.ndarray) -> np.ndarray:
         r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`,
@@ -258,6 +377,7 @@ class Problem:
         the diagonal of :math:`M_1`, its strictly upper triangle in row-major order,
         :math:`M_2` and :math:`M_4` (the layout of the CVXPY backend). Memory: ``8 n p`` bytes.
         """
+        self._require_in_memory("the explicit lift (CVXPY solvers)")
         X, (a, b, c) = self.X, self.activation.coefficients
         iu, ju = np.triu_indices(self.n_features, 1)
         return np.hstack(
@@ -270,8 +390,9 @@ class Problem:
         return d * (d + 1) // 2 + d + 1
 
     def __repr__(self) -> str:
+        dask = ", data=dask" if self.is_dask else ""
         return (
             f"Problem(n_samples={self.n_samples}, n_features={self.n_features}, "
             f"n_outputs={self.n_outputs}, loss={self.loss.name!r}, beta={self.beta:g}, "
-            f"activation={self.activation})"
+            f"activation={self.activation}{dask})"
         )

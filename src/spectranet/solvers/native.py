@@ -18,9 +18,12 @@ Two engines, one result, both ending in the exact certificate
   :math:`\arg\max_{\|u\|=1} |V_k^\top \sigma(Xu)|`. Only products with ``X`` and ``d x d``
   matrices: memory :math:`O(nd + d^2 + md)`.
 
-Scope: smooth losses (squared, Huber, logistic, softmax) on numpy arrays. The polyhedral losses
-(hinge, absolute) run through the interior-point method only with ``engine="ipm"`` (it can stall
-on them; ``"auto"`` leaves them to the CVXPY backends). Not yet: torch/GPU and Dask inputs.
+Scope: smooth losses (squared, Huber, logistic, softmax) on numpy arrays, torch tensors (any
+device) and Dask arrays (:mod:`spectranet.data`). The polyhedral losses (hinge, absolute) run
+through the interior-point method only with ``engine="ipm"`` (it can stall on them; ``"auto"``
+leaves them to the CVXPY backends). Dask data run by column generation only: its passes over
+``X`` are Dask array operations on the active scheduler, and the client holds the ``m x d``
+network and ``d x d`` matrices.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import time
 import numpy as np
 
 from ..certificate import certify_problem
-from ..data import TorchData
+from ..data import DaskData, TorchData
 from ..local import column_generation, refine
 from ..network import PolyNetwork
 from .base import Solver, SolveResult, certified_result, extract_network, zero_if_optimal
@@ -40,10 +43,25 @@ __all__ = ["NativeSolver"]
 logger = logging.getLogger(__name__)
 
 
+#: fraction of the interior-point method's estimated time given to column generation first
+IPM_TRIAL = 0.3
+
+
+def _ipm_seconds(problem) -> float:
+    """Rough time of the interior-point method: ~15 iterations of an order-nC Cholesky and the
+    O(n^2 d) kernels, at ~5 GFlop/s."""
+    n, d, C = problem.n_samples, problem.n_features, problem.n_outputs
+    return 15 * ((n * C) ** 3 / 3 + 8 * n * n * d * C) / 5e9
+
+
 def _max_schur() -> int:
     from .ipm import MAX_SCHUR
 
     return MAX_SCHUR
+
+
+def _is_dask(problem) -> bool:
+    return isinstance(problem.data, DaskData)
 
 
 def _start_network(problem, warm_start) -> PolyNetwork | None:
@@ -90,14 +108,18 @@ class NativeSolver(Solver):
         from . import ipm
 
         if self.engine == "ipm":  # the polyhedral losses only on request: not yet robust
-            return ipm.supports(problem)
+            return ipm.supports(problem) and not _is_dask(problem)
         return problem.loss.smooth
 
     def _unsupported(self, problem) -> str:
         smooth = "column generation needs a smooth loss (squared, huber, logistic, softmax)"
         size = (f"the interior-point method handles n*C <= {_max_schur()} (here "
                 f"{problem.n_samples * problem.n_outputs})")
-        if self.engine == "ipm":
+        if _is_dask(problem):
+            why = ("Dask data run by column generation only (engine='auto' or 'columns'), which needs "
+                   f"a smooth loss (squared, huber, logistic, softmax), not {problem.loss.name} with "
+                   f"engine={self.engine!r}; compute X and y for the other engines and solvers")
+        elif self.engine == "ipm":
             why = f"{size}; use engine='columns' for smooth losses"
         else:
             why = (f"{smooth}, not {problem.loss.name} (engine='ipm' handles the polyhedral losses "
@@ -110,8 +132,10 @@ class NativeSolver(Solver):
         if self.engine != "auto":
             return self.engine == "ipm"
         # warm starts (a path, a network trained by SGD) continue by column generation, and
-        # data on a torch device stays there (the interior-point method runs on the host)
-        return start is None and not isinstance(problem.data, TorchData) and ipm.supports(problem)
+        # data on a torch device or Dask workers stays there (the interior-point method runs on
+        # the host)
+        return (start is None and not isinstance(problem.data, (TorchData, DaskData))
+                and ipm.supports(problem))
 
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None):
         if not self.supports(problem):
@@ -129,7 +153,26 @@ class NativeSolver(Solver):
             log("native: %d neurons, objective %.10g, bound %.10g, gap %.2e", net.n_neurons,
                 cert.objective, cert.lower_bound, cert.gap)
 
-        if self._use_ipm(problem, start):
+        engine, lifted, iterations = "columns", None, 0
+        use_ipm = self._use_ipm(problem, start)
+        if start is not None or not use_ipm or (self.engine == "auto" and problem.loss.smooth):
+            # column generation: the engine of warm starts and large n; on a cold start that
+            # the interior-point method could take, only while it is cheap compared to it (few
+            # neurons: large beta), then the interior-point method takes over
+            network = start if start is not None else PolyNetwork.zero(
+                problem.n_features, problem.activation, None if problem.n_outputs == 1 else problem.n_outputs)
+            max_rounds = int(max_iter) if max_iter is not None else 50 * (problem.n_features + 1) * problem.n_outputs
+            deadline = start_time + IPM_TRIAL * _ipm_seconds(problem) if use_ipm else None
+            network, cert, iterations = column_generation(problem, network, tol=tol, max_rounds=max_rounds,
+                                                          callback=record, deadline=deadline)
+            if problem.data.float32:  # the certificate of record: float64 on the host
+                cert = certify_problem(problem.on_host(), network, tol=tol)
+                record(network, cert)
+            use_ipm = use_ipm and not cert.is_optimal
+            if use_ipm:
+                log("native: column generation not certified within %.2fs; interior point", IPM_TRIAL
+                    * _ipm_seconds(problem))
+        if use_ipm:
             from .ipm import solve_lifted
 
             sol = solve_lifted(problem, tol=min(1e-9, tol * 1e-3), max_iter=max_iter or 100,
@@ -138,17 +181,7 @@ class NativeSolver(Solver):
             network = extract_network(problem, sol.Z, sol.Z_prime, self.rank_tol)
             network, cert = refine(problem, network, tol=tol, dual=sol.dual)
             record(network, cert)
-            iterations, engine, lifted = sol.iterations, "ipm", (sol.Z, sol.Z_prime)
-        else:
-            network = start if start is not None else PolyNetwork.zero(
-                problem.n_features, problem.activation, None if problem.n_outputs == 1 else problem.n_outputs)
-            max_rounds = int(max_iter) if max_iter is not None else 50 * (problem.n_features + 1) * problem.n_outputs
-            network, cert, iterations = column_generation(problem, network, tol=tol, max_rounds=max_rounds,
-                                                          callback=record)
-            if problem.data.float32:  # the certificate of record: float64 on the host
-                cert = certify_problem(problem.on_host(), network, tol=tol)
-                record(network, cert)
-            engine, lifted = "columns", None
+            iterations, engine, lifted = iterations + sol.iterations, "ipm", (sol.Z, sol.Z_prime)
         objective = cert.objective if lifted is None else problem.lifted_objective(*lifted)
         return certified_result(
             network, cert, tol=tol, solver=self.name, objective=objective, iterations=iterations,

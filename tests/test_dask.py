@@ -1,0 +1,263 @@
+"""Dask data: the native solver's column generation on a `distributed.LocalCluster` (issue 6).
+
+One cluster (2 worker processes on loopback) serves the module; the worker-kill test runs last.
+The products and the chunk-wise losses are checked on the synchronous scheduler (no cluster).
+"""
+
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+
+from spectranet import (ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, Problem,  # noqa: E402
+                        beta_max, get_loss, get_solver, regularization_path)
+from spectranet.data import ChunkwiseLoss, DaskData  # noqa: E402
+from spectranet.solvers.native import NativeSolver  # noqa: E402
+
+from ._data import planted  # noqa: E402
+
+N, D, CHUNK = 2000, 5, 1000  # two row chunks: one per worker of the LocalCluster
+BETA = {"squared": 200.0, "logistic": 80.0}  # a few neurons: a fit is a few hundred Dask passes
+
+
+def chunked(a):
+    return da.from_array(a, chunks=(CHUNK,) + a.shape[1:])
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y, _ = planted(N, D, seed=0)
+    return X, y, np.where(y > np.median(y), 1.0, -1.0)
+
+
+class _Warnings(logging.Handler):
+    """Collects the scheduler's warnings (it runs in this process for a LocalCluster)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, worker_class=distributed.Nanny)
+    client = Client(cluster)
+    handler = _Warnings()
+    logging.getLogger("distributed.scheduler").addHandler(handler)
+    client.scheduler_warnings = handler.messages
+    yield client
+    logging.getLogger("distributed.scheduler").removeHandler(handler)
+    client.close()
+    cluster.close()
+
+
+# -- no cluster: the products, the chunk-wise losses, validation and refusals ---------------------
+
+def test_import_spectranet_imports_neither_dask_nor_distributed():
+    code = "import sys, spectranet; print(sorted({'dask', 'distributed'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_products_and_losses_match_numpy(data):
+    X, y, _ = data
+    Y2 = np.column_stack([y, -0.5 * y])
+    host = Problem(X, Y2, "relu", "squared", 1.0)
+    # X split by columns too and y chunked differently: both are aligned to X's row chunks
+    lazy = Problem(da.from_array(X, chunks=(300, 2)), da.from_array(Y2, chunks=(700, 1)), "relu",
+                   "squared", 1.0)
+    assert isinstance(lazy.data, DaskData) and lazy.is_dask and "data=dask" in repr(lazy)
+    assert lazy.X.numblocks[1] == 1 and lazy.Y.chunks[0] == lazy.X.chunks[0]
+    V = np.random.default_rng(0).standard_normal((N, 2))
+    with dask.config.set(scheduler="sync"):
+        for a, b in zip(host.dual_quadratic(V), lazy.dual_quadratic(chunked(V))):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-10)
+        net = PolyNetwork(np.eye(D)[:2], np.array([[0.5, 1.0], [-1.0, 0.2]]), "relu")
+        out = lazy.outputs(net)
+        assert isinstance(out, da.Array)
+        np.testing.assert_allclose(out.compute(), host.outputs(net), rtol=1e-12)
+        assert lazy.objective(net) == pytest.approx(host.objective(net), rel=1e-12)
+        rng = np.random.default_rng(1)
+        Yhat = rng.standard_normal((N, 3))
+        targets = {"squared": Yhat + 0.1, "huber": 3 * Yhat, "logistic": np.sign(Yhat),
+                   "softmax": np.eye(3)[rng.integers(0, 3, N)]}
+        for name, T in targets.items():
+            base = get_loss(name)
+            loss, L, Lhat = ChunkwiseLoss(base), chunked(T), chunked(Yhat)
+            assert float(loss.value(Lhat, L)) == pytest.approx(base.value(Yhat, T), rel=1e-12)
+            G = loss.gradient(Lhat, L)
+            np.testing.assert_allclose(G.compute(), base.gradient(Yhat, T), rtol=1e-12)
+            np.testing.assert_allclose(loss.hessp(Lhat, L, G).compute(),
+                                       base.hessp(Yhat, T, base.gradient(Yhat, T)), rtol=1e-12)
+            P = loss.project_dual(-G, L)  # row-wise for softmax: on the chunks, never gathered
+            np.testing.assert_allclose(P.compute(), base.project_dual(-base.gradient(Yhat, T), T))
+            assert loss.dual_value(0.5 * P, L) == pytest.approx(
+                base.dual_value(0.5 * base.project_dual(-base.gradient(Yhat, T), T), T), rel=1e-12)
+        assert ChunkwiseLoss(get_loss("huber")).delta == 1.0
+
+
+def test_dask_input_validation():
+    X, y, _ = planted(40, 3)
+    bad = X.copy()
+    bad[17, 1] = np.nan
+    with dask.config.set(scheduler="sync"):
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            Problem(da.from_array(bad, chunks=10), y)
+        with pytest.raises(ValueError, match="y must have shape"):
+            Problem(da.from_array(X, chunks=10), da.from_array(y[:-1], chunks=10))
+        with pytest.raises(TypeError, match="must be real"):
+            Problem(da.from_array(X + 1j, chunks=10), y)
+        with pytest.raises(ValueError, match=r"needs labels in \{-1, \+1\}"):
+            Problem(da.from_array(X, chunks=10), da.from_array(y, chunks=10), loss="logistic")
+        with pytest.raises(ValueError, match="does not apply to Dask arrays"):
+            Problem(da.from_array(X, chunks=10), y, device="cpu")
+        # softmax labels given as class indices, one-hot encoded by Dask
+        labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+        soft = Problem(da.from_array(X, chunks=10), da.from_array(labels, chunks=10), loss="softmax")
+        np.testing.assert_array_equal(soft.Y.compute(), np.eye(3)[labels])
+
+
+def test_unsupported_engines_and_solvers_raise_a_clear_error():
+    X, y, _ = planted(40, 3)
+    Xd, yd = da.from_array(X, chunks=10), da.from_array(y, chunks=10)
+    with dask.config.set(scheduler="sync"):
+        problem = Problem(Xd, yd, "relu", "squared", 0.1)
+        with pytest.raises(ValueError, match="Dask data run by column generation only"):
+            NativeSolver(engine="ipm").solve(problem)
+        with pytest.raises(ValueError, match="needs the data in memory.*solver='native'"):
+            get_solver("clarabel").solve(problem)
+        with pytest.raises(ValueError, match="needs the data in memory"):
+            problem.forward(np.zeros((1, 4, 4)))
+        hinge = Problem(Xd, da.sign(yd) + (yd == 0), "relu", "hinge", 0.1)
+        with pytest.raises(ValueError, match="needs a smooth loss"):
+            NativeSolver().solve(hinge)
+        for est in (ConvexPolyNetRegressor(solver="clarabel"), ConvexPolyNetRegressor(loss="absolute"),
+                    ConvexPolyNetRegressor(activation="square", regularization="cubic")):
+            with pytest.raises(ValueError, match="Dask input"):
+                est.fit(Xd, yd)
+        with pytest.raises(ValueError, match="Dask input needs a smooth loss"):
+            ConvexPolyNetClassifier(loss="hinge").fit(Xd, yd > np.median(y))
+
+
+def test_threaded_scheduler_solves_too(data):
+    X, y, _ = data
+    ref = get_solver("native", engine="columns").solve(Problem(X, y, "relu", "squared", BETA["squared"]))
+    with dask.config.set(scheduler="threads"):
+        result = get_solver("native").solve(Problem(chunked(X), chunked(y), "relu", "squared",
+                                                    BETA["squared"]))
+    assert result.state["engine"] == "columns" and result.gap <= 1e-6
+    assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-6)
+
+
+def test_multiclass_softmax_on_dask_matches_numpy():
+    X, y, _ = planted(300, 3, seed=0)
+    labels = np.digitize(y, np.quantile(y, [0.33, 0.66]))
+    ref = ConvexPolyNetClassifier(beta=5.0).fit(X, labels)
+    with dask.config.set(scheduler="sync"):
+        est = ConvexPolyNetClassifier(beta=5.0).fit(da.from_array(X, chunks=100), da.from_array(labels, chunks=100))
+        proba = est.predict_proba(da.from_array(X, chunks=100)).compute()
+    assert est.loss_.name == "softmax" and est.gap_ <= 1e-6
+    assert est.network_objective_ == pytest.approx(ref.network_objective_, rel=1e-6)
+    np.testing.assert_allclose(proba, ref.predict_proba(X), atol=1e-6)
+
+
+# -- on the LocalCluster ----------------------------------------------------------------------------
+
+def test_regressor_on_cluster_equals_in_memory_fit(client, data):
+    X, y, _ = data
+    ref = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(X, y)
+    est = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(chunked(X), chunked(y))
+    assert est.status_ == "optimal" and est.gap_ <= 1e-6 and est.solver_ == "native"
+    assert est.network_objective_ == pytest.approx(ref.network_objective_, rel=1e-6)
+    assert est.lower_bound_ <= ref.network_objective_ * (1 + 1e-12)
+    assert est.n_features_in_ == D and est.loss_.name == "squared"
+    pred = est.predict(chunked(X))
+    assert isinstance(pred, da.Array) and pred.shape == (N,)
+    np.testing.assert_allclose(pred.compute(), ref.predict(X), rtol=1e-6, atol=1e-6 * np.abs(y).max())
+    np.testing.assert_allclose(est.predict(X[:7]), pred[:7].compute())  # numpy in, numpy out
+    assert isinstance(est.certificate_.dual, da.Array)  # n x C: stays on the workers
+    clone = pickle.loads(pickle.dumps(est))  # without the workers' memory
+    assert clone.certificate_.dual is None and clone.gap_ == est.gap_
+    np.testing.assert_array_equal(clone.predict(X[:7]), est.predict(X[:7]))
+    assert not [m for m in client.scheduler_warnings if "run_spec" in m]
+
+
+def test_classifier_on_cluster_equals_in_memory_fit(client, data):
+    X, _, labels = data
+    names = np.where(labels > 0, "yes", "no")
+    ref = ConvexPolyNetClassifier(beta=BETA["logistic"]).fit(X, names)
+    est = ConvexPolyNetClassifier(beta=BETA["logistic"]).fit(chunked(X), chunked(names))
+    np.testing.assert_array_equal(est.classes_, ["no", "yes"])
+    assert est.status_ == "optimal" and est.gap_ <= 1e-6
+    assert est.network_objective_ == pytest.approx(ref.network_objective_, rel=1e-6)
+    Xd = chunked(X)
+    pred, proba = est.predict(Xd), est.predict_proba(Xd)
+    assert isinstance(pred, da.Array) and isinstance(proba, da.Array)
+    pred, proba = dask.compute(pred, proba)
+    np.testing.assert_allclose(proba, ref.predict_proba(X), atol=1e-6)
+    margin = np.abs(ref.decision_function(X)) > 1e-5
+    np.testing.assert_array_equal(pred[margin], ref.predict(X)[margin])
+    assert not [m for m in client.scheduler_warnings if "run_spec" in m]
+
+
+def test_sweeps_through_the_joblib_dask_backend(client):
+    from joblib import parallel_backend
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, _ = planted(60, 3, seed=4)
+    grid = {"beta": [0.1, 1.0, 10.0]}
+    serial = GridSearchCV(ConvexPolyNetRegressor(), grid, cv=3).fit(X, y)
+    with parallel_backend("dask"):
+        parallel = GridSearchCV(ConvexPolyNetRegressor(), grid, cv=3, n_jobs=2).fit(X, y)
+        path = regularization_path(X, y, beta_max(X, y) * np.array([1.1, 0.3, 0.1, 0.01]), n_jobs=2)
+    assert parallel.best_params_ == serial.best_params_
+    np.testing.assert_allclose(parallel.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], rtol=1e-6)
+    one = regularization_path(X, y, path.betas)
+    np.testing.assert_allclose(path.objectives, one.objectives, rtol=1e-6)
+    assert np.all(path.gaps <= 1e-6) and path.n_neurons[0] == 0
+
+
+def test_a_worker_killed_mid_fit_is_recovered_or_raises(client, data, monkeypatch):
+    """SIGKILL one worker process at the 15th reduction of the fit: Dask recomputes what it held
+    (the nanny starts a new worker), and the fit ends certified at the in-memory optimum; an
+    unrecoverable loss must surface as an exception, never as a wrong model."""
+    X, y, _ = data
+    ref = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(X, y)
+    victim = next(iter(client.run(os.getpid).values()))  # one worker process (its nanny restarts it)
+    calls, killed = [0], []
+    original = DaskData.host
+
+    def host(self, a):
+        calls[0] += 1
+        if calls[0] == 15 and not killed:
+            os.kill(victim, signal.SIGKILL)
+            killed.append(calls[0])
+        return original(self, a)
+
+    monkeypatch.setattr(DaskData, "host", host)
+    try:
+        est = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(chunked(X), chunked(y))
+    except Exception as exc:  # surfaced: acceptable, as long as it is an error
+        assert killed, f"the fit failed before the worker was killed: {exc!r}"
+        return
+    assert killed and calls[0] > 15
+    assert est.status_ == "optimal" and est.gap_ <= 1e-6
+    assert est.network_objective_ == pytest.approx(ref.network_objective_, rel=1e-6)
+    np.testing.assert_allclose(est.predict(chunked(X)).compute(), ref.predict(X), rtol=1e-6,
+                               atol=1e-6 * np.abs(y).max())
