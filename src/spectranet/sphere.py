@@ -223,11 +223,6 @@ def sphere_max(Q, q=None, r=0.0, *, eig=None) -> SphereMax:
 
     # Scale by a power of two (exact) so that max(|lam|, ||q||) ~ 1.
     big = max(lam_abs, qnorm)
-    small = max(lam_abs, float(np.max(np.abs(q))) if d else 0.0)
-    if 0.0 < small < np.finfo(float).tiny:  # subnormal data (||q|| may even underflow): f = r + O(small)
-        u = V[:, 0].copy()
-        value = float(u @ Q @ u + q @ u + r)
-        return SphereMax(value=value, value_upper=float(r + d * small + margin), u=u, hard_case=True)
     s = 2.0 ** math.frexp(big)[1] if big > 0.0 else 1.0
     lam_s, g_s = lam / s, g / s
     gaps = np.maximum(lam_s[0] - lam_s, 0.0)
