@@ -1,7 +1,9 @@
+import json
+
 import numpy as np
 import pytest
 
-from spectranet import PolyActivation, PolyNetwork
+from spectranet import Dense, PolyActivation, PolyNetwork
 
 
 def test_predict_shapes_and_values(random_network):
@@ -45,7 +47,19 @@ def test_save_load_roundtrip(tmp_path, second):
     np.testing.assert_array_equal(back.second_layer, net.second_layer)
     assert back.activation == net.activation
     with np.load(path, allow_pickle=False) as data:  # documented keys, no pickle
-        assert sorted(data.files) == ["activation", "first_layer", "format_version", "second_layer"]
+        assert sorted(data.files) == ["activation", "architecture", "first_layer", "format_version",
+                                      "second_layer"]
+        assert int(data["format_version"]) == 2
+        assert json.loads(str(data["architecture"])) == {"type": "dense"}
+
+
+def test_load_reads_format_version_1(tmp_path):
+    path = tmp_path / "v1.npz"
+    np.savez(path, format_version=np.array(1), first_layer=np.array([[0.6, 0.8]]), second_layer=np.array([2.0]),
+             activation=np.array([0.1, 0.5, 0.24]))
+    back = PolyNetwork.load(path)
+    assert back.architecture == Dense() and back.n_neurons == 1
+    np.testing.assert_array_equal(back.second_layer, [2.0])
 
 
 def test_load_rejects_foreign_files(tmp_path):

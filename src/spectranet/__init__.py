@@ -6,6 +6,7 @@ global optimality with a dual bound. ``import spectranet`` imports neither torch
 """
 
 from .activations import PolyActivation
+from .architectures import Conv2D, Dense
 from .baseline import BackpropPolyNetClassifier, BackpropPolyNetRegressor, BackpropReLUClassifier, lr_grid_search
 from .certificate import Certificate, certify
 from .cubic import cubic_objective, cubic_weights, solve_cubic
@@ -27,8 +28,10 @@ __all__ = [
     "BackpropReLUClassifier",
     "Certificate",
     "ConvergenceWarning",
+    "Conv2D",
     "ConvexPolyNetClassifier",
     "ConvexPolyNetRegressor",
+    "Dense",
     "Loss",
     "PathResult",
     "PolyActivation",

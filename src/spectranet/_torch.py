@@ -24,6 +24,8 @@ def poly_network_module(network, dtype=None):
     ``(N, C)`` otherwise; its parameters are the first layer (``first.weight``, rows
     :math:`u_j`) and the second layer (``second.weight``).
     """
+    if not network.architecture.is_dense:
+        return conv_network_module(network, dtype=dtype)
     torch = import_torch()
     nn = torch.nn
     dtype = torch.float64 if dtype is None else dtype
@@ -45,6 +47,49 @@ def poly_network_module(network, dtype=None):
             return out[:, 0] if scalar else out
 
     return PolyNetworkModule()
+
+
+def conv_network_module(network, dtype=None):
+    """Build a ``torch.nn.Module`` equal to a CNN ``network`` (:class:`~spectranet.Conv2D`).
+
+    ``Conv2d`` (filters ``conv.weight`` of shape ``(m, C, kh, kw)``, no bias), the activation,
+    ``AvgPool2d(P)`` / a global mean / nothing, then ``second``: a linear layer from the
+    ``m*G`` pooled activations (filter-major, groups row-major over the pooled map) to the
+    ``C`` outputs. Takes images ``(N, C, H, W)`` (or rows of ``C*H*W`` values); returns ``(N,)``
+    for a scalar-output network, ``(N, C)`` otherwise.
+    """
+    torch = import_torch()
+    nn = torch.nn
+    dtype = torch.float64 if dtype is None else dtype
+    arch, activation = network.architecture, network.activation
+    channels, m, G = arch.image_shape[0], network.n_neurons, network.n_groups
+    scalar, C = network.scalar_output, network.n_outputs
+    weights = np.array(network.first_layer).reshape((m, channels) + arch.kernel_size)
+    second = np.array(network.second_layer).reshape(m * G, C).T
+
+    class ConvPolyNetworkModule(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(channels, m, arch.kernel_size, stride=arch.stride, padding=arch.padding,
+                                  bias=False, dtype=dtype)
+            self.pool = nn.AvgPool2d(arch.pool) if isinstance(arch.pool, int) else None
+            self.second = nn.Linear(m * G, C, bias=False, dtype=dtype)
+            with torch.no_grad():
+                self.conv.weight.copy_(torch.tensor(weights, dtype=dtype))
+                self.second.weight.copy_(torch.tensor(second, dtype=dtype))
+
+        def forward(self, x):
+            if x.dim() == 2:
+                x = x.reshape((x.shape[0],) + arch.image_shape)
+            h = activation(self.conv(x))
+            if self.pool is not None:
+                h = self.pool(h)
+            elif arch.pool == "global":
+                h = h.mean(dim=(2, 3))
+            out = self.second(h.flatten(1))
+            return out[:, 0] if scalar else out
+
+    return ConvPolyNetworkModule()
 
 
 _DTYPES = ("float64", "float32")

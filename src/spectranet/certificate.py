@@ -42,16 +42,18 @@ class Violation:
     neuron: np.ndarray  #: unit-norm u, shape (d,)
     output: int  #: output k
     sign: int  #: sign of V_k^T sigma(X u)
+    pair: int = 0  #: pair p = g*C + k (the output k for a dense network)
 
 
 def max_violation(problem: Problem, V: np.ndarray) -> Violation:
-    r"""Solve :math:`\max_k \max_{\|u\|=1} |V_k^\top \sigma(X u)|` exactly (dense eigendecomposition)."""
+    r"""Solve :math:`\max_p \max_{\|u\|=1} |V^\top \phi_p(u)|` over the pairs exactly (dense
+    eigendecomposition); :math:`\phi_p(u) = \sigma(Xu)` for the dense pair of output ``p``."""
     Q, q, r = problem.dual_quadratic(V)
-    best = None
-    for k in range(problem.n_outputs):
-        res, sign = sphere_max_abs(Q[k], q[k], r[k], eig=eig_desc(Q[k]))
+    best, C = None, problem.n_outputs
+    for p in range(problem.n_pairs):
+        res, sign = sphere_max_abs(Q[p], q[p], r[p], eig=eig_desc(Q[p]))
         if best is None or res.value_upper > best.value_upper:
-            best = Violation(res.value, res.value_upper, res.u, k, sign)
+            best = Violation(res.value, res.value_upper, res.u, p % C, sign, p)
     return best
 
 
@@ -95,9 +97,10 @@ class Certificate:
         :math:`\lambda = \max_u |V^\top \sigma(Xu)|` at the network's own dual point; the
         network is optimal only if ``lam <= beta`` (up to tolerance).
     beta : float
-    neuron, output, sign
-        Most violated neuron :math:`u`, the output it would feed and the sign of the second-layer
-        weight that decreases the objective.
+    neuron, output, sign, pair
+        Most violated neuron :math:`u`, the output it would feed, the sign of the second-layer
+        weight that decreases the objective, and its pair (``g*C + output``; the output for a
+        dense network).
     dual : ndarray of shape (n, C)
         The dual-feasible point attaining ``lower_bound``.
     tol : float
@@ -114,6 +117,7 @@ class Certificate:
     sign: int
     dual: np.ndarray = field(repr=False)
     tol: float = 1e-6
+    pair: int = 0
 
     @property
     def is_optimal(self) -> bool:
@@ -166,6 +170,7 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
         sign=own.sign,
         dual=best_V,
         tol=tol,
+        pair=own.pair,
     )
 
 
@@ -183,6 +188,7 @@ def certify(network: PolyNetwork, X, y, loss="squared", beta: float = 1e-2, *, d
     Parameters
     ----------
     network : PolyNetwork
+        Any architecture (:class:`~spectranet.architectures.Conv2D` networks take images).
     X : array-like of shape (n, d)
     y : array-like of shape (n,) or (n, C)
         Targets in the loss's encoding (labels in {-1, +1} for ``"logistic"`` and
@@ -207,5 +213,6 @@ def certify(network: PolyNetwork, X, y, loss="squared", beta: float = 1e-2, *, d
             "the first layer of the network must have unit-norm rows (problem (P)); "
             f"got row norms in [{norms.min():.3g}, {norms.max():.3g}]"
         )
-    problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs)
+    problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs,
+                      architecture=network.architecture)
     return certify_problem(problem, network, dual=dual, tol=tol)

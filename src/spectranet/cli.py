@@ -28,7 +28,7 @@ def _fit_row(name, est, metric_name, metric):
         "network objective": f"{est.network_objective_:.8g}",
         "certified gap": f"{est.gap_:.1e}",
         "m*": est.n_neurons_,
-        "bound 2(d+1)C": 2 * (est.n_features_in_ + 1) * est.network_.n_outputs,
+        "bound 2(d+1)P": 2 * (est.network_.n_features + 1) * est.network_.n_pairs,
         "metric": f"{metric_name} {metric:.3f}",
         "time s": f"{est.fit_time_:.2f}",
     }

@@ -73,6 +73,9 @@ def _check_problem(problem) -> Problem:
             f"(activation='square'); the problem has activation {problem.activation}. For other "
             "activations solve (P) with spectranet.get_solver(...).solve(problem)"
         )
+    if not problem.architecture.is_dense:
+        raise ValueError(f"cubic regularization is derived for the dense architecture, not "
+                         f"{problem.architecture!r}; use regularization='l1' for convolutional networks")
     return problem
 
 

@@ -87,6 +87,28 @@ class HostData:
         return self.host(network_outputs(self.X, self.asarray(first_layer), self.asarray(second_layer),
                                          activation))
 
+    # -- the local phase's products, per pair (here a pair is an output) ----------------------
+    n_groups = 1
+
+    def apply_second(self, Phi, second_layer):
+        r"""Outputs :math:`\Phi A` (n, C) from the activations of :meth:`hidden`, on the device."""
+        return Phi @ self.asarray(second_layer)
+
+    def second_gradient(self, Phi, B) -> np.ndarray:
+        r"""Adjoint of :meth:`apply_second` in ``A``: :math:`\Phi^\top B`, float64 (m, C)."""
+        return self.host(Phi.T @ B)
+
+    def first_gradient(self, first_layer, hidden, B, second_layer, activation) -> np.ndarray:
+        r"""Gradient of :math:`\langle B, \sigma(XU^\top)A\rangle` in ``U``: float64 (m, d)."""
+        return self.rmatmul((B @ self.asarray(second_layer).T) * activation.derivative(hidden)).T
+
+    def pair_column(self, Phi, j: int, p: int, Yhat):
+        """Outputs (shaped as ``Yhat``, on the device) of a unit second-layer weight of neuron
+        ``j`` on pair ``p``."""
+        D = Yhat * 0.0
+        D[:, p] = Phi[:, j]
+        return D
+
 
 class TorchData(HostData):
     """``X`` and ``Y`` as torch tensors on ``device``, in float64 or float32."""

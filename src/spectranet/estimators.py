@@ -30,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import PolyActivation, as_activation
+from .architectures import check_architecture
 from .data import is_dask_array
 from .losses import Loss, get_loss
 from .problem import Problem, check_beta
@@ -160,12 +161,18 @@ _PARAMS_DOC = """
         (:func:`spectranet.cubic.solve_cubic`); the network is extracted by an
         eigendecomposition (:math:`m^* \\le d` per output) and the cubic weights are stored in
         ``cubic_first_layer_`` / ``cubic_second_layer_``. Needs a CVXPY solver.
+    architecture : None, Dense or Conv2D, default=None
+        ``None`` / :class:`~spectranet.Dense`: fully connected. :class:`~spectranet.Conv2D`:
+        a convolutional first layer on images given as rows of ``C*H*W`` values (or arrays
+        ``(N, C, H, W)``), with one second-layer weight per patch, per pooling window, or
+        (``pool="global"``) per filter; one pair of the convex program per group and output.
 
     Attributes
     ----------
     network_ : PolyNetwork
-        The extracted network: ``network_.first_layer`` (m, d) with unit-norm rows,
-        ``network_.second_layer`` (m,) or (m, C).
+        The extracted network: ``network_.first_layer`` (m, d) with unit-norm rows (filters of
+        length ``C*kh*kw`` for a CNN), ``network_.second_layer`` (m,) or (m, C) (a CNN's has a
+        group axis: (m, G) or (m, G, C)).
     n_neurons_ : int
         Width :math:`m^* = \\sum_k (\\operatorname{{rank}} Z_k^* + \\operatorname{{rank}} Z_k'^*)`.
     objective_ : float
@@ -195,7 +202,8 @@ class _ConvexPolyNetBase(BaseEstimator):
     _default_loss = "squared"
 
     def __init__(self, activation="relu", beta=1e-2, loss=None, solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1"):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None):
+        self.architecture = architecture
         self.activation = activation
         self.beta = beta
         self.loss = loss
@@ -218,6 +226,10 @@ class _ConvexPolyNetBase(BaseEstimator):
             raise ValueError(f"max_iter must be None or a positive integer, got {self.max_iter!r}")
         if not isinstance(self.regularization, str) or self.regularization not in ("l1", "cubic"):
             raise ValueError(f"regularization must be 'l1' or 'cubic', got {self.regularization!r}")
+        arch = check_architecture(self.architecture)
+        if self.regularization == "cubic" and not arch.is_dense:
+            raise ValueError(f"regularization='cubic' is derived for the dense architecture, not {arch!r}; "
+                             "use regularization='l1' for convolutional networks")
         if self.regularization == "cubic":
             if as_activation(self.activation) != PolyActivation(1.0, 0.0, 0.0):
                 raise ValueError(
@@ -229,6 +241,9 @@ class _ConvexPolyNetBase(BaseEstimator):
 
     def _check_dask_fit(self, X, y, loss: Loss):
         """Dask input: what a fit supports, checked before any pass over the data."""
+        if not check_architecture(self.architecture).is_dense:
+            raise ValueError(f"Dask input is fitted with the dense architecture only, got "
+                             f"architecture={self.architecture!r}; compute X and y first")
         if y is None:
             raise ValueError("requires y to be passed, but the target y is None")
         if X.ndim != 2:
@@ -250,7 +265,8 @@ class _ConvexPolyNetBase(BaseEstimator):
         return y if is_dask_array(y) else np.asarray(y)
 
     def _solve(self, X, Y, loss: Loss, n_outputs: int):
-        problem = Problem(X, Y, self.activation, loss, self.beta, n_outputs=n_outputs)
+        problem = Problem(X, Y, self.activation, loss, self.beta, n_outputs=n_outputs,
+                          architecture=self.architecture)
         if self.regularization == "cubic":
             from .cubic import solve_cubic
 
@@ -286,8 +302,15 @@ class _ConvexPolyNetBase(BaseEstimator):
         check_is_fitted(self, "network_")
         if is_dask_array(X):
             return self._dask_decision(X)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, self._image_rows(X), reset=False, dtype=np.float64)
         return self.network_.decision_function(X)
+
+    def _image_rows(self, X):
+        """Images ``(N, C, H, W)`` as rows for a convolutional architecture; ``X`` otherwise."""
+        arch = check_architecture(self.architecture)
+        if not arch.is_dense and not is_dask_array(X) and np.ndim(X) >= 3:
+            return arch.as_rows(X)
+        return X
 
     def _dask_decision(self, X):
         """Network outputs of a Dask ``X``: a Dask array (n, C), one task per row chunk."""
@@ -333,10 +356,10 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
 
 
     def __init__(self, activation="relu", beta=1e-2, loss="squared", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1"):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None):
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
                          max_iter=max_iter, verbose=verbose, warm_start=warm_start,
-                         regularization=regularization)
+                         regularization=regularization, architecture=architecture)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -350,8 +373,8 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         if is_dask_array(X):  # validated by Dask reductions in Problem, never gathered
             y = self._check_dask_fit(X, y, loss)
         else:
-            X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
-                                 ensure_min_samples=2)
+            X, y = validate_data(self, self._image_rows(X), y, multi_output=True, y_numeric=True,
+                                 dtype=np.float64, ensure_min_samples=2)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
         return self._solve(X, Y, loss, Y.shape[1])
@@ -396,10 +419,10 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
 
 
     def __init__(self, activation="relu", beta=1e-2, loss="logistic", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1"):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None):
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
                          max_iter=max_iter, verbose=verbose, warm_start=warm_start,
-                         regularization=regularization)
+                         regularization=regularization, architecture=architecture)
 
     def fit(self, X, y):
         """Fit the globally optimal classifier network."""
@@ -415,7 +438,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                 y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
             self.classes_, y = _dask_labels(y)
         else:
-            X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+            X, y = validate_data(self, self._image_rows(X), y, dtype=np.float64, ensure_min_samples=2)
             check_classification_targets(y)
             self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size

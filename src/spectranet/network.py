@@ -6,16 +6,18 @@ This module holds the one implementation of the network's forward pass,
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .activations import PolyActivation, as_activation
+from .architectures import Conv2D, Dense, architecture_from_dict, check_architecture
 
 __all__ = ["PolyNetwork", "network_outputs", "hidden_layer", "NPZ_FORMAT_VERSION"]
 
-NPZ_FORMAT_VERSION = 1
+NPZ_FORMAT_VERSION = 2
 
 
 def hidden_layer(X, first_layer, activation: PolyActivation):
@@ -44,18 +46,27 @@ class PolyNetwork:
     r"""A two-layer network with degree-two polynomial activation.
 
     .. math:: f(x) = \sum_{j=1}^m \sigma(x^\top u_j)\, \alpha_j, \qquad
-              \sigma(t) = a t^2 + b t + c.
+              \sigma(t) = a t^2 + b t + c,
+
+    or, with a :class:`~spectranet.architectures.Conv2D` architecture, a CNN with filters
+    :math:`u_j` and a second-layer weight per filter, group (patch or pooling window) and output:
+
+    .. math:: f(x)_k = \sum_{j=1}^m \sum_g \alpha_{jgk}\, \frac{1}{|g|}\sum_{l \in g} \sigma(x_l^\top u_j).
 
     Parameters
     ----------
     first_layer : array-like of shape (m, d)
         First-layer weights :math:`u_j` as rows (unit norm for networks extracted from
         the convex program; any norm is accepted).
-    second_layer : array-like of shape (m,) or (m, C)
+    second_layer : array-like of shape (m,) or (m, C); (m, G) or (m, G, C) for a CNN
         Second-layer weights :math:`\alpha_j`: ``(m,)`` for a scalar output,
-        ``(m, C)`` for ``C`` outputs.
+        ``(m, C)`` for ``C`` outputs; a CNN's has a group axis (``G`` patches or pooling windows).
     activation : PolyActivation, str or tuple
         The activation :math:`\sigma`.
+    architecture : Dense or Conv2D, optional
+        ``None``: fully connected. With :class:`~spectranet.architectures.Conv2D` the first layer's
+        rows are filters of length ``C*kh*kw`` and inputs are images (rows of ``C*H*W`` values
+        or ``(N, C, H, W)`` arrays).
 
     Attributes
     ----------
@@ -67,17 +78,30 @@ class PolyNetwork:
     first_layer: np.ndarray
     second_layer: np.ndarray
     activation: PolyActivation
+    architecture: Dense | Conv2D = Dense()
 
     def __post_init__(self):
+        arch = check_architecture(self.architecture)
         U = np.array(self.first_layer, dtype=float, copy=True)
         A = np.array(self.second_layer, dtype=float, copy=True)
         if U.ndim != 2:
             raise ValueError(f"first_layer must be 2-D (n_neurons, n_features), got shape {U.shape}")
-        if A.ndim not in (1, 2) or A.shape[0] != U.shape[0]:
-            raise ValueError(
-                "second_layer must have shape (n_neurons,) or (n_neurons, n_outputs) with "
-                f"n_neurons = {U.shape[0]}, got shape {A.shape}"
-            )
+        if arch.is_dense:
+            if A.ndim not in (1, 2) or A.shape[0] != U.shape[0]:
+                raise ValueError(
+                    "second_layer must have shape (n_neurons,) or (n_neurons, n_outputs) with "
+                    f"n_neurons = {U.shape[0]}, got shape {A.shape}"
+                )
+        else:
+            G = arch.n_groups()
+            if A.ndim not in (2, 3) or A.shape[:2] != (U.shape[0], G):
+                raise ValueError(
+                    f"a {arch!r} network's second_layer must have shape (n_neurons, {G}) or "
+                    f"(n_neurons, {G}, n_outputs) with n_neurons = {U.shape[0]}, got shape {A.shape}"
+                )
+            if U.shape[1] != arch.filter_size:
+                raise ValueError(f"first_layer rows must be filters of length C*kh*kw = {arch.filter_size} "
+                                 f"for {arch!r}, got shape {U.shape}")
         if not (np.all(np.isfinite(U)) and np.all(np.isfinite(A))):
             raise ValueError("network weights must be finite")
         U.flags.writeable = False
@@ -85,6 +109,7 @@ class PolyNetwork:
         object.__setattr__(self, "first_layer", U)
         object.__setattr__(self, "second_layer", A)
         object.__setattr__(self, "activation", as_activation(self.activation))
+        object.__setattr__(self, "architecture", arch)
 
     # -- shape ------------------------------------------------------------------
     @property
@@ -96,31 +121,57 @@ class PolyNetwork:
         return self.first_layer.shape[1]
 
     @property
+    def n_groups(self) -> int:
+        """Groups per filter: 1 (fully connected), patches, or pooling windows."""
+        return self.architecture.n_groups()
+
+    @property
+    def scalar_output(self) -> bool:
+        """Whether the second layer has no output axis (``predict`` returns ``(n,)``)."""
+        return self.second_layer.ndim == (1 if self.architecture.is_dense else 2)
+
+    @property
     def n_outputs(self) -> int:
-        return 1 if self.second_layer.ndim == 1 else self.second_layer.shape[1]
+        return 1 if self.scalar_output else self.second_layer.shape[-1]
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of (group, output) pairs of the convex program."""
+        return self.n_groups * self.n_outputs
+
+    @property
+    def n_inputs(self) -> int:
+        """Length of an input row (``n_features`` for a dense network, ``C*H*W`` for a CNN)."""
+        return self.n_features if self.architecture.is_dense else self.architecture.n_inputs
 
     @property
     def second_layer_2d(self) -> np.ndarray:
-        """Second layer as ``(m, C)``."""
-        return self.second_layer.reshape(self.n_neurons, self.n_outputs)
+        """Second layer as ``(m, P)``, one column per pair ``p = g*C + k`` (``(m, C)`` dense)."""
+        return self.second_layer.reshape(self.n_neurons, self.n_pairs)
 
     def with_layers(self, first_layer, second_layer_2d, *, drop_zero: bool = True) -> "PolyNetwork":
-        """A network with the same activation and output shape and new layers, the second
-        given as ``(m, C)``; neurons whose second-layer weights are all zero are dropped."""
+        """A network with the same activation, architecture and output shape and new layers, the
+        second given as ``(m, P)``; neurons whose second-layer weights are all zero are dropped."""
         U, A = np.asarray(first_layer, dtype=float), np.asarray(second_layer_2d, dtype=float)
         if drop_zero:
             keep = np.any(A != 0.0, axis=1)
             U, A = U[keep], A[keep]
-        return PolyNetwork(U, A[:, 0] if self.second_layer.ndim == 1 else A, self.activation)
+        shape = self.second_layer.shape[1:]
+        return PolyNetwork(U, A.reshape((A.shape[0],) + shape), self.activation, self.architecture)
 
     @classmethod
-    def zero(cls, n_features: int, activation, n_outputs: int | None = None) -> "PolyNetwork":
+    def zero(cls, n_features: int, activation, n_outputs: int | None = None,
+             architecture=None) -> "PolyNetwork":
         """The empty network (no neurons): outputs are identically zero."""
-        shape = (0,) if n_outputs is None else (0, n_outputs)
-        return cls(np.zeros((0, n_features)), np.zeros(shape), activation)
+        arch = check_architecture(architecture)
+        groups = () if arch.is_dense else (arch.n_groups(),)
+        shape = (0,) + groups + (() if n_outputs is None else (n_outputs,))
+        return cls(np.zeros((0, n_features)), np.zeros(shape), activation, arch)
 
     # -- evaluation -------------------------------------------------------------
     def _check_X(self, X) -> np.ndarray:
+        if not self.architecture.is_dense:
+            return self.architecture.as_rows(X)
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(
@@ -130,12 +181,18 @@ class PolyNetwork:
 
     def decision_function(self, X) -> np.ndarray:
         """Raw outputs, shape ``(n, C)`` (always 2-D)."""
-        return network_outputs(self._check_X(X), self.first_layer, self.second_layer_2d, self.activation)
+        X = self._check_X(X)
+        if self.architecture.is_dense:
+            return network_outputs(X, self.first_layer, self.second_layer_2d, self.activation)
+        from .grouped import GroupedData
+
+        return GroupedData(self.architecture.lift(X), None).outputs(self.first_layer, self.second_layer_2d,
+                                                                   self.activation)
 
     def predict(self, X) -> np.ndarray:
         """Network outputs: ``(n,)`` for a scalar-output network, ``(n, C)`` otherwise."""
         out = self.decision_function(X)
-        return out[:, 0] if self.second_layer.ndim == 1 else out
+        return out[:, 0] if self.scalar_output else out
 
     def penalty(self) -> float:
         r""":math:`\sum_j \|\alpha_j\|_1`."""
@@ -161,8 +218,10 @@ class PolyNetwork:
     def save(self, path) -> None:
         """Save to a ``.npz`` file (no pickle).
 
-        Keys: ``format_version`` (int, currently 1), ``first_layer`` (m, d),
-        ``second_layer`` (m,) or (m, C), ``activation`` (3,) = (a, b, c).
+        Keys: ``format_version`` (int, currently 2), ``first_layer`` (m, d),
+        ``second_layer`` (m,) or (m, C) (a CNN's: (m, G) or (m, G, C)), ``activation`` (3,) =
+        (a, b, c), ``architecture`` (a JSON string, e.g. ``{"type": "dense"}``). Version 1 files
+        (no architecture: dense) are read too.
         """
         np.savez(
             os.fspath(path),
@@ -170,6 +229,7 @@ class PolyNetwork:
             first_layer=self.first_layer,
             second_layer=self.second_layer,
             activation=np.array(self.activation.coefficients),
+            architecture=np.array(json.dumps(self.architecture.to_dict())),
         )
 
     @classmethod
@@ -180,22 +240,31 @@ class PolyNetwork:
             if missing:
                 raise ValueError(f"{path!s} is not a spectranet network file: missing {sorted(missing)}")
             version = int(data["format_version"])
-            if version != NPZ_FORMAT_VERSION:
+            if version not in (1, NPZ_FORMAT_VERSION):
                 raise ValueError(
                     f"unsupported network file format_version {version}; this spectranet reads "
-                    f"version {NPZ_FORMAT_VERSION}"
+                    f"versions 1 and {NPZ_FORMAT_VERSION}"
                 )
-            return cls(data["first_layer"], data["second_layer"], PolyActivation(*data["activation"].tolist()))
+            arch = Dense()
+            if version >= 2:
+                if "architecture" not in data.files:
+                    raise ValueError(f"{path!s} is not a spectranet network file: missing ['architecture']")
+                arch = architecture_from_dict(str(data["architecture"]))
+            return cls(data["first_layer"], data["second_layer"], PolyActivation(*data["activation"].tolist()),
+                       arch)
 
     def to_torch(self, dtype=None):
-        """A ``torch.nn.Module`` computing the same function (requires torch)."""
+        """A ``torch.nn.Module`` computing the same function (requires torch). A CNN's module
+        takes images shaped ``(N, C, H, W)`` (``Conv2d``, the activation, ``AvgPool2d`` or a global
+        mean, then a linear layer over groups and filters)."""
         from ._torch import poly_network_module
 
         return poly_network_module(self, dtype=dtype)
 
     def __repr__(self) -> str:
         a = self.activation
+        arch = "" if self.architecture.is_dense else f", architecture={self.architecture!r}"
         return (
             f"PolyNetwork(n_neurons={self.n_neurons}, n_features={self.n_features}, "
-            f"n_outputs={self.n_outputs}, activation=({a.a:g}, {a.b:g}, {a.c:g}))"
+            f"n_outputs={self.n_outputs}, activation=({a.a:g}, {a.b:g}, {a.c:g}){arch})"
         )

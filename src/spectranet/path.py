@@ -21,7 +21,7 @@ __all__ = ["beta_max", "regularization_path", "PathResult"]
 logger = logging.getLogger(__name__)
 
 
-def beta_max(X, y, activation="relu", loss="squared", *, n_outputs=None) -> float:
+def beta_max(X, y=None, activation="relu", loss="squared", *, n_outputs=None, architecture=None) -> float:
     r"""Smallest :math:`\beta` for which the zero network is globally optimal.
 
     The zero network is optimal iff :math:`\max_k \max_{\|u\|=1} |V_k^\top \sigma(Xu)| \le \beta`
@@ -32,13 +32,20 @@ def beta_max(X, y, activation="relu", loss="squared", *, n_outputs=None) -> floa
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
+    X : array-like of shape (n, d), or a Problem
+        The data, or a prepared :class:`~spectranet.problem.Problem` (then the other arguments
+        are not used).
     y : array-like of shape (n,) or (n, C)
         Targets in the loss's encoding.
-    activation, loss
+    activation, loss, n_outputs, architecture
         As in :class:`~spectranet.problem.Problem`.
     """
-    problem = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs)
+    if isinstance(X, Problem):
+        problem = X
+    else:
+        if y is None:
+            raise TypeError("beta_max needs y with the data X (or a Problem as its only argument)")
+        problem = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture)
     V = -problem.loss.gradient(np.zeros_like(problem.Y), problem.Y)
     return float(max_violation(problem, V).value)
 
@@ -82,7 +89,8 @@ def _solve_segment(problem: Problem, solver, betas, tol, max_iter) -> list[dict]
 
 
 def regularization_path(X, y, betas, activation="relu", loss="squared", *, solver="auto",
-                        tol=1e-6, max_iter=None, n_outputs=None, n_jobs=None) -> PathResult:
+                        tol=1e-6, max_iter=None, n_outputs=None, n_jobs=None,
+                        architecture=None) -> PathResult:
     r"""Solve (21) for each :math:`\beta` in ``betas``, largest first, with warm starts.
 
     Each solve reuses the previous one's solver state (for the CVXPY backends, the compiled
@@ -91,7 +99,7 @@ def regularization_path(X, y, betas, activation="relu", loss="squared", *, solve
 
     Parameters
     ----------
-    X, y, betas, activation, loss, solver, tol, max_iter, n_outputs
+    X, y, betas, activation, loss, solver, tol, max_iter, n_outputs, architecture
         The data, the values of :math:`\beta`, and the problem and solver options.
     n_jobs : int or None, default=None
         ``None`` or 1: one warm-started sweep. Otherwise the sweep (largest :math:`\beta`
@@ -110,7 +118,7 @@ def regularization_path(X, y, betas, activation="relu", loss="squared", *, solve
     betas = np.asarray(betas, dtype=float).ravel()
     if betas.size == 0:
         raise ValueError("betas must contain at least one value")
-    base = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs)
+    base = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture)
     for b in betas:  # validate every beta before solving any
         base.with_beta(b)
     solver = get_solver(solver, base)

@@ -31,6 +31,7 @@ from numbers import Real
 import numpy as np
 
 from .activations import PolyActivation, as_activation
+from .architectures import check_architecture
 from .losses import Loss, get_loss
 from .data import ChunkwiseLoss, HostData, is_dask_array, is_torch_tensor, make_data
 from .network import PolyNetwork
@@ -210,6 +211,11 @@ class Problem:
         Keep the data on this torch device (e.g. ``"cuda"``) for the matrix-free products
         (:mod:`spectranet.data`). Torch tensors ``X`` stay on their own device and dtype
         (float64 or float32) without it.
+    architecture : Dense or Conv2D, optional
+        ``None`` (fully connected), or a :class:`~spectranet.architectures.Conv2D` for images
+        given as rows of ``C*H*W`` values: one pair per (patch or pooling window, output),
+        ``n_features`` is then the filter size ``C*kh*kw`` and the products run on the grouped
+        lift (:mod:`spectranet.grouped`, numpy on the host).
 
     Notes
     -----
@@ -225,8 +231,15 @@ class Problem:
     """
 
     def __init__(self, X, y, activation="relu", loss="squared", beta=1e-2, *, n_outputs=None,
-                 device=None):
+                 device=None, architecture=None):
         X_input = X
+        self.architecture = check_architecture(architecture)
+        if not self.architecture.is_dense:
+            if is_dask_array(X) or is_torch_tensor(X) or device is not None:
+                raise ValueError(f"{self.architecture!r} runs on in-memory numpy data on the host; got "
+                                 f"{'a Dask array' if is_dask_array(X) else 'a torch tensor' if is_torch_tensor(X) else f'device={device!r}'}"
+                                 " (compute or convert X to numpy, or use the dense architecture)")
+            X = self.architecture.as_rows(np.asarray(X)) if np.ndim(X) >= 3 else X
         if is_dask_array(X):
             self.X, y = check_dask_data(X, y)
         else:
@@ -242,7 +255,13 @@ class Problem:
             self.loss = ChunkwiseLoss(self.loss)  # the same formulas, one task per row chunk
         else:
             self.Y = _targets(y, self.loss, n_outputs)
-        self.data = make_data(X_input, self.X, self.Y, device)
+        if self.architecture.is_dense:
+            self.data = make_data(X_input, self.X, self.Y, device)
+        else:
+            from .grouped import GroupedData
+
+            check_architecture(self.architecture, self.X.shape[1])
+            self.data = GroupedData(self.architecture.lift(self.X), self.Y)
 
     # -- sizes ------------------------------------------------------------------
     @property
@@ -251,11 +270,31 @@ class Problem:
 
     @property
     def n_features(self) -> int:
+        """Length of a first-layer weight: ``d`` (dense) or the filter size ``C*kh*kw``."""
+        return self.X.shape[1] if self.architecture.is_dense else self.architecture.filter_size
+
+    @property
+    def n_inputs(self) -> int:
+        """Columns of ``X``."""
         return self.X.shape[1]
 
     @property
     def n_outputs(self) -> int:
         return self.Y.shape[1]
+
+    @property
+    def n_groups(self) -> int:
+        """Groups per filter: 1 (dense), patches, or pooling windows."""
+        return self.architecture.n_groups()
+
+    @property
+    def n_pairs(self) -> int:
+        """Pairs :math:`(Z_p, Z_p')` of the convex program: one per (group, output), ``p = g*C + k``."""
+        return self.n_groups * self.n_outputs
+
+    def max_neurons(self) -> int:
+        """Bound on the width of an optimal network, :math:`2(f+1)` per pair."""
+        return 2 * (self.n_features + 1) * self.n_pairs
 
     @property
     def is_dask(self) -> bool:
@@ -280,7 +319,7 @@ class Problem:
     def on_host(self) -> "Problem":
         """A copy sharing the data whose products run in float64 numpy (exact certificates).
         Dask data already run in float64: the problem itself."""
-        if self.is_dask:
+        if self.is_dask or not self.architecture.is_dense:  # grouped data: numpy on the host
             return self
         new = object.__new__(Problem)
         new.__dict__.update(self.__dict__)
@@ -288,8 +327,26 @@ class Problem:
         return new
 
     # -- networks ---------------------------------------------------------------
+    def make_network(self, first_layer, second_layer_2d) -> PolyNetwork:
+        """The problem's network (activation, architecture, output shape) with these layers, the
+        second given as ``(m, P)`` (one column per pair)."""
+        U = np.asarray(first_layer, dtype=float).reshape(-1, self.n_features)
+        A = np.asarray(second_layer_2d, dtype=float).reshape(U.shape[0], self.n_pairs)
+        scalar = self.n_outputs == 1
+        if self.architecture.is_dense:
+            A = A[:, 0] if scalar else A
+        else:
+            A = A.reshape((U.shape[0], self.n_groups) + (() if scalar else (self.n_outputs,)))
+        return PolyNetwork(U, A, self.activation, self.architecture)
+
+    def zero_network(self) -> PolyNetwork:
+        """The empty network of this problem."""
+        return self.make_network(np.zeros((0, self.n_features)), np.zeros((0, self.n_pairs)))
+
     def hidden(self, first_layer: np.ndarray):
-        r"""Pre-activations and activations :math:`(XU^\top, \sigma(XU^\top))` on the data's device."""
+        r"""Pre-activations and activations :math:`(XU^\top, \sigma(XU^\top))` on the data's device
+        (for a grouped architecture: the filters' projections and the group activations ``(n, G, m)``,
+        :meth:`GroupedData.hidden <spectranet.grouped.GroupedData.hidden>`)."""
         return self.data.hidden(first_layer, self.activation)
 
     def outputs(self, network: PolyNetwork) -> np.ndarray:
@@ -309,6 +366,9 @@ class Problem:
     def _check_network(self, network: PolyNetwork) -> None:
         if not isinstance(network, PolyNetwork):
             raise TypeError(f"expected a PolyNetwork, got {type(network).__name__}")
+        if network.architecture != self.architecture:
+            raise ValueError(f"network architecture {network.architecture!r} differs from the problem's "
+                             f"{self.architecture!r}")
         if network.n_features != self.n_features or network.n_outputs != self.n_outputs:
             raise ValueError(
                 f"network has {network.n_features} features and {network.n_outputs} outputs; "
@@ -325,14 +385,16 @@ class Problem:
 
         Parameters
         ----------
-        M : ndarray of shape (C, d+1, d+1)
-            Symmetric matrices :math:`M_k = Z_k - Z_k'`.
+        M : ndarray of shape (P, d+1, d+1)
+            Symmetric matrices :math:`M_p = Z_p - Z_p'`, one per pair (``P = C`` dense).
 
         Returns
         -------
         ndarray of shape (n, C)
         """
         self._require_in_memory("the lifted map (interior-point and CVXPY solvers)")
+        if not self.architecture.is_dense:
+            return self.data.forward(M, self.activation, self.n_outputs)
         X, (a, b, c), d = self.X, self.activation.coefficients, self.n_features
         M1, M2, M4 = M[:, :d, :d], M[:, :d, d], M[:, d, d]
         quad = np.einsum("id,kde,ie->ik", X, M1, X, optimize=True)
@@ -344,9 +406,12 @@ class Problem:
         :math:`Q_k = a X^\top \mathrm{diag}(V_k) X`, :math:`q_k = b X^\top V_k`,
         :math:`r_k = c \mathbf{1}^\top V_k`.
 
+        One triple per pair :math:`p` (``P = C`` dense; :meth:`GroupedData.dual_products
+        <spectranet.grouped.GroupedData.dual_products>` for the grouped architectures).
+
         Returns
         -------
-        Q : (C, d, d), q : (C, d), r : (C,)
+        Q : (P, d, d), q : (P, d), r : (P,)
         """
         (a, b, c) = self.activation.coefficients
         Q, XtV, sums = self.data.dual_products(V)  # one pass over X
@@ -355,10 +420,10 @@ class Problem:
 
     def adjoint(self, V: np.ndarray) -> np.ndarray:
         r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`,
-        shape ``(C, d+1, d+1)``."""
+        shape ``(P, d+1, d+1)``."""
         Q, q, r = self.dual_quadratic(V)
         d = self.n_features
-        out = np.empty((self.n_outputs, d + 1, d + 1))
+        out = np.empty((self.n_pairs, d + 1, d + 1))
         out[:, :d, :d] = Q
         out[:, :d, d] = out[:, d, :d] = 0.5 * q
         out[:, d, d] = r
@@ -378,11 +443,22 @@ class Problem:
         :math:`M_2` and :math:`M_4` (the layout of the CVXPY backend). Memory: ``8 n p`` bytes.
         """
         self._require_in_memory("the explicit lift (CVXPY solvers)")
+        if not self.architecture.is_dense:
+            raise ValueError("lifted_features is the dense lift; use group_lifted_features for "
+                             f"{self.architecture!r}")
         X, (a, b, c) = self.X, self.activation.coefficients
         iu, ju = np.triu_indices(self.n_features, 1)
         return np.hstack(
             [a * X**2, 2.0 * a * X[:, iu] * X[:, ju], b * X, np.full((self.n_samples, 1), c)]
         )
+
+    def group_lifted_features(self) -> np.ndarray:
+        """Explicit lifted features of each group, ``(G, n, p)`` (``G = 1`` dense): group ``g``'s
+        features times ``svec(M_{gC+k})`` summed over groups give output ``k``."""
+        if self.architecture.is_dense:
+            return self.lifted_features()[None]
+        self._require_in_memory("the explicit lift (CVXPY solvers)")
+        return self.data.lifted_features(self.activation)
 
     def lifted_dimension(self) -> int:
         """Number of columns of :meth:`lifted_features`."""
@@ -394,5 +470,6 @@ class Problem:
         return (
             f"Problem(n_samples={self.n_samples}, n_features={self.n_features}, "
             f"n_outputs={self.n_outputs}, loss={self.loss.name!r}, beta={self.beta:g}, "
-            f"activation={self.activation}{dask})"
+            f"activation={self.activation}{dask}"
+            + ("" if self.architecture.is_dense else f", architecture={self.architecture!r}") + ")"
         )

@@ -98,17 +98,17 @@ class Solver(ABC):
 
 
 def extract_network(problem: Problem, Z: np.ndarray, Z_prime: np.ndarray, rank_tol: float) -> PolyNetwork:
-    """``invert``: neural decomposition of each pair; neurons of pair k feed output k only."""
-    d, C = problem.n_features, problem.n_outputs
-    firsts, seconds = [np.zeros((0, d))], [np.zeros((0, C))]
-    for k in range(C):
-        U, alpha = neural_decomposition(Z[k], Z_prime[k], rank_tol=rank_tol)
-        A = np.zeros((alpha.size, C))
-        A[:, k] = alpha
+    """``invert``: neural decomposition of each pair; neurons of pair p feed pair p only (its
+    output, and for a CNN its patch or pooling window)."""
+    d, P = problem.n_features, problem.n_pairs
+    firsts, seconds = [np.zeros((0, d))], [np.zeros((0, P))]
+    for p in range(P):
+        U, alpha = neural_decomposition(Z[p], Z_prime[p], rank_tol=rank_tol)
+        A = np.zeros((alpha.size, P))
+        A[:, p] = alpha
         firsts.append(U)
         seconds.append(A)
-    second = np.vstack(seconds)
-    return PolyNetwork(np.vstack(firsts), second[:, 0] if C == 1 else second, problem.activation)
+    return problem.make_network(np.vstack(firsts), np.vstack(seconds))
 
 
 def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: float, solver: str, objective: float,
@@ -137,8 +137,7 @@ def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float) -> 
     backends can fail numerically)."""
     import time
 
-    zero = PolyNetwork.zero(problem.n_features, problem.activation,
-                            None if problem.n_outputs == 1 else problem.n_outputs)
+    zero = problem.zero_network()
     cert = certify_problem(problem, zero, tol=tol)
     if cert.lam > problem.beta or not cert.is_optimal:
         return None

@@ -37,7 +37,8 @@ BASE_BYTES = 200e6
 
 
 def estimate_model_bytes(n_samples: int, n_features: int, n_outputs: int = 1) -> float:
-    """Estimated peak memory of building and solving the CVXPY model, in bytes."""
+    """Estimated peak memory of building and solving the CVXPY model, in bytes (``n_outputs``:
+    the number of pairs, one per output for a dense network)."""
     p = n_features * (n_features + 1) // 2 + n_features + 1
     return BASE_BYTES + BYTES_PER_LIFTED_ENTRY * n_samples * p * n_outputs
 
@@ -86,10 +87,10 @@ def build_model(problem: Problem) -> _Model:
     """``apply``: the SDP (21) of ``problem`` as a CVXPY problem with a ``beta`` parameter."""
     import cvxpy as cp
 
-    n, d, C = problem.n_samples, problem.n_features, problem.n_outputs
-    F = problem.lifted_features()
-    Z = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Z{k}") for k in range(C)]
-    Zp = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Zp{k}") for k in range(C)]
+    n, d, C, P = problem.n_samples, problem.n_features, problem.n_outputs, problem.n_pairs
+    F = problem.group_lifted_features()  # (G, n, p)
+    Z = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Z{k}") for k in range(P)]
+    Zp = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Zp{k}") for k in range(P)]
     constraints = [cp.trace(M[:d, :d]) == M[d, d] for M in Z + Zp]
 
     def svec(M):  # the column layout of Problem.lifted_features
@@ -99,13 +100,15 @@ def build_model(problem: Problem) -> _Model:
         parts += [M[:d, d], cp.reshape(M[d, d], (1,), order="F")]
         return cp.hstack(parts)
 
-    S = cp.vstack([svec(Z[k] - Zp[k]) for k in range(C)])  # (C, p)
+    # output k sums the groups' pairs p = g*C + k: one (C, p) block of svecs per group
+    lifted = sum(F[g] @ cp.vstack([svec(Z[g * C + k] - Zp[g * C + k]) for k in range(C)]).T
+                 for g in range(F.shape[0]))
     if problem.loss.smooth:
         # the certificate's dual point is the loss gradient: no need for the link's dual
-        Yhat, link = F @ S.T, None
+        Yhat, link = lifted, None
     else:
         Yhat = cp.Variable((n, C), name="Yhat")
-        link = Yhat == F @ S.T
+        link = Yhat == lifted
         constraints.append(link)
     beta = cp.Parameter(nonneg=True, name="beta", value=problem.beta)
     penalty = cp.sum(cp.hstack([M[d, d] for M in Z + Zp]))
@@ -151,13 +154,13 @@ class CvxpySolver(Solver):
         )
 
     def check_memory(self, problem: Problem) -> None:
-        need = estimate_model_bytes(problem.n_samples, problem.n_features, problem.n_outputs)
+        need = estimate_model_bytes(problem.n_samples, problem.n_features, problem.n_pairs)
         limit = self.memory_limit if self.memory_limit is not None else available_memory_bytes()
         if need > limit:
             raise ProblemTooLargeError(
                 f"the CVXPY model of this problem (n={problem.n_samples}, d={problem.n_features}, "
-                f"outputs={problem.n_outputs}: {problem.lifted_dimension()} lifted features per "
-                f"sample) needs about {need / 1e9:.1f} GB, but only {limit / 1e9:.1f} GB is "
+                f"pairs={problem.n_pairs}: {problem.lifted_dimension()} lifted features per "
+                f"sample and pair) needs about {need / 1e9:.1f} GB, but only {limit / 1e9:.1f} GB is "
                 "available; use solver='native' (matrix-free, smooth losses), fewer samples or fewer "
                 "features",
                 solver=self.name, status="too_large",

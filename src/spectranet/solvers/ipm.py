@@ -92,9 +92,12 @@ class LiftedSolution:
 def supports(problem, max_schur: int = MAX_SCHUR) -> bool:
     """Whether :func:`solve_lifted` handles ``problem``: a loss in :data:`LOSSES`, ``beta > 0``
     (the dual has no interior otherwise) and Schur matrices of order at most ``max_schur``
-    (``n`` for losses separable over outputs, one per output; ``n * C`` for softmax)."""
+    (``n`` for losses separable over outputs, one per output; ``n * C`` for softmax). Dense
+    architecture only: its constraint matrices have rank two (a pooled group's have rank up to
+    the pool size, a patch network has one pair per patch)."""
     order = problem.n_samples * (problem.n_outputs if problem.loss.multi_output_only else 1)
-    return problem.loss.name in LOSSES and problem.beta > 0 and order <= max_schur
+    return (problem.architecture.is_dense and problem.loss.name in LOSSES and problem.beta > 0
+            and order <= max_schur)
 
 
 def _hessian_sqrt(loss, Yhat, Y):

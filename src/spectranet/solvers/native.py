@@ -71,8 +71,8 @@ def _start_network(problem, warm_start) -> PolyNetwork | None:
         return None
     if not isinstance(net, PolyNetwork):
         raise TypeError(f"warm_start must be a SolveResult or a PolyNetwork, got {type(net).__name__}")
-    if (net.n_features, net.n_outputs, net.activation) != (problem.n_features, problem.n_outputs,
-                                                          problem.activation):
+    if (net.n_features, net.n_outputs, net.activation, net.architecture) != (
+            problem.n_features, problem.n_outputs, problem.activation, problem.architecture):
         logger.info("warm start ignored: its network does not match the problem")
         return None
     norms = np.linalg.norm(net.first_layer, axis=1)
@@ -159,9 +159,8 @@ class NativeSolver(Solver):
             # column generation: the engine of warm starts and large n; on a cold start that
             # the interior-point method could take, only while it is cheap compared to it (few
             # neurons: large beta), then the interior-point method takes over
-            network = start if start is not None else PolyNetwork.zero(
-                problem.n_features, problem.activation, None if problem.n_outputs == 1 else problem.n_outputs)
-            max_rounds = int(max_iter) if max_iter is not None else 50 * (problem.n_features + 1) * problem.n_outputs
+            network = start if start is not None else problem.zero_network()
+            max_rounds = int(max_iter) if max_iter is not None else 25 * problem.max_neurons()
             deadline = start_time + IPM_TRIAL * _ipm_seconds(problem) if use_ipm else None
             network, cert, iterations = column_generation(problem, network, tol=tol, max_rounds=max_rounds,
                                                           callback=record, deadline=deadline)

@@ -1,0 +1,319 @@
+r"""Architectures: how a sample becomes the lifted features of each pair.
+
+Every program of the library is the same block, one pair :math:`(Z, Z') \in \mathcal{N}_f` per
+(group, output) (``../shared/paper/NOTES.md``). A *group* is what one second-layer weight of a
+neuron multiplies:
+
+* :class:`Dense` — one group, the sample itself: :math:`f = d`.
+* :class:`Conv2D` without pooling — one group per patch :math:`x_{ik} = E_k x_i`
+  (:math:`f = C k_h k_w`); the network is :math:`\sum_j \sum_k \sigma(x_{ik}^\top u_j)\,\alpha_{jk}`.
+* :class:`Conv2D` with average pooling — one group per pooling window :math:`g` of
+  :math:`P` patches, whose averaged activation is, for a quadratic :math:`\sigma`, a moment form:
+
+  .. math:: \frac1P \sum_{l \in g} \sigma(x_{il}^\top u)
+            = a\, u^\top M_{ig} u + b\, \bar x_{ig}^\top u + c, \qquad
+            M_{ig} = \frac1P \sum_{l \in g} x_{il} x_{il}^\top,\quad
+            \bar x_{ig} = \frac1P \sum_{l\in g} x_{il}.
+
+  Global pooling is a single group (:math:`P = K`): the FC program with :math:`x x^\top` replaced
+  by the image's average patch second moment.
+
+:meth:`Conv2D.lift` stores each :math:`M_{ig}` by a factor, :math:`M_{ig} = \sum_r R_{igr}
+R_{igr}^\top` with :math:`r = \min(P, f)` (the scaled patches when :math:`P \le f`, else the
+eigen-factor), so that one formula, :math:`a \sum_r (R_{igr}^\top u)^2 + b \bar x_{ig}^\top u + c`,
+serves every case (:mod:`spectranet.grouped`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+
+__all__ = ["Dense", "Conv2D", "PatchLift", "check_architecture", "architecture_from_dict"]
+
+#: work arrays of the moment computation are cut into sample chunks of about this many floats
+CHUNK_FLOATS = 4_000_000
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Fully connected network: each neuron sees the whole sample, one pair per output."""
+
+    @property
+    def is_dense(self) -> bool:
+        return True
+
+    def n_groups(self) -> int:
+        return 1
+
+    def to_dict(self) -> dict:
+        return {"type": "dense"}
+
+    def __repr__(self) -> str:
+        return "Dense()"
+
+
+def _pair(value, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each ``>= minimum``."""
+    vals = (value, value) if isinstance(value, Integral) and not isinstance(value, bool) else value
+    try:
+        vals = tuple(vals)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}") from None
+    if len(vals) != 2 or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in vals):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(vals) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(vals[0]), int(vals[1])
+
+
+@dataclass(frozen=True)
+class PatchLift:
+    r"""The grouped lift of a data set: :math:`M_{ig} = \sum_r R_{igr} R_{igr}^\top` and the means.
+
+    Attributes
+    ----------
+    R : ndarray of shape (n, G, r, f)
+    mean : ndarray of shape (n, G, f)
+    """
+
+    R: np.ndarray
+    mean: np.ndarray
+
+
+@dataclass(frozen=True, init=False)
+class Conv2D:
+    r"""Convolutional layer with degree-two activation, optionally followed by average pooling.
+
+    Images are rows of length ``C*H*W`` (channels first, the layout of ``X.reshape(n, C, H, W)``)
+    or arrays of shape ``(N, C, H, W)``. Filters are vectors of length ``f = C*kh*kw`` in the
+    layout of a ``torch.nn.Conv2d`` weight ``(C, kh, kw)``.
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(C, H, W)``, or ``(H, W)`` for one channel.
+    kernel_size : int or (int, int)
+    stride : int or (int, int), default=1
+    padding : int or (int, int), default=0
+        Zeros added on each side.
+    pool : None, int or "global", default=None
+        ``None``: one second-layer weight per patch (output position) and output; ``P``: average
+        pooling over non-overlapping ``P x P`` windows of the output map (``torch.nn.AvgPool2d(P)``:
+        a remainder that does not fill a window is dropped); ``"global"``: the average over all
+        patches (one group).
+    """
+
+    image_shape: tuple
+    kernel_size: tuple
+    stride: tuple
+    padding: tuple
+    pool: object
+
+    def __init__(self, image_shape, kernel_size, stride=1, padding=0, pool=None):
+        try:
+            shape = tuple(image_shape)
+        except TypeError:
+            raise TypeError(f"image_shape must be (C, H, W) or (H, W), got {image_shape!r}") from None
+        if len(shape) == 2:
+            shape = (1,) + shape
+        if len(shape) != 3 or not all(isinstance(s, Integral) and not isinstance(s, bool) for s in shape):
+            raise TypeError(f"image_shape must be (C, H, W) or (H, W) of ints, got {image_shape!r}")
+        if min(shape) < 1:
+            raise ValueError(f"image_shape entries must be >= 1, got {image_shape!r}")
+        kernel = _pair(kernel_size, "kernel_size", 1)
+        stride_ = _pair(stride, "stride", 1)
+        pad = _pair(padding, "padding", 0)
+        C, H, W = (int(s) for s in shape)
+        if kernel[0] > H + 2 * pad[0] or kernel[1] > W + 2 * pad[1]:
+            raise ValueError(f"kernel_size {kernel} exceeds the padded image ({H + 2 * pad[0]}, "
+                             f"{W + 2 * pad[1]})")
+        if pool is not None and pool != "global":
+            if isinstance(pool, bool) or not isinstance(pool, Integral):
+                raise TypeError(f"pool must be None, an int >= 1 or 'global', got {pool!r}")
+            if pool < 1:
+                raise ValueError(f"pool must be None, an int >= 1 or 'global', got {pool!r}")
+            pool = int(pool)
+        for name, value in (("image_shape", (C, H, W)), ("kernel_size", kernel), ("stride", stride_),
+                            ("padding", pad), ("pool", pool)):
+            object.__setattr__(self, name, value)
+        Ho, Wo = self.output_map
+        if isinstance(pool, int) and (pool > Ho or pool > Wo):
+            raise ValueError(f"pool={pool} exceeds the convolution's output map ({Ho}, {Wo})")
+
+    # -- geometry ---------------------------------------------------------------
+    @property
+    def is_dense(self) -> bool:
+        return False
+
+    @property
+    def n_inputs(self) -> int:
+        """Length ``C*H*W`` of an image row."""
+        C, H, W = self.image_shape
+        return C * H * W
+
+    @property
+    def filter_size(self) -> int:
+        """``f = C*kh*kw``."""
+        return self.image_shape[0] * self.kernel_size[0] * self.kernel_size[1]
+
+    @property
+    def output_map(self) -> tuple[int, int]:
+        """Shape ``(Ho, Wo)`` of the convolution's output map."""
+        _, H, W = self.image_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+
+    @property
+    def n_patches(self) -> int:
+        Ho, Wo = self.output_map
+        return Ho * Wo
+
+    @property
+    def pooled_map(self) -> tuple[int, int]:
+        """Shape of the map after pooling (``(1, 1)`` for global pooling)."""
+        Ho, Wo = self.output_map
+        if self.pool is None:
+            return Ho, Wo
+        if self.pool == "global":
+            return 1, 1
+        return Ho // self.pool, Wo // self.pool
+
+    def n_groups(self) -> int:
+        Gh, Gw = self.pooled_map
+        return Gh * Gw
+
+    def groups(self) -> np.ndarray:
+        """Patch indices (row-major over the output map) of each group: ``(G, P)``."""
+        Ho, Wo = self.output_map
+        index = np.arange(Ho * Wo).reshape(Ho, Wo)
+        if self.pool is None:
+            return index.reshape(-1, 1)
+        if self.pool == "global":
+            return index.reshape(1, -1)
+        P = self.pool
+        Gh, Gw = self.pooled_map
+        win = index[: Gh * P, : Gw * P].reshape(Gh, P, Gw, P).transpose(0, 2, 1, 3)
+        return win.reshape(Gh * Gw, P * P)
+
+    def patch_index(self) -> np.ndarray:
+        """Indices into the flattened zero-padded image ``(C, H+2ph, W+2pw)`` of each patch entry:
+        ``(K, f)``, patches row-major over the output map, entries in the filter layout."""
+        C, H, W = self.image_shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        Hp, Wp = H + 2 * ph, W + 2 * pw
+        Ho, Wo = self.output_map
+        c, di, dj = np.meshgrid(np.arange(C), np.arange(kh), np.arange(kw), indexing="ij")
+        offsets = (c * Hp * Wp + di * Wp + dj).ravel()  # (f,)
+        oi, oj = np.meshgrid(np.arange(Ho) * sh, np.arange(Wo) * sw, indexing="ij")
+        corners = (oi * Wp + oj).ravel()  # (K,)
+        return corners[:, None] + offsets[None, :]
+
+    def patch_operator(self):
+        r"""The explicit patch operators as one sparse matrix ``E`` of shape ``(K*f, C*H*W)``:
+        rows ``k*f:(k+1)*f`` are :math:`E_k`, so ``(E @ x).reshape(K, f)`` are the patches of an
+        image row ``x`` (rows of zero padding are empty)."""
+        from scipy.sparse import csr_matrix
+
+        C, H, W = self.image_shape
+        (ph, pw) = self.padding
+        Hp, Wp = H + 2 * ph, W + 2 * pw
+        idx = self.patch_index().ravel()
+        c, rest = np.divmod(idx, Hp * Wp)
+        i, j = np.divmod(rest, Wp)
+        i, j = i - ph, j - pw
+        inside = (i >= 0) & (i < H) & (j >= 0) & (j < W)
+        rows = np.nonzero(inside)[0]
+        cols = (c * H * W + i * W + j)[inside]
+        return csr_matrix((np.ones(rows.size), (rows, cols)), shape=(idx.size, self.n_inputs))
+
+    # -- data -------------------------------------------------------------------
+    def as_rows(self, X) -> np.ndarray:
+        """Images as float64 rows ``(n, C*H*W)``; accepts rows or ``(N, C, H, W)`` / ``(N, H, W)``
+        (one channel) arrays."""
+        X = np.asarray(X, dtype=float)
+        if X.ndim >= 3:
+            if X.shape[1:] != self.image_shape and not (X.ndim == 3 and (1,) + X.shape[1:] == self.image_shape):
+                raise ValueError(f"images must have shape (N, {', '.join(map(str, self.image_shape))}), "
+                                 f"got {X.shape}")
+            X = X.reshape(X.shape[0], -1)
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(f"X must have shape (n_samples, {self.n_inputs}) = C*H*W for image_shape "
+                             f"{self.image_shape}, or (n_samples, *image_shape); got {X.shape}")
+        return X
+
+    def patches(self, X) -> np.ndarray:
+        """Patches of each image: ``(n, K, f)`` (a vectorized gather from the padded images)."""
+        X = self.as_rows(X)
+        C, H, W = self.image_shape
+        (ph, pw) = self.padding
+        images = X.reshape(X.shape[0], C, H, W)
+        if ph or pw:
+            images = np.pad(images, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        return images.reshape(X.shape[0], -1)[:, self.patch_index()]
+
+    def lift(self, X) -> PatchLift:
+        """The grouped lift of ``X`` (see the module docstring)."""
+        X = self.as_rows(X)
+        groups, f = self.groups(), self.filter_size
+        P = groups.shape[1]
+        if P == 1:
+            patches = self.patches(X)
+            return PatchLift(patches[:, :, None, :], patches)
+        n, G = X.shape[0], groups.shape[0]
+        r = min(P, f)
+        R, mean = np.empty((n, G, r, f)), np.empty((n, G, f))
+        step = max(1, CHUNK_FLOATS // max(1, self.n_patches * f))
+        for s in range(0, n, step):
+            grouped = self.patches(X[s:s + step])[:, groups]  # (n_c, G, P, f)
+            mean[s:s + step] = grouped.mean(axis=2)
+            if P <= f:
+                R[s:s + step] = grouped / np.sqrt(P)
+            else:
+                M = np.einsum("ngpf,ngpe->ngfe", grouped, grouped, optimize=True) / P
+                w, vecs = np.linalg.eigh(M)
+                R[s:s + step] = np.swapaxes(vecs * np.sqrt(np.clip(w, 0.0, None))[..., None, :], -1, -2)
+        return PatchLift(R, mean)
+
+    def to_dict(self) -> dict:
+        return {"type": "conv2d", "image_shape": list(self.image_shape), "kernel_size": list(self.kernel_size),
+                "stride": list(self.stride), "padding": list(self.padding), "pool": self.pool}
+
+    def __repr__(self) -> str:
+        parts = [f"image_shape={self.image_shape}", f"kernel_size={self.kernel_size}"]
+        if self.stride != (1, 1):
+            parts.append(f"stride={self.stride}")
+        if self.padding != (0, 0):
+            parts.append(f"padding={self.padding}")
+        if self.pool is not None:
+            parts.append(f"pool={self.pool!r}")
+        return f"Conv2D({', '.join(parts)})"
+
+
+def architecture_from_dict(spec) -> Dense | Conv2D:
+    """Inverse of ``to_dict`` (a dict or its JSON string)."""
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    kind = spec.get("type")
+    if kind == "dense":
+        return Dense()
+    if kind == "conv2d":
+        return Conv2D(tuple(spec["image_shape"]), tuple(spec["kernel_size"]), tuple(spec["stride"]),
+                      tuple(spec["padding"]), spec["pool"])
+    raise ValueError(f"unknown architecture type {kind!r}; known: 'dense', 'conv2d'")
+
+
+def check_architecture(architecture, n_inputs: int | None = None) -> Dense | Conv2D:
+    """``None`` -> :class:`Dense`; a :class:`Conv2D` must match rows of length ``n_inputs``."""
+    if architecture is None:
+        return Dense()
+    if not isinstance(architecture, (Dense, Conv2D)):
+        raise TypeError("architecture must be None, spectranet.Dense() or spectranet.Conv2D(...), got "
+                        f"{type(architecture).__name__}")
+    if n_inputs is not None and not architecture.is_dense and n_inputs != architecture.n_inputs:
+        raise ValueError(f"X has {n_inputs} features but {architecture!r} takes images of "
+                         f"C*H*W = {architecture.n_inputs} values")
+    return architecture
