@@ -279,3 +279,149 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+# -- convolutional architectures ---------------------------------------------------------------
+
+from spectranet import Conv2D, ConvexPolyNetClassifier  # noqa: E402
+
+CNN_ARCHS = {
+    "patches": Conv2D((1, 5, 5), 3),  # no pooling: G = 9 patches
+    "pool2": Conv2D((1, 6, 6), 3, pool=2),  # 2x2 windows of the 4x4 map: G = 4
+    "global": Conv2D((2, 5, 5), 3, padding=1, pool="global"),  # G = 1, f = 18
+}
+
+
+def _images(arch, n=40, outputs=None, seed=0):
+    """Random images ``(n, C, H, W)`` and targets of a planted CNN plus noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n,) + arch.image_shape)
+    U = rng.standard_normal((3, arch.filter_size))
+    shape = (3, arch.n_groups()) + (() if outputs is None else (outputs,))
+    net = PolyNetwork(U / np.linalg.norm(U, axis=1, keepdims=True), rng.standard_normal(shape), "relu", arch)
+    y = net.predict(X)
+    return X, y + 0.1 * rng.standard_normal(y.shape)
+
+
+@pytest.mark.parametrize("name", list(CNN_ARCHS))
+def test_cnn_l1_objective_is_problem_objective(name):
+    arch = CNN_ARCHS[name]
+    X, y = _images(arch)
+    est = BackpropPolyNetRegressor(beta=0.1, lr=1e-3, max_epochs=3, random_state=0, architecture=arch).fit(X, y)
+    problem = Problem(X, y, "relu", "squared", 0.1, architecture=arch)
+    assert est.objective_ == pytest.approx(problem.objective(est.network_), rel=1e-10)
+    assert est.network_objective_ == pytest.approx(est.objective_, rel=1e-10)
+    assert est.loss_curve_[-1][2] == pytest.approx(est.objective_, rel=1e-10)
+    net, G, f = est.network_, arch.n_groups(), arch.filter_size
+    assert net.architecture == arch and net.second_layer.shape == (est.n_neurons_, G)
+    assert est.first_layer_.shape == (est.n_neurons_, f) and est.second_layer_.shape == (est.n_neurons_, G, 1)
+    assert est.n_neurons_ == min(2 * (f + 1) * G, max(2 * (f + 1), 256))  # the documented default width
+    np.testing.assert_allclose(np.linalg.norm(net.first_layer, axis=1), 1.0, rtol=1e-12)
+    # rows (n, C*H*W) and images (N, C, H, W) are the same data
+    np.testing.assert_array_equal(est.predict(X), est.predict(X.reshape(len(X), -1)))
+    rows = BackpropPolyNetRegressor(beta=0.1, lr=1e-3, max_epochs=3, random_state=0, architecture=arch)
+    np.testing.assert_array_equal(rows.fit(X.reshape(len(X), -1), y).first_layer_, est.first_layer_)
+    # the torch formula of formulation_objective on numpy input, with raw (non-unit) filters
+    W = 3.0 * est.first_layer_
+    value = formulation_objective(X.reshape(len(X), -1), y[:, None], W, est.second_layer_, activation=est.activation_,
+                                  loss=get_loss("squared"), beta=0.1, architecture=arch)
+    assert value == pytest.approx(est.objective_, rel=1e-10)  # l1: the filters are normalized inside
+
+
+@pytest.mark.parametrize("name", list(CNN_ARCHS))
+def test_cnn_backprop_never_below_the_certified_optimum(name):
+    arch = CNN_ARCHS[name]
+    X, y = _images(arch, n=30, seed=1)
+    labels = (y > np.median(y)).astype(int)
+    for est_cls, convex_cls, target in ((BackpropPolyNetRegressor, ConvexPolyNetRegressor, y),
+                                        (BackpropPolyNetClassifier, ConvexPolyNetClassifier, labels)):
+        convex = convex_cls(beta=0.5, tol=1e-8, architecture=arch).fit(X, target)
+        assert convex.gap_ <= 1e-8
+        for optimizer, lr in (("sgd", 3e-3), ("adam", 1e-2)):
+            est = est_cls(beta=0.5, optimizer=optimizer, lr=lr, max_epochs=30, random_state=0,
+                          architecture=arch).fit(X, target)
+            values = [v for *_, v in est.loss_curve_]
+            assert not est.diverged_ and values[-1] < values[0]  # it trained ...
+            assert est.objective_ >= convex.lower_bound_ * (1 - 1e-9)  # ... but not below the optimum
+            assert est.objective_ >= convex.objective_ * (1 - 1e-7)
+        # started at the convex optimum with a tiny step, it stays there (init of a CNN network)
+        start = est_cls(beta=0.5, lr=1e-9, batch_size=None, max_epochs=2, init=convex.network_,
+                        architecture=arch).fit(X, target)
+        assert start.loss_curve_[0][2] == pytest.approx(convex.network_objective_, rel=1e-10)
+        assert start.objective_ == pytest.approx(convex.objective_, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", list(CNN_ARCHS))
+@pytest.mark.parametrize("outputs", [None, 3])
+def test_cnn_torch_export_of_a_fitted_convex_network_matches_predict(name, outputs):
+    arch = CNN_ARCHS[name]
+    X, y = _images(arch, n=20, outputs=outputs, seed=2)
+    convex = ConvexPolyNetRegressor(beta=2.0, architecture=arch).fit(X, y)
+    net = convex.network_
+    assert net.n_outputs == (outputs or 1) and net.n_neurons >= 1
+    module = net.to_torch()
+    with torch.no_grad():
+        out = module(torch.as_tensor(X)).numpy()  # images (N, C, H, W), float64
+        rows = module(torch.as_tensor(X.reshape(len(X), -1))).numpy()
+    expected = convex.predict(X)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+    np.testing.assert_array_equal(rows, out)
+
+
+def test_cnn_torch_export_of_the_empty_network():
+    arch = CNN_ARCHS["pool2"]
+    for outputs, shape in ((None, (3,)), (2, (3, 2))):
+        net = PolyNetwork.zero(arch.filter_size, "relu", outputs, arch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: initializing zero-element tensors
+            module = net.to_torch()
+        with torch.no_grad():
+            out = module(torch.ones((3,) + arch.image_shape, dtype=torch.float64)).numpy()
+        np.testing.assert_array_equal(out, np.zeros(shape))
+
+
+def test_cnn_weight_decay_and_vector_output():
+    arch = CNN_ARCHS["pool2"]
+    X, y = _images(arch, outputs=2, seed=3)
+    wd = BackpropPolyNetRegressor(activation="square", beta=0.1, formulation="weight_decay", lr=1e-3,
+                                  max_epochs=5, random_state=0, architecture=arch).fit(X, y)
+    assert wd.second_layer_.shape == (wd.n_neurons_, 4, 2) and wd.predict(X).shape == (40, 2)
+    np.testing.assert_allclose(np.linalg.norm(wd.network_.first_layer, axis=1), 1.0, rtol=1e-12)
+    # the unit-norm network computes the raw weights' function: the library's numpy lift vs torch
+    raw = PolyNetwork(wd.first_layer_, wd.second_layer_, "square", arch).predict(X)
+    np.testing.assert_allclose(wd.predict(X), raw, rtol=1e-10, atol=1e-12)
+    pen = 0.05 * (np.sum(wd.first_layer_**2) + np.sum(wd.second_layer_**2))
+    assert wd.objective_ == pytest.approx(get_loss("squared").value(raw, y) + pen, rel=1e-10)
+    labels = np.digitize(y[:, 0], np.quantile(y[:, 0], [1 / 3, 2 / 3]))
+    clf = BackpropPolyNetClassifier(beta=0.1, lr=1e-2, optimizer="adam", max_epochs=5, random_state=0,
+                                    architecture=arch).fit(X, labels)
+    assert clf.loss_.name == "softmax" and clf.second_layer_.shape[1:] == (4, clf.classes_.size)
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_cnn_bad_parameters_raise_clear_errors():
+    arch = CNN_ARCHS["global"]
+    X, y = _images(arch, n=10)
+    with pytest.raises(TypeError, match="architecture must be None"):
+        BackpropPolyNetRegressor(architecture="conv", max_epochs=1).fit(X.reshape(10, -1), y)
+    with pytest.raises(ValueError, match="C\\*H\\*W = 50"):
+        BackpropPolyNetRegressor(architecture=arch, max_epochs=1).fit(X.reshape(10, -1)[:, :49], y)
+    with pytest.raises(ValueError, match=r"images must have shape \(N, 2, 5, 5\)"):
+        BackpropPolyNetRegressor(architecture=arch, max_epochs=1).fit(X[:, :1], y)
+    with pytest.raises(ValueError, match="formulation='cubic' is derived for the dense architecture"):
+        BackpropPolyNetRegressor(activation="square", formulation="cubic", architecture=arch,
+                                 max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="formulation='cubic' is derived for the dense architecture"):
+        formulation_objective(X.reshape(10, -1), y[:, None], np.ones((2, 18)), np.ones((2, 1, 1)),
+                              activation=PolyActivation(1, 0, 0), loss=get_loss("squared"), beta=1.0,
+                              formulation="cubic", architecture=arch)
+    dense = PolyNetwork(np.eye(2, 50), np.ones(2), "relu")
+    with pytest.raises(ValueError, match="init architecture Dense"):
+        BackpropPolyNetRegressor(architecture=arch, init=dense, max_epochs=1).fit(X, y)
+    other = PolyNetwork(np.eye(2, 18), np.ones((2, 1)), "relu", Conv2D((2, 5, 5), 3, padding=1, pool=5))
+    with pytest.raises(ValueError, match="init architecture"):
+        BackpropPolyNetRegressor(architecture=arch, init=other, max_epochs=1).fit(X, y)
+    fitted = BackpropPolyNetRegressor(architecture=arch, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="images must have shape"):
+        fitted.predict(np.ones((3, 1, 5, 5)))

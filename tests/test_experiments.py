@@ -100,16 +100,49 @@ def test_fig4_quick(tmp_path, capsys):
     assert "[fig4" not in captured.err  # --quiet: no progress
 
 
-def test_fig5_quick_defaults_to_credit_approval_and_says_the_cnn_part_is_skipped(tmp_path, uci_home, capsys):
+def test_fig5_quick_runs_credit_approval_and_the_digits_cnn_stand_in(tmp_path, uci_home, capsys):
     out = tmp_path / "fig5"
     assert main(["experiment", "fig5", "--quick", "--out", str(out), "--data-dir", str(uci_home)]) == 0
-    rows, checked = check_results(out, "fig5")
-    assert {r["dataset"] for r in rows} == {"credit-approval"}  # no oocytes set in the folder
+    rows, checked = check_results(out, "fig5", n_plots_min=2)
+    # no oocytes set, no MNIST, no CIFAR in the folder: credit-approval and the bundled digits
+    assert {r["dataset"] for r in rows} == {"credit-approval", "digits-0-1-8x8"}
     assert {r["optimizer"] for r in rows if r["method"] == "backprop"} == {"sgd", "adam"}
-    assert checked == 4
+    assert checked == 4 + 2
+    assert (out / "fig5_credit-approval.png").is_file() and (out / "fig5_digits_cnn.png").is_file()
+    cnn = [r for r in rows if r["dataset"] == "digits-0-1-8x8"]
+    assert all(r["n_features"] == "64" and r["n_train"] == "288" and r["n_test"] == "72" for r in cnn)
+    convex = next(r for r in cnn if r["method"] == "convex")
+    assert num(convex["test_metric"]) >= 0.95 and int(convex["n_neurons"]) <= 2 * (9 + 1)
+    assert num(convex["lower_bound"]) >= num(convex["train_objective"]) * (1 - 1e-6)  # certified
     captured = capsys.readouterr()
-    assert "CNN" in captured.out and "skipped" in captured.out
+    assert "CNN panel 'mnist' skipped" in captured.out and "CNN panel 'cifar10' skipped" in captured.out
+    assert "stand-in" in captured.out and str(uci_home / "mnist") in captured.out
     assert "fig5" in captured.err  # progress (tqdm bar or log lines) when not --quiet
+
+
+def test_fig5_cnn_panel_alone_needs_no_data_dir_and_uses_the_beta_max_fraction(tmp_path):
+    from spectranet import Conv2D
+    from spectranet.experiments.fig5 import _load_images
+    from spectranet.path import beta_max
+
+    result = run_experiment("fig5", tmp_path, datasets=["digits"], quick=True, cnn_max_epochs=1,
+                            beta_fraction=1e-2)
+    check_results(tmp_path, "fig5")
+    assert [p.name for p in result.plots] == ["fig5_digits_cnn.png"]
+    Xtr, _, ytr, _ = _load_images("digits", None, 0, None)
+    arch = Conv2D((1, 8, 8), 3, pool="global")
+    expected = 1e-2 * beta_max(Xtr, 2.0 * ytr - 1.0, "relu", "logistic", architecture=arch)
+    assert [r["beta"] for r in result.rows] == [pytest.approx(expected, rel=1e-12)] * 3
+    assert all(r["epochs"] == 1 for r in result.rows if r["method"] == "backprop")
+
+
+def test_fig5_requested_image_set_missing_exits_2_naming_the_files(tmp_path, uci_home, capsys):
+    out = tmp_path / "out"
+    argv = ["experiment", "fig5", "--quick", "--out", str(out), "--data-dir", str(uci_home), "--datasets", "mnist"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert str(uci_home / "mnist" / "train-images-idx3-ubyte.gz") in err and "digits" in err
+    assert not out.exists()
 
 
 def test_fig6_quick_datasets_option(tmp_path, uci_home, capsys):

@@ -25,13 +25,19 @@ which equals (P) with :math:`\ell_1` weight :math:`\beta` (the objective of
 ``C > 1``). Each step descends a minibatch estimate of the objective divided
 by ``n`` (mean loss over the batch plus penalty over ``n``), so learning rates do not scale with
 ``n``. torch is imported only when a model is fitted.
+
+With ``architecture=Conv2D(...)`` the network is the library's CNN
+(:class:`~spectranet.architectures.Conv2D`): filters :math:`w_j` of length ``f = C*kh*kw``, a
+second layer :math:`\alpha_{jgk}` per filter, group (patch or pooling window) and output, and the
+forward pass :func:`spectranet._torch.conv_forward` (conv2d, activation, pooling, contraction).
+``"l1"`` is then the library's problem (P) for that architecture and ``"weight_decay"`` the
+same penalty as above over the filters and :math:`\alpha`; ``"cubic"`` is dense only.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -43,6 +49,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import PolyActivation, as_activation
+from .architectures import check_architecture
 from .cubic import C0
 from .estimators import ConvexPolyNetClassifier, ConvexPolyNetRegressor, classifier_loss, encode_classes, regression_loss
 from .exceptions import ConvergenceWarning
@@ -70,11 +77,16 @@ def _row_norms(W):
     return xp.sqrt(xp.sum(W**2, axis=1))
 
 
-def _forward(X, W, A, activation, formulation):
-    """Outputs :math:`\\sigma(X U^\\top) A`, ``U`` the row-normalized ``W`` for ``"l1"``."""
+def _forward(X, W, A, activation, formulation, architecture=None):
+    """Outputs :math:`\\sigma(X U^\\top) A` (a CNN's: :func:`~spectranet._torch.conv_outputs`),
+    ``U`` the row-normalized ``W`` for ``"l1"``."""
     if formulation == "l1":
         W = W / _row_norms(W)[:, None]
-    return activation(X @ W.T) @ A
+    if architecture is None or architecture.is_dense:
+        return activation(X @ W.T) @ A
+    from ._torch import conv_outputs
+
+    return conv_outputs(X, W, A, architecture, activation)
 
 
 def _penalty(W, A, beta, formulation):
@@ -87,27 +99,36 @@ def _penalty(W, A, beta, formulation):
 
 
 def formulation_objective(X, Y, first_layer, second_layer, *, activation, loss, beta,
-                          formulation="l1"):
+                          formulation="l1", architecture=None):
     r"""Training objective of a formulation (see the module docstring), numpy or torch.
 
     Parameters
     ----------
     X : array of shape (n, d)
+        A CNN's: image rows ``(n, C*H*W)``.
     Y : array of shape (n, C)
         Targets in the loss's encoding.
     first_layer : array of shape (m, d)
-        Raw first-layer weights :math:`w_j` (normalized inside for ``"l1"``).
+        Raw first-layer weights :math:`w_j` (normalized inside for ``"l1"``); a CNN's filters
+        ``(m, C*kh*kw)``.
     second_layer : array of shape (m, C)
+        A CNN's: ``(m, G, C)``.
     activation : PolyActivation or callable
     loss : Loss
     beta : float
     formulation : {"l1", "weight_decay", "cubic"}
+    architecture : None, Dense or Conv2D
+        A CNN's outputs are computed by :func:`spectranet._torch.conv_outputs` (torch, also for
+        numpy input, in float64).
 
     Returns
     -------
     float for numpy arrays, a 0-dim tensor (differentiable) for torch tensors.
     """
-    out = _forward(X, first_layer, second_layer, activation, formulation)
+    architecture = check_architecture(architecture)
+    if formulation == "cubic" and not architecture.is_dense:
+        raise ValueError(f"formulation='cubic' is derived for the dense architecture, not {architecture!r}")
+    out = _forward(X, first_layer, second_layer, activation, formulation, architecture)
     return loss.value(out, Y) + _penalty(first_layer, second_layer, beta, formulation)
 
 
@@ -122,7 +143,7 @@ def _homogeneity(activation) -> int | None:
 
 
 def _initial_weights(network: PolyNetwork, formulation: str):
-    """Raw weights (W, A) computing ``network``'s function in ``formulation``."""
+    """Raw weights (W, A) computing ``network``'s function in ``formulation`` (``A`` as ``(m, P)``)."""
     U, A = network.first_layer.copy(), network.second_layer_2d.copy()
     norms = np.linalg.norm(U, axis=1)
     degree = _homogeneity(network.activation)
@@ -139,26 +160,30 @@ def _initial_weights(network: PolyNetwork, formulation: str):
     return U, A
 
 
-def _unit_network(W, A, activation, formulation, scalar) -> PolyNetwork:
-    """The network of raw weights with unit-norm rows where the activation allows it."""
+def _unit_network(W, A, activation, formulation, scalar, architecture=None) -> PolyNetwork:
+    """The network of raw weights with unit-norm rows where the activation allows it (``A`` is
+    ``(m, C)``, a CNN's ``(m, G, C)``)."""
     norms = _row_norms(W)
     degree = 0 if formulation == "l1" else _homogeneity(activation)
     if degree is None:  # weight decay, non-homogeneous activation: keep the raw weights
         U, A2 = W, A
     else:
-        safe = np.where(norms > 0, norms, 1.0)
-        U, A2 = W / safe[:, None], np.where(norms[:, None] > 0, A * safe[:, None] ** degree, 0.0)
-    return PolyNetwork(U, A2[:, 0] if scalar else A2, activation)
+        safe, A2 = np.where(norms > 0, norms, 1.0), A.reshape(A.shape[0], -1)
+        U, A2 = W / safe[:, None], np.where(norms[:, None] > 0, A2 * safe[:, None] ** degree, 0.0)
+    A2 = A2.reshape(A.shape)
+    return PolyNetwork(U, A2[..., 0] if scalar else A2, activation, architecture)
 
 
 class _BackpropBase(BaseEstimator):
     def __init__(self, activation="relu", loss=None, beta=1e-2, n_neurons=None, formulation="l1",
                  optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
-                 device="cpu", dtype="float64", init=None, verbose=False):
+                 device="cpu", dtype="float64", init=None, verbose=False, architecture=None):
         self.activation, self.loss, self.beta, self.n_neurons = activation, loss, beta, n_neurons
         self.formulation, self.optimizer, self.lr, self.batch_size = formulation, optimizer, lr, batch_size
         self.max_epochs, self.random_state, self.device = max_epochs, random_state, device
-        self.dtype, self.init, self.verbose = dtype, init, verbose
+        self.dtype, self.init, self.verbose, self.architecture = dtype, init, verbose, architecture
+
+    _image_rows = ConvexPolyNetRegressor._image_rows  # images (N, C, H, W) -> rows for a CNN
 
     def _activation_fn(self):
         try:
@@ -168,6 +193,10 @@ class _BackpropBase(BaseEstimator):
 
     def _check_params(self, n_features: int, n_outputs: int):
         activation = self._activation_fn()
+        arch = check_architecture(self.architecture, n_features)
+        if self.formulation == "cubic" and not arch.is_dense:
+            raise ValueError(f"formulation='cubic' is derived for the dense architecture, not {arch!r}; "
+                             "use formulation='l1' or 'weight_decay' for convolutional networks")
         try:
             check_beta(self.beta)
         except TypeError as exc:
@@ -193,9 +222,11 @@ class _BackpropBase(BaseEstimator):
             if not isinstance(self.init, PolyNetwork):
                 raise ValueError(f"init must be None or a PolyNetwork, got {type(self.init).__name__}")
             init = self.init
-            if (init.n_features, init.n_outputs) != (n_features, n_outputs) or init.n_neurons < 1:
+            if init.architecture != arch:
+                raise ValueError(f"init architecture {init.architecture!r} differs from architecture={arch!r}")
+            if (init.n_inputs, init.n_outputs) != (n_features, n_outputs) or init.n_neurons < 1:
                 raise ValueError(
-                    f"init has {init.n_features} features, {init.n_outputs} outputs and "
+                    f"init has {init.n_inputs} features, {init.n_outputs} outputs and "
                     f"{init.n_neurons} neurons; the data need {n_features} features, "
                     f"{n_outputs} outputs and at least one neuron")
             if init.activation != activation:
@@ -204,107 +235,102 @@ class _BackpropBase(BaseEstimator):
                 raise ValueError(f"n_neurons={self.n_neurons} differs from init.n_neurons={init.n_neurons}")
         from ._torch import torch_device, torch_dtype
 
-        return activation, torch_device(self.device), torch_dtype(self.dtype)
+        return activation, torch_device(self.device), torch_dtype(self.dtype), arch
 
-    def _start(self, d: int, C: int, rng):
+    def _start(self, d: int, C: int, rng, arch):
         if self.init is not None:
-            return _initial_weights(self.init, self.formulation)
+            U, A = _initial_weights(self.init, self.formulation)
+            return U, (A if arch.is_dense else A.reshape(A.shape[0], arch.n_groups(), C))
+        if not arch.is_dense:  # filters (m, f), second layer (m, G, C)
+            from ._torch import conv_default_width
+
+            f, G = arch.filter_size, arch.n_groups()
+            m = conv_default_width(arch, C) if self.n_neurons is None else int(self.n_neurons)
+            return (rng.uniform(-1.0, 1.0, (m, f)) / math.sqrt(f),
+                    rng.uniform(-1.0, 1.0, (m, G, C)) / math.sqrt(m * G))
         m = 2 * (d + 1) * C if self.n_neurons is None else int(self.n_neurons)
         return rng.uniform(-1.0, 1.0, (m, d)) / math.sqrt(d), rng.uniform(-1.0, 1.0, (m, C)) / math.sqrt(m)
 
     # -- training ----------------------------------------------------------------
     def _fit(self, X, Y, loss: Loss, validation=None):
-        from ._torch import import_torch, make_optimizer, synchronize
+        from ._torch import as_tensor, train_minibatch
 
-        torch = import_torch()
         n, d = X.shape
-        activation, device, dtype = self._check_params(d, Y.shape[1])
+        activation, device, dtype, arch = self._check_params(d, Y.shape[1])
         loss.check_targets(Y)
         rng = check_random_state(self.random_state)
-        W0, A0 = self._start(d, Y.shape[1], rng)
-
-        def as_t(a):
-            a = np.ascontiguousarray(a)
-            return torch.as_tensor(a if a.flags.writeable else a.copy(), dtype=dtype, device=device)
-
-        Xt, Yt = as_t(X), as_t(Y)
-        Vt = None if validation is None else (as_t(validation[0]), as_t(validation[1]))
-        W = as_t(W0).clone().requires_grad_(True)  # a copy: W0, A0 stay the start
-        A = as_t(A0).clone().requires_grad_(True)
-        opt = make_optimizer(self.optimizer, [W, A], float(self.lr))
+        W0, A0 = self._start(d, Y.shape[1], rng, arch)
+        arch = None if arch.is_dense else arch  # the dense path is the plain formula
         beta, form = float(self.beta), self.formulation
-        bs = n if self.batch_size is None else min(int(self.batch_size), n)
 
-        def objective(Xe, Ye):
-            with torch.no_grad():
-                return float(formulation_objective(Xe, Ye, W, A, activation=activation, loss=loss,
-                                                   beta=beta, formulation=form))
+        def minibatch_objective(Xb, Yb, W, A):  # the objective / n, estimated on a minibatch
+            out = _forward(Xb, W, A, activation, form, arch)
+            return loss.value(out, Yb) / Xb.shape[0] + _penalty(W, A, beta, form) / n
 
-        def record(elapsed, epoch):
-            value = objective(Xt, Yt)
-            self.loss_curve_.append((elapsed, epoch, value))
-            if Vt is not None:
-                self.validation_curve_.append((elapsed, epoch, objective(*Vt)))
-            return value
+        Xt, Yt = as_tensor(X, dtype, device), as_tensor(Y, dtype, device)
+        problem = None
+        if arch is None:  # dense: the objectives of the tensors, on the device
+            sets = [(Xt, Yt)] + ([] if validation is None else [tuple(as_tensor(a, dtype, device)
+                                                                      for a in validation)])
 
-        self.loss_curve_, self.diverged_ = [], False
-        self.__dict__.pop("validation_curve_", None)  # no stale curve from an earlier fit
-        if Vt is not None:
-            self.validation_curve_ = []
-        value = record(0.0, 0)
-        best = (value, W0, A0)  # lowest objective so far: the fallback if training diverges
-        elapsed, epoch, last = 0.0, 0, (W0, A0)
-        while math.isfinite(value) and epoch < self.max_epochs:
-            epoch += 1
-            tic = time.perf_counter()
-            perm = torch.as_tensor(rng.permutation(n), device=device)
-            for start in range(0, n, bs):
-                idx = perm[start:start + bs]
-                Xb = Xt[idx]
-                out = _forward(Xb, W, A, activation, form)
-                step = loss.value(out, Yt[idx]) / Xb.shape[0] + _penalty(W, A, beta, form) / n
-                opt.zero_grad(set_to_none=True)
-                step.backward()
-                opt.step()
-            synchronize(device)
-            elapsed += time.perf_counter() - tic
-            value = record(elapsed, epoch)
-            last = (W.detach().cpu().numpy().astype(np.float64), A.detach().cpu().numpy().astype(np.float64))
-            if value < best[0]:
-                best = (value, *last)
+            def evaluate(W, A):
+                return [float(formulation_objective(Xe, Ye, W, A, activation=activation, loss=loss, beta=beta,
+                                                    formulation=form)) for Xe, Ye in sets]
+        else:  # a CNN's from the grouped lift of the data (numpy, built once; cheap with pooling)
+            from .grouped import GroupedData
+
+            problem = Problem(X, Y, activation, loss, beta, architecture=arch)
+            sets = [(problem.data, Y)] + ([] if validation is None else
+                                          [(GroupedData(arch.lift(validation[0]), None), validation[1])])
+
+            def evaluate(W, A):
+                W, A = (t.detach().cpu().numpy().astype(np.float64) for t in (W, A))
+                U = W / _row_norms(W)[:, None] if form == "l1" else W
+                return [float(loss.value(data.outputs(U, A.reshape(A.shape[0], -1), activation), Ye)
+                              + _penalty(W, A, beta, form)) for data, Ye in sets]
+
+        def log(epoch, value, elapsed):
             if self.verbose:
-                logger.info("%s epoch %d: objective %.10g (%.2fs)", type(self).__name__, epoch,
-                            value, elapsed)
-        if not math.isfinite(value):
-            self.diverged_ = True
-            last = best[1:]
+                logger.info("%s epoch %d: objective %.10g (%.2fs)", type(self).__name__, epoch, value, elapsed)
+
+        self.__dict__.pop("validation_curve_", None)  # no stale curve from an earlier fit
+        run = train_minibatch(Xt, Yt, W0, A0, minibatch_objective=minibatch_objective, evaluate=evaluate,
+                              optimizer=self.optimizer, lr=float(self.lr), batch_size=self.batch_size,
+                              max_epochs=int(self.max_epochs), rng=rng, on_epoch=log)
+        self.loss_curve_, self.diverged_, last = run.curve, run.diverged, run.weights
+        epoch, elapsed = run.epochs, run.elapsed
+        if validation is not None:
+            self.validation_curve_ = run.validation_curve
+        if run.diverged:
             warnings.warn(
-                f"{type(self).__name__} diverged at epoch {epoch} (objective {value}) with "
+                f"{type(self).__name__} diverged at epoch {epoch} (objective {run.value}) with "
                 f"optimizer={self.optimizer!r}, lr={self.lr!r}; the fitted weights are those of "
-                f"the epoch with the lowest objective ({best[0]:.6g}). Lower lr.",
+                f"the epoch with the lowest objective ({run.best:.6g}). Lower lr.",
                 ConvergenceWarning, stacklevel=3)
         self.n_iter_ = epoch
         self.fit_time_ = elapsed
-        self._set_result(X, Y, loss, activation, *last)
+        self._set_result(X, Y, loss, activation, *last, arch, problem)
         return self
 
-    def _set_result(self, X, Y, loss, activation, W, A):
+    def _set_result(self, X, Y, loss, activation, W, A, arch=None, problem=None):
         self.first_layer_, self.second_layer_ = W, A
         self.loss_ = loss
         self.activation_ = activation
         self.n_neurons_ = W.shape[0]
         self.objective_ = float(formulation_objective(X, Y, W, A, activation=activation, loss=loss,
-                                                      beta=float(self.beta), formulation=self.formulation))
+                                                      beta=float(self.beta), formulation=self.formulation,
+                                                      architecture=arch))
         if isinstance(activation, PolyActivation):
             scalar = Y.shape[1] == 1 and getattr(self, "_y_ndim", 1) == 1
-            self.network_ = _unit_network(W, A, activation, self.formulation, scalar)
-            self.network_objective_ = Problem(X, Y, activation, loss, self.beta).objective(self.network_)
+            self.network_ = _unit_network(W, A, activation, self.formulation, scalar, arch)
+            problem = problem or Problem(X, Y, activation, loss, self.beta, architecture=arch)
+            self.network_objective_ = problem.objective(self.network_)
         logger.debug("%s: objective %.10g after %d epochs (%.2fs)", type(self).__name__,
                      self.objective_, self.n_iter_, self.fit_time_)
 
     def _decision(self, X) -> np.ndarray:
         check_is_fitted(self, "first_layer_")
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, self._image_rows(X), reset=False, dtype=np.float64)
         if hasattr(self, "network_"):
             return self.network_.decision_function(X)
         return _forward(X, self.first_layer_, self.second_layer_, self.activation_, self.formulation)
@@ -329,9 +355,10 @@ _DOC = r"""
         Regularization weight :math:`\beta \ge 0` (objectives are sums over samples).
     n_neurons : int or None, default=None
         Width m; None means :math:`2(d+1)C`, the bound on the convex program's width (or the
-        width of ``init``).
+        width of ``init``); for a CNN the number of filters, by default :math:`2(f+1)GC` capped at
+        :math:`\max(2(f+1)C, 256)` (:func:`spectranet._torch.conv_default_width`).
     formulation : {"l1", "weight_decay", "cubic"}, default="l1"
-        Objective (P), (P_WD), or the cubic regularization (square activation only).
+        Objective (P), (P_WD), or the cubic regularization (square activation, dense only).
     optimizer : {"sgd", "adam"}, default="sgd"
         SGD with momentum 0.9 (as in the paper) or Adam.
     lr : float, default=1e-2
@@ -347,9 +374,16 @@ _DOC = r"""
         Training precision; ``objective_`` is always evaluated in float64.
     init : PolyNetwork or None, default=None
         Start from this network (its function is preserved: rows are rescaled into the
-        formulation, balanced for ``"cubic"``); None draws uniform random weights.
+        formulation, balanced for ``"cubic"``); None draws uniform random weights. A CNN's
+        ``init`` must have the same architecture.
     verbose : bool, default=False
         Log the objective after every epoch (``logging``, logger ``spectranet.baseline``).
+    architecture : None, Dense or Conv2D, default=None
+        ``None``/:class:`~spectranet.Dense`: fully connected. :class:`~spectranet.Conv2D`: the
+        library's CNN (filters ``(m, C*kh*kw)``, a second-layer weight per filter, group and
+        output), trained with the torch forward pass of :func:`spectranet._torch.conv_forward`;
+        ``X`` are images as rows ``(n, C*H*W)`` or arrays ``(N, C, H, W)``. With ``"l1"`` the
+        objective is the library's (P) for that architecture (``Problem(..., architecture=...)``).
 
     Attributes
     ----------
@@ -358,7 +392,8 @@ _DOC = r"""
         ``"weight_decay"``/``"cubic"``; raw rows for weight decay with a non-homogeneous
         activation, whose function cannot be rescaled).
     first_layer_, second_layer_ : ndarray of shape (m, d) and (m, C)
-        Raw trained weights :math:`w_j`, :math:`\alpha_j` (float64).
+        Raw trained weights :math:`w_j`, :math:`\alpha_j` (float64); a CNN's are ``(m, f)`` and
+        ``(m, G, C)``.
     objective_ : float
         Objective of ``formulation`` on the training data, in float64.
     network_objective_ : float
@@ -391,9 +426,9 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
 
     def __init__(self, activation="relu", loss="squared", beta=1e-2, n_neurons=None, formulation="l1",
                  optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
-                 device="cpu", dtype="float64", init=None, verbose=False):
+                 device="cpu", dtype="float64", init=None, verbose=False, architecture=None):
         super().__init__(activation, loss, beta, n_neurons, formulation, optimizer, lr, batch_size,
-                         max_epochs, random_state, device, dtype, init, verbose)
+                         max_epochs, random_state, device, dtype, init, verbose, architecture)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -404,14 +439,14 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
         """Train on ``y`` of shape (n,) or (n, n_targets); ``validation_data=(Xv, yv)`` records
         ``validation_curve_``."""
         loss = regression_loss(self.loss, type(self).__name__)
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64,
+        X, y = validate_data(self, self._image_rows(X), y, multi_output=True, y_numeric=True, dtype=np.float64,
                              ensure_min_samples=2)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
         validation = None
         if validation_data is not None:
             Xv, yv = validation_data
-            Xv = validate_data(self, Xv, reset=False, dtype=np.float64)
+            Xv = validate_data(self, self._image_rows(Xv), reset=False, dtype=np.float64)
             validation = (Xv, np.asarray(yv, dtype=np.float64).reshape(Xv.shape[0], Y.shape[1]))
         return self._fit(X, Y, loss, validation)
 
@@ -428,9 +463,9 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
 
     def __init__(self, activation="relu", loss="logistic", beta=1e-2, n_neurons=None, formulation="l1",
                  optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
-                 device="cpu", dtype="float64", init=None, verbose=False):
+                 device="cpu", dtype="float64", init=None, verbose=False, architecture=None):
         super().__init__(activation, loss, beta, n_neurons, formulation, optimizer, lr, batch_size,
-                         max_epochs, random_state, device, dtype, init, verbose)
+                         max_epochs, random_state, device, dtype, init, verbose, architecture)
 
     def _encode(self, y, loss: Loss) -> np.ndarray:
         n_classes = self.classes_.size
@@ -441,7 +476,7 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
 
     def fit(self, X, y, validation_data=None):
         """Train the classifier network; ``validation_data=(Xv, yv)`` records ``validation_curve_``."""
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        X, y = validate_data(self, self._image_rows(X), y, dtype=np.float64, ensure_min_samples=2)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if self.classes_.size < 2:
@@ -450,7 +485,7 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
         loss = classifier_loss(self.loss, self.classes_.size, type(self).__name__)
         validation = None
         if validation_data is not None:
-            Xv = validate_data(self, validation_data[0], reset=False, dtype=np.float64)
+            Xv = validate_data(self, self._image_rows(validation_data[0]), reset=False, dtype=np.float64)
             validation = (Xv, self._encode(np.asarray(validation_data[1]), loss))
         return self._fit(X, self._encode(y, loss), loss, validation)
 
@@ -474,6 +509,7 @@ class BackpropReLUClassifier(BackpropPolyNetClassifier):
     activation = "relu_exact"
     formulation = "weight_decay"
     init = None
+    architecture = None
 
     def __init__(self, loss="logistic", beta=1e-2, n_neurons=None, optimizer="sgd", lr=1e-2,
                  batch_size=10, max_epochs=100, random_state=None, device="cpu", dtype="float64",

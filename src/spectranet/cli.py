@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser(
         "experiment", help="reproduce a figure of the paper (fig4-fig7)", description=cmd_experiment.__doc__,
         epilog="; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items())
-        + ". fig5-fig7 need UCI sets in the Fernandez-Delgado format: <data-dir>/<name>/<name>_R.dat.")
+        + ". fig5-fig7 need UCI sets in the Fernandez-Delgado format: <data-dir>/<name>/<name>_R.dat; "
+        "fig5's CNN panels use <data-dir>/mnist and the CIFAR-10 JPEG zip (--datasets mnist,cifar10,digits).")
     exp.add_argument("name", choices=sorted(EXPERIMENTS))
     exp.add_argument("--out", required=True, help="output folder (plots, results.csv)")
     exp.add_argument("--data-dir", default=None, help="folder of the UCI sets (default $SPECTRANET_DATA); "

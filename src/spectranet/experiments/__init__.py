@@ -37,7 +37,7 @@ __all__ = [
 #: name -> (module, one-line description, needs real data)
 EXPERIMENTS = {
     "fig4": ("fig4", "square activation, planted regression: convex optimum vs SGD over time", False),
-    "fig5": ("fig5", "SGD and Adam over learning rates vs the convex program (fully connected, UCI)", True),
+    "fig5": ("fig5", "SGD and Adam over learning rates vs the convex program (GAP CNN on MNIST/CIFAR 0/1, fully connected on UCI)", True),
     "fig6": ("fig6", "accuracy and time: ReLU network, polynomial backprop, convex program (UCI)", True),
     "fig7": ("fig7", "test accuracy and m* against beta (credit-approval, ionosphere)", True),
 }
@@ -53,9 +53,10 @@ def run_experiment(name: str, out_dir, *, data_dir=None, datasets=None, quick: b
     out_dir : path
         Created if missing.
     data_dir : path, optional
-        UCI data directory for fig5-fig7 (default ``$SPECTRANET_DATA``); fig4 needs none.
+        Data directory for fig5-fig7 (UCI sets; MNIST and CIFAR-10 for fig5's CNN panels; default
+        ``$SPECTRANET_DATA``); fig4 needs none.
     datasets : list of str, optional
-        Dataset folder names (fig5-fig7).
+        Dataset folder names (fig5-fig7; fig5 also takes ``mnist``, ``cifar10`` and ``digits``).
     quick : bool
         The reduced version (about a minute).
     progress : Progress, optional
