@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 
 import numpy as np
 
@@ -290,21 +289,7 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
     opts = {**backend.options(tol, None, problem.loss.smooth), **backend.solver_options}
     name = f"{backend.name}-cubic"
     logger.debug("solving the nuclear-norm program with %s, options %s", backend.name, opts)
-    attempts = [opts] + ([{**opts, **backend.retry_options}] if backend.retry_options else [])
-    for i, attempt in enumerate(attempts):
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
-                cp_problem.solve(solver=backend.cvxpy_name, verbose=verbose, **attempt)
-            break
-        except cp.error.SolverError as exc:
-            if i + 1 == len(attempts):
-                raise SolverError(
-                    f"{backend.name} failed on the nuclear-norm program ({exc}); try solver='scs' "
-                    "or another backend from spectranet.available_solvers(), a larger beta, or "
-                    "standardized features", solver=name, status="solver_error") from exc
-            logger.info("%s reported a numerical error; retrying with %s", backend.name,
-                        backend.retry_options)
+    backend.run(cp_problem, opts, verbose=verbose, what="the nuclear-norm program", name=name)
     status = cp_problem.status
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT) or P[0].value is None:
         raise SolverError(f"{backend.name} returned status {status!r} on the nuclear-norm program; try "

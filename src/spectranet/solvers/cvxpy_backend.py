@@ -140,18 +140,27 @@ class CvxpySolver(Solver):
         certificate rests on the backend's dual (the active-set polish needs a close start)."""
         return {}
 
-    def _run(self, model: _Model, opts: dict, verbose: bool, warm: bool) -> None:
-        with warnings.catch_warnings():
-            # CVXPY's "solution may be inaccurate": the certificate decides, not the status.
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
-            model.cp_problem.solve(solver=self.cvxpy_name, verbose=verbose, warm_start=warm, **opts)
+    def run(self, cp_problem, opts: dict, *, verbose: bool = False, warm: bool = False,
+            what: str = "this problem", name: str | None = None) -> None:
+        """Solve a CVXPY problem with this backend, retrying once with :attr:`retry_options`
+        after a numerical failure; :class:`~spectranet.exceptions.SolverError` if both fail."""
+        import cvxpy as cp
 
-    def _failure(self, exc) -> SolverError:
-        return SolverError(
-            f"{self.name} failed on this problem ({exc}); try solver='scs' or another backend "
-            "from spectranet.available_solvers(), a larger beta, or standardized features",
-            solver=self.name, status="solver_error",
-        )
+        attempts = [opts] + ([{**opts, **self.retry_options}] if self.retry_options else [])
+        for i, attempt in enumerate(attempts):
+            try:
+                with warnings.catch_warnings():
+                    # CVXPY's "solution may be inaccurate": the certificate decides, not the status.
+                    warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+                    cp_problem.solve(solver=self.cvxpy_name, verbose=verbose, warm_start=warm, **attempt)
+                return
+            except cp.error.SolverError as exc:
+                if i + 1 == len(attempts):
+                    raise SolverError(
+                        f"{self.name} failed on {what} ({exc}); try solver='scs' or another backend "
+                        "from spectranet.available_solvers(), a larger beta, or standardized features",
+                        solver=name or self.name, status="solver_error") from exc
+                logger.info("%s reported a numerical error; retrying once with %s", self.name, self.retry_options)
 
     def check_memory(self, problem: Problem) -> None:
         need = estimate_model_bytes(problem.n_samples, problem.n_features, problem.n_pairs)
@@ -182,17 +191,7 @@ class CvxpySolver(Solver):
         model.beta.value = problem.beta
         opts = {**self.options(tol, max_iter, problem.loss.smooth), **self.solver_options}
         logger.debug("solving with %s (%s), options %s", self.name, "reused model" if reused else "new model", opts)
-        try:
-            self._run(model, opts, verbose, reused)
-        except cp.error.SolverError as exc:
-            if not self.retry_options:
-                raise self._failure(exc) from exc
-            logger.info("%s reported a numerical error; retrying once with %s",
-                        self.name, self.retry_options)
-            try:
-                self._run(model, {**opts, **self.retry_options}, verbose, reused)
-            except cp.error.SolverError as exc2:
-                raise self._failure(exc2) from exc2
+        self.run(model.cp_problem, opts, verbose=verbose, warm=reused)
         status = model.cp_problem.status
         usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
         if status not in usable or model.Z[0].value is None:
