@@ -14,6 +14,12 @@ loss with beta = ``--beta-frac`` * beta_max, certified to a relative gap of 1e-6
 ``--scheduler`` points the Dask runs at an existing ``distributed`` cluster (its workers need
 numpy, dask and spectranet installed); by default each run starts a ``LocalCluster`` of
 ``--workers`` processes with ``--threads`` threads each, on this machine.
+
+Passes of a Dask fit are counted three ways: ``passes``, the computations (every one goes through
+``spectranet.data._compute``: a scheduler round trip that returns reductions over the data);
+``persist``, the ``n``-sized results kept on the workers (``spectranet.data._persist``); and
+``graphs``, every graph the scheduler received during the fit (a scheduler plugin: these two plus
+the input validation of ``beta_max`` and ``Problem``).
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-computations = [0]
+computations, persists = [0], [0]
 if args["mode"] == "dask":
     from distributed import Client, LocalCluster
 
@@ -66,33 +72,59 @@ if args["mode"] == "dask":
         cluster = LocalCluster(n_workers=args["workers"], threads_per_worker=args["threads"],
                                processes=True, host="127.0.0.1", dashboard_address=None)
         client = Client(cluster)
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    class CountGraphs(SchedulerPlugin):
+        # every graph the scheduler receives (computations, persists, the input validation)
+        name = "spectranet-count-graphs"
+
+        def __init__(self):
+            self.count = 0
+
+        def update_graph(self, scheduler, **kwargs):
+            self.count += 1
+
+    client.register_plugin(CountGraphs())
+
+    def graphs():
+        return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins[CountGraphs.name].count)
+
     X, y = lazy_data()
     t = time.perf_counter()
     X, y = client.persist([X, y])  # generated on the workers, kept in their memory
     from distributed import wait
     wait([X, y])
     t_data = time.perf_counter() - t
-    original = spectranet.data._compute
+    # every computation of the solver (a scheduler round trip returning reductions) goes through
+    # spectranet.data._compute, every persist (n-sized results kept on the workers) through _persist
+    compute, persist = spectranet.data._compute, spectranet.data._persist
 
-    def counted(a):
+    def counted_compute(a):
         computations[0] += 1
-        return original(a)
+        return compute(a)
 
-    spectranet.data._compute = counted
+    def counted_persist(a):
+        persists[0] += 1
+        return persist(a)
+
+    spectranet.data._compute, spectranet.data._persist = counted_compute, counted_persist
 else:
     t = time.perf_counter()
     with dask.config.set(scheduler="threads"):
         X, y = dask.compute(*lazy_data())
     t_data = time.perf_counter() - t
 before = peak_mb()
+graphs_before = graphs() if args["mode"] == "dask" else 0
 t = time.perf_counter()
 beta = args["beta_frac"] * beta_max(X, y)
 problem = Problem(X, y, "relu", "squared", beta)
 result = get_solver("native", engine="columns").solve(problem, tol=1e-6)
 elapsed = time.perf_counter() - t
+graph_count = graphs() - graphs_before if args["mode"] == "dask" else 0
 print(json.dumps({"time": elapsed, "data_time": t_data, "peak_before": before, "peak": peak_mb(),
                   "objective": result.network_objective, "gap": result.gap, "m": result.n_neurons,
-                  "rounds": result.iterations, "computations": computations[0], "beta": beta}))
+                  "lower_bound": result.lower_bound, "rounds": result.iterations, "beta": beta,
+                  "computations": computations[0], "persists": persists[0], "graphs": graph_count}))
 """
 
 
@@ -127,7 +159,8 @@ def main(argv=None):
     where = args.scheduler or f"LocalCluster({args.workers} workers x {args.threads} thread)"
     print(f"d={args.d}, beta={args.beta_frac} beta_max, squared loss, tol 1e-6; Dask on {where}")
     header = (f"{'n':>9} {'mode':>5} {'chunk':>7} {'fit s':>8} {'x prev':>7} {'peak MB':>8} "
-              f"{'(before)':>9} {'m*':>3} {'gap':>8} {'passes':>7} {'objective':>16}")
+              f"{'(before)':>9} {'m*':>3} {'gap':>8} {'passes':>7} {'persist':>7} {'graphs':>7} "
+              f"{'objective':>16}")
     print(header)
     previous: dict[str, float] = {}
     objectives: dict[int, dict[str, float]] = {}
@@ -142,18 +175,23 @@ def main(argv=None):
                 continue
             growth = f"{rec['time'] / previous[mode]:.1f}" if mode in previous else "-"
             previous[mode] = rec["time"]
-            objectives.setdefault(n, {})[mode] = rec["objective"]
-            passes = rec["computations"] if mode == "dask" else "-"
+            objectives.setdefault(n, {})[mode] = (rec["objective"], rec["lower_bound"])
+            passes, persisted, graphs = ((rec["computations"], rec["persists"], rec["graphs"]) if mode == "dask"
+                                         else ("-", "-", "-"))
             print(f"{n:>9} {mode:>5} {rec['chunk']:>7} {rec['time']:>8.1f} {growth:>7} {rec['peak']:>8.0f} "
                   f"{rec['peak_before']:>9.0f} {rec['m']:>3} {rec['gap']:>8.1e} {passes!s:>7} "
-                  f"{rec['objective']:>16.10g}", flush=True)
+                  f"{persisted!s:>7} {graphs!s:>7} {rec['objective']:>16.10g}", flush=True)
     for n, obj in objectives.items():
         if len(obj) == 2:
-            print(f"n={n}: relative difference of the certified optima numpy vs dask: "
-                  f"{abs(obj['dask'] - obj['numpy']) / abs(obj['numpy']):.1e}")
+            (f_np, lb_np), (f_dask, lb_dask) = obj["numpy"], obj["dask"]
+            print(f"n={n}: relative difference numpy vs dask of the certified optima "
+                  f"{abs(f_dask - f_np) / abs(f_np):.1e}, of the lower bounds {abs(lb_dask - lb_np) / abs(lb_np):.1e}")
     print("'x prev': fit time over that of the previous n in the same mode; 'passes': Dask "
-          "computations (reductions over the data) of the fit; peak MB: the client process's "
-          "peak resident memory after the fit, '(before)' before it (data generated).")
+          "computations of the fit (scheduler round trips returning reductions over the data); "
+          "'persist': n-sized results kept on the workers (an asynchronous pass each); 'graphs': all "
+          "graphs the scheduler received during the fit (these two and the input validation, "
+          "beta_max's included); peak MB: the client process's peak resident memory after the fit, "
+          "'(before)' before it (data generated).")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
+import spectranet.data  # noqa: E402
 from spectranet import (ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, Problem,  # noqa: E402
                         beta_max, get_loss, get_solver, regularization_path)
 from spectranet.data import ChunkwiseLoss, DaskData  # noqa: E402
@@ -26,7 +27,7 @@ from spectranet.solvers.native import NativeSolver  # noqa: E402
 from ._data import planted  # noqa: E402
 
 N, D, CHUNK = 2000, 5, 1000  # two row chunks: one per worker of the LocalCluster
-BETA = {"squared": 200.0, "logistic": 80.0}  # a few neurons: a fit is a few hundred Dask passes
+BETA = {"squared": 200.0, "logistic": 80.0}  # a few neurons: a fit is a few dozen Dask passes
 
 
 def chunked(a):
@@ -111,6 +112,81 @@ def test_products_and_losses_match_numpy(data):
         assert ChunkwiseLoss(get_loss("huber")).delta == 1.0
 
 
+class _Computations:
+    """Counts the Dask computations (every one goes through ``spectranet.data._compute``)."""
+
+    def __init__(self, monkeypatch):
+        self.count, original = 0, spectranet.data._compute
+
+        def compute(a):
+            self.count += 1
+            return original(a)
+
+        monkeypatch.setattr(spectranet.data, "_compute", compute)
+
+    def delta(self, func, *args, **kwargs):
+        """``func``'s result and the number of computations it took."""
+        before = self.count
+        return func(*args, **kwargs), self.count - before
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])
+def test_each_evaluation_step_and_certificate_is_one_pass_with_numpy_results(data, monkeypatch, loss):
+    """The local phase's composites run the numpy code on each row chunk: one computation each
+    (an L-BFGS evaluation, a Newton step with its batched line search, a certificate's objective
+    and dual products, a batch of the search over t), with the results of the numpy backend."""
+    from spectranet.certificate import T_PASSES, certify_problem
+    from spectranet.local import _objective_and_gradient, newton_second_layer
+
+    X, y, labels = data
+    targets = {"squared": y, "logistic": labels, "softmax": np.digitize(y, np.quantile(y, [0.3, 0.6]))}[loss]
+    host = Problem(X, targets, "relu", loss, 5.0)
+    lazy = Problem(da.from_array(X, chunks=(300, 2)), da.from_array(targets, chunks=700), "relu", loss, 5.0)
+    C = host.n_outputs
+    rng = np.random.default_rng(2)
+    U = rng.standard_normal((3, D))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    A = 0.3 * rng.standard_normal((3, C))
+    S = np.sign(A)
+    count = _Computations(monkeypatch)
+    with dask.config.set(scheduler="sync"):
+        got, passes = count.delta(_objective_and_gradient, lazy, 1.3 * U, A, S)
+        assert passes == 1
+        for a, b in zip(_objective_and_gradient(host, 1.3 * U, A, S), got):
+            np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-9)
+        Phi = lazy.hidden(U)[1]
+        active = np.argwhere(A != 0)
+        layers = np.stack([A, 0.5 * A, -A])
+        got, passes = count.delta(lazy.data.second_layer_terms, Phi, layers, lazy.loss, active)
+        assert passes == 1
+        for a, b in zip(host.data.second_layer_terms(host.hidden(U)[1], layers, host.loss, active), got):
+            np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-9)
+        net = host.make_network(U, A)
+        steps = []  # the numpy and Dask runs take the same Newton steps, one computation each
+        for problem in (host, lazy):
+            original = problem.data.second_layer_terms
+            calls = []
+            monkeypatch.setattr(problem.data, "second_layer_terms",
+                                lambda *a, _f=original, _c=calls, **k: _c.append(1) or _f(*a, **k))
+            result, passes = count.delta(newton_second_layer, problem, net)
+            steps.append((result, len(calls), passes))
+        (ref, n_ref, _), (res, n_dask, passes) = steps
+        assert n_dask == n_ref == passes >= 2
+        np.testing.assert_allclose(res.second_layer_2d, ref.second_layer_2d, rtol=1e-9, atol=1e-12)
+        cert_ref = certify_problem(host, net)
+        cert, passes = count.delta(certify_problem, lazy, net)
+        assert 2 <= passes <= 1 + T_PASSES  # objective and dual products, then the search over t
+        assert cert.objective == pytest.approx(cert_ref.objective, rel=1e-12)
+        assert cert.lower_bound == pytest.approx(cert_ref.lower_bound, rel=1e-12)
+        assert cert.lam == pytest.approx(cert_ref.lam, rel=1e-10) and cert.pair == cert_ref.pair
+        assert isinstance(cert.dual, da.Array)
+        ts = np.linspace(0.0, 1.0, 7)
+        V = cert_ref.dual
+        values, passes = count.delta(lazy.loss.dual_values, chunked(V), lazy.Y, ts)
+        assert passes == 1
+        np.testing.assert_allclose(values, host.loss.dual_values(V, host.Y, ts), rtol=1e-12)
+
+
 def test_dask_input_validation():
     X, y, _ = planted(40, 3)
     bad = X.copy()
@@ -154,14 +230,27 @@ def test_unsupported_engines_and_solvers_raise_a_clear_error():
             ConvexPolyNetClassifier(loss="hinge").fit(Xd, yd > np.median(y))
 
 
-def test_threaded_scheduler_solves_too(data):
+def test_threaded_scheduler_solves_too(data, monkeypatch):
+    import spectranet.local
+
     X, y, _ = data
     ref = get_solver("native", engine="columns").solve(Problem(X, y, "relu", "squared", BETA["squared"]))
+    count, evaluations = _Computations(monkeypatch), [0]
+    evaluate = spectranet.local._objective_and_gradient
+
+    def counted(*args):
+        evaluations[0] += 1
+        return evaluate(*args)
+
+    monkeypatch.setattr(spectranet.local, "_objective_and_gradient", counted)
     with dask.config.set(scheduler="threads"):
         result = get_solver("native").solve(Problem(chunked(X), chunked(y), "relu", "squared",
                                                     BETA["squared"]))
     assert result.state["engine"] == "columns" and result.gap <= 1e-6
     assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-6)
+    # one computation per L-BFGS evaluation, and a few per round for the Newton steps, the
+    # polish's start and the certificate (before the composites: 227 in all, 15 evaluations)
+    assert evaluations[0] < count.count <= evaluations[0] + 8 * (result.iterations + 1)
 
 
 def test_multiclass_softmax_on_dask_matches_numpy():
@@ -234,23 +323,23 @@ def test_sweeps_through_the_joblib_dask_backend(client):
 
 
 def test_a_worker_killed_mid_fit_is_recovered_or_raises(client, data, monkeypatch):
-    """SIGKILL one worker process at the 15th reduction of the fit: Dask recomputes what it held
-    (the nanny starts a new worker), and the fit ends certified at the in-memory optimum; an
+    """SIGKILL one worker process at the 15th computation of the fit: Dask recomputes what it
+    held (the nanny starts a new worker), and the fit ends certified at the in-memory optimum; an
     unrecoverable loss must surface as an exception, never as a wrong model."""
     X, y, _ = data
     ref = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(X, y)
     victim = next(iter(client.run(os.getpid).values()))  # one worker process (its nanny restarts it)
     calls, killed = [0], []
-    original = DaskData.host
+    original = spectranet.data._compute  # every computation of the fit goes through it
 
-    def host(self, a):
+    def compute(a):
         calls[0] += 1
         if calls[0] == 15 and not killed:
             os.kill(victim, signal.SIGKILL)
             killed.append(calls[0])
-        return original(self, a)
+        return original(a)
 
-    monkeypatch.setattr(DaskData, "host", host)
+    monkeypatch.setattr(spectranet.data, "_compute", compute)
     try:
         est = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(chunked(X), chunked(y))
     except Exception as exc:  # surfaced: acceptable, as long as it is an error

@@ -56,3 +56,95 @@ def test_device_argument_and_errors():
         Problem(X, y, device="nowhere")
     with pytest.raises(ValueError, match="dtype must be torch.float64 or torch.float32"):
         TorchData(torch.tensor(X, dtype=torch.float16), y, dtype=torch.float16)
+
+
+# -- the composite products (one pass over chunked data each) and the search over t ---------------
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])
+def test_composite_products_match_their_definitions(backend, loss):
+    X, y, _ = planted(50, 3, seed=5)
+    targets = {"squared": y, "logistic": np.where(y > np.median(y), 1.0, -1.0),
+               "softmax": np.digitize(y, np.quantile(y, [0.3, 0.6]))}[loss]
+    problem = Problem(torch.tensor(X) if backend == "torch" else X, targets, "relu", loss, 0.1)
+    data, L, Y = problem.data, problem.loss, problem.Y
+    rng = np.random.default_rng(0)
+    U, A = rng.standard_normal((4, 3)), rng.standard_normal((4, problem.n_outputs))
+    Phi = problem.activation(X @ U.T)
+    Yhat = Phi @ A
+    value, dA, dU = data.value_and_gradients(U, A, L, problem.activation)
+    assert value == pytest.approx(L.value(Yhat, Y), rel=1e-13)
+    G = L.gradient(Yhat, Y)
+    np.testing.assert_allclose(dA, Phi.T @ G, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dU, ((G @ A.T) * problem.activation.derivative(X @ U.T)).T @ X, rtol=1e-12,
+                               atol=1e-12)
+    # second layer: values of several layers; gradient and Hessian (by differences of the gradient)
+    active = np.argwhere(np.abs(A) > 0.3)
+    layers = np.stack([A, 2 * A, A + 0.1])
+    Phi_device = data.hidden(U, problem.activation)[1]
+    values, grad, H = data.second_layer_terms(Phi_device, layers, L, active)
+    np.testing.assert_allclose(values, [L.value(Phi @ B, Y) for B in layers], rtol=1e-12)
+    np.testing.assert_allclose(grad, dA, rtol=1e-12, atol=1e-12)
+    h = 1e-6
+    for c, (j, k) in enumerate(active):
+        E = np.zeros_like(A)
+        E[j, k] = h
+        fd = (Phi.T @ L.gradient(Phi @ (A + E), Y) - Phi.T @ L.gradient(Phi @ (A - E), Y)) / (2 * h)
+        np.testing.assert_allclose(H[:, c], fd[active[:, 0], active[:, 1]], rtol=1e-5, atol=1e-7)
+    assert data.second_layer_terms(Phi_device, layers[:1], L)[1:] == (None, None)
+    V = L.project_dual(-G, Y)
+    value, products = data.value_and_dual_products(Yhat, Y, V, L)
+    assert value == pytest.approx(L.value(Yhat, Y), rel=1e-13)
+    for a, b in zip(products, problem.data.dual_products(V)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("loss", ["squared", "huber", "logistic", "softmax"])
+def test_search_over_t_finds_the_maximum_in_a_few_passes(loss):
+    """The batched search over t never ends below a bounded Brent search to 1e-12 (the previous
+    method, 10-40 passes on chunked data) by more than rounding, in a few batches."""
+    from scipy.optimize import minimize_scalar
+
+    from spectranet import get_loss
+    from spectranet.certificate import T_PASSES, _maximize_concave
+
+    rng = np.random.default_rng(6)
+    L, batches = get_loss(loss), []
+    for trial in range(20):
+        n, C = 200, 3 if loss == "softmax" else 1
+        Y = (np.eye(3)[rng.integers(0, 3, n)] if loss == "softmax" else np.sign(rng.standard_normal((n, 1)))
+             if loss == "logistic" else 3 * rng.standard_normal((n, 1)))
+        Yhat = rng.uniform(0.1, 5) * rng.standard_normal((n, C))
+        V = L.project_dual(-rng.uniform(0.3, 3) * L.gradient(Yhat, Y), Y)
+        t_max = 1.0 if trial % 2 else rng.uniform(0.01, 1.0)
+
+        def values(ts, V=V, Y=Y):
+            batches.append(len(ts))
+            return L.dual_values(V, Y, ts)
+
+        before = len(batches)
+        t, best = _maximize_concave(values, t_max)
+        assert len(batches) - before <= T_PASSES and 0.0 <= t <= t_max
+        assert best == L.dual_value(t * V, Y)  # the bound is a value at a feasible t
+        brent = minimize_scalar(lambda s, V=V, Y=Y: -L.dual_value(s * V, Y), bounds=(0.0, t_max), method="bounded",
+                                options={"xatol": 1e-12 * t_max})
+        reference = max(-brent.fun, L.dual_value(t_max * V, Y))
+        assert best >= reference - 1e-15 * abs(reference)
+        assert best >= np.max(L.dual_values(V, Y, np.linspace(0.0, t_max, 201)))
+    assert len(batches) <= 4 * 20  # on average at most 4 passes (measured: 2.2)
+    t, best = _maximize_concave(lambda ts: L.dual_values(V, Y, ts), 0.0)  # beta = 0: only t = 0
+    assert (t, best) == (0.0, L.dual_value(0.0 * V, Y))
+
+
+def test_certificate_violation_from_shared_products_equals_max_violation():
+    from spectranet.certificate import _violation_of_products, certify_problem, max_violation
+
+    X, y, _ = planted(40, 3, seed=7)
+    problem = Problem(X, y, "relu", "squared", 0.1)
+    net = PolyNetwork(np.eye(3)[:2], [0.5, -1.0], "relu")
+    cert = certify_problem(problem, net)
+    V = problem.loss.project_dual(-problem.loss.gradient(problem.outputs(net), problem.Y), problem.Y)
+    ref, got = max_violation(problem, V), _violation_of_products(problem, problem.data.dual_products(V))
+    assert (got.value, got.value_upper, got.pair, got.sign) == (ref.value, ref.value_upper, ref.pair, ref.sign)
+    np.testing.assert_array_equal(got.neuron, ref.neuron)
+    assert (cert.lam, cert.objective) == (ref.value, problem.objective(net))

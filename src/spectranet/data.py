@@ -14,11 +14,20 @@ row-chunked Dask arrays: every product is a Dask array operation that runs on wh
 is active (threads, processes, a ``distributed`` cluster), the ``n``-sized results stay chunked
 on the workers, and only the ``d x k`` / ``d x d`` reductions and scalars come back to the
 client. ``import spectranet`` imports neither torch nor dask.
+
+The local phase and the certificate also take a few *composite* products, each one pass over the
+data: :meth:`HostData.value_and_gradients` (an L-BFGS evaluation),
+:meth:`HostData.second_layer_terms` (a Newton step on the second layer with its line search) and
+:meth:`HostData.value_and_dual_products` (a certificate). :class:`HostData` builds them from its
+elementary products (so subclasses such as the grouped lift inherit them); :class:`DaskData` runs
+that same :class:`HostData` code on each row chunk (one task per chunk) and sums the chunks' packed
+results in one computation.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from functools import partial
 
 import numpy as np
@@ -109,6 +118,39 @@ class HostData:
         D[:, p] = Phi[:, j]
         return D
 
+    # -- composite products: one pass over the data each (see DaskData) ---------------------
+    def value_and_gradients(self, first_layer, second_layer, loss: Loss, activation):
+        r"""The loss :math:`\ell(\sigma(XU^\top)A, Y)` (a float) and its gradients in ``A`` (m, P)
+        and ``U`` (m, d) (:meth:`second_gradient`, :meth:`first_gradient`)."""
+        H, Phi = self.hidden(first_layer, activation)
+        Yhat = self.apply_second(Phi, second_layer)
+        G = loss.gradient(Yhat, self.Y)
+        value = float(loss.value(Yhat, self.Y))
+        return value, self.second_gradient(Phi, G), self.first_gradient(first_layer, H, G, second_layer,
+                                                                        activation)
+
+    def second_layer_terms(self, Phi, layers, loss: Loss, active=None):
+        r"""Loss values of second layers ``layers`` (K, m, P) on the activations ``Phi`` of
+        :meth:`hidden`: (K,); with ``active`` (a, 2) ``(neuron, pair)`` entries, also the
+        gradient :math:`\Phi^\top \nabla\ell(\Phi A_0)` (m, P) and the Hessian (a, a) in those
+        entries at :math:`A_0` (column ``c``: :meth:`Loss.hessp` along :meth:`pair_column` of
+        entry ``c``); None for both without ``active``."""
+        values = np.array([float(loss.value(self.apply_second(Phi, A), self.Y)) for A in layers])
+        if active is None:
+            return values, None, None
+        Yhat = self.apply_second(Phi, layers[0])
+        grad = self.second_gradient(Phi, loss.gradient(Yhat, self.Y))
+        hessian = np.empty((len(active), len(active)))
+        for c, (j, k) in enumerate(active):
+            D = self.pair_column(Phi, j, k, Yhat)
+            hessian[:, c] = self.second_gradient(Phi, loss.hessp(Yhat, self.Y, D))[active[:, 0], active[:, 1]]
+        return values, grad, hessian
+
+    def value_and_dual_products(self, Yhat, Y, V, loss: Loss):
+        """The loss at outputs ``Yhat`` and targets ``Y`` (a float; the arrays of :meth:`outputs`
+        and the problem's targets) and :meth:`dual_products` of ``V``."""
+        return float(loss.value(Yhat, Y)), self.dual_products(V)
+
 
 class TorchData(HostData):
     """``X`` and ``Y`` as torch tensors on ``device``, in float64 or float32."""
@@ -175,6 +217,11 @@ def _persist(a):
 def _chunk_sum(method, loss, *blocks) -> np.ndarray:
     """One row chunk's value of a loss method that sums over samples, as a (1, 1) block."""
     return np.full((1, 1), float(getattr(loss, method)(*blocks)))
+
+
+def _base(loss: Loss) -> Loss:
+    """The loss that acts on one chunk's numpy arrays (a :class:`ChunkwiseLoss`'s wrapped one)."""
+    return loss.base if isinstance(loss, ChunkwiseLoss) else loss
 
 
 class ChunkwiseLoss(Loss):
@@ -261,6 +308,16 @@ class ChunkwiseLoss(Loss):
         total = self._sum("dual_value", V, Y)
         return self.base.dual_value(V, Y) if total is None else total
 
+    def dual_values(self, V, Y, ts) -> np.ndarray:
+        """:meth:`dual_value` at ``t V`` for each ``t`` in ``ts``: all in one pass."""
+        aligned = self._aligned((V, Y))
+        if aligned is None:
+            return self.base.dual_values(V, Y, ts)
+        ts = np.asarray(ts, dtype=float)
+        parts = aligned[0].map_blocks(partial(_chunk_dual_values, self.base, ts), aligned[1], dtype=np.float64,
+                                      chunks=((1,) * len(aligned[0].chunks[0]), (ts.size,)))
+        return _chunk_total(parts)
+
     def project_dual(self, V, Y):
         return self._map("project_dual", V, Y)
 
@@ -271,6 +328,43 @@ class ChunkwiseLoss(Loss):
         return self.base.cvxpy(Yhat, Y)
 
 
+def _pack(*parts) -> np.ndarray:
+    """Floats and arrays flattened into one row ``(1, width)``: a row chunk's share of a sum."""
+    return np.concatenate([np.ravel(np.asarray(p, dtype=float)) for p in parts])[None, :]
+
+
+def _unpack(total: np.ndarray, *shapes) -> list:
+    """The parts of a packed row, by their shapes (``()``: a float)."""
+    out, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        part = total[start:start + size]
+        out.append(float(part[0]) if shape == () else part.reshape(shape))
+        start += size
+    return out
+
+
+def _chunk_method(method: str, args: tuple, with_X: bool, with_Y: bool, *blocks) -> np.ndarray:
+    """One row chunk's packed result of the :class:`HostData` composite ``method`` on the chunk's
+    rows of ``X`` and ``Y`` (the first blocks, when given; None otherwise), the chunk's other
+    blocks, then ``args``."""
+    blocks = list(blocks)
+    Xc = blocks.pop(0) if with_X else None
+    Yc = blocks.pop(0) if with_Y else None
+    out = getattr(HostData(Xc, Yc), method)(*blocks, *args)
+    flat = []
+    for part in out if isinstance(out, tuple) else (out,):
+        if isinstance(part, tuple):
+            flat.extend(part)
+        elif part is not None:
+            flat.append(part)
+    return _pack(*flat)
+
+
+def _chunk_dual_values(loss: Loss, ts, Vc, Yc) -> np.ndarray:
+    return np.asarray(loss.dual_values(Vc, Yc, ts), dtype=float)[None, :]
+
+
 def _chunk_matmul(Xc: np.ndarray, Ut: np.ndarray) -> np.ndarray:
     return Xc @ Ut
 
@@ -279,25 +373,15 @@ def _chunk_hidden(Xc: np.ndarray, Ut: np.ndarray, activation) -> np.ndarray:
     return activation(Xc @ Ut)
 
 
-def _chunk_rmatmul(Xc: np.ndarray, Bc: np.ndarray) -> np.ndarray:
-    return (Xc.T @ Bc).reshape(1, -1)
-
-
-def _chunk_dual_products(Xc: np.ndarray, Vc: np.ndarray) -> np.ndarray:
-    """One row chunk's share of :meth:`DaskData.dual_products`, packed in one row:
-    the ``C`` matrices :math:`X_c^\\top \\mathrm{diag}(V_{c,k}) X_c`, then :math:`X_c^\\top V_c`, then
-    the column sums of :math:`V_c`."""
-    grams = np.stack([(Xc * Vc[:, k, None]).T @ Xc for k in range(Vc.shape[1])])
-    return np.concatenate([grams.ravel(), (Xc.T @ Vc).ravel(), Vc.sum(axis=0)])[None, :]
-
-
 class DaskData(HostData):
     """``X`` (n, d) and ``Y`` (n, C) as float64 Dask arrays chunked by rows (one column chunk).
 
     Every product is a Dask array operation on the active scheduler, one task per row chunk
     (``map_blocks`` of a numpy function, then a sum for the reductions). The reductions
-    (:meth:`rmatmul`, :meth:`gram`, :meth:`dual_products`, :meth:`host`) return small float64
-    numpy arrays to the client; ``n``-sized results stay Dask arrays. :meth:`hidden` and
+    (:meth:`rmatmul`, :meth:`gram`, :meth:`dual_products`, the composites such as
+    :meth:`value_and_gradients`, :meth:`host`) return small float64 numpy arrays to the client,
+    each in one computation; the reductions run :class:`HostData`'s own code on each chunk
+    (:meth:`_chunkwise`). ``n``-sized results stay Dask arrays. :meth:`hidden` and
     :meth:`outputs` persist theirs (in the workers' memory under ``distributed``): the solver
     reads them in several passes, and a persisted operand also keeps Dask's graph optimization
     from giving one key two different tasks in consecutive computations (dask/dask#9888). ``X``
@@ -340,31 +424,62 @@ class DaskData(HostData):
         B = np.asarray(B, dtype=np.float64)
         return self._da.from_array(B, chunks=(chunks,) + tuple(-1 for _ in B.shape[1:]))
 
-    def _per_chunk(self, func, *args, width: int):
-        """``func(X_chunk, ...)`` on each row chunk, each giving a (1, width) block: (chunks, width)."""
-        return self._da.map_blocks(func, self.X, *args, dtype=np.float64,
-                                   chunks=((1,) * len(self.X.chunks[0]), (width,)))
+    def _chunkwise(self, method: str, blocks, args, shapes, *, with_X: bool = True,
+                   with_Y: bool = True) -> list:
+        """The :class:`HostData` composite ``method`` summed over the row chunks, in one pass.
+
+        Each task runs ``HostData(X_c, Y_c).method(*blocks_c, *args)`` on its chunk (``X_c`` or
+        ``Y_c`` None without ``with_X`` / ``with_Y``: then they are not read); the results, packed
+        in one row per chunk, are summed. ``shapes`` are those of the summed parts (``()``: a
+        float)."""
+        with_Y = with_Y and self.Y is not None
+        arrays = (([self.X] if with_X else []) + ([self._rows(self.Y)] if with_Y else [])
+                  + [self._rows(b) for b in blocks])
+        func = partial(_chunk_method, method, tuple(args), with_X, with_Y)
+        width = sum(math.prod(shape) for shape in shapes)
+        parts = self._da.map_blocks(func, *arrays, dtype=np.float64,
+                                    chunks=((1,) * len(self.X.chunks[0]), (width,)))
+        return _unpack(_chunk_total(parts), *shapes)
 
     def matmul(self, U):
         Ut = np.ascontiguousarray(self.asarray(U).T)
         return self.X.map_blocks(_chunk_matmul, Ut, dtype=np.float64, chunks=(self.X.chunks[0], (Ut.shape[1],)))
 
     def rmatmul(self, B) -> np.ndarray:
-        B = self._rows(B)
-        d, k = self.X.shape[1], (1 if B.ndim == 1 else B.shape[1])
-        total = _chunk_total(self._per_chunk(_chunk_rmatmul, B, width=d * k))
-        return total.reshape(d, k) if B.ndim == 2 else total
+        shape = (self.X.shape[1],) + tuple(np.shape(B)[1:])
+        return self._chunkwise("rmatmul", [B], (), [shape], with_Y=False)[0]
 
     def gram(self, V) -> np.ndarray:
         return self.dual_products(V)[0]
 
     def dual_products(self, V):
         """The three reductions in one pass over ``X``: one task per row chunk, then a sum."""
-        V = self._rows(V)
-        d, C = self.X.shape[1], V.shape[1]
-        total = _chunk_total(self._per_chunk(_chunk_dual_products, V, width=C * d * d + d * C + C))
-        grams = total[: C * d * d].reshape(C, d, d)
-        return grams, total[C * d * d: C * d * d + d * C].reshape(d, C), total[-C:]
+        return tuple(self._chunkwise("dual_products", [V], (), self._products_shapes(V.shape[1]), with_Y=False))
+
+    def _products_shapes(self, C: int):
+        d = self.X.shape[1]
+        return [(C, d, d), (d, C), (C,)]
+
+    def value_and_gradients(self, first_layer, second_layer, loss, activation):
+        """:meth:`HostData.value_and_gradients` on each row chunk, summed: one pass over ``X``."""
+        U, A = np.asarray(first_layer, dtype=float), np.asarray(second_layer, dtype=float)
+        return tuple(self._chunkwise("value_and_gradients", [], (U, A, _base(loss), activation),
+                                     [(), A.shape, U.shape]))
+
+    def second_layer_terms(self, Phi, layers, loss, active=None):
+        """:meth:`HostData.second_layer_terms` on each row chunk of ``Phi`` (persisted by
+        :meth:`hidden`), summed: one pass, which does not read ``X``."""
+        layers = np.asarray(layers, dtype=float)
+        shapes = [(len(layers),)] + ([] if active is None else [layers.shape[1:], (len(active),) * 2])
+        out = self._chunkwise("second_layer_terms", [Phi], (layers, _base(loss), active), shapes,
+                              with_X=False)
+        return (out[0], None, None) if active is None else tuple(out)
+
+    def value_and_dual_products(self, Yhat, Y, V, loss):
+        """:meth:`HostData.value_and_dual_products` on each row chunk, summed: one pass over ``X``."""
+        value, *products = self._chunkwise("value_and_dual_products", [Yhat, Y, V], (_base(loss),),
+                                           [()] + self._products_shapes(V.shape[1]), with_Y=False)
+        return value, tuple(products)
 
     def hidden(self, first_layer, activation):
         """Pre-activations (lazy) and activations (persisted: several passes read them)."""

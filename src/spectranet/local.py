@@ -40,6 +40,8 @@ SMALL_DATA = 1_000_000
 #: gap (below 0.1) did not halve: far from the optimum the next neuron matters more than the last digits (MNIST
 #: CNN 5x5: 407 s -> 22 s), near it only a precise polish lets the certificate close
 POLISH_FTOL = 1e-3
+#: step lengths (1, 1/2, 1/4, ...) of the damped Newton line search evaluated in one pass
+LINE_SEARCH_BATCH = 8
 
 
 def _small_blas(func):
@@ -55,16 +57,13 @@ def _small_blas(func):
 def _objective_and_gradient(problem: Problem, W: np.ndarray, A: np.ndarray, S: np.ndarray):
     """Objective of (P) at first layer ``W / ||W||`` and second layer ``A`` with the sign pattern
     ``S`` fixed, and its gradients (float64 on the host; the ``n``-sized work on the data's device)."""
-    data, loss, act = problem.data, problem.loss, problem.activation
     norms = np.linalg.norm(W, axis=1, keepdims=True)
     U = W / norms
-    H, Phi = problem.hidden(U)
-    Yhat = data.apply_second(Phi, A)
-    G = loss.gradient(Yhat, data.Y)  # (n, C)
-    value = float(loss.value(Yhat, data.Y)) + problem.beta * float(np.sum(S * A))
-    dA = data.second_gradient(Phi, G) + problem.beta * S  # (m, P)
-    dU = data.first_gradient(U, H, G, A, act)  # (m, d)
-    dW = (dU - np.sum(dU * U, axis=1, keepdims=True) * U) / norms
+    # the loss and both gradients in one pass over the data
+    value, dA, dU = problem.data.value_and_gradients(U, A, problem.loss, problem.activation)
+    value = value + problem.beta * float(np.sum(S * A))
+    dA = dA + problem.beta * S  # (m, P)
+    dW = (dU - np.sum(dU * U, axis=1, keepdims=True) * U) / norms  # dU: (m, d)
     return value, dW, dA
 
 
@@ -92,56 +91,69 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
     :math:`\Phi^\top \nabla\ell(\Phi\alpha) + \beta s = 0` to machine precision with the
     loss's Hessian (:meth:`Loss.hessp`); a line search on the objective cannot resolve the
     last digits that the certificate needs. Entries that would change sign are set to zero.
+
+    Each step is one pass over the data (:meth:`~spectranet.data.HostData.second_layer_terms`)
+    when its full step is accepted: the damped line search's trial values
+    (:data:`LINE_SEARCH_BATCH` step lengths at once) come with the gradient and Hessian at the
+    full step, which the next step needs (after a shorter step, one more pass computes them).
     """
-    loss, data = problem.loss, problem.data
-    Y = data.Y
+    loss, data, beta = problem.loss, problem.data, problem.beta
     Phi = problem.hidden(network.first_layer)[1]  # activations on the data's device
     A = network.second_layer_2d.copy()
     S = np.sign(A)
+    active = np.argwhere(A != 0.0)  # (neuron, pair) entries
+    if active.size == 0:
+        return network.with_layers(network.first_layer, A)
+    values, grad, H = data.second_layer_terms(Phi, A[None], loss, active)
+    value = values[0] + beta * float(np.sum(S * A))
     for _ in range(max_iter):
-        active = np.argwhere(A != 0.0)  # (neuron, pair) entries
+        rows, cols = active[:, 0], active[:, 1]
+        step = np.linalg.lstsq(H, -(grad + beta * S)[rows, cols], rcond=None)[0]
+        current = A[rows, cols]
+        accepted, tried = None, 0
+        while accepted is None and tried < 40:  # damped: a full step from far away can overshoot
+            trials, steps, flips = [], [], []
+            for _ in range(min(LINE_SEARCH_BATCH, 40 - tried)):
+                new = current + step
+                flipped = np.sign(new) != S[rows, cols]
+                new[flipped] = 0.0
+                trial = A.copy()
+                trial[rows, cols] = new
+                trials.append(trial)
+                steps.append(step)
+                flips.append(flipped)
+                step = 0.5 * step
+            ahead = np.argwhere(trials[0] != 0.0) if tried == 0 else None  # the next step's entries
+            values, grad_ahead, H_ahead = data.second_layer_terms(
+                Phi, np.stack(trials), loss, ahead if ahead is not None and ahead.size else None)
+            for i, trial in enumerate(trials):
+                trial_value = values[i] + beta * float(np.sum(S * trial))
+                if trial_value <= value + 1e-14 * abs(value):
+                    accepted = i
+                    break
+            tried += len(trials)
+        if accepted is None:
+            break  # no decrease along the Newton direction: stationary to rounding
+        A, step, value = trials[accepted], steps[accepted], trial_value
+        if np.max(np.abs(step)) <= 1e-15 * max(1.0, np.max(np.abs(current))) and not flips[accepted].any():
+            break
+        active = np.argwhere(A != 0.0)
         if active.size == 0:
             break
-        Yhat = data.apply_second(Phi, A)
-        grad = (data.second_gradient(Phi, loss.gradient(Yhat, Y)) + problem.beta * S)[active[:, 0], active[:, 1]]
-        H = np.empty((len(active), len(active)))
-        for c, (j, k) in enumerate(active):
-            D = data.pair_column(Phi, j, k, Yhat)
-            HD = data.second_gradient(Phi, loss.hessp(Yhat, Y, D))  # (m, P)
-            H[:, c] = HD[active[:, 0], active[:, 1]]
-        step = np.linalg.lstsq(H, -grad, rcond=None)[0]
-        current = A[active[:, 0], active[:, 1]]
-        value = float(loss.value(Yhat, Y)) + problem.beta * float(np.sum(S * A))
-        for _ in range(40):  # damped: a full step from far away can overshoot (logistic)
-            new = current + step
-            flipped = np.sign(new) != S[active[:, 0], active[:, 1]]
-            new[flipped] = 0.0
-            trial = A.copy()
-            trial[active[:, 0], active[:, 1]] = new
-            trial_value = float(loss.value(data.apply_second(Phi, trial), Y)) + problem.beta * float(np.sum(S * trial))
-            if trial_value <= value + 1e-14 * abs(value):
-                break
-            step = 0.5 * step
+        if tried == len(trials) and accepted == 0:  # the full step: its derivatives came with it
+            grad, H = grad_ahead, H_ahead
         else:
-            break  # no decrease along the Newton direction: stationary to rounding
-        A = trial
-        if np.max(np.abs(step)) <= 1e-15 * max(1.0, np.max(np.abs(current))) and not flipped.any():
-            break
+            _, grad, H = data.second_layer_terms(Phi, A[None], loss, active)
     return network.with_layers(network.first_layer, A)
 
 
-def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None = None,
-           max_iter: int = 500, ftol: float = 1e-15) -> PolyNetwork:
-    """Refine ``network`` locally on ``problem`` (smooth losses).
-
-    Merges duplicate neurons, runs L-BFGS-B on the first and second layers with the sign
-    pattern ``signs`` (m, P) of the second layer fixed (default: that of the network; a zero
-    entry stays zero), then solves the second layer exactly (:func:`newton_second_layer`) and
-    drops neurons whose weights vanish. Returns ``network`` itself when the loss is not
-    smooth, the network is empty, or no improvement was found.
-    """
+def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, ftol: float,
+                  deadline: float | None = None):
+    """The work of :func:`polish` before its final comparison: ``(polished, fallback, start)``
+    (the network to return without an improvement, and its objective), or None when there is
+    nothing to polish."""
     if not problem.loss.smooth or network.n_neurons == 0:
-        return network
+        return None
     start = problem.objective(network)
     if signs is None:
         network = merge_duplicates(network)
@@ -156,16 +168,59 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
                                                 z[m * d:].reshape(m, C), S)
         return value, np.concatenate([dW.ravel(), dA.ravel()])
 
+    def stop_at_deadline(intermediate_result):  # the iterate so far is kept
+        if deadline is not None and time.perf_counter() > deadline:
+            raise StopIteration
+
     z0 = np.concatenate([network.first_layer.ravel(), A0.ravel()])
-    res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds,
+    res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=stop_at_deadline,
                    options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-13, "maxcor": 30})
     W, A = res.x[: m * d].reshape(m, d), res.x[m * d:].reshape(m, C)
     U = W / np.linalg.norm(W, axis=1, keepdims=True)
     polished = newton_second_layer(problem, network.with_layers(U, A))
+    logger.debug("polish: objective %.15g in %d iterations (%d -> %d neurons)", start, res.nit, m,
+                 polished.n_neurons)
+    return polished, network, start
+
+
+def _improves(end: float, start: float) -> bool:
+    """Whether a polished network (objective ``end``) is kept over its start."""
+    return end <= start * (1 + 1e-14)
+
+
+def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None = None,
+           max_iter: int = 500, ftol: float = 1e-15) -> PolyNetwork:
+    """Refine ``network`` locally on ``problem`` (smooth losses).
+
+    Merges duplicate neurons, runs L-BFGS-B on the first and second layers with the sign
+    pattern ``signs`` (m, P) of the second layer fixed (default: that of the network; a zero
+    entry stays zero), then solves the second layer exactly (:func:`newton_second_layer`) and
+    drops neurons whose weights vanish. Returns ``network`` itself when the loss is not
+    smooth, the network is empty, or no improvement was found.
+    """
+    steps = _polish_steps(problem, network, signs, max_iter, ftol)
+    if steps is None:
+        return network
+    polished, fallback, start = steps
     end = problem.objective(polished)
-    logger.debug("polish: objective %.15g -> %.15g in %d iterations (%d -> %d neurons)",
-                 start, end, res.nit, m, polished.n_neurons)
-    return polished if end <= start * (1 + 1e-14) else network
+    logger.debug("polish: objective %.15g -> %.15g", start, end)
+    return polished if _improves(end, start) else fallback
+
+
+def _polish_and_certify(problem: Problem, network: PolyNetwork, tol: float, *, signs=None,
+                        max_iter: int = 500, ftol: float = 1e-15, deadline: float | None = None):
+    """:func:`polish`, then :func:`certify_problem` of the result: the certificate's objective
+    (the same value as :meth:`Problem.objective`, from the same pass as its dual products) makes
+    the polish's final comparison, which saves a pass over the data."""
+    steps = _polish_steps(problem, network, signs, max_iter, ftol, deadline)
+    if steps is None:
+        return network, certify_problem(problem, network, tol=tol)
+    polished, fallback, start = steps
+    cert = certify_problem(problem, polished, tol=tol)
+    logger.debug("polish: objective %.15g -> %.15g", start, cert.objective)
+    if _improves(cert.objective, start):
+        return polished, cert
+    return fallback, certify_problem(problem, fallback, tol=tol)
 
 
 def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink_tol: float = 1e-5):
@@ -300,13 +355,13 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
     """Polish ``network``, then repeatedly add the most violated neuron of its certificate and
     polish again, until its own certificate (its gradient as the dual point) has a gap of at
     most ``tol``, no progress is made, ``max_rounds`` neurons were added, or the clock
-    (``time.perf_counter()``) passed ``deadline`` (smooth losses).
+    (``time.perf_counter()``) passed ``deadline`` (smooth losses; a polish running at the
+    deadline stops there, keeping its iterate).
 
     ``callback(network, certificate)`` is called after each polish. Returns the network, its
     certificate and the number of rounds.
     """
-    network = polish(problem, network)
-    own = certify_problem(problem, network, tol=tol)
+    network, own = _polish_and_certify(problem, network, tol, deadline=deadline)
     if callback is not None:
         callback(network, own)
     rounds, factor = 0, POLISH_FTOL
@@ -321,8 +376,8 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
                                     np.vstack([network.second_layer_2d, 0.0 * col]), drop_zero=False)
         # polish about as precisely as the certificate can tell: far from the optimum the next
         # neuron matters more than the last digits of this network
-        candidate = polish(problem, grown, signs=signs, ftol=float(np.clip(factor * own.gap, 1e-15, 1e-6)))
-        new = certify_problem(problem, candidate, tol=tol)
+        candidate, new = _polish_and_certify(problem, grown, tol, signs=signs, deadline=deadline,
+                                             ftol=float(np.clip(factor * own.gap, 1e-15, 1e-6)))
         logger.debug("column generation: lambda/beta - 1 = %.2e, gap %.2e -> %.2e",
                      own.lam / max(problem.beta, 1e-300) - 1, own.gap, new.gap)
         progress = new.gap < own.gap or new.objective < own.objective * (1 - 1e-14)

@@ -122,6 +122,11 @@ class Loss:
         """Dual objective :math:`-\\ell^*(-V)`; ``-inf`` outside its domain."""
         raise NotImplementedError
 
+    def dual_values(self, V: np.ndarray, Y: np.ndarray, ts) -> np.ndarray:
+        """:meth:`dual_value` at :math:`tV` for each ``t`` in ``ts`` (the certificate's search
+        over ``t``; one pass over chunked data, see :class:`~spectranet.data.ChunkwiseLoss`)."""
+        return np.array([self.dual_value(t * V, Y) for t in np.asarray(ts, dtype=float)], dtype=float)
+
     def project_dual(self, V: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """Map ``V`` into the domain of :meth:`dual_value` (identity where it is everything)."""
         return V

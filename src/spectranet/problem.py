@@ -400,7 +400,7 @@ class Problem:
         quad = np.einsum("id,kde,ie->ik", X, M1, X, optimize=True)
         return a * quad + b * (X @ M2.T) + c * M4[None, :]
 
-    def dual_quadratic(self, V: np.ndarray):
+    def dual_quadratic(self, V: np.ndarray | None = None, *, products=None):
         r"""Coefficients of :math:`u \mapsto V_k^\top \sigma(X u) = u^\top Q_k u + q_k^\top u + r_k`.
 
         :math:`Q_k = a X^\top \mathrm{diag}(V_k) X`, :math:`q_k = b X^\top V_k`,
@@ -409,12 +409,14 @@ class Problem:
         One triple per pair :math:`p` (``P = C`` dense; :meth:`GroupedData.dual_products
         <spectranet.grouped.GroupedData.dual_products>` for the grouped architectures).
 
+        ``products`` may pass ``data.dual_products(V)`` when a pass already computed them.
+
         Returns
         -------
         Q : (P, d, d), q : (P, d), r : (P,)
         """
         (a, b, c) = self.activation.coefficients
-        Q, XtV, sums = self.data.dual_products(V)  # one pass over X
+        Q, XtV, sums = self.data.dual_products(V) if products is None else products  # one pass over X
         Q = 0.5 * a * (Q + Q.transpose(0, 2, 1))  # exactly symmetric
         return Q, b * XtV.T, c * sums
 
