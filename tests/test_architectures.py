@@ -278,3 +278,13 @@ def test_estimators_fit_cnn_on_images():
         ConvexPolyNetRegressor(activation="square", regularization="cubic", architecture=arch).fit(X, y)
     with pytest.raises(ValueError, match="X has 35 features but Conv2D"):
         ConvexPolyNetRegressor(architecture=arch).fit(X[:, :35], y)
+
+
+def test_grouped_data_refuses_devices_and_tensors():
+    arch = ARCHS["global"]
+    X, y = _data(arch, n=6), np.ones(6)
+    with pytest.raises(ValueError, match=r"runs on in-memory numpy data on the host; got device='cpu'"):
+        Problem(X, y, ACT, "squared", 0.1, architecture=arch, device="cpu")
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="runs on in-memory numpy data on the host; got a torch tensor"):
+        Problem(torch.as_tensor(X), y, ACT, "squared", 0.1, architecture=arch)

@@ -92,9 +92,9 @@ class GroupedData(HostData):
         n, G, r, f = self.R.shape
         C = V.shape[1]
         Q = np.empty((G, C, f, f))
+        Vr = np.repeat(V, r, axis=0)  # (n*r, C): row i*r + s carries V_i
         for g in range(G):
             Rg = self.R[:, g].reshape(n * r, f)
-            Vr = np.repeat(V, r, axis=0)  # (n*r, C): row i*r + s carries V_i
             for k in range(C):
                 Q[g, k] = (Rg * Vr[:, k, None]).T @ Rg
         lin = np.einsum("ngf,nk->gkf", self.mean, V, optimize=True).reshape(G * C, f).T

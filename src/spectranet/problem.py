@@ -235,10 +235,11 @@ class Problem:
         X_input = X
         self.architecture = check_architecture(architecture)
         if not self.architecture.is_dense:
-            if is_dask_array(X) or is_torch_tensor(X) or device is not None:
-                raise ValueError(f"{self.architecture!r} runs on in-memory numpy data on the host; got "
-                                 f"{'a Dask array' if is_dask_array(X) else 'a torch tensor' if is_torch_tensor(X) else f'device={device!r}'}"
-                                 " (compute or convert X to numpy, or use the dense architecture)")
+            got = ("a Dask array" if is_dask_array(X) else "a torch tensor" if is_torch_tensor(X)
+                   else None if device is None else f"device={device!r}")
+            if got is not None:
+                raise ValueError(f"{self.architecture!r} runs on in-memory numpy data on the host; got {got} "
+                                 "(compute or convert X to numpy, or use the dense architecture)")
             X = self.architecture.as_rows(np.asarray(X)) if np.ndim(X) >= 3 else X
         if is_dask_array(X):
             self.X, y = check_dask_data(X, y)
