@@ -109,6 +109,37 @@ def test_unsupported_losses_raise_naming_the_loss():
         solve_lifted(problem)
 
 
+@pytest.mark.parametrize("coefficients", [(0.09, 0.5, 0.47), (1.0, 0.0, 0.0), (-0.3, 1.2, -0.7)])
+def test_kernel_sum_equals_the_sum_of_kernels(coefficients):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12, 3))
+    factors = rng.standard_normal((2, 4, 4))
+    pairs = [(rng.standard_normal(12), rng.standard_normal(12)) for _ in range(2)]
+    expected = sum(kernel_matrix(X, coefficients, R @ R.T) for R in factors)
+    expected = expected - sum(np.outer(u, v) for u, v in pairs)
+    got = ipm.kernel_sum(X, factors, coefficients, pairs)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ipm.kernel_sum(X, factors[:1], coefficients),
+                               kernel_matrix(X, coefficients, factors[0] @ factors[0].T), rtol=1e-12, atol=1e-12)
+
+
+def test_accept_hook_stops_at_the_first_accepted_iterate():
+    X, y, _ = loss_case("squared", n=30, d=2)
+    problem = Problem(X, y, "relu", "squared", 0.1)
+    full = solve_lifted(problem, tol=1e-9)
+    seen = []
+
+    def accept(Z, Z_prime, V):
+        seen.append((Z.shape, Z_prime.shape, V.shape))
+        return len(seen) == 2
+
+    sol = solve_lifted(problem, tol=1e-9, accept=accept, accept_gap=1e-3)
+    assert seen == [((1, 3, 3), (1, 3, 3), (30, 1))] * 2
+    assert sol.status == "optimal" and sol.iterations < full.iterations
+    assert (sol.objective - sol.dual_objective) / abs(sol.objective) <= 1e-3
+    assert solve_lifted(problem, tol=1e-9, accept=lambda *a: True).iterations == full.iterations
+
+
 def test_limits_beta_zero_and_callback():
     X, y, _ = loss_case("squared", n=30, d=2)
     problem = Problem(X, y, "relu", "squared", 0.1)

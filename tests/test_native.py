@@ -29,8 +29,10 @@ def test_native_reaches_the_sdp_optimum_with_a_certificate(loss, beta, engine):
     assert result.state["engine"] == engine
     _check_against_sdp(problem, result, C)
     assert result.history[-1][1] == pytest.approx(result.network_objective)
-    if engine == "ipm":  # the lifted optimum and the extracted network agree
-        assert result.objective == pytest.approx(result.network_objective, rel=1e-7)
+    if engine == "ipm":  # the lifted iterate and the extracted network agree to the tolerance
+        # (the interior point stops once its iterate's network is certified to tol = 1e-6)
+        assert result.objective == pytest.approx(result.network_objective, rel=1e-6)
+        assert result.network_objective <= result.objective * (1 + 1e-12)
 
 
 @pytest.mark.parametrize("loss", ["hinge", "absolute"])
@@ -101,3 +103,24 @@ def test_column_generation_refuses_polyhedral_losses(loss):
     problem = Problem(X, y, "relu", loss, 0.1)
     with pytest.raises(ValueError, match=f"column generation needs a smooth loss .*not {loss}"):
         get_solver(NativeSolver(engine="columns"), problem).solve(problem)
+
+
+def test_small_beta_cold_start_skips_the_column_generation_trial(caplog):
+    """Below WIDE * beta_max the interior-point method starts at once, and the first iterate whose
+    extracted network its dual certifies ends the solve."""
+    import logging
+
+    from spectranet import beta_max
+    from spectranet.solvers import native
+
+    X, y, _ = loss_case("squared", n=60, d=4)
+    wide = Problem(X, y, "relu", "squared", 0.5 * native.WIDE * beta_max(X, y, "relu", "squared"))
+    with caplog.at_level(logging.DEBUG, logger="spectranet"):
+        result = NativeSolver().solve(wide)
+    assert result.state["engine"] == "ipm" and result.status == "optimal" and result.gap <= 1e-6
+    assert not any("column generation" in r.getMessage() for r in caplog.records)
+    assert any("accepted by the caller" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="spectranet"):  # a large beta: the trial first
+        NativeSolver().solve(wide.with_beta(0.5 * beta_max(X, y, "relu", "squared")))
+    assert any("column generation" in r.getMessage() or r.name == "spectranet.local" for r in caplog.records)

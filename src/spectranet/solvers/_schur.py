@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-__all__ = ["kernel_matrix"]
+__all__ = ["kernel_matrix", "kernel_sum"]
 
 
 def _kernel(P, w, s, coefficients):
@@ -45,6 +45,39 @@ def kernel_matrix(X, coefficients, W) -> np.ndarray:
     d = X.shape[1]
     P = X @ W[:d, :d] @ X.T
     return _kernel(0.5 * (P + P.T), X @ W[:d, d], W[d, d], coefficients)
+
+
+def kernel_sum(X, factors, coefficients, outer=()):
+    r""":math:`\sum_s K(R_s R_s^\top) - \sum_t u_t v_t^\top` (``factors``: the :math:`R_s`,
+    ``outer``: the pairs :math:`(u_t, v_t)`) with a few n x n passes: with :math:`B = X R_{s,1}`,
+    :math:`w = B\, r_s` (:math:`r_s` the last row of :math:`R_s`), the term
+    :math:`aP + h(w\mathbf 1^\top + \mathbf 1 w^\top)` of :func:`kernel_matrix` is one product
+    :math:`[aB, hw, \mathbf 1][B, \mathbf 1, hw]^\top`, squared in place, and every other term
+    (:math:`2h^2 sP`, the rank-one ones) goes into one accumulating product."""
+    a, b, c = coefficients
+    h = 0.5 * b
+    n, d = X.shape
+    ones = np.ones(n)
+    K, f, left, right = None, np.zeros(n), [], []
+    for Rm in factors:
+        B = X @ Rm[:d]
+        w = B @ Rm[d]
+        s = float(Rm[d] @ Rm[d])
+        T = np.column_stack([a * B, h * w, ones]) @ np.column_stack([B, ones, h * w]).T
+        T *= T
+        if K is None:
+            K = T
+        else:
+            K += T
+        if h != 0.0 and s > 0.0:
+            left.append(np.sqrt(2.0 * h * h * s) * B)
+            right.append(left[-1])
+        f += (a * c - h * h) * w * w + 2.0 * h * c * s * w + 0.5 * c * c * s * s
+    left += [f[:, None], ones[:, None]] + [-np.asarray(u)[:, None] for u, _ in outer]
+    right += [ones[:, None], f[:, None]] + [np.asarray(v)[:, None] for _, v in outer]
+    # in place: K^T (a Fortran-ordered view) += right @ left^T
+    return sla.blas.dgemm(1.0, np.hstack(right), np.hstack(left), beta=1.0, c=K.T, trans_b=True,
+                          overwrite_c=True).T
 
 
 def _parts(X, Rm):

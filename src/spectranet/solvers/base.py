@@ -130,15 +130,17 @@ def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: flo
                        history=history, lifted=lifted, state=state)
 
 
-def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float) -> SolveResult | None:
+def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float,
+                    certificate: Certificate | None = None) -> SolveResult | None:
     r"""The result "zero network" when its certificate proves it optimal (:math:`\beta \ge
     \beta_{\max}`), else None. One quadratic form and its eigendecomposition: every solver checks
     this first, so none is run on a problem whose answer is known (where interior-point
-    backends can fail numerically)."""
+    backends can fail numerically). ``certificate``: the zero network's, if already computed
+    (its ``lam`` is :math:`\beta_{\max}`)."""
     import time
 
     zero = problem.zero_network()
-    cert = certify_problem(problem, zero, tol=tol)
+    cert = certify_problem(problem, zero, tol=tol) if certificate is None else certificate
     if cert.lam > problem.beta or not cert.is_optimal:
         return None
     return certified_result(zero, cert, tol=tol, solver=solver, objective=cert.objective, iterations=0,
