@@ -18,7 +18,7 @@ da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
-import spectranet.data  # noqa: E402
+import spectranet.dask_data  # noqa: E402
 from spectranet import (ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, Problem,  # noqa: E402
                         beta_max, get_loss, get_solver, regularization_path)
 from spectranet.data import ChunkwiseLoss, DaskData  # noqa: E402
@@ -113,16 +113,16 @@ def test_products_and_losses_match_numpy(data):
 
 
 class _Computations:
-    """Counts the Dask computations (every one goes through ``spectranet.data._compute``)."""
+    """Counts the Dask computations (every one goes through ``spectranet.dask_data._compute``)."""
 
     def __init__(self, monkeypatch):
-        self.count, original = 0, spectranet.data._compute
+        self.count, original = 0, spectranet.dask_data._compute
 
         def compute(a):
             self.count += 1
             return original(a)
 
-        monkeypatch.setattr(spectranet.data, "_compute", compute)
+        monkeypatch.setattr(spectranet.dask_data, "_compute", compute)
 
     def delta(self, func, *args, **kwargs):
         """``func``'s result and the number of computations it took."""
@@ -232,24 +232,32 @@ def test_unsupported_engines_and_solvers_raise_a_clear_error():
 
 def test_threaded_scheduler_solves_too(data, monkeypatch):
     import spectranet.local
+    import spectranet.newton
 
     X, y, _ = data
     ref = get_solver("native", engine="columns").solve(Problem(X, y, "relu", "squared", BETA["squared"]))
     count, evaluations = _Computations(monkeypatch), [0]
-    evaluate = spectranet.local._objective_and_gradient
 
-    def counted(*args):
-        evaluations[0] += 1
-        return evaluate(*args)
+    def counting(module, name):
+        evaluate = getattr(module, name)
 
-    monkeypatch.setattr(spectranet.local, "_objective_and_gradient", counted)
+        def counted(*args):
+            evaluations[0] += 1
+            return evaluate(*args)
+
+        monkeypatch.setattr(module, name, counted)
+
+    # the local phase's evaluations: L-BFGS-B's, or the trust-region Newton's systems and trials
+    counting(spectranet.local, "_objective_and_gradient")
+    counting(spectranet.newton, "_newton_system")
+    counting(spectranet.newton, "_objective")
     with dask.config.set(scheduler="threads"):
         result = get_solver("native").solve(Problem(chunked(X), chunked(y), "relu", "squared",
                                                     BETA["squared"]))
     assert result.state["engine"] == "columns" and result.gap <= 1e-6
     assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-6)
-    # one computation per L-BFGS evaluation, and a few per round for the Newton steps, the
-    # polish's start and the certificate (before the composites: 227 in all, 15 evaluations)
+    # one computation per evaluation, and a few per round for the Newton steps on the second
+    # layer, the polish's start and the certificate (before the composites: 227 in all)
     assert evaluations[0] < count.count <= evaluations[0] + 8 * (result.iterations + 1)
 
 
@@ -262,7 +270,9 @@ def test_multiclass_softmax_on_dask_matches_numpy():
         proba = est.predict_proba(da.from_array(X, chunks=100)).compute()
     assert est.loss_.name == "softmax" and est.gap_ <= 1e-6
     assert est.network_objective_ == pytest.approx(ref.network_objective_, rel=1e-6)
-    np.testing.assert_allclose(proba, ref.predict_proba(X), atol=1e-6)
+    # the same algorithm on both, but chunked sums round differently, and a gap of 1e-6 pins the
+    # probabilities only to about 1e-5 (measured: 2e-6 apart, depending on the BLAS threads)
+    np.testing.assert_allclose(proba, ref.predict_proba(X), atol=1e-5)
 
 
 # -- on the LocalCluster ----------------------------------------------------------------------------
@@ -330,7 +340,7 @@ def test_a_worker_killed_mid_fit_is_recovered_or_raises(client, data, monkeypatc
     ref = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(X, y)
     victim = next(iter(client.run(os.getpid).values()))  # one worker process (its nanny restarts it)
     calls, killed = [0], []
-    original = spectranet.data._compute  # every computation of the fit goes through it
+    original = spectranet.dask_data._compute  # every computation of the fit goes through it
 
     def compute(a):
         calls[0] += 1
@@ -339,7 +349,7 @@ def test_a_worker_killed_mid_fit_is_recovered_or_raises(client, data, monkeypatc
             killed.append(calls[0])
         return original(a)
 
-    monkeypatch.setattr(spectranet.data, "_compute", compute)
+    monkeypatch.setattr(spectranet.dask_data, "_compute", compute)
     try:
         est = ConvexPolyNetRegressor(beta=BETA["squared"]).fit(chunked(X), chunked(y))
     except Exception as exc:  # surfaced: acceptable, as long as it is an error

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
+from . import newton
 from .certificate import Certificate, certify_problem
 from .network import PolyNetwork, hidden_layer
 from .problem import Problem
@@ -173,6 +174,13 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
         if deadline is not None and time.perf_counter() > deadline:
             raise StopIteration
 
+    if newton.applicable(problem, network):  # small enough for the exact Hessian
+        # converged to rounding whatever ftol: its last steps are quadratic, hence cheap, and a
+        # loose Newton polish lets the network drift (credit-approval path: 1.8 s -> 3.2 s)
+        polished = newton_second_layer(problem, newton.newton_polish(problem, network, signs=S,
+                                                                     deadline=deadline))
+        logger.debug("polish (newton): objective %.15g (%d -> %d neurons)", start, m, polished.n_neurons)
+        return polished, network, start
     z0 = np.concatenate([network.first_layer.ravel(), A0.ravel()])
     res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=stop_at_deadline,
                    options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-13, "maxcor": 30})

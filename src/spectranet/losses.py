@@ -117,6 +117,16 @@ class Loss:
         r"""Hessian-vector product :math:`\nabla^2 \ell(\hat Y)[D]` (smooth losses only)."""
         raise NotImplementedError(f"the {self.name} loss is not twice differentiable")
 
+    def hessian_blocks(self, Yhat: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        r"""The Hessian per sample (smooth losses, numpy): its diagonal ``(n, C)`` for losses
+        separable over outputs, the symmetric blocks ``(n, C, C)`` for
+        :attr:`multi_output_only` ones (from :meth:`hessp`)."""
+        if not self.multi_output_only:
+            return self.hessp(Yhat, Y, np.ones_like(Yhat))
+        eye = np.eye(Yhat.shape[1])
+        H = np.stack([self.hessp(Yhat, Y, np.broadcast_to(e, Yhat.shape)) for e in eye], axis=2)
+        return 0.5 * (H + H.swapaxes(1, 2))
+
     # -- dual -------------------------------------------------------------------
     def dual_value(self, V: np.ndarray, Y: np.ndarray) -> float:
         """Dual objective :math:`-\\ell^*(-V)`; ``-inf`` outside its domain."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import logging
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from ..decomposition import neural_decomposition
 from ..exceptions import ConvergenceWarning
 from ..network import PolyNetwork
 from ..problem import Problem
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Solver", "SolveResult", "extract_network", "certified_result", "zero_if_optimal"]
 
@@ -109,6 +112,34 @@ def extract_network(problem: Problem, Z: np.ndarray, Z_prime: np.ndarray, rank_t
         firsts.append(U)
         seconds.append(A)
     return problem.make_network(np.vstack(firsts), np.vstack(seconds))
+
+
+def lift_network(network: PolyNetwork) -> tuple[np.ndarray, np.ndarray]:
+    r"""``apply`` to a network: the point :math:`(Z_p, Z_p')` of the lifted program it represents,
+    :math:`Z_p = \sum_j (\alpha_{jp})_+ \hat u_j \hat u_j^\top`,
+    :math:`Z_p' = \sum_j (\alpha_{jp})_- \hat u_j \hat u_j^\top` with :math:`\hat u = (u, 1)`;
+    shape (P, d+1, d+1) each. Its lifted objective is the network's (P) objective."""
+    U, A = network.first_layer, network.second_layer_2d
+    Uh = np.hstack([U, np.ones((len(U), 1))])
+    return (np.einsum("jp,ja,jb->pab", np.clip(A, 0.0, None), Uh, Uh),
+            np.einsum("jp,ja,jb->pab", np.clip(-A, 0.0, None), Uh, Uh))
+
+
+def compress_network(problem: Problem, network: PolyNetwork, rank_tol: float = 1e-12) -> PolyNetwork:
+    """The same point of the lifted program with at most rank-many neurons per pair (neural
+    decomposition of :func:`lift_network`): the objective is unchanged, redundant neurons (a
+    network trained by SGD, an accumulation of column generation) are gone. Returns ``network``
+    itself when that does not reduce the width or changes the objective beyond rounding."""
+    if network.n_neurons <= 1:
+        return network
+    compact = extract_network(problem, *lift_network(network), rank_tol)
+    if compact.n_neurons >= network.n_neurons:
+        return network
+    before, after = problem.objective(network), problem.objective(compact)
+    if after > before + 1e-12 * max(abs(before), 1e-300):
+        return network
+    logger.debug("compressed a network from %d to %d neurons", network.n_neurons, compact.n_neurons)
+    return compact
 
 
 def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: float, solver: str, objective: float,

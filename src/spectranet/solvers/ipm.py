@@ -109,12 +109,9 @@ def _hessian_sqrt(loss, Yhat, Y):
     r"""A square root :math:`\mathcal S` of the loss Hessian and its pseudo-inverse :math:`\mathcal S^+`
     (singular values below ``1e-8`` of the largest count as zero): ``(n, C)`` diagonals for
     losses separable over outputs, ``(n, C, C)`` symmetric per-sample blocks for softmax."""
-    C = Yhat.shape[1]
+    w = loss.hessian_blocks(Yhat, Y)
     if loss.multi_output_only:
-        H = np.stack([loss.hessp(Yhat, Y, np.eye(C)[k] + 0.0 * Yhat) for k in range(C)], axis=2)
-        w, Q = np.linalg.eigh(_sym(H))
-    else:
-        w = loss.hessp(Yhat, Y, np.ones_like(Yhat))
+        w, Q = np.linalg.eigh(w)
     s = np.sqrt(np.clip(w, 0.0, None))
     big = s > 1e-8 * max(float(s.max()), 1e-300)
     sp = np.where(big, 1.0 / np.where(big, s, 1.0), 0.0)

@@ -36,7 +36,8 @@ from ..certificate import certify_problem
 from ..data import DaskData, TorchData
 from ..local import column_generation, refine
 from ..network import PolyNetwork
-from .base import Solver, SolveResult, certified_result, extract_network, zero_if_optimal
+from .base import (Solver, SolveResult, certified_result, compress_network, extract_network,
+                   zero_if_optimal)
 
 __all__ = ["NativeSolver"]
 
@@ -155,6 +156,8 @@ class NativeSolver(Solver):
             raise ValueError(self._unsupported(problem))
         start_time = time.perf_counter()
         start = _start_network(problem, warm_start)
+        if start is not None:  # the same point of the lifted program with rank-many neurons
+            start = compress_network(problem, start)
         zero_cert = certify_problem(problem, problem.zero_network(), tol=tol)  # its lam: beta_max
         zero = zero_if_optimal(problem, tol, self.name, start_time, zero_cert)
         if zero is not None:

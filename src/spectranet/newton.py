@@ -1,0 +1,245 @@
+r"""Newton's method on both layers of a network: the last digits of the local phase.
+
+Near an optimum of (P) the objective is flat in the directions that redistribute weight between
+neurons, and L-BFGS-B crawls there (hundreds of iterations for a relative decrease of 1e-9). The
+certificate needs more: its dual point is the loss gradient at the network's outputs, accurate
+only to about the square root of the objective's accuracy. This module takes (regularized)
+Newton steps on the product of spheres (first layer) and the orthant of the fixed sign pattern
+(second layer), with the exact Hessian
+
+.. math::
+
+    \nabla^2 f = J^\top \nabla^2\ell\, J + \sum_i (\nabla\ell)_i \nabla^2 \hat y_i
+    - \operatorname{diag}_j\big(u_j^\top \nabla_{u_j} f\big)\, I_{T_j},
+
+in tangent coordinates :math:`u_j \leftarrow (u_j + Q_j z_j)/\|u_j + Q_j z_j\|`, where
+:math:`J = \partial \hat Y / \partial (z, \alpha)` (``n x P``, ``P = m(d-1) +`` free entries of
+the second layer) and the last term is the sphere's curvature. For a quadratic activation
+:math:`\nabla^2 \hat y_i` has the blocks :math:`2a\,\alpha_{jk} x_i x_i^\top` and
+:math:`\sigma'(x_i^\top u_j) x_i`. One step costs :math:`O(nCP^2 + P^3)`: this runs where that
+is small (dense architecture, numpy data, :func:`applicable`); elsewhere L-BFGS-B alone polishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+__all__ = ["applicable", "newton_polish", "sample_terms"]
+
+logger = logging.getLogger(__name__)
+
+#: largest Jacobian (n * C * P entries) and number of parameters P for a Newton step
+MAX_JACOBIAN = 20_000_000
+MAX_PARAMS = 2_500
+#: eigenvalues of the scaled Hessian below FLAT * its largest count as flat directions, which the
+#: Newton step leaves alone (the trust-region step still follows negative curvature beyond them)
+FLAT = 1e-6
+#: the Jacobi scaling of the trust region uses max(|H_ii|, SCALE_FLOOR * max |H_ii|)
+SCALE_FLOOR = 1e-3
+
+
+def _n_params(problem, network) -> int:
+    return network.n_neurons * (problem.n_features - 1) + int(np.count_nonzero(network.second_layer_2d))
+
+
+def applicable(problem, network) -> bool:
+    """Whether :func:`newton_polish` runs on ``problem`` (dense architecture, smooth loss, numpy
+    float64 data on the host, at most :data:`MAX_PARAMS` parameters and a Jacobian of at most
+    :data:`MAX_JACOBIAN` entries)."""
+    P = _n_params(problem, network)
+    return (type(problem.data).__name__ in ("HostData", "DaskData") and problem.architecture.is_dense
+            and problem.loss.smooth
+            and network.n_neurons > 0 and problem.n_features > 1 and P <= MAX_PARAMS
+            and problem.n_samples * problem.n_outputs * P <= MAX_JACOBIAN)
+
+
+def _tangent_bases(U):
+    """Orthonormal bases ``(m, d, d-1)`` of the tangent spaces of the unit sphere at the rows of
+    ``U`` (the last ``d-1`` columns of a complete QR of each ``u_j``)."""
+    Q = np.linalg.qr(U[:, :, None], mode="complete")[0]
+    return Q[:, :, 1:]
+
+
+def _objective(problem, U, A, S):
+    return problem.data.network_loss(U, A, problem.loss, problem.activation) + problem.beta * float(np.sum(S * A))
+
+
+def sample_terms(X, Y, U, A, free, Q, loss, activation):
+    r"""The loss's part of the Newton system, summed over the samples ``X`` (n, d), ``Y`` (n, C):
+    ``(value, gradient (P,), Hessian (P, P))`` in the tangent coordinates ``(z, A[free])``
+    (``Q``: the tangent bases). Every term is a sum over samples, so chunks of rows add up
+    (:meth:`~spectranet.data.HostData.newton_terms` runs this on the data or on each chunk)."""
+    n, d = X.shape
+    m, C = A.shape
+    a = activation.coefficients[0]
+    H_pre = X @ U.T
+    Phi, dPhi = activation(H_pre), activation.derivative(H_pre)
+    Yhat = Phi @ A
+    G = loss.gradient(Yhat, Y)  # (n, C)
+    R = G @ A.T  # (n, m): r_j = G alpha_j
+    XQ = np.matmul(X[None], Q)  # (m, n, d-1)
+    e = d - 1
+    nz, rows, cols = m * e, free[:, 0], free[:, 1]
+    P = nz + len(free)
+    J = np.zeros((n, C, P))
+    for j in range(m):
+        J[:, :, j * e:(j + 1) * e] = (dPhi[:, j, None] * XQ[j])[:, None, :] * A[j][None, :, None]
+    J[:, cols, nz + np.arange(len(free))] = Phi[:, rows]
+    grad = np.empty(P)
+    grad[:nz] = np.matmul((dPhi * R).T[:, None, :], XQ).ravel()
+    grad[nz:] = np.sum(Phi[:, rows] * G[:, cols], axis=0)
+    Hl = loss.hessian_blocks(Yhat, Y)
+    if Hl.ndim == 2:  # separable: sum over outputs of J_k^T diag(h_k) J_k (h >= 0: convex)
+        Js = (J * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]).reshape(n * C, P)
+        H = Js.T @ Js
+    else:
+        H = J.reshape(n * C, P).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(n * C, P)
+    # second-order terms of the outputs and the sphere's curvature, per neuron
+    curvature = np.sum(H_pre * dPhi * R, axis=0)  # u_j^T grad_u f
+    for j in range(m):
+        zj = slice(j * e, (j + 1) * e)
+        H[zj, zj] += 2.0 * a * (XQ[j].T * R[:, j]) @ XQ[j] - curvature[j] * np.eye(e)
+        mine = np.flatnonzero(rows == j)
+        if mine.size:
+            cross = XQ[j].T @ (G[:, cols[mine]] * dPhi[:, j, None])  # (e, |mine|)
+            H[zj, nz + mine] += cross
+            H[nz + mine, zj] += cross.T
+    return float(loss.value(Yhat, Y)), grad, H
+
+
+def _newton_system(problem, U, A, S, free):
+    """Objective, gradient and Hessian of (P) in the tangent coordinates ``(z, alpha[free])``,
+    and the tangent bases (one pass over the data)."""
+    Q = _tangent_bases(U)
+    value, grad, H = problem.data.newton_terms(U, A, free, Q, problem.loss, problem.activation)
+    grad[U.shape[0] * Q.shape[2]:] += problem.beta * S[free[:, 0], free[:, 1]]
+    return value + problem.beta * float(np.sum(S * A)), grad, 0.5 * (H + H.T), Q
+
+
+def _moving(grad, A, S, free, e):
+    """The coordinates a step moves (a boolean mask): all but the second-layer weights at zero
+    whose gradient pushes them to the forbidden sign (held at the bound, as in projected Newton)
+    and the tangent coordinates of neurons with every weight held (their direction is free)."""
+    m = len(A)
+    weights = A[free[:, 0], free[:, 1]]
+    held = (weights == 0.0) & (S[free[:, 0], free[:, 1]] * grad[m * e:] >= 0.0)
+    dead = np.ones(m, dtype=bool)
+    dead[free[~held, 0]] = False
+    return np.concatenate([np.repeat(~dead, e), ~held])
+
+
+def _retract(U, A, S, Q, free, step):
+    """The network at tangent step ``step`` = (z, alpha[free]): first-layer rows moved along
+    their tangent bases and renormalized, second-layer entries that would change sign set to 0."""
+    m, e = Q.shape[0], Q.shape[2]
+    U_new = U + np.einsum("mde,me->md", Q, step[: m * e].reshape(m, e))
+    U_new /= np.linalg.norm(U_new, axis=1, keepdims=True)
+    A_new = A.copy()
+    new = A[free[:, 0], free[:, 1]] + step[m * e:]
+    new[np.sign(new) != S[free[:, 0], free[:, 1]]] = 0.0
+    A_new[free[:, 0], free[:, 1]] = new
+    return U_new, A_new
+
+
+def _trust_step(lam, V, gv, D, radius):
+    r"""Minimizer of the model :math:`g^\top p + \frac12 p^\top H p` over :math:`\|Dp\| \le`
+    ``radius`` from the eigendecomposition ``H~ = V diag(lam) V^T`` of the scaled Hessian
+    :math:`D^{-1} H D^{-1}` (``gv = V^T D^{-1} g``): the Newton step when it is inside, else the
+    boundary point of the shifted system (bisection on the shift; the "hard case" is left to
+    the shrinking radius)."""
+    def scaled(mu):
+        return -(V @ (gv / (lam + mu)))
+
+    if lam[0] > 0:
+        p = scaled(0.0)
+        if np.linalg.norm(p) <= radius:
+            return p / D
+    lo = max(0.0, -lam[0]) * (1 + 1e-12) + 1e-300
+    hi = lo + np.linalg.norm(gv) / radius + abs(lam[0]) + 1e-300
+    for _ in range(100):  # ||p(mu)|| decreases in mu
+        mid = 0.5 * (lo + hi)
+        if np.linalg.norm(gv / (lam + mid)) > radius:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return scaled(hi) / D
+
+
+def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: float = 1e-15,
+                  deadline: float | None = None):
+    """Trust-region Newton steps on (P) from ``network`` with the sign pattern of its second
+    layer fixed (an entry that would change sign becomes zero): the exact Hessian in tangent
+    coordinates, Jacobi-scaled, through its eigendecomposition, so that directions of negative
+    curvature are followed rather than damped away. Stops when the decrease the model predicts
+    is at most ``ftol`` times the objective (default: the level of rounding). ``signs`` (m, P): the pattern to keep (default: that of the network; a
+    zero entry stays zero, a signed one may grow from zero). ``deadline``: a
+    ``time.perf_counter()`` value after which no further step starts. Returns the network, never one with
+    a larger objective."""
+    U, A = network.first_layer.copy(), network.second_layer_2d.copy()
+    S = np.sign(A) if signs is None else np.asarray(signs, dtype=float)
+    A[S == 0] = 0.0
+    free = np.argwhere(S != 0.0)
+    if free.size == 0:
+        return network
+    start, it, radius, fresh = None, 0, None, True
+    for it in range(max_iter):
+        if deadline is not None and it and time.perf_counter() > deadline:
+            break
+        if fresh:
+            value, grad_all, H_all, Q = _newton_system(problem, U, A, S, free)
+            start = value if start is None else start
+            keep = _moving(grad_all, A, S, free, Q.shape[2])
+            if not keep.any():
+                break
+            grad, H = grad_all[keep], H_all[np.ix_(keep, keep)]
+            h = np.abs(np.diag(H))
+            D = np.sqrt(np.maximum(h, SCALE_FLOOR * max(float(np.max(h)), 1e-300)))
+            lam, V = np.linalg.eigh(H / D[:, None] / D[None, :])
+            gv = V.T @ (grad / D)
+            # the Newton step on the curved directions: near a restricted optimum the Hessian
+            # keeps flat directions (a neuron with a tiny weight turns freely) whose rounding-level
+            # curvature, often negative, would otherwise confine every step to the trust region
+            curved = lam > FLAT * max(float(lam[-1]), 1e-300)
+            newton_step = -(V[:, curved] @ (gv[curved] / lam[curved])) / D
+            decrement = float(np.sum(gv[curved] ** 2 / lam[curved]))  # -g^T p of that step
+            if decrement <= ftol * max(abs(value), 1e-300):
+                break
+            if radius is None:
+                radius = float(np.linalg.norm(gv / np.maximum(np.abs(lam), 1e-3 * np.max(np.abs(lam)))))
+        if np.linalg.norm(newton_step * D) <= radius:
+            step = newton_step
+        else:
+            step = _trust_step(lam, V, gv, D, radius)
+        predicted = -float(grad @ step + 0.5 * step @ H @ step)
+        if predicted <= ftol * max(abs(value), 1e-300):
+            break  # nothing left to gain within the trust region
+        full = np.zeros(len(keep))
+        full[keep] = step
+        U_new, A_new = _retract(U, A, S, Q, free, full)
+        trial = _objective(problem, U_new, A_new, S)
+        rho = (value - trial) / predicted if predicted > 0 else -1.0
+        scaled_norm = float(np.linalg.norm(step * D))
+        logger.debug("newton %d: radius %.2e |step| %.2e rho %.3f predicted %.3e value %.15g", it,
+                     radius, scaled_norm, rho, predicted, trial)
+        if rho < 0.25:
+            radius = 0.25 * scaled_norm
+        elif rho > 0.75 and scaled_norm >= 0.99 * radius:
+            radius *= 2.0
+        fresh = rho > 1e-4 and trial < value
+        if fresh:
+            U, A, value = U_new, A_new, trial
+        elif radius <= 1e-14:
+            break
+    return _finish(network, U, A, start, value, it)
+
+
+def _finish(network, U, A, start, value, iterations):
+    logger.debug("newton polish: objective %.15g -> %.15g in %d steps", start, value, iterations)
+    if value > start:
+        return network
+    return network.with_layers(U, A)

@@ -1,0 +1,101 @@
+"""The trust-region Newton polish: exact derivatives on spheres x orthant, convergence, scope."""
+
+import numpy as np
+import pytest
+
+from spectranet import PolyNetwork, Problem, certify
+from spectranet import newton
+from spectranet.solvers.base import compress_network, lift_network
+
+from ._data import planted
+from .test_solvers import loss_case
+
+
+def _network(rng, m, d, C, activation):
+    U = rng.standard_normal((m, d))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    return PolyNetwork(U, rng.standard_normal((m, C)) if C > 1 else rng.standard_normal(m), activation)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "huber", "softmax"])
+def test_gradient_and_hessian_match_finite_differences(loss):
+    """The Hessian in tangent coordinates (retraction u <- (u + Qz)/|u + Qz|) is the second
+    derivative of the objective along the retraction, sphere curvature included."""
+    X, y, C = loss_case(loss, n=40, d=4)
+    problem = Problem(X, y, "relu", loss, 0.1)
+    network = _network(np.random.default_rng(0), 3, 4, problem.n_outputs, problem.activation)
+    U, A = network.first_layer, network.second_layer_2d
+    S = np.sign(A)
+    free = np.argwhere(S != 0)
+    value, g, H, Q = newton._newton_system(problem, U, A, S, free)
+    assert value == pytest.approx(problem.objective(network), rel=1e-12)
+
+    def f(step):
+        return newton._objective(problem, *newton._retract(U, A, S, Q, free, step), S)
+
+    h, eye = 1e-4, np.eye(len(g))
+    g_fd = np.array([(f(h * e) - f(-h * e)) / (2 * h) for e in eye])
+    H_fd = np.array([[(f(h * (a + b)) - f(h * (a - b)) - f(h * (b - a)) + f(-h * (a + b))) / (4 * h * h)
+                      for b in eye] for a in eye])
+    np.testing.assert_allclose(g, g_fd, rtol=1e-6, atol=1e-6 * np.max(np.abs(g)))
+    np.testing.assert_allclose(H, H_fd, rtol=1e-5, atol=1e-5 * np.max(np.abs(H)))
+    np.testing.assert_array_equal(H, H.T)
+
+
+def test_newton_polish_reaches_a_stationary_point_to_rounding():
+    X, y, _ = planted(80, 3, seed=1)
+    problem = Problem(X, y, "relu", "squared", 0.05)
+    start = _network(np.random.default_rng(2), 4, 3, 1, problem.activation)
+    polished = newton.newton_polish(problem, start)
+    assert problem.objective(polished) < problem.objective(start)
+    # stationary on the manifold: the tangent gradient of every neuron and the weights' vanish
+    U, A = polished.first_layer, polished.second_layer_2d
+    S = np.sign(A)
+    _, g, _, _ = newton._newton_system(problem, U, A, S, np.argwhere(S != 0))
+    assert np.max(np.abs(g)) <= 1e-7 * problem.objective(polished)
+    # never worse than its start, whatever the start
+    again = newton.newton_polish(problem, polished)
+    assert problem.objective(again) <= problem.objective(polished) * (1 + 1e-15)
+
+
+def test_newton_polish_keeps_the_sign_pattern_and_grows_a_signed_zero():
+    X, y, _ = planted(60, 3, seed=3)
+    problem = Problem(X, y, "relu", "squared", 0.01)
+    net = _network(np.random.default_rng(4), 3, 3, 1, problem.activation)
+    A = np.abs(net.second_layer_2d)
+    A[2] = 0.0  # a new neuron: weight zero, allowed sign -1
+    signs = np.array([[1.0], [1.0], [-1.0]])
+    grown = net.with_layers(net.first_layer, A, drop_zero=False)
+    polished = newton.newton_polish(problem, grown, signs=signs)
+    out = polished.second_layer_2d
+    kept = np.sign(out) * signs[: len(out)]
+    assert np.all(kept >= 0)  # no weight changed sign
+
+
+def test_scope_dense_numpy_and_small():
+    X, y, _ = planted(50, 3, seed=0)
+    problem = Problem(X, y, "relu", "squared", 0.1)
+    net = _network(np.random.default_rng(0), 2, 3, 1, problem.activation)
+    assert newton.applicable(problem, net)
+    wide = _network(np.random.default_rng(0), newton.MAX_PARAMS // 3 + 1, 3, 1, problem.activation)
+    assert not newton.applicable(problem, wide)
+
+
+def test_compress_network_keeps_the_lifted_point_with_fewer_neurons():
+    """Eight positive neurons in d = 2 span a lifted matrix of rank at most 3: the neural
+    decomposition gives the same (Z, Z') and objective with at most 3 neurons per sign."""
+    rng = np.random.default_rng(5)
+    X, y, _ = planted(40, 2, seed=5)
+    problem = Problem(X, y, "relu", "squared", 0.1)
+    U = rng.standard_normal((8, 2))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    net = PolyNetwork(U, np.abs(rng.standard_normal(8)), problem.activation)
+    compact = compress_network(problem, net)
+    assert compact.n_neurons <= 3
+    for a, b in zip(lift_network(net), lift_network(compact)):
+        np.testing.assert_allclose(a, b, atol=1e-10)
+    assert problem.objective(compact) == pytest.approx(problem.objective(net), rel=1e-12)
+    assert compress_network(problem, compact) is compact  # nothing left to remove
+    c1 = certify(net, X, y, beta=0.1)
+    c2 = certify(compact, X, y, beta=0.1)
+    assert c2.lower_bound == pytest.approx(c1.lower_bound, rel=1e-9)
