@@ -79,6 +79,10 @@ def test_scope_dense_numpy_and_small():
     assert newton.applicable(problem, net)
     wide = _network(np.random.default_rng(0), newton.MAX_PARAMS // 3 + 1, 3, 1, problem.activation)
     assert not newton.applicable(problem, wide)
+    hundred = _network(np.random.default_rng(0), 100, 3, 1, problem.activation)  # P = 300
+    assert newton.applicable(problem, hundred)
+    many = Problem(np.tile(X, (1_000, 1)), np.tile(y, 1_000), "relu", "squared", 0.1)
+    assert not newton.applicable(many, hundred)  # n P^2 above MAX_FLOPS: L-BFGS-B polishes
 
 
 def test_compress_network_keeps_the_lifted_point_with_fewer_neurons():

@@ -398,7 +398,7 @@ class Problem:
             return self.data.forward(M, self.activation, self.n_outputs)
         X, (a, b, c), d = self.X, self.activation.coefficients, self.n_features
         M1, M2, M4 = M[:, :d, :d], M[:, :d, d], M[:, d, d]
-        quad = np.einsum("id,kde,ie->ik", X, M1, X, optimize=True)
+        quad = np.sum(np.matmul(X, M1) * X, axis=2).T  # x_i^T M1_k x_i, (n, P)
         return a * quad + b * (X @ M2.T) + c * M4[None, :]
 
     def dual_quadratic(self, V: np.ndarray | None = None, *, products=None):

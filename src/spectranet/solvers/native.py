@@ -34,7 +34,8 @@ import numpy as np
 
 from ..certificate import certify_problem
 from ..data import DaskData, TorchData
-from ..local import column_generation, refine
+from .. import newton
+from ..local import column_generation, polish, refine
 from ..network import PolyNetwork
 from .base import (Solver, SolveResult, certified_result, compress_network, extract_network,
                    zero_if_optimal)
@@ -208,6 +209,14 @@ class NativeSolver(Solver):
             else:
                 network = extract_network(problem, sol.Z, sol.Z_prime, self.rank_tol)
                 network, cert = refine(problem, network, tol=tol, dual=sol.dual)
+            if newton.applicable(problem, network):
+                # cheap where the exact Newton polish runs: the extraction from an iterate that
+                # stopped at tol keeps small spurious neurons (planted 100 x 10, beta = 1: 6
+                # neurons at a gap of 1e-7; polished, 2 at 1e-13)
+                polished = polish(problem, network)
+                again = certify_problem(problem, polished, dual=sol.dual, tol=tol)
+                if again.is_optimal and (again.gap <= cert.gap or polished.n_neurons < network.n_neurons):
+                    network, cert = polished, again
             record(network, cert)
             iterations, engine, lifted = iterations + sol.iterations, "ipm", (sol.Z, sol.Z_prime)
         objective = cert.objective if lifted is None else problem.lifted_objective(*lifted)
