@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spectranet import PolyNetwork, Problem, certify
+from spectranet import Conv2D, PolyNetwork, Problem, certify, get_solver
 from spectranet import newton
 from spectranet.solvers.base import compress_network, lift_network
 
@@ -103,3 +103,55 @@ def test_compress_network_keeps_the_lifted_point_with_fewer_neurons():
     c1 = certify(net, X, y, beta=0.1)
     c2 = certify(compact, X, y, beta=0.1)
     assert c2.lower_bound == pytest.approx(c1.lower_bound, rel=1e-9)
+
+
+@pytest.mark.parametrize("arch", [
+    Conv2D((1, 5, 5), 3),  # a pair per patch
+    Conv2D((2, 5, 4), 2, stride=2, padding=1),
+    Conv2D((1, 6, 6), 3, pool=2),
+    Conv2D((1, 6, 6), 2, pool=3),  # windows stored as eigen-factors
+    Conv2D((1, 6, 6), 3, pool="global"),
+], ids=["patches", "strided", "pool2", "pool_moments", "global"])
+@pytest.mark.parametrize("loss", ["squared", "softmax"])
+def test_grouped_lift_derivatives_match_finite_differences(arch, loss):
+    """The same Newton system on the grouped lift (pairs p = gC + k): exact along the retraction."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12, arch.n_inputs))
+    y = rng.integers(0, 3, 12) if loss == "softmax" else rng.standard_normal(12)
+    problem = Problem(X, y, (0.09, 0.5, 0.47), loss, 0.05, architecture=arch)
+    m, f, P = 2, problem.n_features, problem.n_pairs
+    U = rng.standard_normal((m, f))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    A = rng.standard_normal((m, P)) * (rng.random((m, P)) < 0.6)
+    network = problem.make_network(U, A)
+    U, A = network.first_layer, network.second_layer_2d
+    S = np.sign(A)
+    free = np.argwhere(S != 0)
+    assert newton.applicable(problem, network)
+    value, g, H, Q = newton._newton_system(problem, U, A, S, free)
+    assert value == pytest.approx(problem.objective(network), rel=1e-12)
+
+    def fun(step):
+        return newton._objective(problem, *newton._retract(U, A, S, Q, free, step), S)
+
+    h, eye = 1e-4, np.eye(len(g))
+    g_fd = np.array([(fun(h * e) - fun(-h * e)) / (2 * h) for e in eye])
+    pick = rng.choice(len(g), size=min(len(g), 12), replace=False)  # a sample of Hessian entries
+    for a_ in pick:
+        ea = eye[a_]
+        col = np.array([(fun(h * (ea + eb)) - fun(h * (ea - eb)) - fun(h * (eb - ea)) + fun(-h * (ea + eb)))
+                        / (4 * h * h) for eb in eye])
+        np.testing.assert_allclose(H[a_], col, rtol=1e-4, atol=1e-5 * np.max(np.abs(H)))
+    np.testing.assert_allclose(g, g_fd, rtol=1e-6, atol=1e-6 * np.max(np.abs(g)))
+
+
+def test_newton_polish_on_a_pooled_cnn_is_certified():
+    rng = np.random.default_rng(3)
+    arch = Conv2D((1, 6, 6), 3, pool="global")
+    X = rng.standard_normal((60, arch.n_inputs))
+    y = np.sign(rng.standard_normal(60))
+    problem = Problem(X, y, (0.09, 0.5, 0.47), "logistic", 0.05, architecture=arch)
+    result = get_solver("native").solve(problem)
+    assert result.status == "optimal" and result.gap <= 1e-6
+    assert result.network_objective == pytest.approx(get_solver("clarabel").solve(problem).network_objective,
+                                                     rel=2e-6)

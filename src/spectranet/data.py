@@ -159,10 +159,12 @@ class HostData:
 
     def newton_terms(self, first_layer, second_layer, free, bases, loss: Loss, activation):
         """The loss's value, gradient and Hessian in the tangent coordinates of
-        :func:`spectranet.newton.sample_terms` (dense architecture, numpy data)."""
+        :func:`spectranet.newton.sample_terms` (a dense network: one group of one patch, ``X``)."""
         from .newton import sample_terms
 
-        return sample_terms(self.X, self.Y, first_layer, second_layer, free, bases, loss, activation)
+        X = self.X
+        return sample_terms(X[:, None, None, :], X[:, None, :], self.Y, first_layer, second_layer, free,
+                            bases, loss, activation)
 
     def value_and_dual_products(self, Yhat, Y, V, loss: Loss):
         """The loss at outputs ``Yhat`` and targets ``Y`` (a float; the arrays of :meth:`outputs`

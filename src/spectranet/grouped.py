@@ -78,6 +78,13 @@ class GroupedData(HostData):
         grad = (2.0 * a) * ((T * w[:, :, None, :]).reshape(-1, m).T @ self.R.reshape(-1, f))
         return grad + b * (w.reshape(-1, m).T @ self.mean.reshape(-1, f))
 
+    def newton_terms(self, first_layer, second_layer, free, bases, loss, activation):
+        """:func:`spectranet.newton.sample_terms` on the grouped lift."""
+        from .newton import sample_terms
+
+        return sample_terms(self.R, self.mean, self.Y, first_layer, second_layer, free, bases, loss,
+                            activation)
+
     def pair_column(self, Phi, j: int, p: int, Yhat):
         """Outputs of a unit weight on neuron ``j``'s pair ``p``: shaped as ``Yhat`` ``(n, C)``."""
         D = np.zeros_like(Yhat)

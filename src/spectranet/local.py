@@ -360,12 +360,14 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
 @_small_blas
 def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6,
                       max_rounds: int = 20, callback=None,
-                      deadline: float | None = None) -> tuple[PolyNetwork, Certificate, int]:
+                      deadline: float | None = None,
+                      milestone: tuple[float, float] | None = None) -> tuple[PolyNetwork, Certificate, int]:
     """Polish ``network``, then repeatedly add the most violated neuron of its certificate and
     polish again, until its own certificate (its gradient as the dual point) has a gap of at
     most ``tol``, no progress is made, ``max_rounds`` neurons were added, or the clock
     (``time.perf_counter()``) passed ``deadline`` (smooth losses; a polish running at the
-    deadline stops there, keeping its iterate).
+    deadline stops there, keeping its iterate), or the clock passed ``milestone = (time, gap)``
+    with the gap still above that gap (progress too slow to certify by the deadline).
 
     ``callback(network, certificate)`` is called after each polish. Returns the network, its
     certificate and the number of rounds.
@@ -376,6 +378,10 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
     rounds, factor = 0, POLISH_FTOL
     while rounds < max_rounds and not (own.is_optimal or own.lam <= problem.beta):
         if deadline is not None and time.perf_counter() > deadline:
+            break
+        if milestone is not None and time.perf_counter() > milestone[0] and own.gap > milestone[1]:
+            logger.debug("column generation: gap %.2e above %.2e at the milestone; stopping", own.gap,
+                         milestone[1])
             break
         rounds += 1
         col = np.zeros((1, problem.n_pairs))

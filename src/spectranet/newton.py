@@ -26,6 +26,7 @@ import logging
 import time
 
 import numpy as np
+import scipy.linalg as sla
 
 __all__ = ["applicable", "newton_polish", "sample_terms"]
 
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 #: against 10^8 per L-BFGS evaluation)
 MAX_PARAMS = 1_000
 MAX_FLOPS = 4e9
+MAX_ENTRIES = 30_000_000
 #: eigenvalues of the scaled Hessian below FLAT * its largest count as flat directions, which the
 #: Newton step leaves alone (the trust-region step still follows negative curvature beyond them)
 FLAT = 1e-6
@@ -49,13 +51,17 @@ def _n_params(problem, network) -> int:
 
 
 def applicable(problem, network) -> bool:
-    """Whether :func:`newton_polish` runs on ``problem``: dense architecture, smooth loss, float64
-    data in numpy or Dask (not torch), at most :data:`MAX_PARAMS` parameters and
-    :data:`MAX_FLOPS` for the Gram matrix of the Jacobian."""
+    """Whether :func:`newton_polish` runs on ``problem``: smooth loss, float64 data in numpy, Dask
+    or the grouped lift (not torch), at most :data:`MAX_PARAMS` parameters, :data:`MAX_FLOPS`
+    for the Gram matrix of the Jacobian and :data:`MAX_ENTRIES` for the tangent projections of
+    the patches (m n G r (f-1))."""
+    data, m = problem.data, network.n_neurons
     P = _n_params(problem, network)
-    return (type(problem.data).__name__ in ("HostData", "DaskData") and problem.architecture.is_dense
-            and problem.loss.smooth and network.n_neurons > 0 and problem.n_features > 1
-            and P <= MAX_PARAMS and problem.n_samples * problem.n_outputs * P * P <= MAX_FLOPS)
+    G, r = (data.R.shape[1], data.R.shape[2]) if hasattr(data, "R") else (1, 1)
+    return (type(data).__name__ in ("HostData", "DaskData", "GroupedData") and problem.loss.smooth
+            and m > 0 and problem.n_features > 1 and P <= MAX_PARAMS
+            and problem.n_samples * problem.n_outputs * P * P <= MAX_FLOPS
+            and m * problem.n_samples * G * r * problem.n_features <= MAX_ENTRIES)
 
 
 def _tangent_bases(U):
@@ -69,44 +75,74 @@ def _objective(problem, U, A, S):
     return problem.data.network_loss(U, A, problem.loss, problem.activation) + problem.beta * float(np.sum(S * A))
 
 
-def sample_terms(X, Y, U, A, free, Q, loss, activation):
-    r"""The loss's part of the Newton system, summed over the samples ``X`` (n, d), ``Y`` (n, C):
-    ``(value, gradient (P,), Hessian (P, P))`` in the tangent coordinates ``(z, A[free])``
-    (``Q``: the tangent bases). Every term is a sum over samples, so chunks of rows add up
-    (:meth:`~spectranet.data.HostData.newton_terms` runs this on the data or on each chunk)."""
-    n, d = X.shape
-    m, C = A.shape
-    a = activation.coefficients[0]
-    H_pre = X @ U.T
-    Phi, dPhi = activation(H_pre), activation.derivative(H_pre)
-    Yhat = Phi @ A
-    G = loss.gradient(Yhat, Y)  # (n, C)
-    R = G @ A.T  # (n, m): r_j = G alpha_j
-    XQ = np.matmul(X[None], Q)  # (m, n, d-1)
-    e = d - 1
+def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
+    r"""The loss's part of the Newton system summed over the samples: ``(value, gradient (P,),
+    Hessian (P, P))`` in the tangent coordinates ``(z, A[free])`` (``Q``: the tangent bases).
+
+    Written for the grouped lift of :mod:`spectranet.grouped` (``R`` (n, G, r, f), ``mean``
+    (n, G, f); a group's activation :math:`\phi_{ig}(u) = a\sum_r (R_{igr}^\top u)^2 + b\,\bar
+    x_{ig}^\top u + c`, outputs :math:`\hat y_{ik} = \sum_{j,g}\phi_{ig}(u_j)\alpha_{j,gC+k}`); a
+    dense network is the case ``G = r = 1``, ``R = mean = X``. With :math:`w_{igj} = \sum_k
+    (\nabla\ell)_{ik}\alpha_{j,gC+k}`, the second derivatives of the outputs add
+    :math:`2a\sum_{i,g,r} w_{igj} (Q_j^\top R_{igr})(Q_j^\top R_{igr})^\top` to neuron ``j``'s
+    block and :math:`\sum_i (\nabla\ell)_{ik} Q_j^\top\nabla\phi_{ig}(u_j)` between its tangent
+    coordinates and :math:`\alpha_{j,gC+k}`; the sphere's curvature subtracts
+    :math:`\sum_{i,g} w_{igj}\, u_j^\top\nabla\phi_{ig}(u_j)`. Every term is a sum over samples,
+    so chunks of rows add up."""
+    n, G, r, f = R.shape
+    m, P = A.shape
+    C, e = P // G, f - 1
+    a, b, c = activation.coefficients
+    Rf = R.reshape(-1, f)
+    T = (Rf @ U.T).reshape(n, G, r, m)  # R_igr^T u_j
+    L = (mean.reshape(-1, f) @ U.T).reshape(n, G, m)  # mean_ig^T u_j
+    Phi = a * np.einsum("ngrm,ngrm->ngm", T, T) + b * L + c
+    A3 = A.reshape(m, G, C)
+    Yhat = Phi.reshape(n, G * m) @ A3.transpose(1, 0, 2).reshape(G * m, C)
+    Gl = loss.gradient(Yhat, Y)  # (n, C)
+    W = (Gl @ A3.transpose(2, 1, 0).reshape(C, G * m)).reshape(n, G, m)  # w_igj
+    RQ = np.matmul(Rf[None], Q).reshape(m, n, G, r, e)  # Q_j^T R_igr
+    Tm = (2.0 * a) * T.transpose(3, 0, 1, 2)  # (m, n, G, r)
+    if r == 1:
+        dphi = Tm[..., 0, None] * RQ[:, :, :, 0, :]  # Q_j^T grad phi_ig(u_j), (m, n, G, e)
+    else:
+        dphi = np.einsum("mngr,mngre->mnge", Tm, RQ)
+    if r == 1 and np.shares_memory(mean, R) and mean.strides == R[:, :, 0].strides:
+        dphi += b * RQ[:, :, :, 0, :]  # the means are the patches (a dense network)
+    else:
+        dphi += b * np.matmul(mean.reshape(-1, f)[None], Q).reshape(m, n, G, e)
     nz, rows, cols = m * e, free[:, 0], free[:, 1]
-    P = nz + len(free)
-    J = np.zeros((n, C, P))
-    for j in range(m):
-        J[:, :, j * e:(j + 1) * e] = (dPhi[:, j, None] * XQ[j])[:, None, :] * A[j][None, :, None]
-    J[:, cols, nz + np.arange(len(free))] = Phi[:, rows]
-    grad = np.empty(P)
-    grad[:nz] = np.matmul((dPhi * R).T[:, None, :], XQ).ravel()
-    grad[nz:] = np.sum(Phi[:, rows] * G[:, cols], axis=0)
+    groups, outs = np.divmod(cols, C)
+    Ptot = nz + len(free)
+    J = np.empty((n, C, Ptot))
+    if G == 1:  # sum_g alpha_jgk dphi_igj
+        J[:, :, :nz] = (A3[:, 0, :].T[None, :, :, None] * dphi[:, :, 0, :].transpose(1, 0, 2)[:, None]).reshape(n, C, nz)
+    else:
+        J[:, :, :nz] = np.einsum("mgk,mnge->nkme", A3, dphi).reshape(n, C, nz)
+    J[:, :, nz:] = 0.0
+    J[:, outs, nz + np.arange(len(free))] = Phi[:, groups, rows]
+    grad = np.empty(Ptot)
+    grad[:nz] = np.matmul(W.transpose(2, 0, 1).reshape(m, 1, n * G), dphi.reshape(m, n * G, e)).ravel()
+    grad[nz:] = np.sum(Phi[:, groups, rows] * Gl[:, outs], axis=0)
     Hl = loss.hessian_blocks(Yhat, Y)
     if Hl.ndim == 2:  # separable: sum over outputs of J_k^T diag(h_k) J_k (h >= 0: convex)
-        Js = (J * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]).reshape(n * C, P)
-        H = Js.T @ Js
+        Js = (J * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]).reshape(n * C, Ptot)
+        H = sla.blas.dsyrk(1.0, Js.T)  # the upper triangle of Js^T Js (half the flops)
+        H += np.triu(H, 1).T
     else:
-        H = J.reshape(n * C, P).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(n * C, P)
+        H = J.reshape(n * C, Ptot).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(n * C, Ptot)
     # second-order terms of the outputs and the sphere's curvature, per neuron
-    curvature = np.sum(H_pre * dPhi * R, axis=0)  # u_j^T grad_u f
+    curvature = np.einsum("ngm,ngm->m", W, (2.0 * a) * np.einsum("ngrm,ngrm->ngm", T, T) + b * L)
+    RQr = RQ.reshape(m, n * G * r, e)
+    Wr = np.repeat(W.transpose(2, 0, 1).reshape(m, n * G), r, axis=1)  # w_igj for each patch r
+    blocks = (2.0 * a) * np.matmul((RQr * Wr[:, :, None]).transpose(0, 2, 1), RQr)  # (m, e, e)
+    blocks[:, np.arange(e), np.arange(e)] -= curvature[:, None]
     for j in range(m):
         zj = slice(j * e, (j + 1) * e)
-        H[zj, zj] += 2.0 * a * (XQ[j].T * R[:, j]) @ XQ[j] - curvature[j] * np.eye(e)
+        H[zj, zj] += blocks[j]
         mine = np.flatnonzero(rows == j)
         if mine.size:
-            cross = XQ[j].T @ (G[:, cols[mine]] * dPhi[:, j, None])  # (e, |mine|)
+            cross = np.stack([Gl[:, outs[q]] @ dphi[j][:, groups[q]] for q in mine], axis=1)  # (e, |mine|)
             H[zj, nz + mine] += cross
             H[nz + mine, zj] += cross.T
     return float(loss.value(Yhat, Y)), grad, H
