@@ -177,6 +177,15 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
     if newton.applicable(problem, network):  # small enough for the exact Hessian
         # converged to rounding whatever ftol: its last steps are quadratic, hence cheap, and a
         # loose Newton polish lets the network drift (credit-approval path: 1.8 s -> 3.2 s)
+        grow = (S != 0) & (A0 == 0)
+        if grow.any():  # a new neuron: its weight from the (convex) second-layer problem first,
+            # or the joint steps may rotate it onto an existing neuron and drop it (MNIST GAP CNN:
+            # ten rounds that each added a neuron and ended with the same width)
+            A1 = A0.copy()
+            A1[grow] = S[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
+            network = newton_second_layer(problem, network.with_layers(network.first_layer, A1,
+                                                                       drop_zero=False))
+            S = None
         polished = newton_second_layer(problem, newton.newton_polish(problem, network, signs=S,
                                                                      deadline=deadline))
         logger.debug("polish (newton): objective %.15g (%d -> %d neurons)", start, m, polished.n_neurons)

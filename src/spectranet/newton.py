@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 #: against 10^8 per L-BFGS evaluation)
 MAX_PARAMS = 1_000
 MAX_FLOPS = 4e9
-MAX_ENTRIES = 30_000_000
 #: eigenvalues of the scaled Hessian below FLAT * its largest count as flat directions, which the
 #: Newton step leaves alone (the trust-region step still follows negative curvature beyond them)
 FLAT = 1e-6
@@ -52,16 +51,12 @@ def _n_params(problem, network) -> int:
 
 def applicable(problem, network) -> bool:
     """Whether :func:`newton_polish` runs on ``problem``: smooth loss, float64 data in numpy, Dask
-    or the grouped lift (not torch), at most :data:`MAX_PARAMS` parameters, :data:`MAX_FLOPS`
-    for the Gram matrix of the Jacobian and :data:`MAX_ENTRIES` for the tangent projections of
-    the patches (m n G r (f-1))."""
-    data, m = problem.data, network.n_neurons
+    or the grouped lift (not torch), at most :data:`MAX_PARAMS` parameters and :data:`MAX_FLOPS`
+    for the Gram matrix of the Jacobian."""
     P = _n_params(problem, network)
-    G, r = (data.R.shape[1], data.R.shape[2]) if hasattr(data, "R") else (1, 1)
-    return (type(data).__name__ in ("HostData", "DaskData", "GroupedData") and problem.loss.smooth
-            and m > 0 and problem.n_features > 1 and P <= MAX_PARAMS
-            and problem.n_samples * problem.n_outputs * P * P <= MAX_FLOPS
-            and m * problem.n_samples * G * r * problem.n_features <= MAX_ENTRIES)
+    return (type(problem.data).__name__ in ("HostData", "DaskData", "GroupedData") and problem.loss.smooth
+            and network.n_neurons > 0 and problem.n_features > 1 and P <= MAX_PARAMS
+            and problem.n_samples * problem.n_outputs * P * P <= MAX_FLOPS)
 
 
 def _tangent_bases(U):
@@ -101,16 +96,17 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
     Yhat = Phi.reshape(n, G * m) @ A3.transpose(1, 0, 2).reshape(G * m, C)
     Gl = loss.gradient(Yhat, Y)  # (n, C)
     W = (Gl @ A3.transpose(2, 1, 0).reshape(C, G * m)).reshape(n, G, m)  # w_igj
-    RQ = np.matmul(Rf[None], Q).reshape(m, n, G, r, e)  # Q_j^T R_igr
-    Tm = (2.0 * a) * T.transpose(3, 0, 1, 2)  # (m, n, G, r)
-    if r == 1:
-        dphi = Tm[..., 0, None] * RQ[:, :, :, 0, :]  # Q_j^T grad phi_ig(u_j), (m, n, G, e)
-    else:
-        dphi = np.einsum("mngr,mngre->mnge", Tm, RQ)
-    if r == 1 and np.shares_memory(mean, R) and mean.strides == R[:, :, 0].strides:
-        dphi += b * RQ[:, :, :, 0, :]  # the means are the patches (a dense network)
-    else:
-        dphi += b * np.matmul(mean.reshape(-1, f)[None], Q).reshape(m, n, G, e)
+    # per neuron: Q_j^T grad phi_ig(u_j) (n, G, e), and the outputs' second derivatives in its
+    # tangent block, 2a Q_j^T (sum_{i,g,r} w_igj R_igr R_igr^T) Q_j; memory O(n G f), not O(n G r f)
+    dphi, blocks = np.empty((m, n, G, e)), np.empty((m, e, e))
+    for j in range(m):
+        if r == 1:
+            grad_phi = (2.0 * a) * T[:, :, 0, j, None] * R[:, :, 0, :] + b * mean
+        else:
+            grad_phi = (2.0 * a) * np.einsum("ngr,ngrf->ngf", T[..., j], R) + b * mean
+        dphi[j] = grad_phi @ Q[j]
+        weights = np.repeat(W[:, :, j].ravel(), r) if r > 1 else W[:, :, j].ravel()
+        blocks[j] = (2.0 * a) * (Q[j].T @ (Rf.T @ (Rf * weights[:, None])) @ Q[j])
     nz, rows, cols = m * e, free[:, 0], free[:, 1]
     groups, outs = np.divmod(cols, C)
     Ptot = nz + len(free)
@@ -133,9 +129,6 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
         H = J.reshape(n * C, Ptot).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(n * C, Ptot)
     # second-order terms of the outputs and the sphere's curvature, per neuron
     curvature = np.einsum("ngm,ngm->m", W, (2.0 * a) * np.einsum("ngrm,ngrm->ngm", T, T) + b * L)
-    RQr = RQ.reshape(m, n * G * r, e)
-    Wr = np.repeat(W.transpose(2, 0, 1).reshape(m, n * G), r, axis=1)  # w_igj for each patch r
-    blocks = (2.0 * a) * np.matmul((RQr * Wr[:, :, None]).transpose(0, 2, 1), RQr)  # (m, e, e)
     blocks[:, np.arange(e), np.arange(e)] -= curvature[:, None]
     for j in range(m):
         zj = slice(j * e, (j + 1) * e)
