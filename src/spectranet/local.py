@@ -177,17 +177,20 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
     if newton.applicable(problem, network):  # small enough for the exact Hessian
         # converged to rounding whatever ftol: its last steps are quadratic, hence cheap, and a
         # loose Newton polish lets the network drift (credit-approval path: 1.8 s -> 3.2 s)
-        grow = (S != 0) & (A0 == 0)
-        if grow.any():  # a new neuron: its weight from the (convex) second-layer problem first,
-            # or the joint steps may rotate it onto an existing neuron and drop it (MNIST GAP CNN:
-            # ten rounds that each added a neuron and ended with the same width)
-            A1 = A0.copy()
-            A1[grow] = S[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
-            network = newton_second_layer(problem, network.with_layers(network.first_layer, A1,
-                                                                       drop_zero=False))
-            S = None
         polished = newton_second_layer(problem, newton.newton_polish(problem, network, signs=S,
                                                                      deadline=deadline))
+        grow = (S != 0) & (A0 == 0)
+        if grow.any() and polished.n_neurons < m:
+            # the new neuron (or another) vanished: the joint steps may rotate a new neuron onto an
+            # existing one (MNIST GAP CNN: ten rounds that each added a neuron and ended with the
+            # same width). Retry with its weight from the (convex) second-layer problem first.
+            A1 = A0.copy()
+            A1[grow] = S[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
+            seeded = newton_second_layer(problem, network.with_layers(network.first_layer, A1,
+                                                                      drop_zero=False))
+            seeded = newton_second_layer(problem, newton.newton_polish(problem, seeded, deadline=deadline))
+            if problem.objective(seeded) < problem.objective(polished):
+                polished = seeded
         logger.debug("polish (newton): objective %.15g (%d -> %d neurons)", start, m, polished.n_neurons)
         return polished, network, start
     z0 = np.concatenate([network.first_layer.ravel(), A0.ravel()])
@@ -375,8 +378,9 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
     polish again, until its own certificate (its gradient as the dual point) has a gap of at
     most ``tol``, no progress is made, ``max_rounds`` neurons were added, or the clock
     (``time.perf_counter()``) passed ``deadline`` (smooth losses; a polish running at the
-    deadline stops there, keeping its iterate), or the clock passed ``milestone = (time, gap)``
-    with the gap still above that gap (progress too slow to certify by the deadline).
+    deadline stops there, keeping its iterate), or, after at least three rounds, the clock passed
+    ``milestone = (time, gap)`` with the gap still above that gap (progress too slow to certify by
+    the deadline).
 
     ``callback(network, certificate)`` is called after each polish. Returns the network, its
     certificate and the number of rounds.
@@ -388,7 +392,8 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
     while rounds < max_rounds and not (own.is_optimal or own.lam <= problem.beta):
         if deadline is not None and time.perf_counter() > deadline:
             break
-        if milestone is not None and time.perf_counter() > milestone[0] and own.gap > milestone[1]:
+        if (milestone is not None and rounds >= 3 and time.perf_counter() > milestone[0]
+                and own.gap > milestone[1]):
             logger.debug("column generation: gap %.2e above %.2e at the milestone; stopping", own.gap,
                          milestone[1])
             break
