@@ -209,6 +209,7 @@ def _improves(end: float, start: float) -> bool:
     return end <= start * (1 + 1e-14)
 
 
+@_small_blas
 def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None = None,
            max_iter: int = 500, ftol: float = 1e-15) -> PolyNetwork:
     """Refine ``network`` locally on ``problem`` (smooth losses).
