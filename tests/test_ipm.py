@@ -151,3 +151,19 @@ def test_limits_beta_zero_and_callback():
     assert seen == [0, 1, 2, 3] and sol.status == "max_iter" and sol.iterations == 3
     short = solve_lifted(problem, max_iter=2)
     assert short.status == "max_iter" and short.iterations == 2
+
+
+def test_in_place_cholesky_factors_or_restores():
+    from spectranet.solvers._schur import _cholesky_in_place
+
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((40, 50))
+    D = B @ B.T + np.eye(40)
+    original = D.copy()
+    L = np.tril(_cholesky_in_place(D))
+    np.testing.assert_allclose(L @ L.T, original, rtol=1e-12, atol=1e-10)
+    bad = original.copy()
+    bad[20, 20] = -5.0  # indefinite: the factorization fails part-way
+    kept = bad.copy()
+    assert _cholesky_in_place(bad) is None
+    np.testing.assert_array_equal(bad, kept)  # restored exactly

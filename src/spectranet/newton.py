@@ -16,8 +16,11 @@ in tangent coordinates :math:`u_j \leftarrow (u_j + Q_j z_j)/\|u_j + Q_j z_j\|`,
 :math:`J = \partial \hat Y / \partial (z, \alpha)` (``n x P``, ``P = m(d-1) +`` free entries of
 the second layer) and the last term is the sphere's curvature. For a quadratic activation
 :math:`\nabla^2 \hat y_i` has the blocks :math:`2a\,\alpha_{jk} x_i x_i^\top` and
-:math:`\sigma'(x_i^\top u_j) x_i`. One step costs :math:`O(nCP^2 + P^3)`: this runs where that
-is small (dense architecture, numpy data, :func:`applicable`); elsewhere L-BFGS-B alone polishes.
+:math:`\sigma'(x_i^\top u_j) x_i` (the grouped lift of the convolutional architectures: see
+:func:`sample_terms`). One step costs :math:`O(nCP^2 + P^3)`: this runs where that is small
+(:func:`applicable`: numpy, Dask or grouped data); elsewhere L-BFGS-B polishes. Directions of
+(near-)zero curvature — a neuron whose weight vanishes turns freely — are left out of the Newton
+step, and second-layer weights at zero pushed outward are held there (projected Newton).
 """
 
 from __future__ import annotations
@@ -54,8 +57,8 @@ def applicable(problem, network) -> bool:
     or the grouped lift (not torch), at most :data:`MAX_PARAMS` parameters and :data:`MAX_FLOPS`
     for the Gram matrix of the Jacobian."""
     P = _n_params(problem, network)
-    return (type(problem.data).__name__ in ("HostData", "DaskData", "GroupedData") and problem.loss.smooth
-            and network.n_neurons > 0 and problem.n_features > 1 and P <= MAX_PARAMS
+    return (type(problem.data).__name__ in ("HostData", "DaskData", "GroupedData")
+            and problem.loss.smooth and network.n_neurons > 0 and problem.n_features > 1 and P <= MAX_PARAMS
             and problem.n_samples * problem.n_outputs * P * P <= MAX_FLOPS)
 
 
@@ -67,7 +70,9 @@ def _tangent_bases(U):
 
 
 def _objective(problem, U, A, S):
-    return problem.data.network_loss(U, A, problem.loss, problem.activation) + problem.beta * float(np.sum(S * A))
+    """(P) at first layer ``U`` and second layer ``A`` (sign pattern ``S``): one pass over the data."""
+    loss = problem.data.network_loss(U, A, problem.loss, problem.activation)
+    return loss + problem.beta * float(np.sum(S * A))
 
 
 def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
@@ -112,7 +117,8 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
     Ptot = nz + len(free)
     J = np.empty((n, C, Ptot))
     if G == 1:  # sum_g alpha_jgk dphi_igj
-        J[:, :, :nz] = (A3[:, 0, :].T[None, :, :, None] * dphi[:, :, 0, :].transpose(1, 0, 2)[:, None]).reshape(n, C, nz)
+        Jz = A3[:, 0, :].T[None, :, :, None] * dphi[:, :, 0, :].transpose(1, 0, 2)[:, None]
+        J[:, :, :nz] = Jz.reshape(n, C, nz)
     else:
         J[:, :, :nz] = np.einsum("mgk,mnge->nkme", A3, dphi).reshape(n, C, nz)
     J[:, :, nz:] = 0.0
@@ -204,13 +210,30 @@ def _trust_step(lam, V, gv, D, radius):
 def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: float = 1e-15,
                   deadline: float | None = None):
     """Trust-region Newton steps on (P) from ``network`` with the sign pattern of its second
-    layer fixed (an entry that would change sign becomes zero): the exact Hessian in tangent
-    coordinates, Jacobi-scaled, through its eigendecomposition, so that directions of negative
-    curvature are followed rather than damped away. Stops when the decrease the model predicts
-    is at most ``ftol`` times the objective (default: the level of rounding). ``signs`` (m, P): the pattern to keep (default: that of the network; a
-    zero entry stays zero, a signed one may grow from zero). ``deadline``: a
-    ``time.perf_counter()`` value after which no further step starts. Returns the network, never one with
-    a larger objective."""
+    layer fixed (an entry that would change sign becomes zero).
+
+    The exact Hessian in tangent coordinates, Jacobi-scaled, is eigendecomposed: the Newton step
+    on its curved directions is taken when it lies inside the trust region, otherwise the
+    trust-region step, which follows negative curvature rather than damping it away.
+
+    Parameters
+    ----------
+    signs : ndarray of shape (m, P), optional
+        The pattern to keep (default: that of the network); a zero entry stays zero, a signed
+        one may grow from zero (a new neuron of column generation).
+    max_iter : int
+        Trust-region iterations.
+    ftol : float
+        Stop when the decrease the model predicts is at most ``ftol`` times the objective
+        (default: the level of rounding).
+    deadline : float, optional
+        A ``time.perf_counter()`` value after which no further step starts.
+
+    Returns
+    -------
+    PolyNetwork
+        Never one with a larger objective than ``network``.
+    """
     U, A = network.first_layer.copy(), network.second_layer_2d.copy()
     S = np.sign(A) if signs is None else np.asarray(signs, dtype=float)
     A[S == 0] = 0.0
