@@ -16,13 +16,12 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from contextlib import nullcontext
 
 import numpy as np
 from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
 
 from . import newton
+from ._blas import single_threaded_blas
 from .certificate import Certificate, certify_problem
 from .network import PolyNetwork, hidden_layer
 from .problem import Problem
@@ -51,7 +50,7 @@ def _small_blas(func):
     @functools.wraps(func)
     def wrapper(problem, *args, **kwargs):
         small = problem.n_samples * problem.n_inputs <= SMALL_DATA
-        with threadpool_limits(1, user_api="blas") if small else nullcontext():
+        with single_threaded_blas(small):
             return func(problem, *args, **kwargs)
     return wrapper
 

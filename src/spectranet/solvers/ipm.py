@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg as sla
-from threadpoolctl import threadpool_limits
 
+from .._blas import single_threaded_blas
 from ._schur import _factor, _kernel, _kernel_cross, _parts, kernel_matrix, kernel_sum
 
 __all__ = ["LOSSES", "MAX_SCHUR", "LiftedSolution", "kernel_matrix", "solve_lifted", "supports"]
@@ -396,7 +395,7 @@ def solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: bo
     :data:`SINGLE_THREAD_ORDER`, where threads gain little and, on a busy machine, cost up to 5x
     (measured: credit-approval, 10.4 s with two threads on two busy cores, 1.9 s with one)."""
     order = problem.n_samples * (problem.n_outputs if problem.loss.multi_output_only else 1)
-    with threadpool_limits(1, user_api="blas") if order <= SINGLE_THREAD_ORDER else nullcontext():
+    with single_threaded_blas(order <= SINGLE_THREAD_ORDER):
         return _solve_lifted(problem, tol=tol, max_iter=max_iter, verbose=verbose, callback=callback,
                              accept=accept, accept_gap=accept_gap)
 
