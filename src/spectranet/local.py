@@ -6,9 +6,10 @@ solution, whose tiny eigenvalues are cut by the rank tolerance), minimize
 .. math:: \ell\Big(\sum_j \sigma(X \hat u_j)\,\alpha_j^\top, Y\Big) + \beta \sum_{j,k} s_{jk}\alpha_{jk},
           \qquad \hat u_j = w_j / \|w_j\|_2,\quad s_{jk}\alpha_{jk} \ge 0,
 
-over :math:`(W, \alpha)` by L-BFGS-B with the sign pattern :math:`s` of the start fixed (bounds),
-which makes the objective smooth for smooth losses and equal to (P) on the feasible set.
-The result never has a larger objective than the start.
+over :math:`(W, \alpha)` with the sign pattern :math:`s` of the start fixed (bounds), which makes
+the objective smooth for smooth losses and equal to (P) on the feasible set: by trust-region
+Newton steps (:mod:`spectranet.newton`) where the exact Hessian is affordable, by L-BFGS-B
+otherwise. The result never has a larger objective than the start.
 """
 
 from __future__ import annotations
@@ -213,10 +214,11 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
            max_iter: int = 500, ftol: float = 1e-15) -> PolyNetwork:
     """Refine ``network`` locally on ``problem`` (smooth losses).
 
-    Merges duplicate neurons, runs L-BFGS-B on the first and second layers with the sign
-    pattern ``signs`` (m, P) of the second layer fixed (default: that of the network; a zero
-    entry stays zero), then solves the second layer exactly (:func:`newton_second_layer`) and
-    drops neurons whose weights vanish. Returns ``network`` itself when the loss is not
+    Merges duplicate neurons, runs trust-region Newton steps (:func:`spectranet.newton.newton_polish`,
+    where :func:`~spectranet.newton.applicable`) or L-BFGS-B on the first and second layers with
+    the sign pattern ``signs`` (m, P) of the second layer fixed (default: that of the network; a
+    zero entry stays zero), then solves the second layer exactly (:func:`newton_second_layer`)
+    and drops neurons whose weights vanish. BLAS runs single-threaded on small data. Returns ``network`` itself when the loss is not
     smooth, the network is empty, or no improvement was found.
     """
     steps = _polish_steps(problem, network, signs, max_iter, ftol)
