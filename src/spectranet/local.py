@@ -149,6 +149,28 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
     return network.with_layers(network.first_layer, A)
 
 
+def _newton_steps(problem: Problem, network: PolyNetwork, S, deadline):
+    """The Newton branch of :func:`_polish_steps`: trust-region Newton steps with the sign pattern
+    ``S``, converged to rounding whatever ``ftol`` (its last steps are quadratic, hence cheap, and
+    a loose Newton polish lets the network drift: credit-approval path 1.8 s -> 3.2 s)."""
+    m, A0 = network.n_neurons, network.second_layer_2d
+    polished = newton_second_layer(problem, newton.newton_polish(problem, network, signs=S,
+                                                                 deadline=deadline))
+    grow = (S != 0) & (A0 == 0)
+    if grow.any() and polished.n_neurons < m:
+        # the new neuron (or another) vanished: the joint steps may rotate a new neuron onto an
+        # existing one (MNIST GAP CNN: ten rounds that each added a neuron and ended with the
+        # same width). Retry with its weight from the (convex) second-layer problem first.
+        A1 = A0.copy()
+        A1[grow] = S[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
+        seeded = newton_second_layer(problem, network.with_layers(network.first_layer, A1, drop_zero=False))
+        seeded = newton_second_layer(problem, newton.newton_polish(problem, seeded, deadline=deadline))
+        if problem.objective(seeded) < problem.objective(polished):
+            polished = seeded
+    logger.debug("polish (newton): %d -> %d neurons", m, polished.n_neurons)
+    return polished
+
+
 def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, ftol: float,
                   deadline: float | None = None):
     """The work of :func:`polish` before its final comparison: ``(polished, fallback, start)``
@@ -162,6 +184,8 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
     m, d, C = network.n_neurons, problem.n_features, problem.n_pairs
     A0 = network.second_layer_2d
     S = np.sign(A0) if signs is None else np.asarray(signs, dtype=float)
+    if newton.applicable(problem, network):  # small enough for the exact Hessian
+        return _newton_steps(problem, network, S, deadline), network, start
     bounds_A = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (0.0, 0.0) for s in S.ravel()]
     bounds = [(None, None)] * (m * d) + bounds_A
 
@@ -174,25 +198,6 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
         if deadline is not None and time.perf_counter() > deadline:
             raise StopIteration
 
-    if newton.applicable(problem, network):  # small enough for the exact Hessian
-        # converged to rounding whatever ftol: its last steps are quadratic, hence cheap, and a
-        # loose Newton polish lets the network drift (credit-approval path: 1.8 s -> 3.2 s)
-        polished = newton_second_layer(problem, newton.newton_polish(problem, network, signs=S,
-                                                                     deadline=deadline))
-        grow = (S != 0) & (A0 == 0)
-        if grow.any() and polished.n_neurons < m:
-            # the new neuron (or another) vanished: the joint steps may rotate a new neuron onto an
-            # existing one (MNIST GAP CNN: ten rounds that each added a neuron and ended with the
-            # same width). Retry with its weight from the (convex) second-layer problem first.
-            A1 = A0.copy()
-            A1[grow] = S[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
-            seeded = newton_second_layer(problem, network.with_layers(network.first_layer, A1,
-                                                                      drop_zero=False))
-            seeded = newton_second_layer(problem, newton.newton_polish(problem, seeded, deadline=deadline))
-            if problem.objective(seeded) < problem.objective(polished):
-                polished = seeded
-        logger.debug("polish (newton): objective %.15g (%d -> %d neurons)", start, m, polished.n_neurons)
-        return polished, network, start
     z0 = np.concatenate([network.first_layer.ravel(), A0.ravel()])
     res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=stop_at_deadline,
                    options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-13, "maxcor": 30})

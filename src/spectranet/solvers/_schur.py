@@ -14,6 +14,14 @@ import scipy.linalg as sla
 __all__ = ["kernel_matrix", "kernel_sum"]
 
 
+def _offset(w, s, coefficients):
+    r"""The rank-one part :math:`f = (ac - h^2) w^{\circ 2} + 2hcs\, w + \tfrac12 c^2 s^2` of
+    :func:`kernel_matrix` (:math:`h = b/2`)."""
+    a, b, c = coefficients
+    h = 0.5 * b
+    return (a * c - h * h) * w * w + 2.0 * h * c * s * w + 0.5 * c * c * s * s
+
+
 def _kernel(P, w, s, coefficients):
     r""":math:`K` from :math:`P = X W_1 X^\top`, :math:`w = X W_2`, :math:`s = W_4` (see :func:`kernel_matrix`)."""
     a, b, c = coefficients
@@ -24,7 +32,7 @@ def _kernel(P, w, s, coefficients):
     K *= K
     if h != 0.0:
         K += (2.0 * h * h * s) * P
-    f = (a * c - h * h) * w * w + 2.0 * h * c * s * w + 0.5 * c * c * s * s
+    f = _offset(w, s, coefficients)
     K += f[:, None]
     K += f[None, :]
     return K
@@ -72,7 +80,7 @@ def kernel_sum(X, factors, coefficients, outer=()):
         if h != 0.0 and s > 0.0:
             left.append(np.sqrt(2.0 * h * h * s) * B)
             right.append(left[-1])
-        f += (a * c - h * h) * w * w + 2.0 * h * c * s * w + 0.5 * c * c * s * s
+        f += _offset(w, s, coefficients)
     left += [f[:, None], ones[:, None]] + [-np.asarray(u)[:, None] for u, _ in outer]
     right += [ones[:, None], f[:, None]] + [np.asarray(v)[:, None] for _, v in outer]
     # in place: K^T (a Fortran-ordered view) += right @ left^T
