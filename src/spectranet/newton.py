@@ -101,50 +101,65 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
     Yhat = Phi.reshape(n, G * m) @ A3.transpose(1, 0, 2).reshape(G * m, C)
     Gl = loss.gradient(Yhat, Y)  # (n, C)
     W = (Gl @ A3.transpose(2, 1, 0).reshape(C, G * m)).reshape(n, G, m)  # w_igj
-    # per neuron: Q_j^T grad phi_ig(u_j) (n, G, e), and the outputs' second derivatives in its
-    # tangent block, 2a Q_j^T (sum_{i,g,r} w_igj R_igr R_igr^T) Q_j; memory O(n G f), not O(n G r f)
-    dphi, blocks = np.empty((m, n, G, e)), np.empty((m, e, e))
-    for j in range(m):
-        if r == 1:
-            grad_phi = (2.0 * a) * T[:, :, 0, j, None] * R[:, :, 0, :] + b * mean
-        else:
-            grad_phi = (2.0 * a) * np.einsum("ngr,ngrf->ngf", T[..., j], R) + b * mean
-        dphi[j] = grad_phi @ Q[j]
-        weights = np.repeat(W[:, :, j].ravel(), r) if r > 1 else W[:, :, j].ravel()
-        blocks[j] = (2.0 * a) * (Q[j].T @ (Rf.T @ (Rf * weights[:, None])) @ Q[j])
+    dphi, blocks = _tangent_terms(R, mean, T, W, Q, a, b)
     nz, rows, cols = m * e, free[:, 0], free[:, 1]
     groups, outs = np.divmod(cols, C)
-    Ptot = nz + len(free)
+    Ptot, F = nz + len(free), len(free)
     J = np.empty((n, C, Ptot))
     if G == 1:  # sum_g alpha_jgk dphi_igj
-        Jz = A3[:, 0, :].T[None, :, :, None] * dphi[:, :, 0, :].transpose(1, 0, 2)[:, None]
-        J[:, :, :nz] = Jz.reshape(n, C, nz)
+        J[:, :, :nz] = (A3[:, 0, :].T[None, :, :, None] * dphi[:, 0, None, :, :]).reshape(n, C, nz)
     else:
-        J[:, :, :nz] = np.einsum("mgk,mnge->nkme", A3, dphi).reshape(n, C, nz)
+        J[:, :, :nz] = np.einsum("mgk,ngme->nkme", A3, dphi).reshape(n, C, nz)
     J[:, :, nz:] = 0.0
-    J[:, outs, nz + np.arange(len(free))] = Phi[:, groups, rows]
+    J[:, outs, nz + np.arange(F)] = Phi[:, groups, rows]
     grad = np.empty(Ptot)
-    grad[:nz] = np.matmul(W.transpose(2, 0, 1).reshape(m, 1, n * G), dphi.reshape(m, n * G, e)).ravel()
+    grad[:nz] = np.einsum("ngm,ngme->me", W, dphi).ravel()
     grad[nz:] = np.sum(Phi[:, groups, rows] * Gl[:, outs], axis=0)
     Hl = loss.hessian_blocks(Yhat, Y)
     if Hl.ndim == 2:  # separable: sum over outputs of J_k^T diag(h_k) J_k (h >= 0: convex)
-        Js = (J * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]).reshape(n * C, Ptot)
-        H = sla.blas.dsyrk(1.0, Js.T)  # the upper triangle of Js^T Js (half the flops)
+        J *= np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]
+        H = sla.blas.dsyrk(1.0, J.reshape(n * C, Ptot).T)  # the upper triangle of J^T J (half the flops)
         H += np.triu(H, 1).T
     else:
         H = J.reshape(n * C, Ptot).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(n * C, Ptot)
-    # second-order terms of the outputs and the sphere's curvature, per neuron
+    # second-order terms of the outputs and the sphere's curvature, per neuron (diagonal blocks)
     curvature = np.einsum("ngm,ngm->m", W, (2.0 * a) * np.einsum("ngrm,ngrm->ngm", T, T) + b * L)
     blocks[:, np.arange(e), np.arange(e)] -= curvature[:, None]
-    for j in range(m):
-        zj = slice(j * e, (j + 1) * e)
-        H[zj, zj] += blocks[j]
-        mine = np.flatnonzero(rows == j)
-        if mine.size:
-            cross = np.stack([Gl[:, outs[q]] @ dphi[j][:, groups[q]] for q in mine], axis=1)  # (e, |mine|)
-            H[zj, nz + mine] += cross
-            H[nz + mine, zj] += cross.T
+    own = np.arange(nz).reshape(m, e)  # neuron j's tangent coordinates
+    H[own[:, :, None], own[:, None, :]] += blocks
+    # between neuron j's tangent coordinates and its weight alpha_{j,gC+k}: sum_i (grad l)_ik dphi_igj
+    cross = np.einsum("nk,ngme->mgke", Gl, dphi)[rows, groups, outs]  # (F, e)
+    weight = nz + np.arange(F)[:, None]
+    H[own[rows], weight] += cross
+    H[weight, own[rows]] += cross
     return float(loss.value(Yhat, Y)), grad, H
+
+
+#: entries of the temporaries of :func:`_tangent_terms`' row chunks (a chunk holds at least one row)
+CHUNK_ENTRIES = 1 << 21
+
+
+def _tangent_terms(R, mean, T, W, Q, a, b):
+    r"""Per neuron, in its tangent coordinates: :math:`Q_j^\top\nabla\phi_{ig}(u_j)` ``(n, G, m, e)``
+    and the outputs' second derivatives :math:`2a\,Q_j^\top(\sum_{i,g,r} w_{igj} R_{igr}
+    R_{igr}^\top)Q_j` ``(m, e, e)``, all neurons at once over chunks of rows (memory about
+    :data:`CHUNK_ENTRIES`, or one row's ``G r m e``)."""
+    n, G, r, f = R.shape
+    m, e = Q.shape[0], Q.shape[2]
+    Qcat = Q.transpose(1, 0, 2).reshape(f, m * e)
+    dphi, blocks = np.empty((n, G, m, e)), np.zeros((m, e, e))
+    step = max(1, CHUNK_ENTRIES // (G * r * m * e))
+    for i in range(0, n, step):
+        rows = slice(i, min(n, i + step))
+        s = (rows.stop - i) * G
+        RQ = (R[rows].reshape(-1, f) @ Qcat).reshape(s, r, m, e)  # Q_j^T R_igr
+        d = dphi[rows].reshape(s, m, e)  # a view
+        np.matmul(mean[rows].reshape(s, f), Qcat, out=d.reshape(s, m * e))
+        d *= b
+        d += (2.0 * a) * np.einsum("srm,srme->sme", T[rows].reshape(s, r, m), RQ)
+        weighted = (RQ * W[rows].reshape(s, 1, m, 1)).transpose(2, 0, 1, 3).reshape(m, s * r, e)
+        blocks += (2.0 * a) * np.matmul(RQ.transpose(2, 3, 0, 1).reshape(m, e, s * r), weighted)
+    return dphi, blocks
 
 
 def _newton_system(problem, U, A, S, free):
@@ -181,30 +196,74 @@ def _retract(U, A, S, Q, free, step):
     return U_new, A_new
 
 
-def _trust_step(lam, V, gv, D, radius):
-    r"""Minimizer of the model :math:`g^\top p + \frac12 p^\top H p` over :math:`\|Dp\| \le`
-    ``radius`` from the eigendecomposition ``H~ = V diag(lam) V^T`` of the scaled Hessian
-    :math:`D^{-1} H D^{-1}` (``gv = V^T D^{-1} g``): the Newton step when it is inside, else the
-    boundary point of the shifted system (bisection on the shift; the "hard case" is left to
-    the shrinking radius)."""
-    def scaled(mu):
-        return -(V @ (gv / (lam + mu)))
+class _Model:
+    r"""The quadratic model :math:`g^\top p + \frac12 p^\top H p` of one Newton system, Jacobi-scaled
+    (:math:`D = \sqrt{\max(|H_{ii}|, \text{SCALE\_FLOOR}\max_i |H_{ii}|)}`).
 
-    if lam[0] > 0:
-        p = scaled(0.0)
-        if np.linalg.norm(p) <= radius:
-            return p / D
-    lo = max(0.0, -lam[0]) * (1 + 1e-12) + 1e-300
-    hi = lo + np.linalg.norm(gv) / radius + abs(lam[0]) + 1e-300
-    for _ in range(100):  # ||p(mu)|| decreases in mu
-        mid = 0.5 * (lo + hi)
-        if np.linalg.norm(gv / (lam + mid)) > radius:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * hi:
-            break
-    return scaled(hi) / D
+    The Newton step comes from a Cholesky factorization when the scaled Hessian is positive
+    definite and well conditioned (reciprocal condition estimate above :data:`FLAT`: no flat
+    direction); otherwise, and for the trust-region step, from the eigendecomposition, computed
+    only then (at P = 210 it costs ten Cholesky factorizations)."""
+
+    def __init__(self, grad, H, eigen=False):
+        self.grad, self.H = grad, H
+        h = np.abs(np.diag(H))
+        self.D = np.sqrt(np.maximum(h, SCALE_FLOOR * max(float(np.max(h)), 1e-300)))
+        self.Hs, self.gs = H / self.D[:, None] / self.D[None, :], grad / self.D
+        self._eig = None
+        scaled = None if eigen else self._cholesky_step()
+        if scaled is None:  # indefinite or nearly flat: the step on the curved directions
+            lam, V, gv = self.eig
+            curved = lam > FLAT * max(float(lam[-1]), 1e-300)
+            scaled = -(V[:, curved] @ (gv[curved] / lam[curved]))
+        self.newton_step = scaled / self.D
+        self.decrement = -float(self.gs @ scaled)  # -g^T p of the Newton step
+
+    def _cholesky_step(self):
+        factor, info = sla.lapack.dpotrf(self.Hs, lower=1, clean=1)
+        if info != 0:
+            return None
+        rcond, info = sla.lapack.dpocon(factor, float(np.max(np.sum(np.abs(self.Hs), axis=0))), uplo="L")
+        if info != 0 or rcond <= FLAT:
+            return None
+        return -sla.cho_solve((factor, True), self.gs, check_finite=False)
+
+    @property
+    def eig(self):
+        """``(lam, V, V^T g_s)`` of the scaled Hessian (computed once)."""
+        if self._eig is None:
+            lam, V = np.linalg.eigh(self.Hs)
+            self._eig = lam, V, V.T @ self.gs
+        return self._eig
+
+    def initial_radius(self) -> float:
+        """The length of the step with the small and negative curvatures raised to 1e-3 of the
+        largest (scaled norm)."""
+        lam, _, gv = self.eig
+        return float(np.linalg.norm(gv / np.maximum(np.abs(lam), 1e-3 * np.max(np.abs(lam)))))
+
+    def step(self, radius):
+        """The Newton step when it lies inside the trust region ``||D p|| <= radius``, else the
+        boundary point of the shifted system (bisection on the shift; the "hard case" is left
+        to the shrinking radius)."""
+        if np.linalg.norm(self.newton_step * self.D) <= radius:
+            return self.newton_step
+        lam, V, gv = self.eig
+        lo = max(0.0, -lam[0]) * (1 + 1e-12) + 1e-300
+        hi = lo + np.linalg.norm(gv) / radius + abs(lam[0]) + 1e-300
+        for _ in range(100):  # ||p(mu)|| decreases in mu
+            mid = 0.5 * (lo + hi)
+            if np.linalg.norm(gv / (lam + mid)) > radius:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo <= 1e-12 * hi:
+                break
+        return -(V @ (gv / (lam + hi))) / self.D
+
+    def predicted(self, step) -> float:
+        """The decrease the model predicts for ``step``."""
+        return -float(self.grad @ step + 0.5 * step @ self.H @ step)
 
 
 def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: float = 1e-15,
@@ -250,26 +309,16 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
             keep = _moving(grad_all, A, S, free, Q.shape[2])
             if not keep.any():
                 break
-            grad, H = grad_all[keep], H_all[np.ix_(keep, keep)]
-            h = np.abs(np.diag(H))
-            D = np.sqrt(np.maximum(h, SCALE_FLOOR * max(float(np.max(h)), 1e-300)))
-            lam, V = np.linalg.eigh(H / D[:, None] / D[None, :])
-            gv = V.T @ (grad / D)
-            # the Newton step on the curved directions: near a restricted optimum the Hessian
-            # keeps flat directions (a neuron with a tiny weight turns freely) whose rounding-level
-            # curvature, often negative, would otherwise confine every step to the trust region
-            curved = lam > FLAT * max(float(lam[-1]), 1e-300)
-            newton_step = -(V[:, curved] @ (gv[curved] / lam[curved])) / D
-            decrement = float(np.sum(gv[curved] ** 2 / lam[curved]))  # -g^T p of that step
-            if decrement <= ftol * max(abs(value), 1e-300):
+            # near a restricted optimum the Hessian keeps flat directions (a neuron with a tiny
+            # weight turns freely) whose rounding-level curvature, often negative, would otherwise
+            # confine every step to the trust region: the Newton step leaves them alone
+            model = _Model(grad_all[keep], H_all[np.ix_(keep, keep)], eigen=radius is None)
+            if model.decrement <= ftol * max(abs(value), 1e-300):
                 break
             if radius is None:
-                radius = float(np.linalg.norm(gv / np.maximum(np.abs(lam), 1e-3 * np.max(np.abs(lam)))))
-        if np.linalg.norm(newton_step * D) <= radius:
-            step = newton_step
-        else:
-            step = _trust_step(lam, V, gv, D, radius)
-        predicted = -float(grad @ step + 0.5 * step @ H @ step)
+                radius = model.initial_radius()
+        step = model.step(radius)
+        predicted = model.predicted(step)
         if predicted <= ftol * max(abs(value), 1e-300):
             break  # nothing left to gain within the trust region
         full = np.zeros(len(keep))
@@ -277,7 +326,7 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
         U_new, A_new = _retract(U, A, S, Q, free, full)
         trial = _objective(problem, U_new, A_new, S)
         rho = (value - trial) / predicted if predicted > 0 else -1.0
-        scaled_norm = float(np.linalg.norm(step * D))
+        scaled_norm = float(np.linalg.norm(step * model.D))
         logger.debug("newton %d: radius %.2e |step| %.2e rho %.3f predicted %.3e value %.15g", it,
                      radius, scaled_norm, rho, predicted, trial)
         if rho < 0.25:
