@@ -237,10 +237,12 @@ class _Model:
         return self._eig
 
     def initial_radius(self) -> float:
-        """The length of the step with the small and negative curvatures raised to 1e-3 of the
-        largest (scaled norm)."""
+        """The longer of the Newton step and the step with the small and negative curvatures
+        raised to 1e-3 of the largest (scaled norms): a first step too long costs one pass over
+        the data, one too short a Newton system (credit-approval path: 206 -> 197 systems)."""
         lam, _, gv = self.eig
-        return float(np.linalg.norm(gv / np.maximum(np.abs(lam), 1e-3 * np.max(np.abs(lam)))))
+        regularized = np.linalg.norm(gv / np.maximum(np.abs(lam), 1e-3 * np.max(np.abs(lam))))
+        return float(max(regularized, np.linalg.norm(self.newton_step * self.D)))
 
     def step(self, radius):
         """The Newton step when it lies inside the trust region ``||D p|| <= radius``, else the
@@ -299,7 +301,7 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
     free = np.argwhere(S != 0.0)
     if free.size == 0:
         return network
-    start, it, radius, fresh = None, 0, None, True
+    start, it, radius, fresh, last_newton = None, 0, None, True, None
     for it in range(max_iter):
         if deadline is not None and it and time.perf_counter() > deadline:
             break
@@ -321,14 +323,24 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
         predicted = model.predicted(step)
         if predicted <= ftol * max(abs(value), 1e-300):
             break  # nothing left to gain within the trust region
-        full = np.zeros(len(keep))
-        full[keep] = step
-        U_new, A_new = _retract(U, A, S, Q, free, full)
-        trial = _objective(problem, U_new, A_new, S)
+        U_new, A_new, trial = _try(problem, U, A, S, Q, free, keep, step)
         rho = (value - trial) / predicted if predicted > 0 else -1.0
         scaled_norm = float(np.linalg.norm(step * model.D))
         logger.debug("newton %d: radius %.2e |step| %.2e rho %.3f predicted %.3e value %.15g", it,
                      radius, scaled_norm, rho, predicted, trial)
+        while rho > 0.75 and scaled_norm >= 0.99 * radius:
+            # the model holds up to the boundary: longer steps along the trust-region path cost one
+            # pass over the data each, a new Newton system costs many (credit-approval path: 256 ->
+            # 240 systems)
+            longer = model.step(2.0 * radius)
+            longer_norm = float(np.linalg.norm(longer * model.D))
+            if longer_norm <= 1.01 * scaled_norm:
+                break
+            U_long, A_long, trial_long = _try(problem, U, A, S, Q, free, keep, longer)
+            logger.debug("newton %d: longer step %.2e value %.15g", it, longer_norm, trial_long)
+            if not trial_long < trial:
+                break
+            U_new, A_new, trial, step, scaled_norm, radius = U_long, A_long, trial_long, longer, longer_norm, 2.0 * radius
         if rho < 0.25:
             radius = 0.25 * scaled_norm
         elif rho > 0.75 and scaled_norm >= 0.99 * radius:
@@ -336,9 +348,26 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
         fresh = rho > 1e-4 and trial < value
         if fresh:
             U, A, value = U_new, A_new, trial
+            if step is model.newton_step and 0.5 < rho < 2.0:
+                # quadratic convergence: the next decrease is about C delta^2, with C measured on
+                # the last two Newton steps; below ftol the next Newton system would only confirm
+                # convergence (credit-approval path: 240 -> 206 systems)
+                if last_newton is not None and predicted ** 2 / last_newton ** 2 * predicted <= ftol * abs(value):
+                    break
+                last_newton = predicted
+            else:
+                last_newton = None
         elif radius <= 1e-14:
             break
     return _finish(network, U, A, start, value, it)
+
+
+def _try(problem, U, A, S, Q, free, keep, step):
+    """The network at the step ``step`` on the moving coordinates ``keep``, and its objective."""
+    full = np.zeros(len(keep))
+    full[keep] = step
+    U_new, A_new = _retract(U, A, S, Q, free, full)
+    return U_new, A_new, _objective(problem, U_new, A_new, S)
 
 
 def _finish(network, U, A, start, value, iterations):
