@@ -301,7 +301,7 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
     free = np.argwhere(S != 0.0)
     if free.size == 0:
         return network
-    start, it, radius, fresh, last_newton = None, 0, None, True, None
+    start, it, radius, fresh, last_newton, too_long = None, 0, None, True, None, np.inf
     for it in range(max_iter):
         if deadline is not None and it and time.perf_counter() > deadline:
             break
@@ -328,7 +328,8 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
         scaled_norm = float(np.linalg.norm(step * model.D))
         logger.debug("newton %d: radius %.2e |step| %.2e rho %.3f predicted %.3e value %.15g", it,
                      radius, scaled_norm, rho, predicted, trial)
-        while rho > 0.75 and scaled_norm >= 0.99 * radius:
+        grow = rho > 0.75 and scaled_norm >= 0.99 * radius
+        while grow and 2.0 * radius < too_long:
             # the model holds up to the boundary: longer steps along the trust-region path cost one
             # pass over the data each, a new Newton system costs many (credit-approval path: 256 ->
             # 240 systems)
@@ -339,15 +340,17 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
             U_long, A_long, trial_long = _try(problem, U, A, S, Q, free, keep, longer)
             logger.debug("newton %d: longer step %.2e value %.15g", it, longer_norm, trial_long)
             if not trial_long < trial:
+                grow = False  # the model's region ends before twice this step
                 break
             U_new, A_new, trial, step, scaled_norm, radius = U_long, A_long, trial_long, longer, longer_norm, 2.0 * radius
         if rho < 0.25:
             radius = 0.25 * scaled_norm
-        elif rho > 0.75 and scaled_norm >= 0.99 * radius:
+            too_long = min(too_long, scaled_norm)  # on this model
+        elif grow:
             radius *= 2.0
         fresh = rho > 1e-4 and trial < value
         if fresh:
-            U, A, value = U_new, A_new, trial
+            U, A, value, too_long = U_new, A_new, trial, np.inf
             if step is model.newton_step and 0.5 < rho < 2.0:
                 # quadratic convergence: the next decrease is about C delta^2, with C measured on
                 # the last two Newton steps; below ftol the next Newton system would only confirm
