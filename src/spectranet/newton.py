@@ -205,13 +205,13 @@ class _Model:
     direction); otherwise, and for the trust-region step, from the eigendecomposition, computed
     only then (at P = 210 it costs ten Cholesky factorizations)."""
 
-    def __init__(self, grad, H, eigen=False):
+    def __init__(self, grad, H):
         self.grad, self.H = grad, H
         h = np.abs(np.diag(H))
         self.D = np.sqrt(np.maximum(h, SCALE_FLOOR * max(float(np.max(h)), 1e-300)))
         self.Hs, self.gs = H / self.D[:, None] / self.D[None, :], grad / self.D
         self._eig = None
-        scaled = None if eigen else self._cholesky_step()
+        scaled = self._cholesky_step()
         if scaled is None:  # indefinite or nearly flat: the step on the curved directions
             lam, V, gv = self.eig
             curved = lam > FLAT * max(float(lam[-1]), 1e-300)
@@ -240,9 +240,12 @@ class _Model:
         """The longer of the Newton step and the step with the small and negative curvatures
         raised to 1e-3 of the largest (scaled norms): a first step too long costs one pass over
         the data, one too short a Newton system (credit-approval path: 206 -> 197 systems)."""
+        newton = float(np.linalg.norm(self.newton_step * self.D))
+        if self._eig is None:  # positive definite: the regularized step is the shorter one
+            return newton
         lam, _, gv = self.eig
         regularized = np.linalg.norm(gv / np.maximum(np.abs(lam), 1e-3 * np.max(np.abs(lam))))
-        return float(max(regularized, np.linalg.norm(self.newton_step * self.D)))
+        return float(max(regularized, newton))
 
     def step(self, radius):
         """The Newton step when it lies inside the trust region ``||D p|| <= radius``, else the
@@ -314,7 +317,7 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
             # near a restricted optimum the Hessian keeps flat directions (a neuron with a tiny
             # weight turns freely) whose rounding-level curvature, often negative, would otherwise
             # confine every step to the trust region: the Newton step leaves them alone
-            model = _Model(grad_all[keep], H_all[np.ix_(keep, keep)], eigen=radius is None)
+            model = _Model(grad_all[keep], H_all[np.ix_(keep, keep)])
             if model.decrement <= ftol * max(abs(value), 1e-300):
                 break
             if radius is None:
