@@ -163,7 +163,7 @@ class HostData:
         from .newton import sample_terms
 
         X = self.X
-        return sample_terms(X[:, None, None, :], X[:, None, :], self.Y, first_layer, second_layer, free,
+        return sample_terms(X[:, None, None, :], None, self.Y, first_layer, second_layer, free,
                             bases, loss, activation)
 
     def value_and_dual_products(self, Yhat, Y, V, loss: Loss):

@@ -82,7 +82,8 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
     Written for the grouped lift of :mod:`spectranet.grouped` (``R`` (n, G, r, f), ``mean``
     (n, G, f); a group's activation :math:`\phi_{ig}(u) = a\sum_r (R_{igr}^\top u)^2 + b\,\bar
     x_{ig}^\top u + c`, outputs :math:`\hat y_{ik} = \sum_{j,g}\phi_{ig}(u_j)\alpha_{j,gC+k}`); a
-    dense network is the case ``G = r = 1``, ``R = mean = X``. With :math:`w_{igj} = \sum_k
+    dense network is the case ``G = r = 1``, ``R = X`` and ``mean = None`` (with ``r = 1``: the
+    group's mean is its only patch). With :math:`w_{igj} = \sum_k
     (\nabla\ell)_{ik}\alpha_{j,gC+k}`, the second derivatives of the outputs add
     :math:`2a\sum_{i,g,r} w_{igj} (Q_j^\top R_{igr})(Q_j^\top R_{igr})^\top` to neuron ``j``'s
     block and :math:`\sum_i (\nabla\ell)_{ik} Q_j^\top\nabla\phi_{ig}(u_j)` between its tangent
@@ -95,7 +96,7 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
     a, b, c = activation.coefficients
     Rf = R.reshape(-1, f)
     T = (Rf @ U.T).reshape(n, G, r, m)  # R_igr^T u_j
-    L = (mean.reshape(-1, f) @ U.T).reshape(n, G, m)  # mean_ig^T u_j
+    L = T[:, :, 0, :] if mean is None else (mean.reshape(-1, f) @ U.T).reshape(n, G, m)  # mean_ig^T u_j
     Phi = a * np.einsum("ngrm,ngrm->ngm", T, T) + b * L + c
     A3 = A.reshape(m, G, C)
     Yhat = Phi.reshape(n, G * m) @ A3.transpose(1, 0, 2).reshape(G * m, C)
@@ -105,19 +106,22 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
     nz, rows, cols = m * e, free[:, 0], free[:, 1]
     groups, outs = np.divmod(cols, C)
     Ptot, F = nz + len(free), len(free)
-    J = np.empty((n, C, Ptot))
-    if G == 1:  # sum_g alpha_jgk dphi_igj
-        J[:, :, :nz] = (A3[:, 0, :].T[None, :, :, None] * dphi[:, 0, None, :, :]).reshape(n, C, nz)
-    else:
-        J[:, :, :nz] = np.einsum("mgk,ngme->nkme", A3, dphi).reshape(n, C, nz)
-    J[:, :, nz:] = 0.0
-    J[:, outs, nz + np.arange(F)] = Phi[:, groups, rows]
     grad = np.empty(Ptot)
     grad[:nz] = np.einsum("ngm,ngme->me", W, dphi).ravel()
     grad[nz:] = np.sum(Phi[:, groups, rows] * Gl[:, outs], axis=0)
     Hl = loss.hessian_blocks(Yhat, Y)
-    if Hl.ndim == 2:  # separable: sum over outputs of J_k^T diag(h_k) J_k (h >= 0: convex)
-        J *= np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]
+    separable = Hl.ndim == 2
+    # the Jacobian of the outputs, its rows scaled by sqrt(h) for a separable loss
+    scale = np.sqrt(np.clip(Hl, 0.0, None)) if separable else np.ones((n, C))
+    J = np.empty((n, C, Ptot))
+    if G == 1:  # sum_g alpha_jgk dphi_igj
+        J[:, :, :nz] = ((A3[:, 0, :].T[None] * scale[:, :, None])[:, :, :, None]
+                        * dphi[:, 0, None, :, :]).reshape(n, C, nz)
+    else:
+        J[:, :, :nz] = np.einsum("mgk,ngme->nkme", A3, dphi).reshape(n, C, nz) * scale[:, :, None]
+    J[:, :, nz:] = 0.0
+    J[:, outs, nz + np.arange(F)] = Phi[:, groups, rows] * scale[:, outs]
+    if separable:  # sum over outputs of J_k^T diag(h_k) J_k (h >= 0: convex)
         H = sla.blas.dsyrk(1.0, J.reshape(n * C, Ptot).T)  # the upper triangle of J^T J (half the flops)
         H += np.triu(H, 1).T
     else:
@@ -154,9 +158,12 @@ def _tangent_terms(R, mean, T, W, Q, a, b):
         s = (rows.stop - i) * G
         RQ = (R[rows].reshape(-1, f) @ Qcat).reshape(s, r, m, e)  # Q_j^T R_igr
         d = dphi[rows].reshape(s, m, e)  # a view
-        np.matmul(mean[rows].reshape(s, f), Qcat, out=d.reshape(s, m * e))
-        d *= b
-        d += (2.0 * a) * np.einsum("srm,srme->sme", T[rows].reshape(s, r, m), RQ)
+        if mean is None:  # the group's only patch: Q_j^T grad phi = (2a R^T u_j + b) Q_j^T R
+            np.multiply(RQ[:, 0], (2.0 * a) * T[rows].reshape(s, m)[:, :, None] + b, out=d)
+        else:
+            np.matmul(mean[rows].reshape(s, f), Qcat, out=d.reshape(s, m * e))
+            d *= b
+            d += (2.0 * a) * np.einsum("srm,srme->sme", T[rows].reshape(s, r, m), RQ)
         weighted = (RQ * W[rows].reshape(s, 1, m, 1)).transpose(2, 0, 1, 3).reshape(m, s * r, e)
         blocks += (2.0 * a) * np.matmul(RQ.transpose(2, 3, 0, 1).reshape(m, e, s * r), weighted)
     return dphi, blocks
