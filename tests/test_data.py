@@ -148,3 +148,16 @@ def test_certificate_violation_from_shared_products_equals_max_violation():
     assert (got.value, got.value_upper, got.pair, got.sign) == (ref.value, ref.value_upper, ref.pair, ref.sign)
     np.testing.assert_array_equal(got.neuron, ref.neuron)
     assert (cert.lam, cert.objective) == (ref.value, problem.objective(net))
+
+
+def test_gram_summed_over_blocks_of_rows_equals_the_whole(monkeypatch):
+    """HostData.gram bounds its temporary by summing blocks of rows: the same d x d forms."""
+    import spectranet.data as data
+
+    rng = np.random.default_rng(0)
+    X, V = rng.standard_normal((103, 4)), rng.standard_normal((103, 2))
+    whole = HostData(X, None).gram(V)
+    monkeypatch.setattr(data, "GRAM_ENTRIES", 4 * 10)  # blocks of 10 rows, the last one of 3
+    blocked = HostData(X, None).gram(V)
+    np.testing.assert_allclose(blocked, whole, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(whole[1], (X * V[:, 1, None]).T @ X, rtol=1e-13, atol=1e-12)

@@ -150,3 +150,22 @@ def test_newton_polish_on_a_pooled_cnn_is_certified():
     assert result.status == "optimal" and result.gap <= 1e-6
     assert result.network_objective == pytest.approx(get_solver("clarabel").solve(problem).network_objective,
                                                      rel=2e-6)
+
+
+@pytest.mark.parametrize("arch", [None, "pooled"])
+def test_newton_terms_summed_over_blocks_of_rows_equal_the_whole(monkeypatch, arch):
+    """sample_terms bounds its temporaries by summing blocks of rows (10^6 x 50: 1.2 GB at once):
+    the same value, gradient and Hessian."""
+    X, y, _ = loss_case("logistic", n=37, d=9)
+    architecture = None if arch is None else Conv2D((1, 3, 3), 2, pool=2)
+    problem = Problem(X, y, "relu", "logistic", 0.1, architecture=architecture)
+    network = _network(np.random.default_rng(5), 3, problem.n_features, problem.n_pairs, problem.activation)
+    U, A = network.first_layer, network.second_layer_2d
+    S = np.sign(A)
+    free = np.argwhere(S != 0)
+    whole = newton._newton_system(problem, U, A, S, free)
+    monkeypatch.setattr(newton, "ROW_BLOCK_ENTRIES", 1)  # one row per block
+    blocked = newton._newton_system(problem, U, A, S, free)
+    assert blocked[0] == pytest.approx(whole[0], rel=1e-13)
+    np.testing.assert_allclose(blocked[1], whole[1], rtol=1e-11, atol=1e-12 * np.max(np.abs(whole[1])))
+    np.testing.assert_allclose(blocked[2], whole[2], rtol=1e-11, atol=1e-12 * np.max(np.abs(whole[2])))

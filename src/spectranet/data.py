@@ -38,6 +38,9 @@ __all__ = ["HostData", "TorchData", "DaskData", "ChunkwiseLoss", "make_data", "i
 
 logger = logging.getLogger(__name__)
 
+#: entries of the temporary of one block of rows in :meth:`HostData.gram` (32 MB in float64)
+GRAM_ENTRIES = 1 << 22
+
 
 def __getattr__(name):  # the Dask backend lives in dask_data.py (imported on first use)
     if name in ("DaskData", "ChunkwiseLoss"):
@@ -83,9 +86,21 @@ class HostData:
         return self.host(self.X.T @ B)
 
     def gram(self, V) -> np.ndarray:
-        """:math:`X^\\top \\mathrm{diag}(V_k) X` for each column ``k``: float64 (C, d, d) on the host."""
+        """:math:`X^\\top \\mathrm{diag}(V_k) X` for each column ``k``: float64 (C, d, d) on the host,
+        summed over blocks of rows (a temporary of at most :data:`GRAM_ENTRIES` entries, not
+        ``n x d``: 400 MB at n = 10^6, d = 50)."""
         V = self.asarray(V)
-        return np.stack([self.host((self.X * V[:, k, None]).T @ self.X) for k in range(V.shape[1])])
+        n, d = self.X.shape
+        step = max(1, GRAM_ENTRIES // max(d, 1))
+        grams = []
+        for k in range(V.shape[1]):
+            total = None
+            for i in range(0, n, step):
+                rows = self.X[i:i + step]
+                part = (rows * V[i:i + step, k, None]).T @ rows
+                total = part if total is None else total + part
+            grams.append(self.host(total))
+        return np.stack(grams)
 
     def dual_products(self, V):
         r"""The three reductions of a dual point ``V`` (n, C): :meth:`gram`, :math:`X^\top V`
