@@ -165,3 +165,25 @@ def test_loss_module_does_not_import_torch():
     code = "import sys, numpy as np, spectranet.losses as L; L.get_loss('softmax').value(np.eye(2), np.eye(2)); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", ["squared", "logistic"])
+def test_dual_values_at_many_t_equal_dual_value_at_each_in_blocks_too(monkeypatch, name):
+    """The vectorized dual over t gives dual_value(t V) to the last bit (one block), the same to
+    rounding over blocks of entries, and -inf where t V leaves the domain (in any block)."""
+    import spectranet.losses as losses
+
+    rng = np.random.default_rng(0)
+    L = get_loss(name)
+    Y = np.sign(rng.standard_normal((50, 1))) if name == "logistic" else rng.standard_normal((50, 1))
+    V = L.project_dual(-L.gradient(rng.standard_normal((50, 1)), Y), Y)
+    ts = np.array([0.0, 0.3, 0.7, 1.0])
+    values = L.dual_values(V, Y, ts)
+    assert list(values) == [L.dual_value(t * V, Y) for t in ts]
+    monkeypatch.setattr(losses, "DUAL_BLOCK_ENTRIES", 4 * 7)  # blocks of 7 entries
+    np.testing.assert_allclose(L.dual_values(V, Y, ts), values, rtol=1e-13, atol=1e-13)
+    if name == "logistic":  # y v = 1.5 > 1 in the last block only: out of the domain for t > 2/3
+        W = V.copy()
+        W[-1] = 1.5 * Y[-1]
+        out = L.dual_values(W, Y, ts)
+        assert np.isneginf(out[3]) and np.isneginf(out[2]) and np.isfinite(out[1])
