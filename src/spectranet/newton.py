@@ -163,15 +163,11 @@ def _block_terms(R, mean, Y, U, A, free, Q, loss, activation):
     return float(loss.value(Yhat, Y)), grad, H
 
 
-#: entries of the temporaries of :func:`_tangent_terms`' row chunks (a chunk holds at least one row)
-CHUNK_ENTRIES = 1 << 21
-
-
 def _tangent_terms(R, mean, T, W, Q, a, b):
     r"""Per neuron, in its tangent coordinates: :math:`Q_j^\top\nabla\phi_{ig}(u_j)` ``(n, G, m, e)``
     and the outputs' second derivatives :math:`2a\,Q_j^\top(\sum_{i,g,r} w_{igj} R_{igr}
-    R_{igr}^\top)Q_j` ``(m, e, e)``; with one patch per group, all neurons at once over chunks of
-    rows (memory about :data:`CHUNK_ENTRIES`, or one row's ``G m e``)."""
+    R_{igr}^\top)Q_j` ``(m, e, e)``; with one patch per group, all neurons at once (the rows are
+    a block of :func:`sample_terms`)."""
     n, G, r, f = R.shape
     m, e = Q.shape[0], Q.shape[2]
     dphi, blocks = np.empty((n, G, m, e)), np.zeros((m, e, e))
@@ -187,21 +183,18 @@ def _tangent_terms(R, mean, T, W, Q, a, b):
             blocks[j] = (2.0 * a) * (Q[j].T @ (Rf.T @ (Rf * weights[:, None])) @ Q[j])
         return dphi, blocks
     Qcat = Q.transpose(1, 0, 2).reshape(f, m * e)
-    step = max(1, CHUNK_ENTRIES // (G * m * e))
-    for i in range(0, n, step):
-        rows = slice(i, min(n, i + step))
-        s = (rows.stop - i) * G
-        RQ = (R[rows].reshape(s, f) @ Qcat).reshape(s, m, e)  # Q_j^T R_ig
-        slope = (2.0 * a) * T[rows].reshape(s, m)[:, :, None]  # 2a R_ig^T u_j
-        d = dphi[rows].reshape(s, m, e)  # a view
-        if mean is None:  # the group's mean is its patch: Q_j^T grad phi = (2a R^T u_j + b) Q_j^T R
-            np.multiply(RQ, slope + b, out=d)
-        else:
-            np.matmul(mean[rows].reshape(s, f), Qcat, out=d.reshape(s, m * e))
-            d *= b
-            d += slope * RQ
-        weighted = (RQ * W[rows].reshape(s, m, 1)).transpose(1, 0, 2)
-        blocks += (2.0 * a) * np.matmul(RQ.transpose(1, 2, 0), weighted)
+    s = n * G
+    RQ = (R.reshape(s, f) @ Qcat).reshape(s, m, e)  # Q_j^T R_ig
+    slope = (2.0 * a) * T.reshape(s, m)[:, :, None]  # 2a R_ig^T u_j
+    d = dphi.reshape(s, m, e)  # a view
+    if mean is None:  # the group's mean is its patch: Q_j^T grad phi = (2a R^T u_j + b) Q_j^T R
+        np.multiply(RQ, slope + b, out=d)
+    else:
+        np.matmul(mean.reshape(s, f), Qcat, out=d.reshape(s, m * e))
+        d *= b
+        d += slope * RQ
+    weighted = (RQ * W.reshape(s, m, 1)).transpose(1, 0, 2)
+    blocks += (2.0 * a) * np.matmul(RQ.transpose(1, 2, 0), weighted)
     return dphi, blocks
 
 
