@@ -238,8 +238,8 @@ class _Model:
 
     The Newton step comes from a Cholesky factorization when the scaled Hessian is positive
     definite and well conditioned (reciprocal condition estimate above :data:`FLAT`: no flat
-    direction); otherwise, and for the trust-region step, from the eigendecomposition, computed
-    only then (at P = 210 it costs ten Cholesky factorizations)."""
+    direction); otherwise, and for the trust-region step and the first radius of a polish, from
+    the eigendecomposition, computed only then (at P = 210 it costs ten Cholesky factorizations)."""
 
     def __init__(self, grad, H):
         self.grad, self.H = grad, H
@@ -309,9 +309,12 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
     """Trust-region Newton steps on (P) from ``network`` with the sign pattern of its second
     layer fixed (an entry that would change sign becomes zero).
 
-    The exact Hessian in tangent coordinates, Jacobi-scaled, is eigendecomposed: the Newton step
-    on its curved directions is taken when it lies inside the trust region, otherwise the
-    trust-region step, which follows negative curvature rather than damping it away.
+    The exact Hessian in tangent coordinates, Jacobi-scaled (:class:`_Model`): the Newton step on
+    its curved directions is taken when it lies inside the trust region, otherwise the
+    trust-region step, which follows negative curvature rather than damping it away. While the
+    model holds to the boundary, longer steps along the trust-region path are tried (one pass
+    each) before a new system is formed; the polish stops when the quadratic convergence of the
+    last two Newton steps predicts the next decrease below ``ftol``.
 
     Parameters
     ----------
