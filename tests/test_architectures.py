@@ -7,6 +7,7 @@ import pytest
 from spectranet import (ConvexPolyNetClassifier, ConvexPolyNetRegressor, Conv2D, Dense, PolyNetwork, Problem,
                         certify, get_solver)
 from spectranet.architectures import architecture_from_dict
+from spectranet.kernels import svec
 from spectranet.local import _objective_and_gradient, polish
 from spectranet.path import beta_max
 
@@ -128,8 +129,6 @@ def test_grouped_products_match_independent_formulas(name):
     np.testing.assert_allclose(prob.forward(Mr), prob.outputs(single), rtol=1e-10, atol=1e-12)
     # the lifted features of the CVXPY model
     F = prob.group_lifted_features()
-    iu = np.triu_indices(f, 1)
-    svec = lambda M: np.concatenate([np.diag(M[:f, :f]), M[:f, :f][iu], M[:f, f], [M[f, f]]])
     S = np.stack([[svec(Ms[g * 2 + k]) for k in range(2)] for g in range(prob.n_groups)])  # (G, C, p)
     np.testing.assert_allclose(np.einsum("gnp,gkp->nk", F, S), prob.forward(Ms), rtol=1e-10)
 

@@ -34,7 +34,7 @@ def test_nuclear_norm_optimum_matches_everything(beta):
     assert res.status == "optimal" and res.gap <= 1e-6
     assert res.solver == "clarabel-cubic"
     assert res.n_neurons <= X.shape[1]
-    U, A = res.state["cubic_first_layer"], res.state["cubic_second_layer"]
+    U, A = res.cubic.first_layer, res.cubic.second_layer
     # (i) the non-convex cubic objective at the cubic weights
     _close(cubic_objective(X, y, "squared", beta, U, A), res.objective)
     # (ii) objective (P) of the unit-norm network
@@ -45,7 +45,7 @@ def test_nuclear_norm_optimum_matches_everything(beta):
     _close(generic.objective, res.objective)
     assert res.lower_bound <= res.objective * (1 + 1e-9)
     # the nuclear matrix and the lifted pair of (21)
-    W = res.state["nuclear_matrix"]
+    W = res.cubic.nuclear_matrix
     Z, Zp = res.lifted
     assert W.shape == (1, 5, 5) and Z.shape == Zp.shape == (1, 6, 6)
     _close(problem.lifted_objective(Z, Zp), res.objective)
@@ -95,7 +95,7 @@ def test_vector_output():
     assert res.status == "optimal" and res.gap <= 1e-6
     assert res.network.second_layer.shape[1] == 2
     assert res.n_neurons <= 2 * X.shape[1]
-    U, A = res.state["cubic_first_layer"], res.state["cubic_second_layer"]
+    U, A = res.cubic.first_layer, res.cubic.second_layer
     _close(cubic_objective(X, Y, "squared", 1.0, U, A), res.objective)
     _close(problem.objective(res.network), res.objective)
     _close(spectranet.get_solver("clarabel").solve(problem).objective, res.objective)
@@ -110,9 +110,9 @@ def test_vector_output_l3_penalty_is_a_different_problem():
     Y = np.column_stack([t, t])
     res = solve_cubic(Problem(X, Y, "square", "squared", 0.5))
     # W_1 = W_2: the refinement merges the equal neurons of both outputs into one
-    assert np.allclose(*res.state["nuclear_matrix"], atol=1e-7)
+    assert np.allclose(*res.cubic.nuclear_matrix, atol=1e-7)
     assert np.any(np.count_nonzero(res.network.second_layer_2d, axis=1) == 2)
-    U, A = res.state["cubic_first_layer"], res.state["cubic_second_layer"]
+    U, A = res.cubic.first_layer, res.cubic.second_layer
     assert np.isclose(cubic_objective(X, Y, "squared", 0.5, U, A), res.objective, rtol=1e-6)
     assert cubic_objective(X, Y, "squared", 0.5, U, A, output_norm=3) < res.objective - 1e-2
 
@@ -123,7 +123,7 @@ def test_logistic_loss():
     problem = Problem(X, y, "square", "logistic", 0.5)
     res = solve_cubic(problem)
     assert res.status == "optimal" and res.gap <= 1e-6 and res.n_neurons <= 5
-    U, A = res.state["cubic_first_layer"], res.state["cubic_second_layer"]
+    U, A = res.cubic.first_layer, res.cubic.second_layer
     _close(cubic_objective(X, y, "logistic", 0.5, U, A), res.objective)
     _close(spectranet.get_solver("clarabel").solve(problem).objective, res.objective)
 

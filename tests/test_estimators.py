@@ -116,21 +116,29 @@ def test_multi_target_regression_predicts_2d():
 def test_warm_start_refit_with_new_beta_reuses_the_model():
     X, y, _ = planted(n=50, d=3, seed=10)
     est = ConvexPolyNetRegressor(beta=0.1, warm_start=True, solver="clarabel").fit(X, y)
-    model = est._last_result.state
+    model = est._last_result.warm_state
     est.set_params(beta=0.05).fit(X, y)
-    assert est._last_result.state is model
+    assert est._last_result.warm_state is model
     cold = ConvexPolyNetRegressor(beta=0.05, solver="clarabel").fit(X, y)
     assert est.objective_ == pytest.approx(cold.objective_, rel=1e-7)
 
 
 def test_warm_start_refit_continues_from_the_previous_network():
+    from spectranet.solvers.native import NativeSolver
+
     X, y, _ = planted(n=50, d=3, seed=10)
     est = ConvexPolyNetRegressor(beta=0.1, warm_start=True).fit(X, y)
-    assert est.solver_ == "native" and est._last_result.state["engine"] == "ipm"
-    est.set_params(beta=0.05).fit(X, y)
-    assert est._last_result.state["engine"] == "columns" and est.gap_ <= 1e-6
+    assert est.solver_ == "native" and est.engine_ == "lifted"  # small d: the lifted interior point
+    est.set_params(beta=0.05).fit(X, y)  # the same data: its sufficient statistics are reused
+    assert est._last_result.warm_state["lifted_objective"] is not None and est.gap_ <= 1e-6
     cold = ConvexPolyNetRegressor(beta=0.05).fit(X, y)
     assert est.network_objective_ == pytest.approx(cold.network_objective_, rel=2e-6)
+    columns = ConvexPolyNetRegressor(beta=0.1, warm_start=True, solver=NativeSolver(engine="columns")).fit(X, y)
+    first = columns.n_iter_
+    columns.set_params(beta=0.05).fit(X, y)  # column generation continues from the network
+    assert columns.engine_ == "columns" and columns.gap_ <= 1e-6
+    assert columns.network_objective_ == pytest.approx(cold.network_objective_, rel=2e-6)
+    assert first >= 1
 
 
 def test_pickle_roundtrip_drops_solver_state():
@@ -190,7 +198,7 @@ def test_cubic_regularization_matches_l1_program():
     assert cubic.n_neurons_ <= X.shape[1]
     # the cubic weights compute the same function as the unit-norm network
     from spectranet.cubic import C0, cubic_objective
-    from spectranet.network import network_outputs
+    from spectranet.kernels import network_outputs
     out = network_outputs(X, cubic.cubic_first_layer_, cubic.cubic_second_layer_, cubic.activation_)
     np.testing.assert_allclose(np.ravel(out), cubic.predict(X), rtol=1e-9, atol=1e-9)
     value = cubic_objective(X, y, "squared", 0.1, cubic.cubic_first_layer_, cubic.cubic_second_layer_)

@@ -92,7 +92,7 @@ def test_convex_l1_formulation_does_not_decide(values, nuclear):
     X, y = subset_sum_instance(values)
     beta = 1e-5
     res = solve_cubic(Problem(X, y, "square", "squared", beta))
-    W = res.state["nuclear_matrix"][0]
+    W = res.cubic.nuclear_matrix[0]
     eig = np.linalg.eigvalsh(W)
     assert abs(np.abs(eig).sum() - nuclear) <= 1e-3
     assert np.max(np.abs(res.network.predict(X) - y)) <= 1e-3

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from spectranet import PolyNetwork, Problem
+from spectranet.kernels import svec
 from spectranet.problem import check_beta
 
 from ._data import planted
@@ -42,9 +43,7 @@ def test_lifted_features_reproduce_forward():
     rng = np.random.default_rng(0)
     M = rng.standard_normal((5, 5))
     M = M + M.T
-    iu = np.triu_indices(4, 1)
-    s = np.concatenate([np.diag(M[:4, :4]), M[:4, :4][iu], M[:4, 4], [M[4, 4]]])
-    np.testing.assert_allclose(problem.lifted_features() @ s, problem.forward(M[None])[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(problem.lifted_features() @ svec(M), problem.forward(M[None])[:, 0], rtol=1e-12)
     assert problem.lifted_features().shape == (12, problem.lifted_dimension())
 
 

@@ -146,7 +146,7 @@ def test_warm_start_reuses_the_compiled_model():
     solver = get_solver("clarabel")
     first = solver.solve(problem)
     second = solver.solve(problem.with_beta(0.05), warm_start=first)
-    assert second.state is first.state  # same compiled model, new beta
+    assert second.warm_state is first.warm_state  # same compiled model, new beta
     cold = solver.solve(problem.with_beta(0.05))
     assert second.objective == pytest.approx(cold.objective, rel=1e-7)
 
@@ -162,7 +162,7 @@ def test_active_set_polish_certifies_polyhedral_losses_to_machine_precision(loss
     from spectranet.solvers.cvxpy_backend import extract_network
 
     start = extract_network(problem, Z, Zp, 1e-7)
-    polished, V = active_set_polish(problem, start, result.state.link.dual_value)
+    polished, V = active_set_polish(problem, start, result.warm_state.link.dual_value)
     cert = certify(polished, X, y, loss=loss, beta=1e-2, dual=V)
     assert cert.gap <= 1e-10
     assert cert.objective <= problem.objective(start) + 1e-9

@@ -169,7 +169,7 @@ class _BackpropBase(BaseEstimator):
                 return [float(formulation_objective(Xe, Ye, W, A, activation=activation, loss=loss, beta=beta,
                                                     formulation=form)) for Xe, Ye in sets]
         else:  # a CNN's from the grouped lift of the data (numpy, built once; cheap with pooling)
-            from .grouped import GroupedData
+            from .data import GroupedData
 
             problem = Problem(X, Y, activation, loss, beta, architecture=arch)
             sets = [(problem.data, Y)] + ([] if validation is None else

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .network import PolyNetwork
 from .problem import Problem
+from .reductions import RowSpaceReduction
 from .sphere import eig_desc, sphere_max_abs
 
 __all__ = ["Certificate", "certify", "certify_problem", "max_violation", "dual_lower_bound"]
@@ -54,14 +55,35 @@ def _most_violated(problem: Problem, Q, q, r) -> Violation:
     return best
 
 
+def _oracle_problem(problem: Problem):
+    """The problem whose sphere oracle runs: the row-space reduction's (:mod:`spectranet.reductions`,
+    the same maximum in dimension ``rank X + 1``) where there is one, else ``problem``; and the
+    reduction."""
+    reduction = RowSpaceReduction.of(problem)
+    if reduction is None:
+        return problem, None
+    return reduction.apply().with_beta(problem.beta), reduction
+
+
+def _unreduced(violation: Violation, reduction, V) -> Violation:
+    """A violation of the reduced problem in the original features: the neuron mapped back, the
+    certified upper bound widened by what the dropped (rounding-level) directions could add."""
+    if reduction is None:
+        return violation
+    return replace(violation, neuron=reduction.unreduce_neuron(violation.neuron),
+                   value_upper=violation.value_upper + reduction.violation_slack(V))
+
+
 def max_violation(problem: Problem, V: np.ndarray) -> Violation:
     r"""Solve :math:`\max_p \max_{\|u\|=1} |V^\top \phi_p(u)|` over the pairs exactly (dense
-    eigendecomposition); :math:`\phi_p(u) = \sigma(Xu)` for the dense pair of output ``p``."""
-    return _most_violated(problem, *problem.dual_quadratic(V))
+    eigendecomposition, in the row space of ``X`` when it is smaller than ``d``);
+    :math:`\phi_p(u) = \sigma(Xu)` for the dense pair of output ``p``."""
+    oracle, reduction = _oracle_problem(problem)
+    return _unreduced(_most_violated(oracle, *oracle.dual_quadratic(V)), reduction, V)
 
 
 def _violation_of_products(problem: Problem, products) -> Violation:
-    """:func:`max_violation` from the data's :meth:`~spectranet.data.HostData.dual_products`
+    """:func:`max_violation` from the data's :meth:`~spectranet.data.host.HostData.dual_products`
     of ``V``, already reduced (the coefficients of :meth:`Problem.dual_quadratic
     <spectranet.problem.Problem.dual_quadratic>`)."""
     return _most_violated(problem, *problem.dual_quadratic(products=products))
@@ -198,8 +220,10 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     Yhat = problem.outputs(network)
     loss = problem.loss
     V0 = loss.project_dual(-loss.gradient(Yhat, problem.Y), problem.Y)
-    # the objective and the dual products of the network's own dual point in one pass
-    value, products = problem.data.value_and_dual_products(Yhat, problem.Y, V0, loss)
+    # the objective and the dual products of the network's own dual point in one pass (the
+    # products of the row-space reduction's data where there is one)
+    oracle, reduction = _oracle_problem(problem)
+    value, products = oracle.data.value_and_dual_products(Yhat, problem.Y, V0, loss)
     objective = value + problem.beta * network.penalty()  # as Problem.objective
     candidates = [V0]
     if dual is not None:
@@ -208,7 +232,7 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
         if D.shape != problem.Y.shape or not np.all(np.isfinite(D)):
             raise ValueError(f"dual must be finite with shape {problem.Y.shape}, got {D.shape}")
         candidates.append(loss.project_dual(D, problem.Y))
-    own = _violation_of_products(problem, products)
+    own = _unreduced(_violation_of_products(oracle, products), reduction, V0)
     best_bound, best_V = -math.inf, V0
     for i, V in enumerate(candidates):
         bound, t, _ = dual_lower_bound(problem, V, own if i == 0 else None)

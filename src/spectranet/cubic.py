@@ -49,9 +49,10 @@ import numpy as np
 from .activations import PolyActivation
 from .exceptions import SolverError
 from .local import refine
-from .network import PolyNetwork, network_outputs
+from .kernels import network_outputs
+from .network import PolyNetwork
 from .problem import Problem
-from .solvers.base import SolveResult, certified_result
+from .solvers.base import CubicWeights, SolveResult, certified_result
 
 __all__ = ["C0", "SQUARE", "solve_cubic", "cubic_weights", "cubic_objective", "extract_cubic_network"]
 
@@ -311,7 +312,7 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         iterations=int(stats.num_iters or 0) if stats is not None else 0,
         elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
         hint="; try solver='clarabel' or 'mosek', or standardized features", lifted=(Z, Zp),
-        state={"cubic_first_layer": first, "cubic_second_layer": second, "nuclear_matrix": W})
+        engine=name, cubic=CubicWeights(first, second, W))
     logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%.2fs)", name, result.objective,
                 network.n_neurons, certificate.gap, result.time)
     return result

@@ -189,6 +189,9 @@ _PARAMS_DOC = """
         ``"optimal"`` when the certified gap is within ``tol``.
     n_iter_ : int
         Solver iterations.
+    solver_, engine_ : str
+        The solver that ran (a registry name) and its engine (``SolveResult.engine``: e.g.
+        ``"lifted"``, ``"ipm"``, ``"columns"``, ``"zero"``).
     fit_time_ : float
         Seconds spent in the solver.
     n_features_in_ : int
@@ -271,8 +274,8 @@ class _ConvexPolyNetBase(BaseEstimator):
             from .cubic import solve_cubic
 
             result = solve_cubic(problem, solver=self.solver, tol=float(self.tol), verbose=bool(self.verbose))
-            self.cubic_first_layer_ = result.state["cubic_first_layer"]
-            self.cubic_second_layer_ = result.state["cubic_second_layer"]
+            self.cubic_first_layer_ = result.cubic.first_layer
+            self.cubic_second_layer_ = result.cubic.second_layer
         else:
             name = "native" if problem.is_dask and not isinstance(self.solver, Solver) else self.solver
             solver = get_solver(name, problem)
@@ -291,6 +294,7 @@ class _ConvexPolyNetBase(BaseEstimator):
         self.n_iter_ = result.iterations
         self.fit_time_ = result.time
         self.solver_ = result.solver
+        self.engine_ = result.engine
         self.activation_ = problem.activation
         self.loss_ = getattr(problem.loss, "base", problem.loss)  # Dask data: the chunk-wise wrapper's loss
         logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%s, %.2fs)",

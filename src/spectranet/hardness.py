@@ -53,7 +53,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from .activations import PolyActivation
-from .network import network_outputs
+from .kernels import network_outputs
 
 __all__ = ["subset_sum_instance", "find_subset", "has_subset_sum", "has_equal_partition",
            "subset_to_neuron", "interpolation_residual", "decode_partition"]

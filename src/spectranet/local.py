@@ -24,7 +24,8 @@ from scipy.optimize import minimize
 from . import newton
 from ._blas import single_threaded_blas
 from .certificate import Certificate, certify_problem
-from .network import PolyNetwork, hidden_layer
+from .kernels import hidden_layer
+from .network import PolyNetwork
 from .problem import Problem
 
 __all__ = ["polish", "refine", "column_generation", "merge_duplicates", "newton_second_layer",

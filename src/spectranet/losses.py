@@ -89,6 +89,9 @@ class Loss:
     multi_output_only: bool = False
     #: differentiable everywhere (the gradient is then the unique dual point)
     smooth: bool = True
+    #: twice continuously differentiable: Newton's method on the loss converges (the lifted
+    #: interior point needs it; Huber's Hessian jumps at |r| = delta)
+    twice_differentiable: bool = True
 
     # -- targets ----------------------------------------------------------------
     def check_targets(self, Y: np.ndarray) -> np.ndarray:
@@ -221,6 +224,7 @@ class AbsoluteLoss(Loss):
 
     name = "absolute"
     smooth = False
+    twice_differentiable = False
 
     def value(self, Yhat, Y):
         xp = _namespace(Yhat, Y)
@@ -252,6 +256,7 @@ class HuberLoss(Loss):
 
     delta: float = 1.0
     name = "huber"
+    twice_differentiable = False
 
     def __post_init__(self):
         if isinstance(self.delta, bool) or not isinstance(self.delta, Real):
@@ -341,6 +346,7 @@ class HingeLoss(Loss):
     name = "hinge"
     margin = True
     smooth = False
+    twice_differentiable = False
 
     def value(self, Yhat, Y):
         xp = _namespace(Yhat, Y)

@@ -1,7 +1,8 @@
 r"""The two-layer polynomial-activation network :math:`f(x) = \sum_j \sigma(x^\top u_j)\,\alpha_j`.
 
-This module holds the one implementation of the network's forward pass,
-:func:`network_outputs`, used by prediction, objectives, certificates and solvers.
+The forward pass itself is the kernel layer's (:func:`~spectranet.kernels.forward.network_outputs`
+and its grouped form), the one implementation used by prediction, objectives, certificates and
+solvers.
 """
 
 from __future__ import annotations
@@ -14,31 +15,13 @@ import numpy as np
 
 from .activations import PolyActivation, as_activation
 from .architectures import Conv2D, Dense, architecture_from_dict, check_architecture
+from .data import check_beta, check_data, encode_targets
+from .kernels import group_hidden, group_outputs, network_outputs
+from .losses import get_loss
 
-__all__ = ["PolyNetwork", "network_outputs", "hidden_layer", "NPZ_FORMAT_VERSION"]
+__all__ = ["PolyNetwork", "NPZ_FORMAT_VERSION"]
 
 NPZ_FORMAT_VERSION = 2
-
-
-def hidden_layer(X, first_layer, activation: PolyActivation):
-    r"""Pre-activations :math:`H = X U^\top` and activations :math:`\sigma(H)`, each ``(n, m)``."""
-    H = X @ first_layer.T
-    return H, activation(H)
-
-
-def network_outputs(X, first_layer, second_layer, activation: PolyActivation):
-    r"""Outputs :math:`\sigma(X U^\top)\,A` of shape ``(n, C)``.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-    first_layer : ndarray of shape (m, d)
-        Rows :math:`u_j`.
-    second_layer : ndarray of shape (m, C)
-        Rows :math:`\alpha_j`.
-    activation : PolyActivation
-    """
-    return hidden_layer(X, first_layer, activation)[1] @ second_layer
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,10 +167,9 @@ class PolyNetwork:
         X = self._check_X(X)
         if self.architecture.is_dense:
             return network_outputs(X, self.first_layer, self.second_layer_2d, self.activation)
-        from .grouped import GroupedData
-
-        return GroupedData(self.architecture.lift(X), None).outputs(self.first_layer, self.second_layer_2d,
-                                                                   self.activation)
+        lift = self.architecture.lift(X)
+        Phi = group_hidden(lift.R, lift.mean, self.first_layer, self.activation)[1]
+        return group_outputs(Phi, self.second_layer_2d)
 
     def predict(self, X) -> np.ndarray:
         """Network outputs: ``(n,)`` for a scalar-output network, ``(n, C)`` otherwise."""
@@ -210,9 +192,10 @@ class PolyNetwork:
         loss : str or Loss
         beta : float
         """
-        from .problem import Problem
-
-        return Problem(X, y, activation=self.activation, loss=loss, beta=beta).objective(self)
+        loss = get_loss(loss)
+        X, y = check_data(self._check_X(X), y)
+        Y = encode_targets(y, loss, self.n_outputs)
+        return float(loss.value(self.decision_function(X), Y)) + check_beta(beta) * self.penalty()
 
     # -- persistence ------------------------------------------------------------
     def save(self, path) -> None:

@@ -25,171 +25,20 @@ matrix-free: they use products with ``X`` and ``X^T`` only.
 from __future__ import annotations
 
 import logging
-import math
-from numbers import Real
 
 import numpy as np
 
 from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
 from .losses import Loss, get_loss
-from .data import ChunkwiseLoss, HostData, is_dask_array, is_torch_tensor, make_data
+from .data import (ChunkwiseLoss, GroupedData, HostData, check_beta, check_dask_data, check_data,
+                   encode_dask_targets, encode_targets, is_dask_array, is_torch_tensor, make_data)
+from .kernels import lifted_dimension, lifted_features
 from .network import PolyNetwork
 
-__all__ = ["Problem", "check_beta", "check_data", "check_dask_data"]
+__all__ = ["Problem", "check_beta"]
 
 logger = logging.getLogger(__name__)
-
-
-def check_beta(beta) -> float:
-    """Validate the regularization weight: a finite real number ``>= 0``."""
-    if isinstance(beta, bool) or not isinstance(beta, Real):
-        raise TypeError(f"beta must be a real number >= 0, got {type(beta).__name__} {beta!r}")
-    beta = float(beta)
-    if not math.isfinite(beta) or beta < 0:
-        raise ValueError(f"beta must be a finite real number >= 0, got {beta!r}")
-    return beta
-
-
-def _as_real_array(a, name: str) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype == object or arr.dtype.kind in "USVM":
-        try:
-            arr = arr.astype(float)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}") from None
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real, got complex data")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-    arr = arr.astype(float, copy=False)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinity")
-    return arr
-
-
-def check_data(X, y=None):
-    """Validate ``X`` (2-D, finite, real, at least 2 samples) and ``y`` (matching length)."""
-    X = _as_real_array(X, "X")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {X.shape}")
-    n, d = X.shape
-    if n < 2:
-        raise ValueError(f"X has n_samples={n}; at least 2 samples are required")
-    if d < 1:
-        raise ValueError("X has 0 features; at least 1 is required")
-    if y is None:
-        return X
-    y = _as_real_array(y, "y")
-    if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ValueError(
-            f"y must have shape ({n},) or ({n}, n_outputs) to match X, got shape {y.shape}"
-        )
-    return X, y
-
-
-def _check_dask_dtype(a, name: str):
-    kind = a.dtype.kind
-    if kind == "c":
-        raise TypeError(f"{name} must be real, got complex data")
-    if kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got an array of dtype {a.dtype}")
-    return a if a.dtype == np.float64 else a.astype(np.float64)
-
-
-def check_dask_data(X, y=None):
-    """Validate a Dask ``X`` (and ``y``) without bringing them to the client.
-
-    Shapes and dtypes are checked on the metadata; finiteness by one Dask reduction (a pass over
-    ``X``). ``X`` is rechunked to one column chunk, ``y`` (a Dask array or an in-memory array) to
-    the row chunks of ``X``; both become float64. Returns the (lazy) validated arrays.
-    """
-    import dask
-    import dask.array as da
-
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {X.shape}")
-    if any(math.isnan(c) for c in X.chunks[0]):
-        logger.info("computing the unknown chunk sizes of X (one pass)")
-        X = X.compute_chunk_sizes()
-    X = _check_dask_dtype(X, "X")
-    n, d = X.shape
-    if n < 2:
-        raise ValueError(f"X has n_samples={n}; at least 2 samples are required")
-    if d < 1:
-        raise ValueError("X has 0 features; at least 1 is required")
-    if X.numblocks[1] != 1:
-        X = X.rechunk({1: -1})
-    if y is None:
-        if not bool(da.isfinite(X).all().compute()):
-            raise ValueError("X contains NaN or infinity")
-        return X
-    if is_dask_array(y):
-        if any(math.isnan(c) for c in y.chunks[0]):
-            y = y.compute_chunk_sizes()
-        y = _check_dask_dtype(y, "y")
-    else:
-        y = _as_real_array(y, "y")
-    if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ValueError(
-            f"y must have shape ({n},) or ({n}, n_outputs) to match X, got shape {y.shape}"
-        )
-    if is_dask_array(y):
-        y = y.rechunk({0: X.chunks[0]} if y.ndim == 1 else {0: X.chunks[0], 1: -1})
-    else:
-        y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
-    finite_X, finite_y = dask.compute(da.isfinite(X).all(), da.isfinite(y).all())
-    if not finite_X:
-        raise ValueError("X contains NaN or infinity")
-    if not finite_y:
-        raise ValueError("y contains NaN or infinity")
-    return X, y
-
-
-def _dask_targets(y, loss: Loss, n_outputs: int | None):
-    """:func:`_targets` for a Dask ``y``: the same encodings and checks, as Dask reductions;
-    the result is persisted (the solver reads the targets in every pass)."""
-    import dask
-    import dask.array as da
-
-    if loss.multi_output_only and y.ndim == 1:
-        lo, hi, integral = dask.compute(y.min(), y.max(), (y == da.floor(y)).all())
-        if not integral or lo < 0:
-            raise ValueError("softmax targets given as 1-D must be integer class indices >= 0")
-        C = int(hi) + 1 if n_outputs is None else int(n_outputs)
-        if hi >= C:
-            raise ValueError(f"class index {int(hi)} out of range for {C} outputs")
-        Y = (y[:, None] == np.arange(C, dtype=np.float64)[None, :]).astype(np.float64)
-    else:
-        Y = y.reshape(y.shape[0], -1)
-    if n_outputs is not None and Y.shape[1] != n_outputs:
-        raise ValueError(f"y has {Y.shape[1]} outputs but {n_outputs} were expected")
-    if loss.margin:
-        values = np.unique(da.unique(Y).compute())
-        if not np.all(np.isin(values, (-1.0, 1.0))):
-            raise ValueError(
-                f"the {loss.name} loss needs labels in {{-1, +1}}; got values "
-                f"{values[:5].tolist()}. ConvexPolyNetClassifier encodes labels for you."
-            )
-    return loss.check_targets(Y).persist()
-
-
-def _targets(y: np.ndarray, loss: Loss, n_outputs: int | None) -> np.ndarray:
-    """Targets as a 2-D ``(n, C)`` array in the loss's encoding."""
-    if loss.multi_output_only and y.ndim == 1:
-        labels = y.astype(int)
-        if not np.array_equal(labels, y) or labels.min() < 0:
-            raise ValueError("softmax targets given as 1-D must be integer class indices >= 0")
-        C = int(labels.max()) + 1 if n_outputs is None else int(n_outputs)
-        if labels.max() >= C:
-            raise ValueError(f"class index {labels.max()} out of range for {C} outputs")
-        Y = np.zeros((y.shape[0], C))
-        Y[np.arange(y.shape[0]), labels] = 1.0
-    else:
-        Y = y.reshape(y.shape[0], -1)
-    if n_outputs is not None and Y.shape[1] != n_outputs:
-        raise ValueError(f"y has {Y.shape[1]} outputs but {n_outputs} were expected")
-    return loss.check_targets(Y)
 
 
 class Problem:
@@ -252,15 +101,13 @@ class Problem:
         self.loss: Loss = get_loss(loss)
         self.beta = check_beta(beta)
         if is_dask_array(y):
-            self.Y = _dask_targets(y, self.loss, n_outputs)
+            self.Y = encode_dask_targets(y, self.loss, n_outputs)
             self.loss = ChunkwiseLoss(self.loss)  # the same formulas, one task per row chunk
         else:
-            self.Y = _targets(y, self.loss, n_outputs)
+            self.Y = encode_targets(y, self.loss, n_outputs)
         if self.architecture.is_dense:
             self.data = make_data(X_input, self.X, self.Y, device)
         else:
-            from .grouped import GroupedData
-
             check_architecture(self.architecture, self.X.shape[1])
             self.data = GroupedData(self.architecture.lift(self.X), self.Y)
 
@@ -392,14 +239,9 @@ class Problem:
         Returns
         -------
         ndarray of shape (n, C)
+            float64 on the host (computed on the data's device); a persisted Dask array for Dask data.
         """
-        self._require_in_memory("the lifted map (interior-point and CVXPY solvers)")
-        if not self.architecture.is_dense:
-            return self.data.forward(M, self.activation, self.n_outputs)
-        X, (a, b, c), d = self.X, self.activation.coefficients, self.n_features
-        M1, M2, M4 = M[:, :d, :d], M[:, :d, d], M[:, d, d]
-        quad = np.sum(np.matmul(X, M1) * X, axis=2).T  # x_i^T M1_k x_i, (n, P)
-        return a * quad + b * (X @ M2.T) + c * M4[None, :]
+        return self.data.forward(M, self.activation, self.n_outputs)
 
     def dual_quadratic(self, V: np.ndarray | None = None, *, products=None):
         r"""Coefficients of :math:`u \mapsto V_k^\top \sigma(X u) = u^\top Q_k u + q_k^\top u + r_k`.
@@ -439,24 +281,17 @@ class Problem:
         return self.loss.value(self.forward(Z - Z_prime), self.Y) + self.beta * penalty
 
     def lifted_features(self) -> np.ndarray:
-        r"""Explicit lifted features ``F`` of shape ``(n, d(d+1)/2 + d + 1)``.
-
-        ``F @ svec(M)`` equals :meth:`forward` for one output, where ``svec(M)`` stacks
-        the diagonal of :math:`M_1`, its strictly upper triangle in row-major order,
-        :math:`M_2` and :math:`M_4` (the layout of the CVXPY backend). Memory: ``8 n p`` bytes.
-        """
+        r"""Explicit lifted features :math:`\Phi` of shape ``(n, (d+1)(d+2)/2)``: ``F @ svec(M)``
+        equals :meth:`forward` for one output, in the svec layout of :mod:`spectranet.kernels.lift`
+        (the layout of every backend). Memory: ``8 n D`` bytes."""
         self._require_in_memory("the explicit lift (CVXPY solvers)")
         if not self.architecture.is_dense:
             raise ValueError("lifted_features is the dense lift; use group_lifted_features for "
                              f"{self.architecture!r}")
-        X, (a, b, c) = self.X, self.activation.coefficients
-        iu, ju = np.triu_indices(self.n_features, 1)
-        return np.hstack(
-            [a * X**2, 2.0 * a * X[:, iu] * X[:, ju], b * X, np.full((self.n_samples, 1), c)]
-        )
+        return lifted_features(self.X, self.activation)
 
     def group_lifted_features(self) -> np.ndarray:
-        """Explicit lifted features of each group, ``(G, n, p)`` (``G = 1`` dense): group ``g``'s
+        """Explicit lifted features of each group, ``(G, n, D)`` (``G = 1`` dense): group ``g``'s
         features times ``svec(M_{gC+k})`` summed over groups give output ``k``."""
         if self.architecture.is_dense:
             return self.lifted_features()[None]
@@ -464,9 +299,8 @@ class Problem:
         return self.data.lifted_features(self.activation)
 
     def lifted_dimension(self) -> int:
-        """Number of columns of :meth:`lifted_features`."""
-        d = self.n_features
-        return d * (d + 1) // 2 + d + 1
+        """Number of columns of :meth:`lifted_features`: :math:`(f+1)(f+2)/2`."""
+        return lifted_dimension(self.n_features)
 
     def __repr__(self) -> str:
         dask = ", data=dask" if self.is_dask else ""

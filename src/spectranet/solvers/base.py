@@ -6,7 +6,6 @@ from abc import ABC, abstractmethod
 import logging
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -18,7 +17,25 @@ from ..problem import Problem
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Solver", "SolveResult", "extract_network", "certified_result", "zero_if_optimal"]
+__all__ = ["Solver", "SolveResult", "CubicWeights", "extract_network", "certified_result", "zero_if_optimal"]
+
+
+@dataclass(frozen=True)
+class CubicWeights:
+    r"""The cubic-regularized form of a square-activation network (:mod:`spectranet.cubic`).
+
+    Attributes
+    ----------
+    first_layer : ndarray of shape (m, d)
+        Rows :math:`2^{1/9}|\lambda_j|^{1/3} q_j` (not unit norm).
+    second_layer : ndarray of shape (m,) or (m, C)
+    nuclear_matrix : ndarray of shape (C, d, d)
+        The solution :math:`W^*` of the nuclear-norm program, one per output.
+    """
+
+    first_layer: np.ndarray
+    second_layer: np.ndarray
+    nuclear_matrix: np.ndarray = field(repr=False)
 
 
 @dataclass
@@ -39,18 +56,26 @@ class SolveResult:
     gap : float
         Relative gap between ``network_objective`` and ``lower_bound``.
     status : str
-        ``"optimal"`` when the solver converged; otherwise its status (e.g. ``"inaccurate"``).
+        ``"optimal"`` when the certified gap is at most ``tol``; otherwise why not
+        (``"inaccurate"``).
     solver : str
         Registry name of the solver.
     iterations : int
     time : float
         Wall-clock seconds of the solve (model build included).
-    history : list of (time, objective, lower_bound)
     certificate : Certificate
+    engine : str
+        The engine that produced the network: ``"zero"`` (the zero network is optimal),
+        ``"ipm"`` (interior point in sample space), ``"lifted"`` (interior point in the lifted
+        space), ``"columns"`` (column generation), or the CVXPY backend's name.
+    history : list of (time, objective, lower_bound)
     lifted : tuple of ndarray, optional
-        ``(Z, Z')`` of shape ``(C, d+1, d+1)`` each, for solvers that compute them.
-    state : Any
-        Solver-specific state reused by a warm start (not part of the public API).
+        ``(Z, Z')`` of shape ``(P, d+1, d+1)`` each, for solvers that compute them.
+    cubic : CubicWeights, optional
+        The cubic-regularized weights (``regularization="cubic"``).
+    warm_state : object
+        Private to the solver that made the result (a compiled CVXPY model), reused by its warm
+        starts; not part of the public API.
     """
 
     network: PolyNetwork
@@ -63,9 +88,11 @@ class SolveResult:
     iterations: int
     time: float
     certificate: Certificate
+    engine: str = ""
     history: list = field(default_factory=list)
     lifted: tuple[np.ndarray, np.ndarray] | None = None
-    state: Any = field(default=None, repr=False)
+    cubic: CubicWeights | None = None
+    warm_state: object = field(default=None, repr=False)
 
     @property
     def n_neurons(self) -> int:
@@ -144,7 +171,8 @@ def compress_network(problem: Problem, network: PolyNetwork, rank_tol: float = 1
 
 def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: float, solver: str, objective: float,
                      iterations: int, elapsed: float, stopped: str = "", hint: str = "",
-                     history: list | None = None, lifted=None, state=None) -> SolveResult:
+                     history: list | None = None, lifted=None, engine: str = "", cubic=None,
+                     warm_state=None) -> SolveResult:
     """The :class:`SolveResult` of ``network`` and its certificate. The certificate, not a backend's own
     status, decides ``status``: ``"optimal"`` iff the certified gap is at most ``tol``, else
     ``"inaccurate"`` with a :class:`~spectranet.exceptions.ConvergenceWarning` (``stopped``
@@ -158,7 +186,8 @@ def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: flo
     return SolveResult(network=network, objective=objective, network_objective=certificate.objective,
                        lower_bound=certificate.lower_bound, gap=certificate.gap, status=status,
                        solver=solver, iterations=int(iterations), time=elapsed, certificate=certificate,
-                       history=history, lifted=lifted, state=state)
+                       engine=engine or solver, history=history, lifted=lifted, cubic=cubic,
+                       warm_state=warm_state)
 
 
 def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float,
@@ -175,4 +204,4 @@ def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float,
     if cert.lam > problem.beta or not cert.is_optimal:
         return None
     return certified_result(zero, cert, tol=tol, solver=solver, objective=cert.objective, iterations=0,
-                            elapsed=time.perf_counter() - start, state={"engine": "zero"})
+                            elapsed=time.perf_counter() - start, engine="zero")

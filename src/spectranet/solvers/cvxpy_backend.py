@@ -21,6 +21,7 @@ import numpy as np
 from ..decomposition import project_spectrahedron
 from ..local import refine
 from ..exceptions import ProblemTooLargeError, SolverError
+from ..kernels import svec_matrix
 from ..problem import Problem
 from .base import Solver, certified_result, extract_network, zero_if_optimal
 
@@ -93,12 +94,10 @@ def build_model(problem: Problem) -> _Model:
     Zp = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Zp{k}") for k in range(P)]
     constraints = [cp.trace(M[:d, :d]) == M[d, d] for M in Z + Zp]
 
-    def svec(M):  # the column layout of Problem.lifted_features
-        parts = [cp.reshape(cp.diag(M[:d, :d]), (d,), order="F")]
-        if d > 1:
-            parts.append(cp.reshape(cp.upper_tri(M[:d, :d]), (d * (d - 1) // 2,), order="F"))
-        parts += [M[:d, d], cp.reshape(M[d, d], (1,), order="F")]
-        return cp.hstack(parts)
+    S = svec_matrix(d + 1)  # the svec layout of spectranet.kernels.lift (that of the lifted features)
+
+    def svec(M):
+        return S @ cp.vec(M, order="C")
 
     # output k sums the groups' pairs p = g*C + k: one (C, p) block of svecs per group
     lifted = sum(F[g] @ cp.vstack([svec(Z[g * C + k] - Zp[g * C + k]) for k in range(C)]).T
@@ -182,7 +181,7 @@ class CvxpySolver(Solver):
         zero = zero_if_optimal(problem, tol, self.name, start)
         if zero is not None:
             return zero
-        state = warm_start.state if warm_start is not None else None
+        state = warm_start.warm_state if warm_start is not None else None
         if isinstance(state, _Model) and state.matches(problem):
             model, reused = state, True
         else:
@@ -218,7 +217,7 @@ class CvxpySolver(Solver):
             iterations=int(stats.num_iters or 0) if stats is not None else 0,
             elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
             hint="; try solver='clarabel' or 'mosek', a larger max_iter, or standardized features",
-            lifted=(Z, Zp), state=model)
+            lifted=(Z, Zp), engine=self.name, warm_state=model)
 
 
 class ClarabelSolver(CvxpySolver):

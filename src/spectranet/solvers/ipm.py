@@ -31,6 +31,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .._blas import single_threaded_blas
+from ._conic import max_step as _max_step, nt_scaling as _nt_scaling, sym as _sym
 from ._schur import _factor, _kernel, _kernel_cross, _parts, kernel_matrix, kernel_sum
 
 __all__ = ["LOSSES", "MAX_SCHUR", "LiftedSolution", "kernel_matrix", "solve_lifted", "supports"]
@@ -306,29 +307,6 @@ class _Newton:
                 break
             step, res, size = new, new_res, new_size
         return step
-
-
-def _nt_scaling(Z, S):
-    r"""Nesterov–Todd scaling of each block: :math:`R` with :math:`R^{-1} Z R^{-\top} = R^\top S R
-    = \Lambda` diagonal; returns ``(R, Rinv, lam)``."""
-    L = np.linalg.cholesky(Z)
-    Ls = np.linalg.cholesky(S)
-    _, lam, Vt = np.linalg.svd(Ls.swapaxes(-1, -2) @ L)
-    R = (L @ Vt.swapaxes(-1, -2)) / np.sqrt(lam)[..., None, :]
-    Rinv = np.sqrt(lam)[..., :, None] * (Vt @ np.linalg.inv(L))
-    return R, Rinv, lam
-
-
-def _max_step(lam, D):
-    """Largest ``alpha`` with ``Lambda + alpha D >= 0`` over all blocks (``D`` scaled)."""
-    r = 1.0 / np.sqrt(lam)
-    e = np.linalg.eigvalsh(r[..., :, None] * D * r[..., None, :])[..., 0]
-    e = float(np.min(e))
-    return np.inf if e >= 0 else -1.0 / e
-
-
-def _sym(A):
-    return 0.5 * (A + A.swapaxes(-1, -2))
 
 
 def _box(loss, Y):

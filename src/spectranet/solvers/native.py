@@ -1,85 +1,59 @@
-r"""Our own solver: a structured interior-point method plus certified column generation.
+r"""Our own solver: two interior-point engines and certified column generation, one result.
 
-Two engines, one result, both ending in the exact certificate
-(:func:`~spectranet.certificate.certify_problem`):
+Every engine ends the same way — neural decomposition of its lifted point
+(:func:`~spectranet.solvers.base.extract_network`, the ``invert`` of the lift), the polish where
+it is cheap, and the exact certificate (:func:`~spectranet.certificate.certify_problem`):
 
-* **Interior point in sample space** (:mod:`spectranet.solvers.ipm`), for a cold start when the
-  :math:`nC \times nC` Schur complement fits (moderate ``n``). Each lifted constraint matrix
-  :math:`A_i` has rank two, so a Newton step costs :math:`O(n^2 d + n^3 + d^3)` instead of the
-  generic solvers' dense :math:`n \times (d+1)^2` lifted matrix. Its solution is inverted by
-  neural decomposition (:func:`~spectranet.solvers.base.extract_network`) and tightened by
-  :func:`~spectranet.local.refine` with the IPM's dual point.
-* **Column generation on the network** (:func:`~spectranet.local.column_generation`), for
-  large ``n`` (the Schur complement would not fit) and for warm starts (a regularization path,
-  a network trained by SGD). The iterate is a network :math:`(u_j, \alpha_j)` — points of the
-  neural spectrahedron's extreme rays — so it is always feasible for (P); each round polishes
-  it (L-BFGS-B on both layers with the signs of :math:`\alpha` fixed, then Newton's method on
-  :math:`\alpha`), certifies it and adds the most violated neuron
-  :math:`\arg\max_{\|u\|=1} |V_k^\top \sigma(Xu)|`. Only products with ``X`` and ``d x d``
-  matrices: memory :math:`O(nd + d^2 + md)`.
+* ``"ipm"`` — **interior point in sample space** (:mod:`spectranet.solvers.ipm`): each lifted
+  constraint matrix :math:`A_i` has rank two, so a Newton step is a Schur complement of order
+  :math:`nC`, :math:`O(n^2 d + n^3)`. Small ``n``, any width of the optimum.
+* ``"lifted"`` — **interior point in the lifted space** (:mod:`spectranet.solvers.lifted`):
+  Newton blocks of order :math:`D = (f+1)(f+2)/2` per pair; the data enter through the lifted
+  Hessian (a pass per iteration; for the squared loss once, as sufficient statistics). Small
+  ``d`` (or filter size), any ``n``, any width, any data backend.
+* ``"columns"`` — **certified column generation** on the network
+  (:func:`~spectranet.local.column_generation`): the iterate is always a feasible network; each
+  round polishes it and adds the most violated neuron
+  :math:`\arg\max_{\|u\|=1} |V_k^\top \sigma(Xu)|` of its certificate. Only products with ``X``
+  and ``d x d`` matrices: large ``d`` with narrow optima, and warm starts.
 
+``engine="auto"`` chooses by the documented cost model of :mod:`spectranet.solvers.dispatch`.
 Scope: smooth losses (squared, Huber, logistic, softmax) on numpy arrays, torch tensors (any
-device) and Dask arrays (:mod:`spectranet.data`). The polyhedral losses (hinge, absolute) run
-through the interior-point method only with ``engine="ipm"`` (it can stall on them; ``"auto"``
-leaves them to the CVXPY backends). Dask data run by column generation only: its passes over
-``X`` are Dask array operations on the active scheduler, and the client holds the ``m x d``
-network and ``d x d`` matrices.
+device) and Dask arrays (:mod:`spectranet.data`); the polyhedral losses (hinge, absolute) run
+through the sample-space interior point only with ``engine="ipm"`` (it can stall on them;
+``"auto"`` leaves them to the CVXPY backends).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+
 import numpy as np
 
 from ..certificate import certify_problem
-from ..data import DaskData, TorchData
-from .. import newton
 from ..local import column_generation, polish, refine
 from ..network import PolyNetwork
-from .base import (Solver, SolveResult, certified_result, compress_network, extract_network,
-                   zero_if_optimal)
+from .. import newton
+from . import dispatch
+from .base import Solver, SolveResult, certified_result, compress_network, extract_network, zero_if_optimal
 
-__all__ = ["NativeSolver"]
+__all__ = ["NativeSolver", "ENGINES"]
 
 logger = logging.getLogger(__name__)
 
-
-#: fraction of the interior-point method's estimated time given to column generation first
-IPM_TRIAL = 0.3
-#: see the milestone of the column-generation trial in NativeSolver.solve
+#: the engines of ``NativeSolver(engine=...)``
+ENGINES = ("auto", "ipm", "lifted", "columns")
+#: see the milestone of the column-generation trial in :meth:`NativeSolver._columns`
 TRIAL_GAP = 0.1
-#: the interior-point method stops at a relative gap of IPM_GAP * tol: its extracted network is
-#: then certified by its dual to about half that (measured on the planted 1000 x 50 and UCI
-#: instances), and :func:`refine` only works on when it is not
+#: the interior-point engines stop at a certified relative gap of IPM_GAP * tol: the extracted
+#: network is then certified by the engine's dual to about half that (measured on the planted
+#: 1000 x 50 and UCI instances), and :func:`refine` only works on when it is not
 IPM_GAP = 0.1
-#: a cold start with beta below WIDE * beta_max goes to the interior-point method at once: the
-#: optimal networks there are wide (tens of neurons), and column generation, one neuron per round,
-#: spends its whole trial without certifying (1000 x 50 squared loss at beta = 1e-6 beta_max:
-#: gap still 0.99 after 22 neurons and 4 s, where the interior point takes 1 s)
-WIDE = 1e-4
 #: from a relative gap of ACCEPT_GAP * tol on, each interior-point iterate's extracted network is
-#: certified (two eigendecompositions of order d+1 and one pass over the data): the first one
+#: certified (two eigendecompositions of order f+1 and a pass over the data): the first one
 #: certified to ``tol`` ends the solve, usually an iteration before IPM_GAP * tol
 ACCEPT_GAP = 2.0
-
-
-def _ipm_seconds(problem) -> float:
-    """Rough time of the interior-point method: ~15 iterations of an order-nC Cholesky and the
-    O(n^2 d) kernels, at ~15 GFlop/s (measured: 1000 x 50, 45 ms per iteration single-threaded;
-    spambase, n = 4601, 1.5 s per iteration on two threads)."""
-    n, d, C = problem.n_samples, problem.n_features, problem.n_outputs
-    return 15 * ((n * C) ** 3 / 3 + 8 * n * n * d * C) / 15e9
-
-
-def _max_schur() -> int:
-    from .ipm import MAX_SCHUR
-
-    return MAX_SCHUR
-
-
-def _is_dask(problem) -> bool:
-    return isinstance(problem.data, DaskData)
 
 
 def _start_network(problem, warm_start) -> PolyNetwork | None:
@@ -100,61 +74,72 @@ def _start_network(problem, warm_start) -> PolyNetwork | None:
     return net
 
 
+def _warm_objective(problem, warm_start):
+    """The lifted engine's sufficient statistics of a previous solve on the same data (a path)."""
+    state = getattr(warm_start, "warm_state", None)
+    if isinstance(state, dict):
+        objective = state.get("lifted_objective")
+        if objective is not None and objective.problem.data is problem.data \
+                and objective.problem.activation == problem.activation and objective.problem.loss == problem.loss:
+            return objective
+    return None
+
+
 class NativeSolver(Solver):
-    """Interior point in sample space for cold starts, column generation for large ``n`` and
-    warm starts; every result certified (see the module docstring).
+    """Interior points in sample and lifted space, column generation; every result certified (see
+    the module docstring).
 
     Parameters
     ----------
-    engine : {"auto", "ipm", "columns"}, default="auto"
-        ``"auto"``: the interior-point method when it supports the problem and there is no
-        warm start, column generation otherwise (smooth losses). ``"ipm"`` also accepts the
-        polyhedral losses (experimental).
+    engine : {"auto", "ipm", "lifted", "columns"}, default="auto"
+        ``"auto"``: the cost model of :mod:`spectranet.solvers.dispatch` (smooth losses).
+        ``"ipm"`` also accepts the polyhedral losses (experimental).
     rank_tol : float, default=1e-7
-        Relative eigenvalue cut of the neural decomposition after the interior-point method.
+        Relative eigenvalue cut of the neural decomposition after an interior-point engine.
     """
 
     name = "native"
 
     def __init__(self, engine: str = "auto", rank_tol: float = 1e-7):
-        if engine not in ("auto", "ipm", "columns"):
-            raise ValueError(f"engine must be 'auto', 'ipm' or 'columns', got {engine!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         self.engine = engine
         self.rank_tol = rank_tol
 
+    # -- what runs --------------------------------------------------------------------------
     def supports(self, problem) -> bool:
-        from . import ipm
+        from . import ipm, lifted
 
         if self.engine == "ipm":  # the polyhedral losses only on request: not yet robust
-            return ipm.supports(problem) and not _is_dask(problem)
+            return ipm.supports(problem) and not problem.is_dask
+        if self.engine == "lifted":
+            return lifted.supports(problem)
         return problem.loss.smooth
 
     def _unsupported(self, problem) -> str:
-        smooth = "column generation needs a smooth loss (squared, huber, logistic, softmax)"
-        size = (f"the interior-point method handles n*C <= {_max_schur()} (here "
-                f"{problem.n_samples * problem.n_outputs})")
-        if _is_dask(problem):
-            why = ("Dask data run by column generation only (engine='auto' or 'columns'), which needs "
-                   f"a smooth loss (squared, huber, logistic, softmax), not {problem.loss.name} with "
-                   f"engine={self.engine!r}; compute X and y for the other engines and solvers")
-        elif self.engine == "ipm":
-            why = f"{size}; use engine='columns' for smooth losses"
+        from . import ipm, lifted
+
+        if self.engine == "ipm":
+            why = (f"the sample-space interior point needs in-memory data and n*C <= {ipm.MAX_SCHUR} "
+                   f"(here {problem.n_samples * problem.n_outputs}); use engine='lifted' or 'columns'")
+        elif self.engine == "lifted":
+            why = (f"the lifted interior point needs a twice differentiable loss (squared, logistic, "
+                   f"softmax) and Newton blocks of order <= "
+                   f"{lifted.MAX_ORDER} (here {lifted.newton_order(problem)}, loss {problem.loss.name}); use "
+                   "engine='columns' for large d")
         else:
-            why = (f"{smooth}, not {problem.loss.name} (engine='ipm' handles the polyhedral losses "
-                   "experimentally); use solver='clarabel'")
+            why = (f"its engines need a smooth loss (squared, huber, logistic, softmax), not "
+                   f"{problem.loss.name} (engine='ipm' handles the polyhedral losses experimentally); use "
+                   "solver='clarabel'")
         return f"solver 'native' (engine={self.engine!r}) does not support this problem: {why}"
 
-    def _use_ipm(self, problem, start) -> bool:
-        from . import ipm
-
+    def plan(self, problem, beta_max: float, start=None) -> dispatch.Plan:
+        """The engine this solver runs on ``problem`` (see :mod:`spectranet.solvers.dispatch`)."""
         if self.engine != "auto":
-            return self.engine == "ipm"
-        # warm starts (a path, a network trained by SGD) continue by column generation, and
-        # data on a torch device or Dask workers stays there (the interior-point method runs on
-        # the host)
-        return (start is None and not isinstance(problem.data, (TorchData, DaskData))
-                and ipm.supports(problem))
+            return dispatch.Plan(self.engine, 0.0, {})
+        return dispatch.plan(problem, beta_max=beta_max, warm_width=None if start is None else start.n_neurons)
 
+    # -- the solve ----------------------------------------------------------------------------
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None):
         if not self.supports(problem):
             raise ValueError(self._unsupported(problem))
@@ -166,70 +151,144 @@ class NativeSolver(Solver):
         zero = zero_if_optimal(problem, tol, self.name, start_time, zero_cert)
         if zero is not None:
             return zero
-        history = []
-        log = logger.info if verbose else logger.debug
+        reduction = self._reduction(problem, warm_start)
+        work = problem if reduction is None else reduction.apply().with_beta(problem.beta)
+        if reduction is not None and start is not None:
+            start = reduction.reduce_network(start)
+        run = _Run(self, work, tol, max_iter, verbose, start_time, _warm_objective(work, warm_start))
+        network, cert, engine = self._run(run, work, zero_cert.lam, start)
+        if reduction is not None:  # back to the original features; the certificate of record there
+            network = reduction.invert(network)
+            cert = certify_problem(problem, network, dual=cert.dual, tol=tol)
+            run.record(network, cert)
+        return run.result(network, cert, engine, reduction)
 
-        def record(net, cert):
-            history.append((time.perf_counter() - start_time, cert.objective, cert.lower_bound))
-            log("native: %d neurons, objective %.10g, bound %.10g, gap %.2e", net.n_neurons,
-                cert.objective, cert.lower_bound, cert.gap)
+    def _reduction(self, problem, warm_start):
+        """The row-space reduction of ``problem`` (:mod:`spectranet.reductions`), the one of a
+        warm start on the same data when there is one."""
+        from ..reductions import RowSpaceReduction
 
-        engine, lifted, iterations = "columns", None, 0
-        use_ipm = self._use_ipm(problem, start)
-        trial = self.engine == "auto" and problem.loss.smooth and problem.beta >= WIDE * zero_cert.lam
-        if start is not None or not use_ipm or trial:
-            # column generation: the engine of warm starts and large n; on a cold start that
-            # the interior-point method could take, only while it is cheap compared to it (few
-            # neurons: large beta), then the interior-point method takes over
-            network = start if start is not None else problem.zero_network()
-            max_rounds = int(max_iter) if max_iter is not None else 25 * problem.max_neurons()
-            budget = IPM_TRIAL * _ipm_seconds(problem)
-            deadline = start_time + budget if use_ipm else None
+        state = getattr(warm_start, "warm_state", None)
+        previous = state.get("reduction") if isinstance(state, dict) else None
+        if previous is not None and previous.problem.data is problem.data:
+            return previous
+        return RowSpaceReduction.of(problem)
+
+    def _run(self, run, problem, beta_max, start):
+        """The plan's engines on ``problem``: ``(network, certificate, engine)``."""
+        plan = self.plan(problem, beta_max, start)
+        run.log("native: plan %s (estimates %s)", plan, {k: f"{v:.3g}s" for k, v in plan.estimates.items()})
+        network = start if start is not None else problem.zero_network()
+        if plan.engine == "columns" or plan.trial > 0:
+            deadline = run.start_time + plan.trial if plan.trial > 0 else None
             # a trial that has not brought the gap below TRIAL_GAP in a third of its budget would
             # not certify in the rest (spambase: gap 0.65 after 13 s, 0.38 after 38 s)
-            milestone = (start_time + budget / 3, TRIAL_GAP) if use_ipm else None
-            network, cert, iterations = column_generation(problem, network, tol=tol, max_rounds=max_rounds,
-                                                          callback=record, deadline=deadline,
-                                                          milestone=milestone)
-            if problem.data.float32:  # the certificate of record: float64 on the host
-                cert = certify_problem(problem.on_host(), network, tol=tol)
-                record(network, cert)
-            use_ipm = use_ipm and not cert.is_optimal
-            if use_ipm:
-                log("native: column generation not certified within %.2fs; interior point", IPM_TRIAL
-                    * _ipm_seconds(problem))
-        if use_ipm:
+            milestone = (run.start_time + plan.trial / 3, TRIAL_GAP) if plan.trial > 0 else None
+            network, cert = run.columns(network, deadline, milestone)
+            if plan.engine == "columns" or cert.is_optimal:
+                return network, cert, "columns"
+            run.log("native: column generation not certified within %.2fs; %s", plan.trial, plan.engine)
+        network, cert = run.interior_point(plan.engine)
+        return network, cert, plan.engine
+
+
+class _Run:
+    """The state of one :meth:`NativeSolver.solve`: history, iterations, the lifted point."""
+
+    def __init__(self, solver, problem, tol, max_iter, verbose, start_time, lifted_objective):
+        self.solver, self.problem, self.tol, self.max_iter = solver, problem, tol, max_iter
+        self.verbose, self.start_time = verbose, start_time
+        self.history, self.iterations, self.lifted = [], 0, None
+        self.lifted_objective = lifted_objective
+        self.log = logger.info if verbose else logger.debug
+
+    def record(self, net, cert):
+        self.history.append((time.perf_counter() - self.start_time, cert.objective, cert.lower_bound))
+        self.log("native: %d neurons, objective %.10g, bound %.10g, gap %.2e", net.n_neurons, cert.objective,
+                 cert.lower_bound, cert.gap)
+
+    def columns(self, network, deadline, milestone):
+        """Column generation from ``network``; the certificate of record in float64 on the host."""
+        problem = self.problem
+        max_rounds = int(self.max_iter) if self.max_iter is not None else 25 * problem.max_neurons()
+        network, cert, rounds = column_generation(problem, network, tol=self.tol, max_rounds=max_rounds,
+                                                  callback=self.record, deadline=deadline, milestone=milestone)
+        self.iterations += rounds
+        if problem.data.float32:
+            cert = certify_problem(problem.on_host(), network, tol=self.tol)
+            self.record(network, cert)
+        return network, cert
+
+    def _accept(self, dual_of):
+        """The accept hook of an interior-point engine: extract the iterate's network and keep it
+        when the iterate's dual point certifies it to ``tol``."""
+        accepted = []
+
+        def accept(Z, Z_prime, *dual_args):
+            net = extract_network(self.problem, Z, Z_prime, self.solver.rank_tol)
+            found = certify_problem(self.problem, net, dual=dual_of(Z, Z_prime, *dual_args), tol=self.tol)
+            accepted[:] = [(net, found)] if found.is_optimal else []
+            return found.is_optimal
+
+        return accept, accepted
+
+    def interior_point(self, engine: str):
+        problem, tol = self.problem, self.tol
+        if engine == "ipm":
             from .ipm import solve_lifted
 
-            accepted = []
-
-            def accept(Z, Z_prime, V):  # an iterate whose extracted network its dual certifies
-                net = extract_network(problem, Z, Z_prime, self.rank_tol)
-                found = certify_problem(problem, net, dual=V, tol=tol)
-                accepted[:] = [(net, found)] if found.is_optimal else []
-                return found.is_optimal
-
-            sol = solve_lifted(problem, tol=IPM_GAP * tol, max_iter=max_iter or 100, verbose=verbose,
+            accept, accepted = self._accept(lambda Z, Zp, V: V)
+            sol = solve_lifted(problem, tol=IPM_GAP * tol, max_iter=self.max_iter or 100, verbose=self.verbose,
                                accept=accept, accept_gap=ACCEPT_GAP * tol)
-            history.extend(sol.history)
-            if accepted:
-                network, cert = accepted[0]
-            else:
-                network = extract_network(problem, sol.Z, sol.Z_prime, self.rank_tol)
-                network, cert = refine(problem, network, tol=tol, dual=sol.dual)
-            if newton.applicable(problem, network):
-                # cheap where the exact Newton polish runs: the extraction from an iterate that
-                # stopped at tol keeps small spurious neurons (planted 100 x 10, beta = 1: 6
-                # neurons at a gap of 1e-7; polished, 2 at 1e-13)
-                polished = polish(problem, network)
-                again = certify_problem(problem, polished, dual=sol.dual, tol=tol)
-                if again.is_optimal and (again.gap <= cert.gap or polished.n_neurons < network.n_neurons):
-                    network, cert = polished, again
-            record(network, cert)
-            iterations, engine, lifted = iterations + sol.iterations, "ipm", (sol.Z, sol.Z_prime)
-        objective = cert.objective if lifted is None else problem.lifted_objective(*lifted)
+            dual = sol.dual
+        else:
+            from .lifted import solve_lifted_space
+
+            def lifted_dual(Z, Zp, t, V):
+                if V is None:  # the squared loss: the residual at the iterate's outputs
+                    V = problem.Y - problem.forward(Z - Zp)
+                return t * problem.data.host(V) if not problem.is_dask else t * V
+
+            accept, accepted = self._accept(lifted_dual)
+            sol = solve_lifted_space(problem, tol=IPM_GAP * tol, max_iter=self.max_iter or 100,
+                                     verbose=self.verbose, accept=accept, accept_gap=ACCEPT_GAP * tol,
+                                     objective=self.lifted_objective)
+            self.lifted_objective = sol.objective_model
+            dual = None if accepted else lifted_dual(sol.Z, sol.Z_prime, sol.dual_scale, None
+                                                     if problem.loss.name == "squared" else sol.dual)
+        self.history.extend(sol.history)
+        self.iterations += sol.iterations
+        self.lifted = (sol.Z, sol.Z_prime)
+        if accepted:
+            network, cert = accepted[0]
+        else:
+            network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
+            network, cert = refine(problem, network, tol=tol, dual=dual)
+        if problem.data.float32:  # the certificate of record: float64 on the host
+            cert = certify_problem(problem.on_host(), network, dual=cert.dual, tol=tol)
+        if newton.applicable(problem, network):
+            # cheap where the exact Newton polish runs: the extraction from an iterate that
+            # stopped at tol keeps small spurious neurons (planted 100 x 10, beta = 1: 6
+            # neurons at a gap of 1e-7; polished, 2 at 1e-13)
+            polished = polish(problem, network)
+            again = certify_problem(problem, polished, dual=cert.dual, tol=tol)
+            if again.is_optimal and (again.gap <= cert.gap or polished.n_neurons < network.n_neurons):
+                network, cert = polished, again
+        self.record(network, cert)
+        return network, cert
+
+    def result(self, network, cert, engine: str, reduction=None) -> SolveResult:
+        problem = self.problem
+        objective = cert.objective
+        if self.lifted is not None:  # the lifted point is feasible: its value is attainable too
+            objective = min(objective, problem.lifted_objective(*self.lifted))
+        warm = {"lifted_objective": self.lifted_objective, "reduction": reduction}
+        lifted = self.lifted
+        if reduction is not None and lifted is not None:
+            lifted = tuple(reduction.invert_lifted(Z) for Z in lifted)
         return certified_result(
-            network, cert, tol=tol, solver=self.name, objective=objective, iterations=iterations,
-            elapsed=time.perf_counter() - start_time, stopped=f" ({engine}, {iterations} iterations)",
-            hint="; try a larger max_iter or standardized features", history=history, lifted=lifted,
-            state={"engine": engine})
+            network, cert, tol=self.tol, solver=self.solver.name, objective=objective,
+            iterations=self.iterations, elapsed=time.perf_counter() - self.start_time,
+            stopped=f" ({engine}, {self.iterations} iterations)",
+            hint="; try a larger max_iter or standardized features", history=self.history, lifted=lifted,
+            engine=engine, warm_state=warm)

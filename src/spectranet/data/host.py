@@ -1,28 +1,5 @@
-r"""Where the data matrix lives, and the only products the matrix-free solvers take with it.
-
-Column generation and the certificate touch the data only through
-
-* :math:`X U^\top` (pre-activations, ``n x m``),
-* :math:`X^\top B` (``d x k``), and
-* :math:`X^\top \mathrm{diag}(v) X` (``d x d``, the certificate's quadratic forms).
-
-:class:`HostData` computes them with numpy; :class:`TorchData` keeps ``X`` (and the targets) on
-a torch device — a GPU with ``device="cuda"`` — and returns the small ``d x k`` / ``d x d`` results
-to the host in float64. The ``n x m`` arrays stay on the device; the losses work on them unchanged
-(they are written for any array namespace). :class:`DaskData` keeps ``X`` and the targets as
-row-chunked Dask arrays: every product is a Dask array operation that runs on whatever scheduler
-is active (threads, processes, a ``distributed`` cluster), the ``n``-sized results stay chunked
-on the workers, and only the ``d x k`` / ``d x d`` reductions and scalars come back to the
-client. ``import spectranet`` imports neither torch nor dask.
-
-The local phase and the certificate also take a few *composite* products, each one pass over the
-data: :meth:`HostData.value_and_gradients` (an L-BFGS evaluation),
-:meth:`HostData.second_layer_terms` (a Newton step on the second layer with its line search) and
-:meth:`HostData.value_and_dual_products` (a certificate). :class:`HostData` builds them from its
-elementary products (so subclasses such as the grouped lift inherit them); :class:`DaskData` runs
-that same :class:`HostData` code on each row chunk (one task per chunk) and sums the chunks' packed
-results in one computation.
-"""
+r"""``X`` and ``Y`` as numpy arrays on the host: the reference backend, whose products every other
+backend overrides or reuses chunk by chunk (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -30,24 +7,18 @@ import logging
 
 import numpy as np
 
-from .losses import Loss
-from .network import network_outputs
+import scipy.linalg as sla
 
-__all__ = ["HostData", "TorchData", "DaskData", "ChunkwiseLoss", "make_data", "is_torch_tensor",
-           "is_dask_array"]
+from ..kernels import lifted_dimension, lifted_features, lifted_map, network_outputs
+from ..kernels.tangent import sample_terms
+from ..losses import Loss
+
+__all__ = ["HostData", "GRAM_ENTRIES", "is_torch_tensor", "is_dask_array"]
 
 logger = logging.getLogger(__name__)
 
 #: entries of the temporary of one block of rows in :meth:`HostData.gram` (32 MB in float64)
 GRAM_ENTRIES = 1 << 22
-
-
-def __getattr__(name):  # the Dask backend lives in dask_data.py (imported on first use)
-    if name in ("DaskData", "ChunkwiseLoss"):
-        from . import dask_data
-
-        return getattr(dask_data, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_torch_tensor(a) -> bool:
@@ -117,6 +88,56 @@ class HostData:
         return self.host(network_outputs(self.X, self.asarray(first_layer), self.asarray(second_layer),
                                          activation))
 
+    # -- the lifted engines' passes ---------------------------------------------------------
+    def forward(self, M, activation, n_outputs: int):
+        r"""The lifted map :math:`\hat Y_{ik} = \langle A_i, M_k\rangle` for ``M`` ``(C, d+1, d+1)``:
+        float64 ``(n, C)`` on the host (:func:`~spectranet.kernels.lift.lifted_map`)."""
+        return self.host(lifted_map(self.X, np.asarray(M, dtype=float), activation))
+
+    def lifted_gram(self, weights, activation) -> np.ndarray:
+        r"""The lifted Hessian of a loss, :math:`\Phi^\top \mathrm{diag}(w) \Phi` (one pass over the
+        data, in blocks of rows: the lifted features of a block at a time).
+
+        Parameters
+        ----------
+        weights : ndarray of shape (n, C) or (n, C, C)
+            The loss Hessian per sample (:meth:`Loss.hessian_blocks`): its diagonal for a loss
+            separable over outputs (non-negative), the symmetric blocks otherwise.
+        activation : PolyActivation
+
+        Returns
+        -------
+        ndarray of shape (C, D, D) for separable weights (one block per output), or (C*D, C*D)
+        (pairs in order, the ``(k, l)`` block :math:`\Phi^\top \mathrm{diag}(w_{:kl})\Phi`);
+        ``D = (d+1)(d+2)/2``, float64 on the host.
+        """
+        w = np.asarray(self.host(weights), dtype=float)
+        n, d = self.X.shape
+        D, C = lifted_dimension(d), w.shape[1]
+        step = max(1, GRAM_ENTRIES // D)
+        separable = w.ndim == 2
+        out = np.zeros((C, D, D)) if separable else np.zeros((C * D, C * D))
+        for i in range(0, n, step):
+            Phi = self.host(lifted_features(self.X[i:i + step], activation))
+            wb = w[i:i + step]
+            if separable:  # dsyrk on Phi^T, which is Fortran-ordered: no copy, half the flops
+                for k in range(C):
+                    root = np.sqrt(np.clip(wb[:, k], 0.0, None))
+                    scaled = Phi if np.all(root == 1.0) else Phi * root[:, None]
+                    out[k] = sla.blas.dsyrk(1.0, scaled.T, trans=0, beta=1.0, c=out[k], overwrite_c=1)
+            else:
+                for k in range(C):
+                    for l in range(k, C):
+                        out[k * D:(k + 1) * D, l * D:(l + 1) * D] += (Phi * wb[:, k, l, None]).T @ Phi
+        if separable:  # dsyrk fills the upper triangle
+            iu = np.triu_indices(D, 1)
+            out[:, iu[1], iu[0]] = out[:, iu[0], iu[1]]
+        else:
+            for k in range(C):
+                for l in range(k + 1, C):
+                    out[l * D:(l + 1) * D, k * D:(k + 1) * D] = out[k * D:(k + 1) * D, l * D:(l + 1) * D].T
+        return out
+
     # -- the local phase's products, per pair (here a pair is an output) ----------------------
     n_groups = 1
 
@@ -175,8 +196,6 @@ class HostData:
     def newton_terms(self, first_layer, second_layer, free, bases, loss: Loss, activation):
         """The loss's value, gradient and Hessian in the tangent coordinates of
         :func:`spectranet.newton.sample_terms` (a dense network: one group of one patch, ``X``)."""
-        from .newton import sample_terms
-
         X = self.X
         return sample_terms(X[:, None, None, :], None, self.Y, first_layer, second_layer, free,
                             bases, loss, activation)
@@ -187,53 +206,3 @@ class HostData:
         return float(loss.value(Yhat, Y)), self.dual_products(V)
 
 
-class TorchData(HostData):
-    """``X`` and ``Y`` as torch tensors on ``device``, in float64 or float32."""
-
-    def __init__(self, X, Y, device=None, dtype=None):
-        from ._torch import import_torch
-
-        torch = import_torch()
-        self._torch = torch
-        if dtype is None:
-            dtype = X.dtype if is_torch_tensor(X) and X.dtype in (torch.float32, torch.float64) else torch.float64
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
-        if device is None:
-            device = X.device if is_torch_tensor(X) else "cpu"
-        try:
-            self.device = torch.device(device)
-            self.X = torch.as_tensor(X, dtype=dtype, device=self.device)
-        except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"cannot place the data on device={device!r}: {exc}") from exc
-        self.dtype = dtype
-        self.float32 = dtype == torch.float32
-        self.Y = self.asarray(Y)
-
-    def asarray(self, a):
-        if not is_torch_tensor(a):  # a copy: network layers are read-only numpy arrays
-            a = np.array(a, dtype=np.float64)
-        return self._torch.as_tensor(a, dtype=self.dtype, device=self.device)
-
-    def host(self, a) -> np.ndarray:
-        if is_torch_tensor(a):
-            return a.detach().to("cpu", self._torch.float64).numpy()
-        return np.asarray(a, dtype=float)
-
-
-def make_data(X_input, X: np.ndarray, Y: np.ndarray, device=None):
-    """The data backend of a problem: torch when ``X_input`` is a tensor or ``device`` is given,
-    Dask when ``X`` is a Dask array, numpy otherwise. ``X``/``Y`` are the validated float64 host
-    copies (the validated Dask arrays for Dask input)."""
-    if is_dask_array(X):
-        from .dask_data import DaskData
-
-        if device is not None:
-            raise ValueError(f"device={device!r} does not apply to Dask arrays: the data stays on the "
-                             "Dask workers (leave device=None)")
-        return DaskData(X, Y)
-    if device is None and not is_torch_tensor(X_input):
-        return HostData(X, Y)
-    dtype = X_input.dtype if is_torch_tensor(X_input) else None
-    source = X_input if is_torch_tensor(X_input) else X
-    return TorchData(source, Y, device=device, dtype=dtype)

@@ -1,9 +1,9 @@
 r"""Dask backend of the data layer: :class:`DaskData` and the chunk-wise loss.
 
-``X`` and the targets stay row-chunked Dask arrays; every product of :class:`~spectranet.data.HostData`
+``X`` and the targets stay row-chunked Dask arrays; every product of :class:`~spectranet.data.host.HostData`
 runs as Dask array operations on the active scheduler, one task per row chunk, and only the small
-reductions come back to the client (see :class:`DaskData`). Imported only for Dask input: ``import
-spectranet`` imports no dask.
+reductions come back to the client (see :class:`DaskData`). dask itself is imported only when Dask
+input is used: ``import spectranet`` imports no dask.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from functools import partial
 
 import numpy as np
 
-from .data import HostData, is_dask_array
-from .losses import Loss
-from .network import network_outputs
+from ..kernels import lifted_dimension, lifted_map, network_outputs
+from ..losses import Loss
+from .host import HostData, is_dask_array
+from .validation import as_real_array
 
-__all__ = ["DaskData", "ChunkwiseLoss"]
+__all__ = ["DaskData", "ChunkwiseLoss", "check_dask_data", "encode_dask_targets"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class ChunkwiseLoss(Loss):
         self.base = base
         self.name, self.margin = base.name, base.margin
         self.multi_output_only, self.smooth = base.multi_output_only, base.smooth
+        self.twice_differentiable = base.twice_differentiable
 
     def __getattr__(self, attr):  # what a Loss subclass adds (e.g. HuberLoss.delta)
         if attr == "base":
@@ -180,13 +182,15 @@ def _unpack(total: np.ndarray, *shapes) -> list:
     return out
 
 
-def _chunk_method(method: str, args: tuple, with_X: bool, with_Y: bool, *blocks) -> np.ndarray:
+def _chunk_method(method: str, args: tuple, with_X: bool, with_Y: bool, trailing: tuple, *blocks) -> np.ndarray:
     """One row chunk's packed result of the :class:`HostData` composite ``method`` on the chunk's
     rows of ``X`` and ``Y`` (the first blocks, when given; None otherwise), the chunk's other
-    blocks, then ``args``."""
+    blocks (2-D in the graph, reshaped to their ``trailing`` shapes: None keeps a block as it
+    is), then ``args``."""
     blocks = list(blocks)
     Xc = blocks.pop(0) if with_X else None
     Yc = blocks.pop(0) if with_Y else None
+    blocks = [b if t is None else b.reshape((b.shape[0],) + t) for b, t in zip(blocks, trailing)]
     out = getattr(HostData(Xc, Yc), method)(*blocks, *args)
     flat = []
     for part in out if isinstance(out, tuple) else (out,):
@@ -254,7 +258,7 @@ class DaskData(HostData):
         split into them)."""
         chunks = self.X.chunks[0]
         if is_dask_array(B):
-            if B.chunks[0] == chunks and (B.ndim == 1 or B.numblocks[1] == 1):
+            if B.chunks[0] == chunks and all(k == 1 for k in B.numblocks[1:]):
                 return B
             return B.rechunk((chunks,) + tuple(-1 for _ in B.shape[1:]))
         B = np.asarray(B, dtype=np.float64)
@@ -269,9 +273,13 @@ class DaskData(HostData):
         in one row per chunk, are summed. ``shapes`` are those of the summed parts (``()``: a
         float)."""
         with_Y = with_Y and self.Y is not None
+        # blocks of more than two dimensions (per-sample Hessian blocks (n, C, C)) travel as 2-D
+        # arrays: map_blocks aligns the arrays' dimensions from the right
+        trailing = tuple(tuple(np.shape(b)[1:]) if np.ndim(b) > 2 else None for b in blocks)
+        blocks = [b.reshape(b.shape[0], -1) if np.ndim(b) > 2 else b for b in blocks]
         arrays = (([self.X] if with_X else []) + ([self._rows(self.Y)] if with_Y else [])
                   + [self._rows(b) for b in blocks])
-        func = partial(_chunk_method, method, tuple(args), with_X, with_Y)
+        func = partial(_chunk_method, method, tuple(args), with_X, with_Y, trailing)
         width = sum(math.prod(shape) for shape in shapes)
         parts = self._da.map_blocks(func, *arrays, dtype=np.float64,
                                     chunks=((1,) * len(self.X.chunks[0]), (width,)))
@@ -336,9 +344,111 @@ class DaskData(HostData):
                                 chunks=(self.X.chunks[0], (Ut.shape[1],)))
         return self.matmul(first_layer), _persist(Phi)
 
+    def forward(self, M, activation, n_outputs: int):
+        """The lifted map, one task per row chunk: a persisted Dask array ``(n, C)``."""
+        M = np.asarray(M, dtype=float)
+        out = self.X.map_blocks(lifted_map, M, activation, dtype=np.float64,
+                                chunks=(self.X.chunks[0], (M.shape[0],)))
+        return _persist(out)
+
+    def lifted_gram(self, weights, activation) -> np.ndarray:
+        """:meth:`HostData.lifted_gram <spectranet.data.host.HostData.lifted_gram>` on each row
+        chunk, summed: one pass over ``X``; the ``D x D`` blocks come to the client."""
+        D = lifted_dimension(self.X.shape[1])
+        C = weights.shape[1]
+        shape = (C, D, D) if weights.ndim == 2 else (C * D, C * D)
+        return self._chunkwise("lifted_gram", [weights], (activation,), [shape], with_Y=False)[0]
+
     def outputs(self, first_layer, second_layer, activation):
         """Network outputs (n, C) as a persisted Dask array (the certificate reads them often)."""
         A = self.asarray(second_layer)
         out = self.X.map_blocks(network_outputs, self.asarray(first_layer), A, activation,
                                 dtype=np.float64, chunks=(self.X.chunks[0], (A.shape[1],)))
         return _persist(out)
+
+
+# -- validation and targets of Dask input (never gathered to the client) -------------------------
+def _check_dask_dtype(a, name: str):
+    kind = a.dtype.kind
+    if kind == "c":
+        raise TypeError(f"{name} must be real, got complex data")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got an array of dtype {a.dtype}")
+    return a if a.dtype == np.float64 else a.astype(np.float64)
+
+
+def check_dask_data(X, y=None):
+    """Validate a Dask ``X`` (and ``y``) without bringing them to the client.
+
+    Shapes and dtypes are checked on the metadata; finiteness by one Dask reduction (a pass over
+    ``X``). ``X`` is rechunked to one column chunk, ``y`` (a Dask array or an in-memory array) to
+    the row chunks of ``X``; both become float64. Returns the (lazy) validated arrays.
+    """
+    import dask
+    import dask.array as da
+
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got an array of shape {X.shape}")
+    if any(math.isnan(c) for c in X.chunks[0]):
+        logger.info("computing the unknown chunk sizes of X (one pass)")
+        X = X.compute_chunk_sizes()
+    X = _check_dask_dtype(X, "X")
+    n, d = X.shape
+    if n < 2:
+        raise ValueError(f"X has n_samples={n}; at least 2 samples are required")
+    if d < 1:
+        raise ValueError("X has 0 features; at least 1 is required")
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    if y is None:
+        if not bool(da.isfinite(X).all().compute()):
+            raise ValueError("X contains NaN or infinity")
+        return X
+    if is_dask_array(y):
+        if any(math.isnan(c) for c in y.chunks[0]):
+            y = y.compute_chunk_sizes()
+        y = _check_dask_dtype(y, "y")
+    else:
+        y = as_real_array(y, "y")
+    if y.ndim not in (1, 2) or y.shape[0] != n:
+        raise ValueError(
+            f"y must have shape ({n},) or ({n}, n_outputs) to match X, got shape {y.shape}"
+        )
+    if is_dask_array(y):
+        y = y.rechunk({0: X.chunks[0]} if y.ndim == 1 else {0: X.chunks[0], 1: -1})
+    else:
+        y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
+    finite_X, finite_y = dask.compute(da.isfinite(X).all(), da.isfinite(y).all())
+    if not finite_X:
+        raise ValueError("X contains NaN or infinity")
+    if not finite_y:
+        raise ValueError("y contains NaN or infinity")
+    return X, y
+
+
+def encode_dask_targets(y, loss: Loss, n_outputs: int | None):
+    """:func:`_targets` for a Dask ``y``: the same encodings and checks, as Dask reductions;
+    the result is persisted (the solver reads the targets in every pass)."""
+    import dask
+    import dask.array as da
+
+    if loss.multi_output_only and y.ndim == 1:
+        lo, hi, integral = dask.compute(y.min(), y.max(), (y == da.floor(y)).all())
+        if not integral or lo < 0:
+            raise ValueError("softmax targets given as 1-D must be integer class indices >= 0")
+        C = int(hi) + 1 if n_outputs is None else int(n_outputs)
+        if hi >= C:
+            raise ValueError(f"class index {int(hi)} out of range for {C} outputs")
+        Y = (y[:, None] == np.arange(C, dtype=np.float64)[None, :]).astype(np.float64)
+    else:
+        Y = y.reshape(y.shape[0], -1)
+    if n_outputs is not None and Y.shape[1] != n_outputs:
+        raise ValueError(f"y has {Y.shape[1]} outputs but {n_outputs} were expected")
+    if loss.margin:
+        values = np.unique(da.unique(Y).compute())
+        if not np.all(np.isin(values, (-1.0, 1.0))):
+            raise ValueError(
+                f"the {loss.name} loss needs labels in {{-1, +1}}; got values "
+                f"{values[:5].tolist()}. ConvexPolyNetClassifier encodes labels for you."
+            )
+    return loss.check_targets(Y).persist()

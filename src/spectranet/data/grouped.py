@@ -1,0 +1,124 @@
+r"""The data backend of the convolutional architectures: products with the grouped lift.
+
+A :class:`~spectranet.architectures.PatchLift` (:math:`R` of shape ``(n, G, r, f)``, means
+:math:`\bar x` of shape ``(n, G, f)``) replaces the design matrix; the formulas are those of
+:mod:`spectranet.kernels.forward` (group activations :math:`\phi_{ig}(u)`, outputs, gradients) and
+:mod:`spectranet.kernels.lift`. :class:`GroupedData` offers the operations of
+:class:`~spectranet.data.host.HostData` in this form, so the local phase, column generation and
+the certificate run unchanged on every architecture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..architectures import PatchLift
+from ..kernels import (group_first_gradient, group_forward, group_hidden, group_lifted_features, group_outputs,
+                       group_second_gradient, lifted_dimension, sample_terms)
+from .host import GRAM_ENTRIES, HostData
+
+__all__ = ["GroupedData"]
+
+
+class GroupedData(HostData):
+    """Grouped lift and targets as float64 numpy arrays.
+
+    Parameters
+    ----------
+    lift : PatchLift
+    Y : ndarray of shape (n, C) or None (prediction only)
+    """
+
+    def __init__(self, lift: PatchLift, Y):
+        self.R, self.mean = lift.R, lift.mean
+        self.X = None  # no design matrix: every product goes through the lift
+        self.Y = Y
+
+    @property
+    def n_groups(self) -> int:
+        return self.R.shape[1]
+
+    def hidden(self, first_layer, activation):
+        r"""Projections :math:`(R_{igr}^\top u_j)` ``(n, G, r, m)`` and the group activations
+        :math:`\phi_{ig}(u_j)` ``(n, G, m)`` (:func:`~spectranet.kernels.forward.group_hidden`)."""
+        return group_hidden(self.R, self.mean, first_layer, activation)
+
+    def apply_second(self, Phi, second_layer):
+        """Outputs :math:`\\sum_{j,g} \\phi_{ig}(u_j) \\alpha_{j,gC+k}`: ``(n, C)``."""
+        return group_outputs(Phi, second_layer)
+
+    def second_gradient(self, Phi, B) -> np.ndarray:
+        """Adjoint of :meth:`apply_second` in the second layer: ``(m, G*C)``."""
+        return group_second_gradient(Phi, B)
+
+    def first_gradient(self, first_layer, hidden, B, second_layer, activation) -> np.ndarray:
+        r"""Gradient in the filters of :math:`\langle B, \hat Y\rangle`: ``(m, f)``."""
+        return group_first_gradient(self.R, self.mean, hidden, B, second_layer, activation)
+
+    def newton_terms(self, first_layer, second_layer, free, bases, loss, activation):
+        """:func:`~spectranet.kernels.tangent.sample_terms` on the grouped lift."""
+        return sample_terms(self.R, self.mean, self.Y, first_layer, second_layer, free, bases, loss,
+                            activation)
+
+    def pair_column(self, Phi, j: int, p: int, Yhat):
+        """Outputs of a unit weight on neuron ``j``'s pair ``p``: shaped as ``Yhat`` ``(n, C)``."""
+        D = np.zeros_like(Yhat)
+        g, k = divmod(p, Yhat.shape[1])
+        D[:, k] = Phi[:, g, j]
+        return D
+
+    def dual_products(self, V):
+        r"""For each pair :math:`p = (g, k)`: :math:`\sum_i V_{ik} M_{ig}` ``(P, f, f)``,
+        :math:`\sum_i V_{ik} \bar x_{ig}` as ``(f, P)`` and :math:`\sum_i V_{ik}` ``(P,)``."""
+        V = np.asarray(V, dtype=float)
+        n, G, r, f = self.R.shape
+        C = V.shape[1]
+        Q = np.empty((G, C, f, f))
+        Vr = np.repeat(V, r, axis=0)  # (n*r, C): row i*r + s carries V_i
+        for g in range(G):
+            Rg = self.R[:, g].reshape(n * r, f)
+            for k in range(C):
+                Q[g, k] = (Rg * Vr[:, k, None]).T @ Rg
+        lin = np.einsum("ngf,nk->gkf", self.mean, V, optimize=True).reshape(G * C, f).T
+        sums = np.tile(V.sum(axis=0), G)
+        return Q.reshape(G * C, f, f), lin, sums
+
+    def outputs(self, first_layer, second_layer, activation):
+        return self.apply_second(self.hidden(first_layer, activation)[1], second_layer)
+
+    def forward(self, M, activation, n_outputs: int):
+        r"""Lifted map: :math:`\hat Y_{ik} = \sum_g \langle A_{ig}, M_{gC+k}\rangle` for ``M``
+        ``(P, f+1, f+1)`` (:func:`~spectranet.kernels.forward.group_forward`)."""
+        return group_forward(self.R, self.mean, M, activation, n_outputs)
+
+    def lifted_features(self, activation) -> np.ndarray:
+        """Explicit lifted features of each group ``(G, n, D)`` in the svec layout of
+        :mod:`spectranet.kernels.lift`."""
+        return group_lifted_features(self.R, self.mean, activation)
+
+    def lifted_gram(self, weights, activation) -> np.ndarray:
+        """:meth:`HostData.lifted_gram <spectranet.data.host.HostData.lifted_gram>` of the grouped
+        lift: for separable weights one block per output over its pairs ``(g, k)``, ``g = 0..G-1``
+        (``(C, G*D, G*D)``); otherwise all pairs in order ``p = g*C + k`` (``(P*D, P*D)``)."""
+        w = np.asarray(weights, dtype=float)
+        n, G, r, f = self.R.shape
+        D, C = lifted_dimension(f), w.shape[1]
+        step = max(1, GRAM_ENTRIES // (G * D))
+        separable = w.ndim == 2
+        out = np.zeros((C, G * D, G * D)) if separable else np.zeros((G * C * D, G * C * D))
+        for i in range(0, n, step):
+            rows = slice(i, i + step)
+            # (rows, G*D): group g's features in columns g*D:(g+1)*D
+            Phi = group_lifted_features(self.R[rows], self.mean[rows], activation).transpose(1, 0, 2)
+            Phi = Phi.reshape(Phi.shape[0], G * D)
+            for k in range(C):
+                if separable:
+                    out[k] += (Phi * w[rows, k, None]).T @ Phi
+                    continue
+                for l in range(C):
+                    block = ((Phi * w[rows, k, l, None]).T @ Phi).reshape(G, D, G, D)
+                    for g in range(G):  # pairs p = g*C + k, q = h*C + l
+                        for h in range(G):
+                            p, q = g * C + k, h * C + l
+                            out[p * D:(p + 1) * D, q * D:(q + 1) * D] += block[g, :, h, :]
+        return 0.5 * (out + out.swapaxes(-1, -2))

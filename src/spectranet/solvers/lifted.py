@@ -1,0 +1,513 @@
+r"""Primal–dual interior-point method in the lifted space: cost independent of the optimum's width.
+
+For pairs :math:`p` (one per output for a dense network; one per pooling group and output for a
+CNN) and :math:`(Z_p, Z_p') \in \mathcal N_f`, the program (21) is
+
+.. math::
+
+    \min\ f(m) + \beta \sum_p (Z_{p,4} + Z'_{p,4}), \qquad m_p = \mathrm{svec}(Z_p - Z_p'),
+    \qquad f(m) = \ell(\Psi m, Y),
+
+with :math:`\Psi` the lifted features (:mod:`spectranet.kernels.lift`: :math:`\hat Y_{:k} =
+\sum_g \Phi_g m_{gC+k}`). Its unknowns are the ``D = (f+1)(f+2)/2`` entries of each matrix, not
+the ``n`` samples: the Newton system has order :math:`D` per pair (:math:`GD` per output when
+pooling groups share an output, :math:`PD` for the softmax loss, which couples the outputs),
+whatever the width of the optimal network. The data enter only through the lifted Hessian
+:math:`\Psi^\top \nabla^2\ell\,\Psi` (one pass, :meth:`~spectranet.data.host.HostData.lifted_gram`)
+and the adjoint :math:`\Psi^\top \nabla\ell` (one pass). For the squared loss both are fixed —
+the sufficient statistics :math:`\Phi^\top\Phi` and :math:`\Phi^\top y` — and ``n`` drops out of
+the iterations entirely.
+
+**The Newton system.** Blocks :math:`b = (p, \pm)` with Nesterov–Todd scaling :math:`W_b`
+(:math:`W_b S_b W_b = Z_b`), :math:`T_b = W_b \circledast W_b` (the symmetric Kronecker product:
+:math:`X \mapsto W_b X W_b` in svec coordinates), :math:`g = \mathrm{svec}(G)`. With
+:math:`r_b = \pm\nabla f + \beta e_4 - y_b g - s_b` (dual residual) and the complementarity right-
+hand side :math:`R_b`, eliminating :math:`\Delta s_b` and :math:`\Delta z_b` leaves
+
+.. math:: (I + K H)\,\Delta m = c_0 + \sum_b \Delta y_b\, a_b, \qquad K_p = T_{p+} + T_{p-},
+          \quad a_b = \pm T_b g,
+
+solved as :math:`\Delta m = L (I + L^\top H L)^{-1} L^{-1}(\cdot)` with :math:`K = LL^\top`
+(Cholesky factors of order :math:`D` and of the positive definite :math:`I + L^\top H L`), and a
+:math:`2P \times 2P` system for the equality multipliers whose rank-one part per pair,
+:math:`\pi_p \mathbf 1\mathbf 1^\top` with :math:`\pi_p = g^\top T_{p+} K_p^{-1} T_{p-} g`, is formed
+as a product (not as the difference of two nearly equal terms). Mehrotra's predictor–corrector as
+in :mod:`spectranet.solvers.ipm`.
+
+**Certified iterates.** The dual point of an iterate is :math:`V = -\nabla\ell(\hat Y)`, and
+:math:`\mathcal A^*(V)_p = -\mathrm{smat}(\nabla f)_p`: the exact sphere oracle on these
+:math:`(f+1) \times (f+1)` matrices gives :math:`\lambda` and the lower bound
+:math:`\max_{t \le \min(1, \beta/\lambda)} -\ell^*(-tV)` at no cost in passes for the squared loss
+(from the sufficient statistics), one cheap pass otherwise. The method stops on that certified gap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+
+from .._blas import single_threaded_blas
+from ..kernels import smat, svec
+from ..losses import SquaredLoss
+from ..sphere import eig_desc, sphere_max_abs
+from ._conic import max_step, nt_scaling, sym
+
+__all__ = ["MAX_ORDER", "LiftedSolution", "supports", "solve_lifted_space", "skron", "newton_order"]
+
+logger = logging.getLogger(__name__)
+
+#: largest order of a dense block of the Newton system (``D`` per pair, ``G*D`` per output for
+#: pooled CNNs, ``P*D`` for softmax): 4000 is 128 MB and about 2e10 flops per factorization
+MAX_ORDER = 4000
+#: fraction of the step to the boundary of the cones
+STEP_FRACTION = 0.98
+#: iterations without a better certified gap before stopping (double precision exhausted)
+STALL = 8
+#: the squared loss from its sufficient statistics, 1/2 m^T H m - b^T m + 1/2 |y|^2, is taken only
+#: where it keeps this fraction of the terms' size (its relative rounding is then below 1e-10);
+#: else the outputs are computed (a pass) and the loss and the dual point come from them
+CANCELLATION = 1e-6
+
+
+def newton_order(problem) -> int:
+    """Order of the largest dense block of the Newton system (see :data:`MAX_ORDER`)."""
+    D = (problem.n_features + 1) * (problem.n_features + 2) // 2
+    return D * (problem.n_pairs if problem.loss.multi_output_only else problem.n_groups)
+
+
+def supports(problem, max_order: int = MAX_ORDER) -> bool:
+    """Whether :func:`solve_lifted_space` handles ``problem``: a twice differentiable loss
+    (:attr:`Loss.twice_differentiable <spectranet.losses.Loss.twice_differentiable>`: squared,
+    logistic, softmax), ``beta > 0`` and Newton blocks of order at most ``max_order``
+    (:func:`newton_order`); any data backend."""
+    return (problem.loss.smooth and problem.loss.twice_differentiable and problem.beta > 0
+            and newton_order(problem) <= max_order)
+
+
+@dataclass(frozen=True)
+class LiftedSolution:
+    r"""Result of :func:`solve_lifted_space`.
+
+    Attributes
+    ----------
+    Z, Z_prime : ndarray of shape (P, f+1, f+1)
+    objective : float
+        Objective (21) at ``(Z, Z_prime)``.
+    lower_bound : float
+        Certified lower bound of the last accepted iterate (the exact sphere oracle on its dual
+        point :math:`V = -\nabla\ell(\hat Y)`).
+    dual_scale : float
+        The ``t`` of that bound: ``dual_scale * V`` is dual feasible.
+    iterations : int
+    status : str
+        ``"optimal"`` (certified gap at most ``tol``, or accepted by the caller), ``"max_iter"``,
+        ``"numerical"``, ``"time_limit"``.
+    history : list of (time, objective, lower_bound)
+    dual : ndarray of shape (n, C) or None
+        :math:`V = -\nabla\ell(\hat Y)` at the returned iterate (None for the squared loss, whose
+        iterations never form it: ``Y - forward(Z - Z_prime)``).
+    objective_model : object
+        The smooth part of the objective with its sufficient statistics (the squared loss's lifted
+        Gram matrix): a later solve on the same data and another beta reuses it.
+    """
+
+    Z: np.ndarray = field(repr=False)
+    Z_prime: np.ndarray = field(repr=False)
+    objective: float
+    lower_bound: float
+    dual_scale: float
+    iterations: int
+    status: str
+    history: list = field(default_factory=list, repr=False)
+    dual: object = field(default=None, repr=False)
+    objective_model: object = field(default=None, repr=False)
+
+
+def skron(W: np.ndarray) -> np.ndarray:
+    r"""The symmetric Kronecker product :math:`W \circledast W`: the matrix of
+    :math:`X \mapsto W X W^\top` in svec coordinates, ``(..., D, D)`` for ``W`` of shape
+    ``(..., p, p)`` (any square ``W``; :math:`(R \circledast R)(R \circledast R)^\top = RR^\top
+    \circledast RR^\top`).
+
+    Entry :math:`((i,j),(k,l))` is :math:`s_{ij} s_{kl} (W_{ik} W_{jl} + W_{il} W_{jk}) / 2` with the
+    svec weights :math:`s` (1 on the diagonal, :math:`\sqrt 2` off it)."""
+    from ..kernels import svec_indices
+
+    rows, cols, weights = svec_indices(W.shape[-1])
+    I, J = rows[:, None], cols[:, None]
+    K, L = rows[None, :], cols[None, :]
+    T = W[..., I, K] * W[..., J, L]
+    T += W[..., I, L] * W[..., J, K]
+    T *= 0.5 * np.outer(weights, weights)
+    return T
+
+
+class _Objective:
+    """The smooth part :math:`f(m) = \\ell(\\Psi m, Y)` and what the method needs of it.
+
+    For the squared loss, from the sufficient statistics (one pass at construction): the lifted
+    Gram matrices, :math:`\\Psi^\\top Y` and :math:`\\|Y\\|^2`; :meth:`dual_value` of the
+    certificate's scaled dual points too. Otherwise each evaluation is a pass (outputs, adjoint)
+    and each Hessian another (:meth:`~spectranet.data.host.HostData.lifted_gram`).
+    """
+
+    def __init__(self, problem, blocks):
+        self.problem, self.blocks = problem, blocks
+        self.P, self.f = problem.n_pairs, problem.n_features
+        self.D = (self.f + 1) * (self.f + 2) // 2
+        self.quadratic = isinstance(getattr(problem.loss, "base", problem.loss), SquaredLoss)
+        self._hessian = None
+        if self.quadratic:
+            Y = problem.Y
+            self._hessian = self._gram(np.ones(Y.shape))
+            self.b = self._adjoint_svec(Y)  # Psi^T Y, (P, D)
+            self.yy = float(problem.data.host((Y * Y).sum()))
+
+    def _gram(self, weights):
+        gram = self.problem.data.lifted_gram(weights, self.problem.activation)
+        return list(gram) if gram.ndim == 3 else [gram]
+
+    def _adjoint_svec(self, V) -> np.ndarray:
+        """:math:`\\Psi^\\top V` as ``(P, D)``: the svec of the adjoint (one pass)."""
+        return svec(self.problem.adjoint(V))
+
+    def hess_mul(self, x: np.ndarray) -> np.ndarray:
+        """:math:`H x` for ``x`` of shape (P, D) (the blocks of the current Hessian)."""
+        out = np.empty_like(x)
+        for idx, H in zip(self.blocks, self._hessian):
+            out[idx] = (H @ x[idx].ravel()).reshape(len(idx), self.D)
+        return out
+
+    def evaluate(self, m: np.ndarray, hessian: bool = True):
+        """``(value, gradient (P, D), V)`` at ``m``; the Hessian blocks are updated when asked
+        (``V``: the dual point :math:`-\\nabla\\ell`, ``None`` for the squared loss, which never
+        needs it)."""
+        problem = self.problem
+        if self.quadratic:
+            Hm = self.hess_mul(m)
+            mHm, bm = float(np.sum(m * Hm)), float(np.sum(self.b * m))
+            value = 0.5 * mHm - bm + 0.5 * self.yy
+            if value > CANCELLATION * (0.5 * abs(mHm) + abs(bm) + 0.5 * self.yy):
+                return value, Hm - self.b, None
+            # the three terms cancel (a large step far from the optimum): the loss from the outputs
+            Yhat = problem.forward(smat(m, self.f + 1))
+            return float(problem.loss.value(Yhat, problem.Y)), Hm - self.b, problem.Y - Yhat
+        
+        Yhat = problem.forward(smat(m, self.f + 1))
+        G = problem.loss.gradient(Yhat, problem.Y)
+        value = float(problem.loss.value(Yhat, problem.Y))
+        if hessian:
+            self._hessian = self._gram(problem.loss.hessian_blocks(Yhat, problem.Y))
+        return value, self._adjoint_svec(G), -G
+
+    def dual_values(self, m, grad, V, ts) -> np.ndarray:
+        """:math:`-\\ell^*(-tV)` for each ``t`` in ``ts``, :math:`V = -\\nabla\\ell(\\Psi m)`."""
+        if self.quadratic and V is None:  # V = Y - Psi m: V.Y = yy - b.m, |V|^2 = yy - 2 b.m + m.H m
+            bm = float(np.sum(self.b * m))
+            VY, VV = self.yy - bm, self.yy - bm + float(np.sum(grad * m))
+            ts = np.asarray(ts, dtype=float)
+            return ts * VY - 0.5 * ts * ts * VV
+        return self.problem.loss.dual_values(V, self.problem.Y, ts)
+
+    @property
+    def hessian(self):
+        return self._hessian
+
+
+def _blocks(problem) -> list[np.ndarray]:
+    """Pair indices of the Hessian's dense blocks: per output its groups' pairs ``g*C + k``
+    (one pair dense), or all pairs for a loss that couples the outputs."""
+    P, C = problem.n_pairs, problem.n_outputs
+    if problem.loss.multi_output_only:
+        return [np.arange(P)]
+    return [np.arange(k, P, C) for k in range(C)]
+
+
+class _NewtonSystem:
+    r"""The factorized Newton system of one iteration, in NT-scaled coordinates.
+
+    With the exact factors :math:`U_b = R_b \circledast R_b` of :math:`T_b = W_b \circledast W_b`
+    (:math:`W_b = R_b R_b^\top`), the unknowns are the scaled directions
+    :math:`\xi_b = \mathrm{svec}(R_b^{-1}\Delta Z_b R_b^{-\top})`, :math:`\varsigma_b =
+    \mathrm{svec}(R_b^\top \Delta S_b R_b)` and :math:`\Delta y_b`. The complementarity reads
+    :math:`\xi_b + \varsigma_b = \mathrm{svec}(B_b)`, the dual equation
+    :math:`\Delta s_b = r_b \pm H\Delta m - \Delta y_b g` with :math:`\Delta m = \tilde U \xi`,
+    :math:`\tilde U = [U_{p+}, -U_{p-}]`, so that
+
+    .. math:: (I + \tilde U^\top H \tilde U)\,\xi - C\Delta y = \mathrm{svec}(B) - U^\top r,
+              \qquad C^\top \xi = -r_p, \qquad c_b = U_b^\top g .
+
+    The equality of each block is eliminated by projecting onto the complement of :math:`c_b`
+    (:math:`\Pi_b = I - v_b v_b^\top`): one Cholesky factorization of the positive definite
+    :math:`I + (\tilde U\Pi)^\top H (\tilde U\Pi)` per Hessian block (order ``2D`` per pair).
+    Nothing is inverted but that matrix, and :math:`\Delta m = \tilde U\xi` is formed from the
+    solution, not as a difference of large terms: near the optimum :math:`T_b` has eigenvalues from
+    :math:`\mu` to :math:`1/\mu`, which an unscaled elimination loses to rounding.
+    """
+
+    def __init__(self, Z, S, hessian, blocks, g):
+        self.R, self.Rinv, self.lam = nt_scaling(Z, S)
+        self.U = skron(self.R)  # (P, 2, D, D): T_b = U_b U_b^T
+        self.g, self.blocks, self.hessian = g, blocks, hessian
+        P, D = self.U.shape[0], self.U.shape[-1]
+        self.P, self.D = P, D
+        self.sgn = np.array([1.0, -1.0])
+        self.c = self.U.swapaxes(-1, -2) @ g  # (P, 2, D)
+        self.cc = np.einsum("psd,psd->ps", self.c, self.c)
+        self.v = self.c / np.sqrt(self.cc)[..., None]
+        Upi = self.U - (self.U @ self.v[..., :, None]) * self.v[..., None, :]  # U_b Pi_b
+        self.F = []
+        for idx, H in zip(blocks, hessian):
+            k = len(idx)
+            Ut = np.zeros((k, D, k, 2, D))  # the block's (U Pi): (pairs x D) x (pairs x 2 x D)
+            for i, p in enumerate(idx):
+                Ut[i, :, i, 0] = Upi[p, 0]
+                Ut[i, :, i, 1] = -Upi[p, 1]
+            Ut = Ut.reshape(k * D, 2 * k * D)
+            M = Ut.T @ (H @ Ut)
+            M = 0.5 * (M + M.T)
+            M[np.diag_indices_from(M)] += 1.0
+            self.F.append(sla.cho_factor(M, lower=True, check_finite=False))
+
+    def _hmul(self, x):
+        out = np.empty_like(x)
+        for idx, H in zip(self.blocks, self.hessian):
+            out[idx] = (H @ x[idx].ravel()).reshape(len(idx), self.D)
+        return out
+
+    def _dm(self, xi):
+        r""":math:`\Delta m = \tilde U \xi` per pair, (P, D)."""
+        return np.einsum("pde,pe->pd", self.U[:, 0], xi[:, 0]) - np.einsum("pde,pe->pd", self.U[:, 1], xi[:, 1])
+
+    def _apply(self, xi):
+        r""":math:`(I + \tilde U^\top H \tilde U)\xi` and :math:`H\Delta m`."""
+        Hdm = self._hmul(self._dm(xi))
+        return xi + self.sgn[None, :, None] * np.einsum("psde,pd->pse", self.U, Hdm), Hdm
+
+    def _kkt(self, rhs, rp):
+        r"""Solve :math:`(I + \tilde U^\top H\tilde U)\xi - C\Delta y = \text{rhs}`,
+        :math:`C^\top\xi = -r_p`: ``(xi, dy, H dm)``."""
+        xi0 = (-rp / self.cc)[..., None] * self.c
+        t = rhs - self._apply(xi0)[0]
+        r = t - self.v * np.einsum("psd,psd->ps", self.v, t)[..., None]
+        eta = np.empty_like(r)
+        for idx, F in zip(self.blocks, self.F):
+            eta[idx] = sla.cho_solve(F, r[idx].ravel(), check_finite=False).reshape(len(idx), 2, self.D)
+        # the solution lies in the range of Pi; rounding aside, project it there
+        eta -= self.v * np.einsum("psd,psd->ps", self.v, eta)[..., None]
+        xi = eta + xi0
+        Axi, Hdm = self._apply(xi)
+        dy = np.einsum("psd,psd->ps", self.c, Axi - rhs) / self.cc
+        return xi, dy, Hdm
+
+    def solve(self, B, rd, rp, refine: int = 0):
+        r"""The Newton step for the scaled complementarity target ``B`` (``(P, 2, p, p)``:
+        :math:`R^{-1}\Delta Z R^{-\top} + R^\top \Delta S R = B`), the dual residual ``rd``
+        (``(P, 2, D)``) and the equality's violation ``rp`` (``(P, 2)``), with up to ``refine``
+        rounds of iterative refinement of the reduced system (each kept if it reduces its
+        residual). Returns ``(dZ, dS, dy, dZt, dSt)`` (the last two scaled)."""
+        Ut = self.U.swapaxes(-1, -2)
+        rhs = svec(B) - np.einsum("psde,pse->psd", Ut, rd)
+        xi, dy, Hdm = self._kkt(rhs, rp)
+        if refine:
+            def residual(xi, dy):
+                Axi = self._apply(xi)[0]
+                return rhs - Axi + self.c * dy[..., None], -rp - np.einsum("psd,psd->ps", self.c, xi)
+
+            res = residual(xi, dy)
+            size = max(float(np.max(np.abs(r))) for r in res)
+            for _ in range(refine):
+                cxi, cdy, _ = self._kkt(res[0], -res[1])
+                new = (xi + cxi, dy + cdy)
+                new_res = residual(*new)
+                new_size = max(float(np.max(np.abs(r))) for r in new_res)
+                if not new_size < size:
+                    break
+                (xi, dy), res, size = new, new_res, new_size
+            Hdm = self._hmul(self._dm(xi))
+        p = B.shape[-1]
+        sig = svec(B) - xi
+        ds = rd + self.sgn[None, :, None] * Hdm[:, None, :] - dy[..., None] * self.g
+        dZt, dSt = smat(xi, p), smat(sig, p)
+        dZ = self.R @ dZt @ self.R.swapaxes(-1, -2)
+        return sym(dZ), sym(smat(ds, p)), dy, dZt, dSt
+
+
+def _certified_bound(objective: _Objective, m, grad, V, beta, f):
+    """The certificate of an iterate: :math:`\\lambda` of its dual point by the exact sphere
+    oracle on :math:`\\mathcal A^*(V)_p = -\\mathrm{smat}(\\nabla f)_p`, and the best bound
+    :math:`-\\ell^*(-tV)` over :math:`t \\le \\min(1, \\beta/\\lambda)`. Returns ``(bound, t, lam)``."""
+    from ..certificate import _maximize_concave
+
+    Astar = -smat(grad, f + 1)  # (P, f+1, f+1)
+    lam = 0.0
+    for p in range(Astar.shape[0]):
+        Q, q, r = Astar[p, :f, :f], 2.0 * Astar[p, :f, f], Astar[p, f, f]
+        res, _ = sphere_max_abs(Q, q, r, eig=eig_desc(Q))
+        lam = max(lam, res.value_upper)
+    t_max = 1.0 if lam <= beta else beta / lam
+    t, bound = _maximize_concave(lambda ts: objective.dual_values(m, grad, V, ts), t_max)
+    return bound, t, lam
+
+
+def _initial_point(problem, P, f):
+    """Interior start: :math:`Z = Z' = \\tau\\,\\mathrm{diag}(I, f)` (on :math:`\\mathcal N_f`, zero
+    network) and :math:`S = \\frac\\beta 2 I`, :math:`y = -\\beta/2`, with :math:`\\tau` balancing the
+    penalty :math:`\\beta \\sum Z_4` against the loss at zero (as the sample-space method)."""
+    beta, Y = problem.beta, problem.Y
+    l0 = float(problem.loss.value(Y * 0.0, Y))  # numpy, or Dask arrays with the chunk-wise loss
+    tau = max(l0, 1e-12) / (2.0 * P * beta * f)
+    p = f + 1
+    Z = np.zeros((P, 2, p, p))
+    Z[..., np.arange(p), np.arange(p)] = tau * np.r_[np.ones(f), f]
+    S = np.zeros((P, 2, p, p))
+    S[..., np.arange(p), np.arange(p)] = 0.5 * beta
+    return Z, S, np.full((P, 2), -0.5 * beta)
+
+
+#: BLAS runs single-threaded when the Newton blocks have order at most SINGLE_THREAD_ORDER and
+#: an iteration's passes over the data are small (n D^2 <= SINGLE_THREAD_PASS): threads gain
+#: nothing on such products and cost up to 10x on a busy machine (a 132 x 132 Cholesky: 0.17 s)
+SINGLE_THREAD_ORDER, SINGLE_THREAD_PASS = 1000, 1e9
+
+
+def solve_lifted_space(problem, *, tol: float = 1e-8, max_iter: int = 100, verbose: bool = False,
+                       accept=None, accept_gap: float = 0.0, deadline: float | None = None,
+                       objective=None) -> LiftedSolution:
+    r"""Solve (21) by the primal–dual interior-point method in the lifted space (see the module
+    docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+        A problem with :func:`supports` true (any data backend: numpy, torch, Dask, grouped).
+    tol : float
+        Target certified relative gap of the lifted iterate.
+    max_iter : int
+    verbose : bool
+        Log each iteration at INFO level (DEBUG otherwise).
+    accept : callable, optional
+        ``accept(Z, Z_prime, t, V)`` on each iterate whose certified gap is at most ``accept_gap``
+        (``t * V`` is its certified dual point; ``V`` is None for the squared loss, where the
+        iterations never form it: it is ``Y - forward(Z - Z_prime)``); returning True stops with
+        status ``"optimal"`` (the native solver extracts and certifies the iterate's network).
+    accept_gap : float
+    deadline : float, optional
+        ``time.perf_counter()`` value after which the method stops (status ``"time_limit"``).
+    objective : object, optional
+        ``LiftedSolution.objective_model`` of an earlier solve on the same data (another beta):
+        its sufficient statistics are reused.
+
+    Returns
+    -------
+    LiftedSolution
+    """
+    if not supports(problem):
+        raise ValueError(f"the lifted interior point does not support this problem: it needs a twice "
+                         f"differentiable loss (squared, logistic, softmax), "
+                         f"beta > 0 and Newton blocks of order <= {MAX_ORDER} (here {newton_order(problem)})")
+    blocks = _blocks(problem)
+    if not (isinstance(objective, _Objective) and objective.problem.data is problem.data and objective.quadratic):
+        objective = _Objective(problem, blocks)  # the sufficient statistics: a pass, with threads
+    D = objective.D
+    small_passes = objective.quadratic or problem.n_samples * D * D <= SINGLE_THREAD_PASS
+    with single_threaded_blas(small_passes and 2 * newton_order(problem) <= SINGLE_THREAD_ORDER):
+        return _iterate(problem, objective, blocks, tol=tol, max_iter=max_iter, verbose=verbose, accept=accept,
+                        accept_gap=accept_gap, deadline=deadline)
+
+
+def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, accept_gap, deadline):
+    """The iterations of :func:`solve_lifted_space`."""
+    log = logger.info if verbose else logger.debug
+    start = time.perf_counter()
+    beta, f, P = problem.beta, problem.n_features, problem.n_pairs
+    p = f + 1
+    g = svec(np.diag(np.r_[np.ones(f), -1.0]))
+    e4 = svec(np.diag(np.r_[np.zeros(f), 1.0]))
+    sgn = np.array([1.0, -1.0])
+    nu = 2 * P * p
+    Z, S, y = _initial_point(problem, P, f)
+    nonlinear = not objective.quadratic
+    history, status, best, it = [], "max_iter", None, 0
+    for it in range(max_iter + 1):
+        zs = svec(Z)
+        m = zs[:, 0] - zs[:, 1]
+        value, grad, V = objective.evaluate(m, hessian=True)
+        primal = value + beta * float(np.sum(Z[..., f, f]))
+        rd = sgn[None, :, None] * grad[:, None, :] + beta * e4 - y[..., None] * g - svec(S)
+        rp = zs @ g
+        mu = float(np.sum(Z * S)) / nu
+        bound, t, lam = _certified_bound(objective, m, grad, V, beta, f)
+        scale = max(abs(primal), abs(bound), 1e-300)
+        gap = max(primal - bound, 0.0) / scale
+        pres = float(np.max(np.abs(rp))) / (1.0 + float(np.max(np.abs(Z[..., f, f]))))
+        history.append((time.perf_counter() - start, primal, bound))
+        log("lifted %3d: primal %.12g bound %.12g gap %.2e lam/beta %.3g eq %.1e mu %.2e", it, primal, bound,
+            gap, lam / beta, pres, mu)
+        if pres <= 1e-9 and (best is None or gap < best[0]):
+            best = (gap, it, Z.copy(), primal, bound, t, V)
+        if gap <= tol and pres <= 1e-9:
+            status = "optimal"
+            break
+        if accept is not None and gap <= accept_gap and pres <= 1e-9 and accept(Z[:, 0], Z[:, 1], t, V):
+            status, best = "optimal", (gap, it, Z.copy(), primal, bound, t, V)
+            log("lifted: iterate %d accepted by the caller", it)
+            break
+        if it == max_iter:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            status = "time_limit"
+            break
+        if best is not None and it - best[1] >= STALL:
+            status = "numerical"
+            log("lifted: no progress in %d iterations (double precision exhausted)", STALL)
+            break
+        try:
+            with single_threaded_blas(2 * newton_order(problem) <= SINGLE_THREAD_ORDER):
+                system = _NewtonSystem(Z, S, objective.hessian, blocks, g)
+                refine = 2 if gap < 1e-3 else 0
+                lam_nt, R = system.lam, system.R
+                # predictor (affine scaling): scaled target -Lambda
+                B = np.zeros_like(Z)
+                B[..., np.arange(p), np.arange(p)] = -lam_nt
+                dZ, dS, dy, dZt, dSt = system.solve(B, rd, rp, refine)
+                alpha = min(1.0, max_step(lam_nt, dZt), max_step(lam_nt, dSt))
+                mu_aff = float(np.sum((Z + alpha * dZ) * (S + alpha * dS))) / nu
+                sigma = min(1.0, max(mu_aff / mu, 0.0) ** 3)
+                # corrector: lam o (dZt + dSt) = sigma mu I - lam o lam - dZt_aff o dSt_aff
+                B = sigma * mu * np.eye(p) - sym(dZt @ dSt)
+                B = 2.0 * B / (lam_nt[..., :, None] + lam_nt[..., None, :])
+                B[..., np.arange(p), np.arange(p)] -= lam_nt
+                dZ, dS, dy, dZt, dSt = system.solve(B, rd, rp, refine)
+        except (np.linalg.LinAlgError, sla.LinAlgError) as exc:
+            status = "numerical"
+            log("lifted: factorization failed (%s); stopping", exc)
+            break
+        alpha = min(1.0, STEP_FRACTION * min(max_step(lam_nt, dZt), max_step(lam_nt, dSt)))
+        if nonlinear:  # backtrack on the dual residual of the nonlinear gradient
+            r_norm = float(np.linalg.norm(rd))
+            for _ in range(30):
+                Zt, St, yt = Z + alpha * dZ, S + alpha * dS, y + alpha * dy
+                zt = svec(Zt)
+                _, grad_t, _ = objective.evaluate(zt[:, 0] - zt[:, 1], hessian=False)
+                rd_t = sgn[None, :, None] * grad_t[:, None, :] + beta * e4 - yt[..., None] * g - svec(St)
+                if float(np.linalg.norm(rd_t)) <= max((1.0 - 0.1 * alpha) * r_norm, 1e-12 * (1.0 + r_norm)):
+                    break
+                alpha *= 0.5
+        Z, S, y = Z + alpha * dZ, S + alpha * dS, y + alpha * dy
+        if not (np.all(np.isfinite(Z)) and np.all(np.isfinite(S))):
+            status = "numerical"
+            break
+    if best is None:
+        best = (math.inf, it, Z, history[-1][1], -math.inf, 0.0, V)
+    _, it_best, Z, primal, bound, t, V = best
+    if it_best != it:
+        log("lifted: returning iterate %d (best certified gap %.2e)", it_best, best[0])
+    return LiftedSolution(Z=np.ascontiguousarray(Z[:, 0]), Z_prime=np.ascontiguousarray(Z[:, 1]),
+                          objective=primal, lower_bound=bound, dual_scale=t, iterations=it, status=status,
+                          history=history, dual=V, objective_model=objective)

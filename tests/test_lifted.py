@@ -1,0 +1,109 @@
+"""The interior point in the lifted space: certified optima of (21) whatever their width, the
+sufficient statistics of the squared loss, every data backend, and the engines' dispatch."""
+
+import numpy as np
+import pytest
+
+from spectranet import Conv2D, Problem, beta_max, certify, get_solver
+from spectranet.solvers import dispatch, lifted
+from spectranet.solvers.native import NativeSolver
+
+from ._data import planted
+from .test_solvers import loss_case
+
+
+def _against_clarabel(problem, result):
+    sdp = get_solver("clarabel").solve(problem)
+    assert result.status == "optimal" and result.gap <= 1e-6
+    assert result.network_objective == pytest.approx(sdp.network_objective, rel=2e-6)
+    assert result.lower_bound <= sdp.network_objective * (1 + 1e-9)
+    assert sdp.lower_bound <= result.network_objective * (1 + 1e-9)
+    assert result.objective <= result.network_objective
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])
+@pytest.mark.parametrize("relative", [1e-1, 1e-4])
+def test_lifted_engine_reaches_the_sdp_optimum(loss, relative):
+    X, y, C = loss_case(loss, n=60, d=3)
+    base = Problem(X, y, "relu", loss, 0.0)
+    problem = base.with_beta(relative * beta_max(base))
+    result = NativeSolver(engine="lifted").solve(problem)
+    assert result.engine == "lifted"
+    _against_clarabel(problem, result)
+    assert result.n_neurons <= 2 * (problem.n_features + 1) * C
+    # the certificate of the returned network, reproduced from the network, the data and its dual
+    again = certify(result.network, X, y, loss, problem.beta, dual=result.certificate.dual)
+    assert again.gap == pytest.approx(result.gap, abs=1e-12)
+
+
+def test_lifted_iterates_are_certified_and_converge():
+    X, y, _ = planted(n=200, d=5, seed=1)
+    problem = Problem(X, y, "relu", "squared", 0.0)
+    problem = problem.with_beta(1e-5 * beta_max(problem))
+    sol = lifted.solve_lifted_space(problem, tol=1e-9)
+    assert sol.status == "optimal"
+    assert sol.lower_bound <= sol.objective
+    assert (sol.objective - sol.lower_bound) <= 1e-9 * sol.objective
+    gaps = [(p - b) / p for _, p, b in sol.history]
+    assert gaps[-1] <= 1e-9 and gaps[0] > 0.5
+    # the bound is a true one: at most the optimum Clarabel certifies
+    sdp = get_solver("clarabel").solve(problem)
+    assert sol.lower_bound <= sdp.network_objective * (1 + 1e-9)
+
+
+def test_squared_loss_sufficient_statistics_are_reused_along_a_path():
+    X, y, _ = planted(n=300, d=4, seed=2)
+    base = Problem(X, y, "relu", "squared", 0.0)
+    bmax = beta_max(base)
+    solver = NativeSolver(engine="lifted")
+    first = solver.solve(base.with_beta(1e-2 * bmax))
+    model = first.warm_state["lifted_objective"]
+    second = solver.solve(base.with_beta(1e-3 * bmax), warm_start=first)
+    assert second.warm_state["lifted_objective"] is model  # no second pass over the data
+    _against_clarabel(base.with_beta(1e-3 * bmax), second)
+
+
+def test_lifted_engine_on_a_pooled_cnn_matches_clarabel():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 16))
+    y = np.sign(X[:, 5] * X[:, 6] + 0.1)
+    arch = Conv2D((1, 4, 4), 2, pool="global")
+    base = Problem(X, y, "relu", "logistic", 0.0, architecture=arch)
+    problem = base.with_beta(1e-2 * beta_max(base))
+    result = NativeSolver(engine="lifted").solve(problem)
+    _against_clarabel(problem, result)
+
+
+def test_lifted_engine_on_dask_and_torch_data_matches_numpy():
+    dask_array = pytest.importorskip("dask.array")
+    torch = pytest.importorskip("torch")
+    X, y, _ = planted(n=80, d=3, seed=4)
+    problem = Problem(X, y, "relu", "squared", 0.05)
+    ref = NativeSolver(engine="lifted").solve(problem)
+    for data in ((dask_array.from_array(X, chunks=25), dask_array.from_array(y, chunks=25)),
+                 (torch.tensor(X), torch.tensor(y))):
+        result = NativeSolver(engine="lifted").solve(Problem(*data, "relu", "squared", 0.05))
+        assert result.gap <= 1e-6
+        assert result.network_objective == pytest.approx(ref.network_objective, rel=2e-6)
+
+
+def test_lifted_engine_refuses_what_it_cannot_solve():
+    X, y, _ = planted(n=30, d=3)
+    with pytest.raises(ValueError, match="twice differentiable loss"):
+        NativeSolver(engine="lifted").solve(Problem(X, y, "relu", "huber", 0.1))
+    assert not lifted.supports(Problem(X, y, "relu", "squared", 0.0))  # beta = 0: no interior
+    assert lifted.newton_order(Problem(X, y, "relu", "squared", 0.1)) == 10
+
+
+def test_dispatch_picks_the_cheaper_interior_point_and_trials_only_narrow_optima():
+    X, y, _ = planted(n=400, d=3, seed=5)
+    problem = Problem(X, y, "relu", "squared", 0.0)
+    bmax = beta_max(problem)
+    narrow, wide = problem.with_beta(0.5 * bmax), problem.with_beta(1e-6 * bmax)
+    estimates = {e: dispatch.estimate_seconds(wide, e) for e in ("ipm", "lifted")}
+    assert estimates["lifted"] < estimates["ipm"]  # n = 400, D = 10: the lifted blocks are tiny
+    assert dispatch.plan(wide, beta_max=bmax).engine == "lifted"
+    assert dispatch.plan(narrow, beta_max=bmax).trial == 0.0  # below TRIAL_MIN: no trial either
+    big_d = Problem(np.random.default_rng(0).standard_normal((50, 120)), np.ones(50), "relu", "squared", 1.0)
+    assert dispatch.estimate_seconds(big_d, "lifted") == np.inf  # Newton blocks beyond MAX_ORDER
+    assert dispatch.plan(big_d, beta_max=10.0, allowed=("lifted", "columns")).engine == "columns"
