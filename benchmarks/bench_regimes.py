@@ -10,6 +10,7 @@ Results go to a resumable cache (one JSON line per run): rerunning skips what is
     python benchmarks/bench_regimes.py --data-dir ../shared/data                     # the whole grid
     python benchmarks/bench_regimes.py --cells planted100k:squared --data-dir ../shared/data
     python benchmarks/bench_regimes.py --table                                       # print the cache
+    python benchmarks/bench_regimes.py --path planted100k:squared --repeat 3         # path vs cold solves
 
 ``--cells`` takes comma-separated filters ``data[:loss[:rel]]`` (``rel`` as ``1e-5``); data names:
 planted1k (1000 x 50), planted100k (100,000 x 20), credit, spambase, mnist (fully connected),
@@ -103,6 +104,44 @@ print(json.dumps({"time": elapsed, "gap": r.gap, "gap_alone": alone.gap, "m": r.
 """
 
 
+PATH_CHILD = CHILD.split("X, y, arch = load(")[0] + r"""
+from spectranet import regularization_path
+X, y, arch = load(spec["data"], spec["loss"])
+base = Problem(X, y, "relu", spec["loss"], 0.0, architecture=arch)
+bmax = beta_max(base)
+betas = bmax * np.logspace(0, np.log10(spec["rel"]), 20)
+get_solver("native").solve(base.with_beta(betas[10]), tol=spec["tol"])  # one-time costs, untimed
+t = time.perf_counter()
+path = regularization_path(X, y, betas, "relu", spec["loss"], tol=spec["tol"], architecture=arch)
+t_path = time.perf_counter() - t
+cold = []
+for b in betas:
+    t = time.perf_counter()
+    get_solver("native").solve(Problem(X, y, "relu", spec["loss"], b, architecture=arch), tol=spec["tol"])
+    cold.append(time.perf_counter() - t)
+print(json.dumps({"time": t_path, "cold_max": max(cold), "cold_sum": sum(cold), "max_gap": float(np.max(path.gaps)),
+                  "m_range": [int(path.n_neurons.min()), int(path.n_neurons.max())]}))
+"""
+
+
+def run_path(args) -> None:
+    """The path of 20 beta from beta_max to ``rel`` beta_max against the slowest cold solve of the
+    same process: each run's ratio, their median."""
+    data, loss, *rest = args.path.split(":")
+    spec = {"data": data, "loss": loss, "rel": float(rest[0]) if rest else 1e-5, "tol": args.tol,
+            "data_dir": args.data_dir, "cache_dir": args.data_cache}
+    ratios = []
+    for _ in range(args.repeat):
+        rec = _run(spec, args.limit, PATH_CHILD)
+        if "time" not in rec:
+            print(rec)
+            return
+        ratios.append(rec["time"] / rec["cold_max"])
+        print(f"path {rec['time']:.2f}s, slowest cold solve {rec['cold_max']:.2f}s (all cold {rec['cold_sum']:.2f}s): "
+              f"ratio {ratios[-1]:.2f}; max gap {rec['max_gap']:.1e}, m* {rec['m_range']}", flush=True)
+    print(f"median ratio {statistics.median(ratios):.2f} over {len(ratios)} runs")
+
+
 def _key(spec) -> str:
     return f"{spec['data']}:{spec['loss']}:{spec['rel']:g}:{spec['solver']}"
 
@@ -117,9 +156,9 @@ def _load_cache(path: Path) -> dict:
     return out
 
 
-def _run(spec, limit: float) -> dict:
+def _run(spec, limit: float, child: str = CHILD) -> dict:
     try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-c", child, json.dumps(spec)], capture_output=True, text=True,
                               timeout=limit, check=True)
     except subprocess.TimeoutExpired:
         return {"timeout": limit}
@@ -233,8 +272,11 @@ def main():
     parser.add_argument("--limit", type=float, default=900.0, help="seconds per run at most")
     parser.add_argument("--force", action="store_true", help="rerun cells already in the cache")
     parser.add_argument("--table", action="store_true", help="print the cached results as a table")
+    parser.add_argument("--path", default="", help="data:loss[:rel]: a warm-started path of 20 beta vs cold solves")
     args = parser.parse_args()
-    if args.table:
+    if args.path:
+        run_path(args)
+    elif args.table:
         print(table(args))
     else:
         run_grid(args)

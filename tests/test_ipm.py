@@ -143,7 +143,8 @@ def test_accept_hook_stops_at_the_first_accepted_iterate():
 def test_limits_beta_zero_and_callback():
     X, y, _ = loss_case("squared", n=30, d=2)
     problem = Problem(X, y, "relu", "squared", 0.1)
-    assert supports(problem) and not supports(problem, max_schur=29)
+    assert supports(problem) and not supports(problem, max_schur=29, max_low_memory=29)
+    assert supports(problem, max_schur=29)  # low-memory mode: a loss separable over outputs
     with pytest.raises(ValueError, match="beta > 0"):
         solve_lifted(problem.with_beta(0.0))
     seen = []
@@ -167,3 +168,20 @@ def test_in_place_cholesky_factors_or_restores():
     kept = bad.copy()
     assert _cholesky_in_place(bad) is None
     np.testing.assert_array_equal(bad, kept)  # restored exactly
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "huber"])
+def test_low_memory_mode_reaches_the_same_optimum(monkeypatch, loss):
+    """Beyond MAX_SCHUR the Schur matrix is the only n x n array (the kernel formed and factored in
+    place, its products matrix-free): the same optimum as the stored-kernel iterations."""
+    from .test_solvers import loss_case
+
+    X, y, _ = loss_case(loss, n=80, d=4)
+    problem = Problem(X, y, "relu", loss, 0.05)
+    ref = solve_lifted(problem, tol=1e-8)
+    monkeypatch.setattr(ipm, "MAX_SCHUR", 50)
+    assert ipm.low_memory(problem) and supports(problem)
+    low = solve_lifted(problem, tol=1e-8)
+    assert low.status == "optimal"
+    assert low.objective == pytest.approx(ref.objective, rel=1e-7)
+    assert low.dual_objective == pytest.approx(ref.dual_objective, rel=1e-7)

@@ -107,3 +107,27 @@ def test_dispatch_picks_the_cheaper_interior_point_and_trials_only_narrow_optima
     big_d = Problem(np.random.default_rng(0).standard_normal((50, 120)), np.ones(50), "relu", "squared", 1.0)
     assert dispatch.estimate_seconds(big_d, "lifted") == np.inf  # Newton blocks beyond MAX_ORDER
     assert dispatch.plan(big_d, beta_max=10.0, allowed=("lifted", "columns")).engine == "columns"
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])
+def test_lowrank_engine_reaches_the_optimum_with_its_own_certificate(loss):
+    """Burer–Monteiro factors in a growing subspace: the network's own gradient certifies it."""
+    X, y, C = loss_case(loss, n=80, d=12)
+    base = Problem(X, y, "relu", loss, 0.0)
+    problem = base.with_beta(0.05 * beta_max(base))
+    result = NativeSolver(engine="lowrank").solve(problem)
+    assert result.engine == "lowrank"
+    _against_clarabel(problem, result)
+    alone = certify(result.network, X, y, loss, problem.beta)  # no dual point given
+    assert alone.gap <= 1e-6
+
+
+def test_dispatch_takes_the_lowrank_engine_for_narrow_optima_at_large_d():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((300, 150)) / np.sqrt(150)
+    y = (X[:, 0] + X[:, 1]) ** 2
+    problem = Problem(X, y, "relu", "squared", 0.0)
+    bmax = beta_max(problem)
+    narrow = dispatch.plan(problem.with_beta(0.1 * bmax), beta_max=bmax)
+    assert narrow.narrow == "lowrank"
+    assert dispatch.plan(problem.with_beta(0.1 * bmax), beta_max=bmax, warm_width=3).narrow == "columns"

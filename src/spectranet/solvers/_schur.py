@@ -55,32 +55,43 @@ def kernel_matrix(X, coefficients, W) -> np.ndarray:
     return _kernel(0.5 * (P + P.T), X @ W[:d, d], W[d, d], coefficients)
 
 
+#: entries of the row blocks in which :func:`kernel_sum` forms each factor's n x n term (32 MB)
+KERNEL_BLOCK_ENTRIES = 1 << 22
+
+
 def kernel_sum(X, factors, coefficients, outer=()):
     r""":math:`\sum_s K(R_s R_s^\top) - \sum_t u_t v_t^\top` (``factors``: the :math:`R_s`,
     ``outer``: the pairs :math:`(u_t, v_t)`) with a few n x n passes: with :math:`B = X R_{s,1}`,
     :math:`w = B\, r_s` (:math:`r_s` the last row of :math:`R_s`), the term
     :math:`aP + h(w\mathbf 1^\top + \mathbf 1 w^\top)` of :func:`kernel_matrix` is one product
     :math:`[aB, hw, \mathbf 1][B, \mathbf 1, hw]^\top`, squared in place, and every other term
-    (:math:`2h^2 sP`, the rank-one ones) goes into one accumulating product."""
+    (:math:`2h^2 sP`, the rank-one ones) goes into one accumulating product. The result is the
+    only n x n array: each factor's term is formed in blocks of rows and added into it (the
+    memory of the large-n interior point is one Schur matrix)."""
     a, b, c = coefficients
     h = 0.5 * b
     n, d = X.shape
     ones = np.ones(n)
-    K, f, left, right = None, np.zeros(n), [], []
-    for Rm in factors:
+    K, f, left, right = np.empty((n, n)), np.zeros(n), [], []
+    step = max(1, KERNEL_BLOCK_ENTRIES // max(n, 1))
+    for i, Rm in enumerate(factors):
         B = X @ Rm[:d]
         w = B @ Rm[d]
         s = float(Rm[d] @ Rm[d])
-        T = np.column_stack([a * B, h * w, ones]) @ np.column_stack([B, ones, h * w]).T
-        T *= T
-        if K is None:
-            K = T
-        else:
-            K += T
+        lhs, rhs = np.column_stack([a * B, h * w, ones]), np.column_stack([B, ones, h * w])
+        for r in range(0, n, step):
+            T = lhs[r:r + step] @ rhs.T
+            T *= T
+            if i == 0:
+                K[r:r + step] = T
+            else:
+                K[r:r + step] += T
         if h != 0.0 and s > 0.0:
             left.append(np.sqrt(2.0 * h * h * s) * B)
             right.append(left[-1])
         f += _offset(w, s, coefficients)
+    if len(factors) == 0:
+        K[...] = 0.0
     left += [f[:, None], ones[:, None]] + [-np.asarray(u)[:, None] for u, _ in outer]
     right += [ones[:, None], f[:, None]] + [np.asarray(v)[:, None] for _, v in outer]
     # in place: K^T (a Fortran-ordered view) += right @ left^T

@@ -12,36 +12,46 @@ makes expensive:
   pass of :math:`n D^2` flops per iteration for a non-quadratic loss (once for the squared loss:
   its sufficient statistics). Independent of the width of the optimum and, for the squared loss,
   of ``n``; any data backend (numpy, torch on any device, Dask, the grouped lift).
+* ``"lowrank"`` — Burer–Monteiro factors in a growing subspace (:mod:`~spectranet.solvers.lowrank`):
+  one pass over ``X`` per round, the rest on ``n x k`` subspace data; fast for narrow optima at
+  large ``d`` (MNIST, :math:`10^{-3}\beta_{\max}`: 24 s), slow when the subspace must grow
+  towards ``d``. Dense in-memory data.
 * ``"columns"`` — certified column generation on the network (:func:`~spectranet.local.
   column_generation`): cost per neuron and per round, cheap when the optimum is narrow (large
-  :math:`\beta`) or a warm start is already close, slow when it is wide; the only engine without
-  a dense object of size :math:`D^2` or :math:`n^2` (large ``d``, large ``n`` together).
+  :math:`\beta`) or a warm start is already close, slow when it is wide; no dense object of size
+  :math:`D^2`, :math:`n^2` or :math:`nk` (Dask and torch data, warm starts).
 
 **The rule** (:func:`plan`): estimate the seconds of each interior-point engine that supports the
 problem (:func:`estimate_seconds`, flop counts at :data:`FLOP_RATE`) and take the cheaper as the
-*direct* engine. Then
+*direct* engine. The *narrow* engine is ``"lowrank"`` for dense in-memory data with at least
+:data:`LOWRANK_FEATURES` features and a cold start, ``"columns"`` otherwise. Then
 
 1. a warm start (a regularization path, a network trained elsewhere) continues by column
    generation when no direct engine applies, or when the direct engine is estimated slower than
    :data:`WARM_DIRECT` seconds and the warm network is narrow; otherwise the direct engine runs;
 2. a cold start with :math:`\beta \ge` :data:`WIDE` :math:`\beta_{\max}` (narrow optima) tries
-   column generation first for :data:`TRIAL` of the direct engine's estimate when that estimate
+   the narrow engine first for :data:`TRIAL` of the direct engine's estimate when that estimate
    exceeds :data:`TRIAL_MIN` seconds, then the direct engine if it did not certify;
-3. below :data:`WIDE` :math:`\beta_{\max}` the direct engine runs at once (wide optima take column
-   generation hundreds of rounds);
-4. without a direct engine (large ``d``, or very large ``n`` with a non-quadratic loss and a large
-   ``D``), column generation.
+3. below :data:`WIDE` :math:`\beta_{\max}` the direct engine runs at once (wide optima take the
+   narrow engines hundreds of rounds);
+4. without a direct engine (large ``d`` and large ``n``, or very large ``n`` with a non-quadratic
+   loss and a large ``D``), the narrow engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Plan", "plan", "estimate_seconds", "FLOP_RATE", "WIDE", "TRIAL", "TRIAL_MIN", "WARM_DIRECT"]
+__all__ = ["Plan", "plan", "estimate_seconds", "FLOP_RATE", "WIDE", "TRIAL", "TRIAL_MIN", "WARM_DIRECT",
+           "LOWRANK_FEATURES"]
 
 #: sustained flop rate assumed for the estimates (dense factorizations and passes over the data
-#: on the 2-core development machine, single-threaded BLAS for small blocks)
-FLOP_RATE = 1.5e10
+#: on the 2-core development machine; measured: the sample-space interior point on MNIST 0/1,
+#: n = 12665, about 1.4e12 flops in 31 s per iteration)
+FLOP_RATE = 3e10
+#: the low-rank engine is the narrow engine from this many features on (below, the subspace soon
+#: spans the features and column generation's Newton polish is cheaper)
+LOWRANK_FEATURES = 100
 #: below WIDE * beta_max the optimum is wide: no column-generation trial
 WIDE = 1e-4
 #: fraction of the direct engine's estimate given to a column-generation trial on a cold start
@@ -56,13 +66,14 @@ IPM_ITERATIONS, LIFTED_ITERATIONS = 15, 18
 
 @dataclass(frozen=True)
 class Plan:
-    """What the native solver runs: ``trial`` seconds of column generation first (0: none), then
-    ``engine`` (``"ipm"``, ``"lifted"`` or ``"columns"``); ``estimates`` holds the seconds
-    estimated for each interior-point engine that supports the problem."""
+    """What the native solver runs: ``trial`` seconds of the narrow engine ``narrow`` first (0:
+    none), then ``engine`` (``"ipm"``, ``"lifted"``, ``"lowrank"`` or ``"columns"``); ``estimates``
+    holds the seconds estimated for each interior-point engine that supports the problem."""
 
     engine: str
     trial: float
     estimates: dict
+    narrow: str = "columns"
 
 
 def estimate_seconds(problem, engine: str) -> float:
@@ -91,7 +102,8 @@ def estimate_seconds(problem, engine: str) -> float:
     raise ValueError(f"unknown engine {engine!r}")
 
 
-def plan(problem, *, beta_max: float, warm_width: int | None = None, allowed=("ipm", "lifted", "columns")) -> Plan:
+def plan(problem, *, beta_max: float, warm_width: int | None = None,
+         allowed=("ipm", "lifted", "lowrank", "columns")) -> Plan:
     """The engine (and trial) for ``problem`` by the rule of the module docstring.
 
     Parameters
@@ -104,19 +116,23 @@ def plan(problem, *, beta_max: float, warm_width: int | None = None, allowed=("i
     allowed : tuple of str
         The engines the caller may run.
     """
+    from . import lowrank
+
     estimates = {e: estimate_seconds(problem, e) for e in ("ipm", "lifted") if e in allowed}
     direct = min(estimates, key=estimates.get, default=None)
     if direct is not None and estimates[direct] == float("inf"):
         direct = None
-    can_columns = "columns" in allowed and problem.loss.smooth
+    narrow = ("lowrank" if "lowrank" in allowed and warm_width is None and lowrank.supports(problem)
+              and problem.n_features >= LOWRANK_FEATURES else "columns")
+    can_narrow = narrow in allowed and problem.loss.smooth
     if direct is None:
-        return Plan("columns", 0.0, estimates)
+        return Plan(narrow, 0.0, estimates, narrow)
     seconds = estimates[direct]
-    if not can_columns:
-        return Plan(direct, 0.0, estimates)
+    if not can_narrow:
+        return Plan(direct, 0.0, estimates, narrow)
     if warm_width is not None:
-        narrow = warm_width <= problem.n_features + 1
-        return Plan("columns" if (seconds > WARM_DIRECT and narrow) else direct, 0.0, estimates)
+        small = warm_width <= problem.n_features + 1
+        return Plan("columns" if (seconds > WARM_DIRECT and small) else direct, 0.0, estimates, "columns")
     if problem.beta >= WIDE * beta_max and seconds > TRIAL_MIN:
-        return Plan(direct, TRIAL * seconds, estimates)
-    return Plan(direct, 0.0, estimates)
+        return Plan(direct, TRIAL * seconds, estimates, narrow)
+    return Plan(direct, 0.0, estimates, narrow)

@@ -32,6 +32,7 @@ import scipy.linalg as sla
 
 from .._blas import single_threaded_blas
 from ._conic import max_step as _max_step, nt_scaling as _nt_scaling, sym as _sym
+from ..kernels import lifted_map
 from ._schur import _factor, _kernel, _kernel_cross, _parts, kernel_matrix, kernel_sum
 
 __all__ = ["LOSSES", "MAX_SCHUR", "LiftedSolution", "kernel_matrix", "solve_lifted", "supports"]
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 #: largest order of a Schur matrix accepted by :func:`supports` (6000: 288 MB in float64)
 MAX_SCHUR = 6000
+#: beyond MAX_SCHUR, losses separable over outputs run in *low-memory mode* up to this order: the
+#: Schur matrix is the only n x n array (its kernel formed in place and factored in place, the
+#: kernel's products taken matrix-free, no eigen-split: 20000 is 3.2 GB); MNIST 0/1, n = 12665
+MAX_SCHUR_LOW_MEMORY = 20000
 #: supported losses
 LOSSES = ("squared", "logistic", "softmax", "huber", "absolute", "hinge")
 #: losses handled through the box form of their dual (a primal–dual barrier on the box)
@@ -98,15 +103,22 @@ class LiftedSolution:
     history: list = field(default_factory=list, repr=False)
 
 
-def supports(problem, max_schur: int = MAX_SCHUR) -> bool:
+def supports(problem, max_schur: int = MAX_SCHUR, max_low_memory: int = MAX_SCHUR_LOW_MEMORY) -> bool:
     """Whether :func:`solve_lifted` handles ``problem``: a loss in :data:`LOSSES`, ``beta > 0``
     (the dual has no interior otherwise) and Schur matrices of order at most ``max_schur``
-    (``n`` for losses separable over outputs, one per output; ``n * C`` for softmax). Dense
-    architecture only: its constraint matrices have rank two (a pooled group's have rank up to
-    the pool size, a patch network has one pair per patch)."""
+    (``n`` for losses separable over outputs, one per output; ``n * C`` for softmax), or up to
+    ``max_low_memory`` in low-memory mode (separable losses). Dense architecture only:
+    its constraint matrices have rank two (a pooled group's have rank up to the pool size, a
+    patch network has one pair per patch)."""
     order = problem.n_samples * (problem.n_outputs if problem.loss.multi_output_only else 1)
+    limit = max_schur if problem.loss.multi_output_only else max(max_schur, max_low_memory)
     return (problem.architecture.is_dense and problem.loss.name in LOSSES and problem.beta > 0
-            and order <= max_schur)
+            and order <= limit)
+
+
+def low_memory(problem) -> bool:
+    """Whether :func:`solve_lifted` runs ``problem`` in low-memory mode (:data:`MAX_SCHUR_LOW_MEMORY`)."""
+    return problem.n_samples > MAX_SCHUR and not problem.loss.multi_output_only
 
 
 def _hessian_sqrt(loss, Yhat, Y):
@@ -162,7 +174,7 @@ class _Newton:
     :math:`R_a^\top \Delta S R_a` of the step is built from :math:`z`, not from :math:`\Delta V`.
     """
 
-    def __init__(self, problem, R, sgn, Gm, S=None, Sp=None, theta=None, split=True):
+    def __init__(self, problem, R, sgn, Gm, S=None, Sp=None, theta=None, split=True, store_kernel=True):
         X, (a, b, c) = problem.X, problem.activation.coefficients
         h = 0.5 * b
         n, d, C = problem.n_samples, problem.n_features, problem.n_outputs
@@ -181,8 +193,9 @@ class _Newton:
         om, Qw = np.linalg.eigh(self.W)
         om = np.clip(om, 0.0, None)
         self.Rb = Qw * np.sqrt(om)[..., None, :]  # orthogonal factors W = Rb Rb^T
-        self.Kr = [None] * C
+        self.Kr, self.terms = [None] * C, [None] * C
         self.F, self.blocks = [[] for _ in range(C)], []
+        split = split and store_kernel
         for k in range(C):
             q0, plain, rest = 0, [], []
             for s in (0, 1):
@@ -220,14 +233,25 @@ class _Newton:
             for K in rest:
                 self.Kr[k] += K
             self.F[k] = np.hstack(self.F[k]) if self.F[k] else np.zeros((n, 0))
+            self.terms[k] = (self.Rb[k, plain], [(self.g[:, k, s] / self.gamma[k, s], self.g[:, k, s])
+                                                 for s in plain])
         if S_half is None or S_half.ndim == 2:  # one system of order n per output
             self.solvers = []
             for k in range(C):
+                # low-memory mode: the kernel becomes the Schur matrix in place (its products are
+                # then taken matrix-free, _Kmul)
+                K = self.Kr[k]
+                if not store_kernel:
+                    self.Kr[k] = None
                 if S_half is None:
-                    D, Fs = self.Kr[k] + np.diag(self.Sp[:, k]), self.F[k]
+                    D = K.copy() if store_kernel else K
+                    D[np.diag_indices(n)] += self.Sp[:, k]
+                    Fs = self.F[k]
                 else:
                     sk = S_half[:, k]
-                    D, Fs = sk[:, None] * self.Kr[k], sk[:, None] * self.F[k]
+                    D, Fs = (sk[:, None] * K if store_kernel else K), sk[:, None] * self.F[k]
+                    if not store_kernel:
+                        D *= sk[:, None]
                     D *= sk
                     D[np.diag_indices(n)] += 1.0
                 self.solvers.append(_factor(D, Fs))
@@ -252,11 +276,25 @@ class _Newton:
         return u.reshape(b.shape), [z[sizes[k]:sizes[k + 1]] for k in range(C)]
 
     def _Kmul(self, V):
-        r""":math:`\hat K V` per output."""
+        r""":math:`\hat K V` per output (matrix-free in low-memory mode: :meth:`_kernel_product`)."""
         if not np.any(V):
             return np.zeros_like(V)
-        return np.stack([self.Kr[k] @ V[:, k] + self.F[k] @ (self.F[k].T @ V[:, k])
-                         for k in range(V.shape[1])], axis=1)
+        return np.stack([(self.Kr[k] @ V[:, k] if self.Kr[k] is not None else self._kernel_product(k, V[:, k]))
+                         + self.F[k] @ (self.F[k].T @ V[:, k]) for k in range(V.shape[1])], axis=1)
+
+    def _kernel_product(self, k, v):
+        r""":math:`\hat K_k v` without the kernel: :math:`\sum_s \mathcal A(W_s \mathcal A^*(v) W_s)
+        - \sum_t u_t (v_t^\top v)` (one adjoint and one lifted map per factor, :math:`O(nd^2)`)."""
+        problem = self.problem
+        factors, outer = self.terms[k]
+        Astar = problem.adjoint(np.repeat(v[:, None], problem.n_outputs, axis=1))[k]
+        out = np.zeros_like(v)
+        for Rm in factors:
+            W = Rm @ Rm.T
+            out += lifted_map(problem.X, (W @ Astar @ W)[None], problem.activation)[:, 0]
+        for u, w in outer:
+            out -= u * float(w @ v)
+        return out
 
     def _solve_once(self, r1, Rc, rp):
         problem, S, sgn, g, gamma = self.problem, self.S, self.sgn, self.g, self.gamma
@@ -330,6 +368,7 @@ class _Step:
 
     def __init__(self, problem, Z, S, Yhat, r1, rp, box, split, refine=2):
         self.R, self.Rinv, self.lam = _nt_scaling(Z, S)
+        store = not low_memory(problem)
         self.problem, self.Yhat, self.r1, self.rp, self.box = problem, Yhat, r1, rp, box
         self.refine = refine
         sgn, Gm = np.array([1.0, -1.0]), np.diag(np.r_[np.ones(problem.n_features), -1.0])
@@ -337,10 +376,10 @@ class _Step:
             V, t, lo, hi, q = box
             self.s = np.stack([V - lo, hi - V])
             self.theta = q + t[0] / self.s[0] + t[1] / self.s[1]
-            self.newton = _Newton(problem, self.R, sgn, Gm, theta=self.theta, split=split)
+            self.newton = _Newton(problem, self.R, sgn, Gm, theta=self.theta, split=split, store_kernel=store)
         else:
             Sh, Sp = _hessian_sqrt(problem.loss, Yhat, problem.Y)
-            self.newton = _Newton(problem, self.R, sgn, Gm, S=Sh, Sp=Sp, split=split)
+            self.newton = _Newton(problem, self.R, sgn, Gm, S=Sh, Sp=Sp, split=split, store_kernel=store)
 
     def hmul(self, D):
         if self.box:
@@ -433,8 +472,9 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
         if problem.beta <= 0:
             raise ValueError("the interior-point solver needs beta > 0 (the dual of (21) has no "
                              "interior at beta = 0)")
-        raise ValueError(f"the Schur matrix of this problem (n={problem.n_samples}, "
-                         f"C={problem.n_outputs}) exceeds the limit of order {MAX_SCHUR}")
+        raise ValueError(f"the Schur matrix of this problem (n={problem.n_samples}, C={problem.n_outputs}) "
+                         f"exceeds the limit of order {MAX_SCHUR} ({MAX_SCHUR_LOW_MEMORY} in low-memory mode, "
+                         "losses separable over outputs)")
     log = logger.info if verbose else logger.debug
     start = time.perf_counter()
     loss, Y, beta, box = problem.loss, problem.Y, problem.beta, problem.loss.name in BOX
@@ -496,6 +536,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
         if res0 is None:
             res0, mu0 = max(res, 1e-300), mu
         try:
+            step = None  # the previous iteration's Schur matrix goes before the next one is formed
             step = _Step(problem, Z, S, Yhat, r1, rp, (V, t, lo, hi, q) if box else None,
                          split=gap <= SPLIT_GAP, refine=2 if gap <= REFINE_GAP else 0)
             # predictor (affine scaling): Delta Z + W Delta S W = -Z, box target 0

@@ -11,6 +11,9 @@ it is cheap, and the exact certificate (:func:`~spectranet.certificate.certify_p
   Newton blocks of order :math:`D = (f+1)(f+2)/2` per pair; the data enter through the lifted
   Hessian (a pass per iteration; for the squared loss once, as sufficient statistics). Small
   ``d`` (or filter size), any ``n``, any width, any data backend.
+* ``"lowrank"`` — **Burer–Monteiro factors in a growing subspace** (:mod:`spectranet.solvers.lowrank`):
+  one pass over ``X`` per round (the exact oracle), the rest on the subspace data; large ``d``
+  with narrow optima, dense in-memory data.
 * ``"columns"`` — **certified column generation** on the network
   (:func:`~spectranet.local.column_generation`): the iterate is always a feasible network; each
   round polishes it and adds the most violated neuron
@@ -43,7 +46,7 @@ __all__ = ["NativeSolver", "ENGINES"]
 logger = logging.getLogger(__name__)
 
 #: the engines of ``NativeSolver(engine=...)``
-ENGINES = ("auto", "ipm", "lifted", "columns")
+ENGINES = ("auto", "ipm", "lifted", "lowrank", "columns")
 #: see the milestone of the column-generation trial in :meth:`NativeSolver._columns`
 TRIAL_GAP = 0.1
 #: the interior-point engines stop at a certified relative gap of IPM_GAP * tol: the extracted
@@ -91,7 +94,7 @@ class NativeSolver(Solver):
 
     Parameters
     ----------
-    engine : {"auto", "ipm", "lifted", "columns"}, default="auto"
+    engine : {"auto", "ipm", "lifted", "lowrank", "columns"}, default="auto"
         ``"auto"``: the cost model of :mod:`spectranet.solvers.dispatch` (smooth losses).
         ``"ipm"`` also accepts the polyhedral losses (experimental).
     rank_tol : float, default=1e-7
@@ -114,6 +117,10 @@ class NativeSolver(Solver):
             return ipm.supports(problem) and not problem.is_dask
         if self.engine == "lifted":
             return lifted.supports(problem)
+        if self.engine == "lowrank":
+            from . import lowrank
+
+            return lowrank.supports(problem)
         return problem.loss.smooth
 
     def _unsupported(self, problem) -> str:
@@ -122,6 +129,9 @@ class NativeSolver(Solver):
         if self.engine == "ipm":
             why = (f"the sample-space interior point needs in-memory data and n*C <= {ipm.MAX_SCHUR} "
                    f"(here {problem.n_samples * problem.n_outputs}); use engine='lifted' or 'columns'")
+        elif self.engine == "lowrank":
+            why = ("the low-rank engine needs dense in-memory numpy data, a smooth loss and beta > 0; use "
+                   "engine='columns'")
         elif self.engine == "lifted":
             why = (f"the lifted interior point needs a twice differentiable loss (squared, logistic, "
                    f"softmax) and Newton blocks of order <= "
@@ -179,15 +189,19 @@ class NativeSolver(Solver):
         plan = self.plan(problem, beta_max, start)
         run.log("native: plan %s (estimates %s)", plan, {k: f"{v:.3g}s" for k, v in plan.estimates.items()})
         network = start if start is not None else problem.zero_network()
-        if plan.engine == "columns" or plan.trial > 0:
+        narrow = plan.engine if plan.engine in ("columns", "lowrank") else plan.narrow
+        if plan.engine == narrow or plan.trial > 0:
             deadline = run.start_time + plan.trial if plan.trial > 0 else None
             # a trial that has not brought the gap below TRIAL_GAP in a third of its budget would
             # not certify in the rest (spambase: gap 0.65 after 13 s, 0.38 after 38 s)
             milestone = (run.start_time + plan.trial / 3, TRIAL_GAP) if plan.trial > 0 else None
-            network, cert = run.columns(network, deadline, milestone)
-            if plan.engine == "columns" or cert.is_optimal:
-                return network, cert, "columns"
-            run.log("native: column generation not certified within %.2fs; %s", plan.trial, plan.engine)
+            if narrow == "lowrank":
+                network, cert = run.lowrank(deadline, milestone)
+            else:
+                network, cert = run.columns(network, deadline, milestone)
+            if plan.engine == narrow or cert.is_optimal:
+                return network, cert, narrow
+            run.log("native: %s not certified within %.2fs; %s", narrow, plan.trial, plan.engine)
         network, cert = run.interior_point(plan.engine)
         return network, cert, plan.engine
 
@@ -217,6 +231,30 @@ class _Run:
         if problem.data.float32:
             cert = certify_problem(problem.on_host(), network, tol=self.tol)
             self.record(network, cert)
+        return network, cert
+
+    def lowrank(self, deadline, milestone):
+        """The low-rank engine (a cold start), stopped at ``deadline`` or when the gap is still
+        above ``milestone[1]`` at ``milestone[0]``."""
+        from .lowrank import solve_lowrank
+
+        class _Milestone(Exception):
+            pass
+
+        def check(gap):
+            if milestone is not None and time.perf_counter() > milestone[0] and gap > milestone[1]:
+                raise _Milestone
+
+        max_rounds = int(self.max_iter) if self.max_iter is not None else 200
+        try:
+            network, cert, rounds = solve_lowrank(self.problem, tol=self.tol, max_rounds=max_rounds,
+                                                  verbose=self.verbose, deadline=deadline, callback=check)
+        except _Milestone:
+            self.log("native: low-rank gap above %.2g at the milestone; stopping", milestone[1])
+            return self.problem.zero_network(), certify_problem(self.problem, self.problem.zero_network(),
+                                                                tol=self.tol)
+        self.iterations += rounds
+        self.record(network, cert)
         return network, cert
 
     def _accept(self, dual_of):
