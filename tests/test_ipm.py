@@ -129,8 +129,9 @@ def test_accept_hook_stops_at_the_first_accepted_iterate():
     full = solve_lifted(problem, tol=1e-9)
     seen = []
 
-    def accept(Z, Z_prime, V):
+    def accept(Z, Z_prime, S, S_prime, V):
         seen.append((Z.shape, Z_prime.shape, V.shape))
+        assert S.shape == Z.shape and S_prime.shape == Z_prime.shape
         return len(seen) == 2
 
     sol = solve_lifted(problem, tol=1e-9, accept=accept, accept_gap=1e-3)

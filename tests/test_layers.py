@@ -20,7 +20,7 @@ LAYERS = {
     "data": ["data"],
     "model": ["network", "problem", "reductions"],
     "certificate": ["sphere", "decomposition", "certificate", "witness"],
-    "polish": ["newton", "local", "lean"],
+    "polish": ["newton", "local", "lean", "face"],
     "solvers": ["solvers", "cubic"],
     "estimators": ["estimators", "path", "formulations", "hardness", "datasets"],
     "front ends": ["baseline", "cli", "experiments", "__init__"],

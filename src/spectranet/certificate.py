@@ -180,6 +180,13 @@ class Certificate:
         The dual-feasible point attaining ``lower_bound``.
     tol : float
         Tolerance on ``gap`` for :attr:`is_optimal`.
+    source : str
+        Which dual point attains ``lower_bound``: ``"gradient"`` (the network's own: provable
+        from the network and the data alone), ``"dual"`` (a dual point given by the caller),
+        ``"witness"`` (the one the network carries), ``"improved"`` (dual improvement rounds).
+    own_gap : float
+        The relative gap the network's own gradient proves (equal to ``gap`` when ``source`` is
+        ``"gradient"``).
     """
 
     objective: float
@@ -193,6 +200,8 @@ class Certificate:
     dual: np.ndarray = field(repr=False)
     tol: float = 1e-6
     pair: int = 0
+    source: str = "gradient"
+    own_gap: float = math.nan
 
     @property
     def is_optimal(self) -> bool:
@@ -210,7 +219,8 @@ def relative_gap(objective: float, lower_bound: float) -> float:
     return diff / max(abs(objective), np.finfo(float).tiny)
 
 
-def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: float = 1e-6) -> Certificate:
+def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: float = 1e-6,
+                    dual_source: str = "dual") -> Certificate:
     """:func:`certify` on a prepared :class:`~spectranet.problem.Problem`.
 
     The candidates for the dual point are the negative (sub)gradient of the loss at the
@@ -233,11 +243,12 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
             raise ValueError(f"dual must be finite with shape {problem.Y.shape}, got {D.shape}")
         candidates.append(loss.project_dual(D, problem.Y))
     own = _unreduced(_violation_of_products(oracle, products), reduction, V0)
-    best_bound, best_V = -math.inf, V0
+    best_bound, best_V, source, own_bound = -math.inf, V0, "gradient", -math.inf
     for i, V in enumerate(candidates):
         bound, t, _ = dual_lower_bound(problem, V, own if i == 0 else None)
+        own_bound = bound if i == 0 else own_bound
         if bound > best_bound:
-            best_bound, best_V = bound, t * V
+            best_bound, best_V, source = bound, t * V, ("gradient" if i == 0 else dual_source)
     return Certificate(
         objective=objective,
         lower_bound=best_bound,
@@ -250,6 +261,8 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
         dual=best_V,
         tol=tol,
         pair=own.pair,
+        source=source,
+        own_gap=relative_gap(objective, own_bound),
     )
 
 

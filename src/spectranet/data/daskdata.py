@@ -205,6 +205,10 @@ def _chunk_dual_values(loss: Loss, ts, Vc, Yc) -> np.ndarray:
     return np.asarray(loss.dual_values(Vc, Yc, ts), dtype=float)[None, :]
 
 
+def _chunk_root(Xc: np.ndarray, activation) -> np.ndarray:
+    return HostData(Xc, None).lifted_root(activation)
+
+
 def _chunk_matmul(Xc: np.ndarray, Ut: np.ndarray) -> np.ndarray:
     return Xc @ Ut
 
@@ -358,6 +362,14 @@ class DaskData(HostData):
         C = weights.shape[1]
         shape = (C, D, D) if weights.ndim == 2 else (C * D, C * D)
         return self._chunkwise("lifted_gram", [weights], (activation,), [shape], with_Y=False)[0]
+
+    def lifted_root(self, activation) -> np.ndarray:
+        """:meth:`HostData.lifted_root <spectranet.data.host.HostData.lifted_root>` of each row
+        chunk (one task each), combined on the client by one more QR factorization of the
+        stacked ``D x D`` factors."""
+        D = lifted_dimension(self.X.shape[1])
+        parts = self.X.map_blocks(_chunk_root, activation, dtype=np.float64, chunks=((D,) * self.X.numblocks[0], (D,)))
+        return np.linalg.qr(np.asarray(_compute(parts), dtype=float), mode="r")[:D]
 
     def outputs(self, first_layer, second_layer, activation):
         """Network outputs (n, C) as a persisted Dask array (the certificate reads them often)."""

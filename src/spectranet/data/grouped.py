@@ -15,7 +15,7 @@ import numpy as np
 from ..architectures import PatchLift
 from ..kernels import (group_first_gradient, group_forward, group_hidden, group_lifted_features, group_outputs,
                        group_second_gradient, lifted_dimension, sample_terms)
-from .host import GRAM_ENTRIES, HostData
+from .host import GRAM_ENTRIES, HostData, _square
 
 __all__ = ["GroupedData"]
 
@@ -122,3 +122,16 @@ class GroupedData(HostData):
                             p, q = g * C + k, h * C + l
                             out[p * D:(p + 1) * D, q * D:(q + 1) * D] += block[g, :, h, :]
         return 0.5 * (out + out.swapaxes(-1, -2))
+
+    def lifted_root(self, activation) -> np.ndarray:
+        """:meth:`HostData.lifted_root <spectranet.data.host.HostData.lifted_root>` of the grouped
+        lift: the factor of the groups' features side by side, ``(G*D, G*D)``."""
+        n, G, r, f = self.R.shape
+        D = lifted_dimension(f)
+        step = max(1, GRAM_ENTRIES // (G * D))
+        R = np.zeros((0, G * D))
+        for i in range(0, n, step):
+            rows = slice(i, i + step)
+            Phi = group_lifted_features(self.R[rows], self.mean[rows], activation).transpose(1, 0, 2)
+            R = np.linalg.qr(np.vstack([R, Phi.reshape(Phi.shape[0], G * D)]), mode="r")
+        return _square(R, G * D)

@@ -138,6 +138,20 @@ class HostData:
                     out[l * D:(l + 1) * D, k * D:(k + 1) * D] = out[k * D:(k + 1) * D, l * D:(l + 1) * D].T
         return out
 
+    def lifted_root(self, activation) -> np.ndarray:
+        r"""The triangular factor ``R`` (``D x D``) of the QR factorization of the lifted features,
+        :math:`R^\top R = \Phi^\top\Phi` (the squared loss's lifted Hessian, as a square root:
+        what the face polish needs to see which directions change no output, down to rounding),
+        accumulated over blocks of rows; float64 on the host."""
+        n, d = self.X.shape
+        D = lifted_dimension(d)
+        step = max(1, GRAM_ENTRIES // D)
+        R = np.zeros((0, D))
+        for i in range(0, n, step):
+            Phi = self.host(lifted_features(self.X[i:i + step], activation))
+            R = np.linalg.qr(np.vstack([R, Phi]), mode="r")
+        return _square(R, D)
+
     # -- the local phase's products, per pair (here a pair is an output) ----------------------
     n_groups = 1
 
@@ -206,3 +220,6 @@ class HostData:
         return float(loss.value(Yhat, Y)), self.dual_products(V)
 
 
+def _square(R: np.ndarray, D: int) -> np.ndarray:
+    """A triangular factor with fewer rows than columns (fewer samples than D) padded to D x D."""
+    return R if R.shape[0] == D else np.vstack([R, np.zeros((D - R.shape[0], D))])

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._torch import import_torch
 from ..kernels import lifted_dimension, lifted_features, lifted_map
-from .host import GRAM_ENTRIES, HostData, is_torch_tensor
+from .host import GRAM_ENTRIES, HostData, _square, is_torch_tensor
 
 __all__ = ["TorchData"]
 
@@ -78,3 +78,15 @@ class TorchData(HostData):
                     out[k * D:(k + 1) * D, l * D:(l + 1) * D] += (Phi * wb[:, k, l, None]).T @ Phi
         out = self.host(out)
         return 0.5 * (out + out.swapaxes(-1, -2))
+
+    def lifted_root(self, activation) -> np.ndarray:
+        """:meth:`HostData.lifted_root <spectranet.data.host.HostData.lifted_root>` on the device."""
+        n, d = self.X.shape
+        D = lifted_dimension(d)
+        step = max(1, GRAM_ENTRIES // D)
+        torch = self._torch
+        R = torch.zeros((0, D), dtype=self.dtype, device=self.device)
+        for i in range(0, n, step):
+            Phi = lifted_features(self.X[i:i + step], activation)
+            R = torch.linalg.qr(torch.cat([R, Phi]), mode="r")[1]
+        return _square(self.host(R), D)

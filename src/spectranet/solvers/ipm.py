@@ -91,6 +91,8 @@ class LiftedSolution:
         ``"optimal"`` (relative gap and equality violation at most ``tol``), ``"max_iter"`` or
         ``"numerical"`` (no progress or a failed factorization); the best iterate is returned.
     history : list of (time, primal objective, dual objective)
+    S, S_prime : ndarray of shape (C, d+1, d+1)
+        The dual slacks of the returned iterate (its optimal face: :mod:`spectranet.face`).
     """
 
     Z: np.ndarray = field(repr=False)
@@ -101,6 +103,8 @@ class LiftedSolution:
     iterations: int
     status: str
     history: list = field(default_factory=list, repr=False)
+    S: np.ndarray | None = field(default=None, repr=False)
+    S_prime: np.ndarray | None = field(default=None, repr=False)
 
 
 def supports(problem, max_schur: int = MAX_SCHUR, max_low_memory: int = MAX_SCHUR_LOW_MEMORY) -> bool:
@@ -449,7 +453,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
     callback : callable, optional
         ``callback(iteration, primal, dual)`` after each iteration; returning True stops.
     accept : callable, optional
-        ``accept(Z, Z_prime, V)`` on each iterate whose relative gap is at most ``accept_gap``
+        ``accept(Z, Z_prime, S, S_prime, V)`` on each iterate whose relative gap is at most ``accept_gap``
         (and whose equality violation is at most ``accept_gap``); returning True stops with
         status ``"optimal"``: the caller found the iterate good enough (the native solver
         extracts a network and certifies it, which is cheap next to an iteration).
@@ -518,12 +522,12 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
         log("ipm %3d: primal %.12g dual %.12g gap %.2e link %.1e eq %.1e mu %.2e", it, primal,
             dual, gap, res, pres, mu)
         if pres <= max(tol, 1e-12) and gap < np.inf and (best is None or gap < best[0]):
-            best = (gap, it, Z.copy(), V.copy(), primal, dual)
+            best = (gap, it, Z.copy(), V.copy(), primal, dual, S.copy())
         if gap <= tol and pres <= tol:
             status = "optimal"
             break
         if (accept is not None and gap <= accept_gap and pres <= accept_gap
-                and accept(Z[:, 0], Z[:, 1], V)):
+                and accept(Z[:, 0], Z[:, 1], S[:, 0], S[:, 1], V)):
             status, best = "optimal", None
             log("ipm: iterate %d accepted by the caller", it)
             break
@@ -573,8 +577,9 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
             status = "numerical"
             break
     if best is not None and best[1] != it:
-        _, it_best, Z, V, primal, dual = best
+        _, it_best, Z, V, primal, dual, S = best
         log("ipm: returning iterate %d (best duality gap %.2e)", it_best, best[0])
     return LiftedSolution(Z=np.ascontiguousarray(Z[:, 0]), Z_prime=np.ascontiguousarray(Z[:, 1]),
                           dual=V, objective=primal, dual_objective=dual, iterations=it,
-                          status=status, history=history)
+                          status=status, history=history, S=np.ascontiguousarray(S[:, 0]),
+                          S_prime=np.ascontiguousarray(S[:, 1]))

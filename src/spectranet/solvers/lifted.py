@@ -57,7 +57,8 @@ from ..losses import SquaredLoss
 from ..sphere import eig_desc, sphere_max_abs
 from ._conic import max_step, nt_scaling, sym
 
-__all__ = ["MAX_ORDER", "LiftedSolution", "supports", "solve_lifted_space", "skron", "newton_order"]
+__all__ = ["MAX_ORDER", "LiftedSolution", "supports", "solve_lifted_space", "skron", "newton_order",
+           "objective_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class LiftedSolution:
     objective_model : object
         The smooth part of the objective with its sufficient statistics (the squared loss's lifted
         Gram matrix): a later solve on the same data and another beta reuses it.
+    S, S_prime : ndarray of shape (P, f+1, f+1)
+        The dual slacks of the returned iterate (its optimal face: :mod:`spectranet.face`).
     """
 
     Z: np.ndarray = field(repr=False)
@@ -126,6 +129,8 @@ class LiftedSolution:
     history: list = field(default_factory=list, repr=False)
     dual: object = field(default=None, repr=False)
     objective_model: object = field(default=None, repr=False)
+    S: np.ndarray | None = field(default=None, repr=False)
+    S_prime: np.ndarray | None = field(default=None, repr=False)
 
 
 def skron(W: np.ndarray) -> np.ndarray:
@@ -150,8 +155,9 @@ def skron(W: np.ndarray) -> np.ndarray:
 class _Objective:
     """The smooth part :math:`f(m) = \\ell(\\Psi m, Y)` and what the method needs of it.
 
-    For the squared loss, from the sufficient statistics (one pass at construction): the lifted
-    Gram matrices, :math:`\\Psi^\\top Y` and :math:`\\|Y\\|^2`; :meth:`dual_value` of the
+    For the squared loss, from the sufficient statistics (one pass at construction): the
+    triangular factor ``root`` of the lifted features (:math:`R^\\top R` is the lifted Hessian),
+    :math:`\\Psi^\\top Y` and :math:`\\|Y\\|^2`; :meth:`dual_value` of the
     certificate's scaled dual points too. Otherwise each evaluation is a pass (outputs, adjoint)
     and each Hessian another (:meth:`~spectranet.data.host.HostData.lifted_gram`).
     """
@@ -161,10 +167,14 @@ class _Objective:
         self.P, self.f = problem.n_pairs, problem.n_features
         self.D = (self.f + 1) * (self.f + 2) // 2
         self.quadratic = isinstance(getattr(problem.loss, "base", problem.loss), SquaredLoss)
-        self._hessian = None
+        self._hessian, self.root = None, None
         if self.quadratic:
             Y = problem.Y
-            self._hessian = self._gram(np.ones(Y.shape))
+            # the lifted Hessian as R^T R: its factor R (a QR factorization of the lifted features,
+            # twice the flops of the Gram matrix) also serves the face polish
+            self.root = problem.data.lifted_root(problem.activation)
+            gram = self.root.T @ self.root
+            self._hessian = [gram] * len(blocks)
             self.b = self._adjoint_svec(Y)  # Psi^T Y, (P, D)
             self.yy = float(problem.data.host((Y * Y).sum()))
 
@@ -217,6 +227,16 @@ class _Objective:
     @property
     def hessian(self):
         return self._hessian
+
+
+def objective_model(problem, previous=None):
+    """The smooth part of the objective with its sufficient statistics (a pass over the data for
+    the squared loss): ``previous`` when it was made for the same data, loss and activation."""
+    blocks = _blocks(problem)
+    if (isinstance(previous, _Objective) and previous.problem.data is problem.data and previous.quadratic
+            and previous.problem.loss == problem.loss and previous.problem.activation == problem.activation):
+        return previous
+    return _Objective(problem, blocks)
 
 
 def _blocks(problem) -> list[np.ndarray]:
@@ -392,7 +412,8 @@ def solve_lifted_space(problem, *, tol: float = 1e-8, max_iter: int = 100, verbo
     verbose : bool
         Log each iteration at INFO level (DEBUG otherwise).
     accept : callable, optional
-        ``accept(Z, Z_prime, t, V)`` on each iterate whose certified gap is at most ``accept_gap``
+        ``accept(Z, Z_prime, S, S_prime, t, V)`` on each iterate whose certified gap is at most
+        ``accept_gap`` (``S, S_prime``: its dual slacks)
         (``t * V`` is its certified dual point; ``V`` is None for the squared loss, where the
         iterations never form it: it is ``Y - forward(Z - Z_prime)``); returning True stops with
         status ``"optimal"`` (the native solver extracts and certifies the iterate's network).
@@ -412,8 +433,7 @@ def solve_lifted_space(problem, *, tol: float = 1e-8, max_iter: int = 100, verbo
                          f"differentiable loss (squared, logistic, softmax), "
                          f"beta > 0 and Newton blocks of order <= {MAX_ORDER} (here {newton_order(problem)})")
     blocks = _blocks(problem)
-    if not (isinstance(objective, _Objective) and objective.problem.data is problem.data and objective.quadratic):
-        objective = _Objective(problem, blocks)  # the sufficient statistics: a pass, with threads
+    objective = objective_model(problem, objective)  # the sufficient statistics: a pass, with threads
     D = objective.D
     small_passes = objective.quadratic or problem.n_samples * D * D <= SINGLE_THREAD_PASS
     with single_threaded_blas(small_passes and 2 * newton_order(problem) <= SINGLE_THREAD_ORDER):
@@ -450,12 +470,12 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
         log("lifted %3d: primal %.12g bound %.12g gap %.2e lam/beta %.3g eq %.1e mu %.2e", it, primal, bound,
             gap, lam / beta, pres, mu)
         if pres <= 1e-9 and (best is None or gap < best[0]):
-            best = (gap, it, Z.copy(), primal, bound, t, V)
+            best = (gap, it, Z.copy(), primal, bound, t, V, S.copy())
         if gap <= tol and pres <= 1e-9:
             status = "optimal"
             break
-        if accept is not None and gap <= accept_gap and pres <= 1e-9 and accept(Z[:, 0], Z[:, 1], t, V):
-            status, best = "optimal", (gap, it, Z.copy(), primal, bound, t, V)
+        if accept is not None and gap <= accept_gap and pres <= 1e-9 and accept(Z[:, 0], Z[:, 1], S[:, 0], S[:, 1], t, V):
+            status, best = "optimal", (gap, it, Z.copy(), primal, bound, t, V, S.copy())
             log("lifted: iterate %d accepted by the caller", it)
             break
         if it == max_iter:
@@ -504,10 +524,11 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
             status = "numerical"
             break
     if best is None:
-        best = (math.inf, it, Z, history[-1][1], -math.inf, 0.0, V)
-    _, it_best, Z, primal, bound, t, V = best
+        best = (math.inf, it, Z, history[-1][1], -math.inf, 0.0, V, S)
+    _, it_best, Z, primal, bound, t, V, S = best
     if it_best != it:
         log("lifted: returning iterate %d (best certified gap %.2e)", it_best, best[0])
     return LiftedSolution(Z=np.ascontiguousarray(Z[:, 0]), Z_prime=np.ascontiguousarray(Z[:, 1]),
                           objective=primal, lower_bound=bound, dual_scale=t, iterations=it, status=status,
-                          history=history, dual=V, objective_model=objective)
+                          history=history, dual=V, objective_model=objective, S=np.ascontiguousarray(S[:, 0]),
+                          S_prime=np.ascontiguousarray(S[:, 1]))

@@ -57,6 +57,12 @@ IPM_GAP = 0.1
 #: certified (two eigendecompositions of order f+1 and a pass over the data): the first one
 #: certified to ``tol`` ends the solve, usually an iteration before IPM_GAP * tol
 ACCEPT_GAP = 2.0
+#: with self-certification, the iterates are face-polished from a gap of SELF_ACCEPT_GAP * tol on
+#: (:mod:`spectranet.face`: the face is visible only once the iterate is close), the first whose
+#: network certifies itself ends the solve, and the engines run to SELF_GAP * tol at most
+#: (measured, planted 1000 x 50, beta = 1e-6 beta_max: the face of the iterate at 1e-6 gives an own
+#: gap of 4e-4, at 1e-8 of 2e-7)
+SELF_ACCEPT_GAP, SELF_GAP = 0.1, 1e-3
 
 
 def _start_network(problem, warm_start) -> PolyNetwork | None:
@@ -77,15 +83,11 @@ def _start_network(problem, warm_start) -> PolyNetwork | None:
     return net
 
 
-def _warm_objective(problem, warm_start):
-    """The lifted engine's sufficient statistics of a previous solve on the same data (a path)."""
+def _warm_objective(warm_start):
+    """The lifted engine's sufficient statistics of a previous solve (a path; reused by
+    :func:`~spectranet.solvers.lifted.objective_model` when the data are the same)."""
     state = getattr(warm_start, "warm_state", None)
-    if isinstance(state, dict):
-        objective = state.get("lifted_objective")
-        if objective is not None and objective.problem.data is problem.data \
-                and objective.problem.activation == problem.activation and objective.problem.loss == problem.loss:
-            return objective
-    return None
+    return state.get("lifted_objective") if isinstance(state, dict) else None
 
 
 class NativeSolver(Solver):
@@ -99,15 +101,24 @@ class NativeSolver(Solver):
         ``"ipm"`` also accepts the polyhedral losses (experimental).
     rank_tol : float, default=1e-7
         Relative eigenvalue cut of the neural decomposition after an interior-point engine.
+    self_certify : bool, default=True
+        Make the network certify itself (its own gradient as the dual point, which anyone can
+        recompute from the network and the data): the interior-point engines run until the face
+        polish of an iterate (:mod:`spectranet.face`) gives such a network, a few iterations more.
+    lean : bool, default=True
+        Among optimal networks, return a narrow one: Pataki's reduction on the optimal face.
     """
 
     name = "native"
 
-    def __init__(self, engine: str = "auto", rank_tol: float = 1e-7):
+    def __init__(self, engine: str = "auto", rank_tol: float = 1e-7, self_certify: bool = True,
+                 lean: bool = True):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         self.engine = engine
         self.rank_tol = rank_tol
+        self.self_certify = bool(self_certify)
+        self.lean = bool(lean)
 
     # -- what runs --------------------------------------------------------------------------
     def supports(self, problem) -> bool:
@@ -165,7 +176,7 @@ class NativeSolver(Solver):
         work = problem if reduction is None else reduction.apply().with_beta(problem.beta)
         if reduction is not None and start is not None:
             start = reduction.reduce_network(start)
-        run = _Run(self, work, tol, max_iter, verbose, start_time, _warm_objective(work, warm_start))
+        run = _Run(self, work, tol, max_iter, verbose, start_time, _warm_objective(warm_start))
         network, cert, engine = self._run(run, work, zero_cert.lam, start)
         if reduction is not None:  # back to the original features; the certificate of record there
             network = reduction.invert(network)
@@ -201,7 +212,7 @@ class NativeSolver(Solver):
                 network, cert = run.columns(network, deadline, milestone)
             if plan.engine == narrow or cert.is_optimal:
                 return network, cert, narrow
-            run.log("native: %s not certified within %.2fs; %s", narrow, plan.trial, plan.engine)
+            run.log("native: the %s trial did not certify within %.2fs; %s", narrow, plan.trial, plan.engine)
         network, cert = run.interior_point(plan.engine)
         return network, cert, plan.engine
 
@@ -259,37 +270,47 @@ class _Run:
 
     def _accept(self, dual_of):
         """The accept hook of an interior-point engine: extract the iterate's network and keep it
-        when the iterate's dual point certifies it to ``tol``."""
+        when the iterate's dual point certifies it to ``tol``; with self-certification, keep its
+        face polish when that certifies itself (and nothing otherwise: the engine goes on)."""
         accepted = []
 
-        def accept(Z, Z_prime, *dual_args):
+        def accept(Z, Z_prime, S, S_prime, *dual_args):
             net = extract_network(self.problem, Z, Z_prime, self.solver.rank_tol)
             found = certify_problem(self.problem, net, dual=dual_of(Z, Z_prime, *dual_args), tol=self.tol)
-            accepted[:] = [(net, found)] if found.is_optimal else []
-            return found.is_optimal
+            if not self.solver.self_certify:
+                accepted[:] = [(net, found, None)] if found.is_optimal else []
+                return found.is_optimal
+            net, found, lifted = self._face(Z, Z_prime, S, S_prime, net, found)
+            ok = found.is_optimal and found.own_gap <= self.tol
+            accepted[:] = [(net, found, lifted)] if ok else []
+            return ok
 
         return accept, accepted
 
     def interior_point(self, engine: str):
         problem, tol = self.problem, self.tol
+        certify_self = self.solver.self_certify
+        stop, accept_gap = ((SELF_GAP * tol, SELF_ACCEPT_GAP * tol) if certify_self else
+                            (IPM_GAP * tol, ACCEPT_GAP * tol))
         if engine == "ipm":
             from .ipm import solve_lifted
 
             accept, accepted = self._accept(lambda Z, Zp, V: V)
-            sol = solve_lifted(problem, tol=IPM_GAP * tol, max_iter=self.max_iter or 100, verbose=self.verbose,
-                               accept=accept, accept_gap=ACCEPT_GAP * tol)
+            sol = solve_lifted(problem, tol=stop, max_iter=self.max_iter or 100, verbose=self.verbose,
+                               accept=accept, accept_gap=accept_gap)
             dual = sol.dual
         else:
-            from .lifted import solve_lifted_space
+            from .lifted import objective_model, solve_lifted_space
 
+            self.lifted_objective = objective_model(problem, self.lifted_objective)
             def lifted_dual(Z, Zp, t, V):
                 if V is None:  # the squared loss: the residual at the iterate's outputs
                     V = problem.Y - problem.forward(Z - Zp)
                 return t * problem.data.host(V) if not problem.is_dask else t * V
 
             accept, accepted = self._accept(lifted_dual)
-            sol = solve_lifted_space(problem, tol=IPM_GAP * tol, max_iter=self.max_iter or 100,
-                                     verbose=self.verbose, accept=accept, accept_gap=ACCEPT_GAP * tol,
+            sol = solve_lifted_space(problem, tol=stop, max_iter=self.max_iter or 100,
+                                     verbose=self.verbose, accept=accept, accept_gap=accept_gap,
                                      objective=self.lifted_objective)
             self.lifted_objective = sol.objective_model
             dual = None if accepted else lifted_dual(sol.Z, sol.Z_prime, sol.dual_scale, None
@@ -298,13 +319,17 @@ class _Run:
         self.iterations += sol.iterations
         self.lifted = (sol.Z, sol.Z_prime)
         if accepted:
-            network, cert = accepted[0]
+            network, cert, lifted = accepted[0]
+            self.lifted = lifted or self.lifted
         else:
             network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
             network, cert = refine(problem, network, tol=tol, dual=dual)
+            if sol.S is not None and (certify_self or self.solver.lean):
+                network, cert, lifted = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
+                self.lifted = lifted or self.lifted
         if problem.data.float32:  # the certificate of record: float64 on the host
             cert = certify_problem(problem.on_host(), network, dual=cert.dual, tol=tol)
-        if newton.applicable(problem, network):
+        if cert.own_gap > tol and newton.applicable(problem, network):
             # cheap where the exact Newton polish runs: the extraction from an iterate that
             # stopped at tol keeps small spurious neurons (planted 100 x 10, beta = 1: 6
             # neurons at a gap of 1e-7; polished, 2 at 1e-13)
@@ -314,6 +339,23 @@ class _Run:
                 network, cert = polished, again
         self.record(network, cert)
         return network, cert
+
+    def _face(self, Z, Z_prime, S, S_prime, network, cert):
+        """The face polish of an iterate (:mod:`spectranet.face`): the exact optimum on its optimal
+        face, reduced by Pataki's steps with ``lean``; kept when it is certified and certifies itself
+        better, or is narrower. Returns ``(network, certificate, lifted point or None)``."""
+        from ..face import face_polish
+
+        found = face_polish(self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean, model=self.lifted_objective)
+        if found is None:
+            return network, cert, None
+        again = certify_problem(self.problem, found.network, dual=cert.dual, tol=self.tol)
+        better = again.own_gap < cert.own_gap or found.network.n_neurons < network.n_neurons
+        self.log("native: face polish: %d -> %d neurons, own gap %.2e -> %.2e", network.n_neurons,
+                 found.network.n_neurons, cert.own_gap, again.own_gap)
+        if again.is_optimal and better and again.objective <= cert.objective * (1 + 1e-9):
+            return found.network, again, (found.Z, found.Z_prime)
+        return network, cert, None
 
     def result(self, network, cert, engine: str, reduction=None) -> SolveResult:
         problem = self.problem

@@ -1,0 +1,391 @@
+r"""The face polish: from an interior-point iterate to the exact optimum on its optimal face.
+
+An interior-point method stops in the relative interior of the cones: its :math:`Z` has every
+eigenvalue positive, the ones that vanish at the optimum of order :math:`\mu`. Its network is then
+wider than an optimum needs (each such eigenvalue is a small neuron), and its outputs are right
+only to about the duality gap, so the network's *own* gradient — the dual point anyone can
+compute from the network and the data — certifies it only to about the square root of that.
+
+The optimal face is visible in the iterate: an eigenvector :math:`q` of :math:`Z` belongs to the
+range of the optimal :math:`Z` when its eigenvalue exceeds the curvature :math:`q^\top S q` of the
+dual slack in the same direction (at the central path :math:`\lambda_i(Z) \cdot q_i^\top S q_i
+\approx \mu`). With the basis :math:`P` of those eigenvectors, :math:`Z = P\hat W P^\top`, and on
+the face the program is **smooth**: minimize
+
+.. math:: \ell\Big(\sum_b \pm \langle P_b^\top A_i P_b, \hat W_b\rangle\Big)
+          + \beta \sum_b \langle P_b^\top E P_b, \hat W_b\rangle
+          \quad\text{s.t.}\quad \langle P_b^\top G P_b, \hat W_b\rangle = 0,
+
+over small symmetric :math:`\hat W_b` (order ``rank`` each), which Newton's method solves to
+rounding (one step for the squared loss). Where the optimum of the face lies inside it
+(:math:`\hat W_b \succ 0`), it is the optimum of (21), and the network of :math:`P\hat W P^\top`
+certifies itself. Then **Pataki's reduction** moves :math:`\hat W` along directions that change
+neither the outputs, the trace conditions nor the penalty until an eigenvalue vanishes, as long
+as there are such directions: the same objective with fewer neurons.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.linalg as sla
+
+from .kernels import lifted_features, smat, svec, svec_indices
+from .network import PolyNetwork
+
+__all__ = ["face_polish", "face_basis", "FaceResult"]
+
+logger = logging.getLogger(__name__)
+
+#: Newton steps and boundary moves on the face at most
+MAX_OUTER = 200
+#: Newton's method on the face stops when the predicted decrease is below this fraction of the
+#: objective
+NEWTON_TOL = 1e-15
+#: a face whose optimum has an eigenvalue below this fraction of the largest is not the optimal face
+INTERIOR = 1e-12
+#: Pataki's reduction moves along a direction whose effect on the outputs, the trace conditions and
+#: the penalty is below this fraction of the map's norm (a null vector to rounding)
+NULL = 1e-13
+
+
+class FaceResult:
+    """The polished point: ``Z`` and ``Z_prime`` (P, f+1, f+1) on the face, their ``network``
+    and ``reductions`` (Pataki steps taken)."""
+
+    def __init__(self, Z, Z_prime, network, reductions):
+        self.Z, self.Z_prime, self.network, self.reductions = Z, Z_prime, network, reductions
+
+
+def face_basis(Z: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (``p x r``) of the eigenvectors of ``Z`` whose eigenvalue exceeds the dual
+    slack's curvature :math:`q^\\top S q` in the same direction (the range of the optimal Z)."""
+    lam, Q = np.linalg.eigh(0.5 * (Z + Z.T))
+    curvature = np.einsum("ji,jk,ki->i", Q, 0.5 * (S + S.T), Q)
+    keep = lam > np.maximum(curvature, 0.0)
+    return Q[:, keep]
+
+
+def _cone_basis(Z: np.ndarray, S: np.ndarray) -> np.ndarray | None:
+    r"""A basis of the iterate's face made of vectors on the cone :math:`y^\top G y = 0`: the cone
+    factors (neural decomposition) of the projection of ``Z`` on :func:`face_basis`. In this basis
+    ``Z = Y W Y^T`` with ``W = I`` satisfies the trace condition exactly and every diagonal ``W`` does
+    too; an orthonormal basis of an approximate face may admit no feasible point but zero (rank
+    one: its vector is off the cone by rounding). None when the factors do not span the face."""
+    from .decomposition import cone_factors
+
+    P = face_basis(Z, S)
+    if P.shape[1] == 0:
+        return P
+    Zf = P @ (P.T @ Z @ P) @ P.T
+    Y = cone_factors(0.5 * (Zf + Zf.T), rank_tol=1e-14, validate=False).T
+    if Y.shape[1] != P.shape[1] or np.linalg.matrix_rank(Y) < P.shape[1]:
+        return None
+    Y[-1] = np.linalg.norm(Y[:-1], axis=0)  # exactly on the cone: y = sqrt(w) (u, 1), |u| = 1
+    return Y
+
+
+def _rect_skron(P: np.ndarray) -> np.ndarray:
+    r"""The matrix (``D_p x D_r``) of :math:`\hat W \mapsto P \hat W P^\top` from svec to svec
+    coordinates, for ``P`` of shape ``(p, r)``."""
+    p, r = P.shape
+    rows, cols, wr = svec_indices(p)
+    rk, ck, wk = svec_indices(r)
+    I, J, K, L = rows[:, None], cols[:, None], rk[None, :], ck[None, :]
+    M = P[I, K] * P[J, L] + P[I, L] * P[J, K]
+    return M * (0.5 * np.outer(wr, wk))
+
+
+#: entries of a block of rows of the face Jacobian (n_block x C x N): 32 MB
+FACE_BLOCK_ENTRIES = 1 << 22
+
+
+class _FaceData:
+    """The Jacobian :math:`J` (``n x C x N``) of the outputs in the face coordinates
+    ``svec(W_b)`` of every non-empty block, formed a block of rows at a time (never whole: 10^5 rows
+    and N = 462 would be 370 MB), and what the face program needs of it: the triangular factor
+    ``R`` of its QR factorization (:math:`R^\top R = J^\top J`, accumulated over the blocks), the
+    outputs of a point, and the loss's value, gradient and Hessian (:math:`R^\top R` for the
+    squared loss, a pass with the loss's weights otherwise)."""
+
+    quadratic = False
+
+    def __init__(self, problem, bases, kept, sizes):
+        self.problem, self.bases, self.kept, self.sizes = problem, bases, kept, sizes
+        self.C, self.N = problem.n_outputs, int(sum(sizes))
+        self.offsets = np.cumsum([0] + list(sizes))
+        n = problem.n_samples
+        self.step = max(1, FACE_BLOCK_ENTRIES // max(1, self.C * self.N))
+        self.rows = [slice(i, min(i + self.step, n)) for i in range(0, n, self.step)]
+        if not problem.architecture.is_dense:
+            self._phi = problem.data.lifted_features(problem.activation)  # (G, n, D): CNN filters are small
+            self._maps = [_rect_skron(bases[b]) for b in kept]
+        R = np.zeros((0, self.N))
+        for rows in self.rows:
+            J = self.block(rows).reshape(-1, self.N)
+            R = np.linalg.qr(np.vstack([R, J]), mode="r")
+        self.R = R if R.shape[0] == self.N else np.vstack([R, np.zeros((self.N - R.shape[0], self.N))])
+
+    def block(self, rows) -> np.ndarray:
+        """:math:`J` on a block of rows: ``(rows, C, N)``."""
+        problem, C = self.problem, self.C
+        nb = len(range(*rows.indices(problem.n_samples)))
+        J = np.zeros((nb, C, self.N))
+        for i, b in enumerate(self.kept):
+            pair, sign = divmod(b, 2)
+            cols = slice(self.offsets[i], self.offsets[i + 1])
+            P = self.bases[b]
+            if problem.architecture.is_dense:
+                (a, bb, c), f = problem.activation.coefficients, problem.n_features
+                z, pl = problem.X[rows] @ P[:f], P[f]  # P^T x~ = (P_u^T x, p_l)
+                rk, ck, wk = svec_indices(P.shape[1])
+                F = (a * z[:, rk] * z[:, ck] + 0.5 * bb * (z[:, rk] * pl[ck] + pl[rk] * z[:, ck])
+                     + c * pl[rk] * pl[ck]) * wk
+            else:
+                F = self._phi[pair // C][rows] @ self._maps[i]
+            J[:, pair % C, cols] = (1.0 if sign == 0 else -1.0) * F
+        return J
+
+    def outputs(self, w) -> np.ndarray:
+        return np.concatenate([self.block(rows) @ w for rows in self.rows])
+
+    def derivatives(self, w):
+        """``(loss value, gradient (N,), Hessian (N, N))`` of the loss at the outputs ``J w``."""
+        loss, Y = self.problem.loss, self.problem.Y
+        value, g = 0.0, np.zeros(self.N)
+        quadratic = loss.name == "squared"
+        H = self.R.T @ self.R if quadratic else np.zeros((self.N, self.N))
+        for rows in self.rows:
+            J = self.block(rows)
+            Yb = Y[rows]
+            Yhat = J @ w
+            value += float(loss.value(Yhat, Yb))
+            g += np.einsum("nkp,nk->p", J, loss.gradient(Yhat, Yb))
+            if quadratic:
+                continue
+            Hl = loss.hessian_blocks(Yhat, Yb)
+            if Hl.ndim == 2:
+                Js = J * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]
+                H += Js.reshape(-1, self.N).T @ Js.reshape(-1, self.N)
+            else:
+                H += J.reshape(-1, self.N).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(-1, self.N)
+        return value, g, 0.5 * (H + H.T)
+
+
+class _FaceGram:
+    """:class:`_FaceData` for the squared loss from the lifted engine's sufficient statistics
+    (``model``: its triangular factor ``root`` of the lifted features, :math:`\\Psi^\\top Y`,
+    :math:`\\|Y\\|^2`): no pass over the data, any data backend, any ``n``."""
+
+    quadratic = True
+
+    def __init__(self, problem, bases, kept, sizes, model):
+        C, G = problem.n_outputs, problem.n_groups
+        D = model.D
+        offsets = np.cumsum([0] + list(sizes))
+        self.N = int(offsets[-1])
+        self.maps = [np.zeros((G * D, self.N)) for _ in range(C)]  # face coordinates -> m of output k
+        for i, b in enumerate(kept):
+            pair, sign = divmod(b, 2)
+            g, k = divmod(pair, C)
+            self.maps[k][g * D:(g + 1) * D, offsets[i]:offsets[i + 1]] = (1.0 if sign == 0 else -1.0) * _rect_skron(bases[b])
+        self.root, self.yy = model.root, model.yy
+        self.H = model.root.T @ model.root
+        self.b = [model.b[np.arange(k, problem.n_pairs, C)].ravel() for k in range(C)]
+        R = np.vstack([self.root @ M for M in self.maps])
+        R = np.linalg.qr(R, mode="r") if R.shape[0] > R.shape[1] else R
+        self.R = R if R.shape[0] == self.N else np.vstack([R, np.zeros((self.N - R.shape[0], self.N))])
+
+    def derivatives(self, w):
+        value, g, H = 0.5 * self.yy, np.zeros(self.N), np.zeros((self.N, self.N))
+        for M, b in zip(self.maps, self.b):
+            m = M @ w
+            Hm = self.H @ m
+            value += 0.5 * float(m @ Hm) - float(b @ m)
+            g += M.T @ (Hm - b)
+            RM = self.root @ M
+            H += RM.T @ RM
+        return value, g, H
+
+
+def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_prime: np.ndarray,
+                *, lean: bool = True, model=None) -> FaceResult | None:
+    """Solve (21) on the face of the iterate ``(Z, Z_prime)`` with dual slacks ``(S, S_prime)``
+    (all ``(P, f+1, f+1)``), then (``lean``) reduce its rank by Pataki's steps. ``model``: the
+    lifted engine's objective with its sufficient statistics (squared loss), used instead of
+    passes over the data. Returns None when the face's program has no optimum inside the face (the
+    iterate did not show the optimal face), or for data the face Jacobian is not written for
+    (torch, Dask) without ``model``."""
+    kind = type(problem.data).__name__
+    gram = model is not None and getattr(model, "root", None) is not None
+    if (kind not in ("HostData", "GroupedData") and not gram) or not problem.loss.smooth:
+        return None
+    f, P = problem.n_features, problem.n_pairs
+    blocks = [_cone_basis(M, T) for Zs, Ss in ((Z, S), (Z_prime, S_prime)) for M, T in zip(Zs, Ss)]
+    bases = [blocks[s * P + p] for p in range(P) for s in range(2)]  # block b = 2 p + s
+    if any(B is None for B in bases):
+        return None
+    kept = [b for b, B in enumerate(bases) if B.shape[1]]
+    if not kept:
+        return None
+    sizes = [bases[b].shape[1] * (bases[b].shape[1] + 1) // 2 for b in kept]
+    N = int(sum(sizes))
+    E = np.zeros((f + 1, f + 1))
+    E[f, f] = 1.0
+    Gm = np.diag(np.r_[np.ones(f), -1.0])
+    offsets = np.cumsum([0] + sizes)
+    c_pen, A_eq = np.zeros(N), []
+    for i, b in enumerate(kept):
+        B, cols = bases[b], slice(offsets[i], offsets[i + 1])
+        c_pen[cols] = svec(B.T @ E @ B)
+        trace = svec(B.T @ Gm @ B)
+        if np.linalg.norm(trace) > 1e-12 * np.linalg.norm(B.T @ B):  # (one vector on the cone: none)
+            row = np.zeros(N)
+            row[cols] = trace
+            A_eq.append(row)
+    A_eq = np.array(A_eq).reshape(-1, N)
+    data = _FaceGram(problem, bases, kept, sizes, model) if gram else _FaceData(problem, bases, kept, sizes)
+    # start: the iterate projected on the face, W = I in the basis of its cone factors
+    solved = _FaceProblem(problem, data, A_eq, c_pen, sizes).solve(
+        [np.eye(bases[b].shape[1]) for b in kept], lean=lean)
+    if solved is None:
+        return None
+    W_list, reductions = solved
+    Zs, Zps = np.zeros_like(Z), np.zeros_like(Z_prime)
+    for b, Wb in zip(kept, W_list):
+        lam, Q = np.linalg.eigh(0.5 * (Wb + Wb.T))
+        Wb = (Q * np.clip(lam, 0.0, None)) @ Q.T
+        full = bases[b] @ Wb @ bases[b].T
+        (Zs if b % 2 == 0 else Zps)[b // 2] = 0.5 * (full + full.T)
+    from .decomposition import neural_decomposition
+
+    firsts, seconds = [np.zeros((0, f))], [np.zeros((0, P))]
+    for p in range(P):
+        U, alpha = neural_decomposition(Zs[p], Zps[p], rank_tol=1e-13)
+        A = np.zeros((len(alpha), P))
+        A[:, p] = alpha
+        firsts.append(U)
+        seconds.append(A)
+    network = problem.make_network(np.vstack(firsts), np.vstack(seconds))
+    logger.debug("face polish: ranks %s, %d reductions, %d neurons", [bases[b].shape[1] for b in kept],
+                 reductions, network.n_neurons)
+    return FaceResult(Zs, Zps, network, reductions)
+
+
+class _FaceProblem:
+    """The program on the face, in the coordinates of each block's current range.
+
+    Variables: one symmetric ``W_b`` per block (``Z_b = Y_b W_b Y_b^T``), kept positive semidefinite;
+    the Jacobian of the outputs comes from :class:`_FaceData`, ``A_eq`` (m, N) holds the trace
+    conditions and ``c_pen`` (N,) the penalty. :meth:`solve` alternates two moves until Newton's
+    method converges inside the current ranges:
+
+    * along the null space of (outputs, trace conditions) — directions that change no output —
+      the objective is linear: a direction that lowers the penalty is followed to the boundary of
+      the cone (an eigenvalue vanishes: a narrower face); with ``lean``, any null direction is (in
+      either sense): Pataki's reduction, at the same objective;
+    * Newton's method on the range (the system is then consistent; its least-squares solution
+      ignores the null space), each step cut at the boundary of the cone.
+    """
+
+    def __init__(self, problem, data, A_eq, c_pen, sizes):
+        self.problem, self.data, self.A_eq, self.c_pen = problem, data, A_eq, c_pen
+        self.offsets = np.cumsum([0] + list(sizes))
+
+    def _coordinates(self, W):
+        """Each block's range ``(Q_b, lam_b)``, the map ``M`` (N x width) of the range coordinates
+        to the face coordinates, and the current point in range coordinates."""
+        ranges, maps = [], []
+        eig = [np.linalg.eigh(0.5 * (Wb + Wb.T)) for Wb in W]
+        top = max([float(lam[-1]) for lam, _ in eig if lam.size] + [1e-300])  # one scale for all blocks
+        for Wb, (lam, Q) in zip(W, eig):
+            keep = lam > INTERIOR * top
+            ranges.append((Q[:, keep], lam[keep]))
+            maps.append(_rect_skron(Q[:, keep]) if keep.any() else np.zeros((Wb.shape[0] * (Wb.shape[0] + 1) // 2, 0)))
+        M = sla.block_diag(*maps) if len(maps) > 1 else maps[0]
+        v = np.concatenate([svec(np.diag(lam)) for _, lam in ranges]) if M.shape[1] else np.zeros(0)
+        return ranges, M, v
+
+    @staticmethod
+    def _split(v, ranges):
+        out, i = [], 0
+        for Q, _ in ranges:
+            r = Q.shape[1]
+            size = r * (r + 1) // 2
+            out.append(smat(v[i:i + size], r) if r else np.zeros((0, 0)))
+            i += size
+        return out
+
+    def _boundary(self, v, delta, ranges, both: bool):
+        """The step ``t`` along ``delta`` at which the first eigenvalue of a block vanishes (the
+        positive sense; with ``both``, the shorter of the two senses); None if there is none."""
+        steps = []
+        for V, D in zip(self._split(v, ranges), self._split(delta, ranges)):
+            if V.size == 0:
+                continue
+            lam, Q = np.linalg.eigh(V)
+            root = 1.0 / np.sqrt(np.clip(lam, 1e-300, None))
+            ev = np.linalg.eigvalsh((Q.T @ D @ Q) * root[:, None] * root[None, :])
+            steps += [-1.0 / e for e in ev if e != 0.0]
+        pos = [t for t in steps if t > 0]
+        neg = [-t for t in steps if t < 0]
+        if not both:
+            return min(pos) if pos else None
+        best = min(pos + neg) if pos + neg else None
+        return None if best is None else (best if best in pos else -best)
+
+    def _apply(self, v, ranges):
+        return [Q @ V @ Q.T for (Q, _), V in zip(ranges, self._split(v, ranges))]
+
+    def solve(self, W, *, lean: bool):
+        """``(W_b list, reductions)`` at the optimum on the face, or None when there is none."""
+        beta = self.problem.beta
+        reductions, current = 0, None
+        for _ in range(MAX_OUTER):
+            ranges, M, v = self._coordinates(W)
+            if v.size == 0:
+                return W, reductions
+            cr = self.c_pen @ M
+            L = np.vstack([self.data.R @ M, self.A_eq @ M])
+            Rl = np.linalg.qr(L, mode="r") if L.shape[0] > L.shape[1] else L
+            _, sv, Vt = np.linalg.svd(Rl)
+            null = Vt[np.r_[sv, np.zeros(Vt.shape[0] - sv.size)] <= NULL * (sv[0] if sv.size else 1.0)]
+            if null.size:
+                g_null = null @ cr
+                t, delta = None, None
+                if np.linalg.norm(g_null) > NULL * np.linalg.norm(cr):  # the penalty falls along them
+                    delta = -null.T @ g_null
+                    t = self._boundary(v, delta, ranges, both=False)
+                    if t is None:
+                        return None  # unbounded: not a face of an optimum
+                elif lean:
+                    delta = null[0]
+                    t = self._boundary(v, delta, ranges, both=True)
+                if t is not None:
+                    W = self._apply(v + t * delta, ranges)
+                    reductions += 1
+                    continue
+            # Newton's method in the range coordinates
+            w = M @ v
+            loss_value, g, H = self.data.derivatives(w)
+            value = loss_value + beta * float(self.c_pen @ w)
+            gr, Hr, Ar = M.T @ (g + beta * self.c_pen), M.T @ H @ M, self.A_eq @ M
+            m = Ar.shape[0]
+            K = np.block([[0.5 * (Hr + Hr.T), Ar.T], [Ar, np.zeros((m, m))]])
+            step = np.linalg.lstsq(K, np.concatenate([-gr, np.zeros(m)]), rcond=1e-14)[0][:v.size]
+            decrease = -float(gr @ step)
+            logger.debug("face newton: objective %.16g, decrease %.2e, width %d", value, decrease, v.size)
+            if decrease <= NEWTON_TOL * max(abs(value), 1e-300) or (current is not None and value >= current):
+                return self._apply(v, ranges), reductions
+            current = value
+            t_max = self._boundary(v, step, ranges, both=False)
+            alpha = 1.0 if t_max is None or t_max > 1.0 else t_max
+            for _ in range(0 if self.data.quadratic else 40):  # a damped step for the other losses
+                trial = v + alpha * step
+                trial_value = float(self.problem.loss.value(self.data.outputs(M @ trial), self.problem.Y))
+                if trial_value + beta * float(cr @ trial) <= value - 1e-4 * alpha * decrease:
+                    break
+                alpha *= 0.5
+            W = self._apply(v + alpha * step, ranges)
+        return None

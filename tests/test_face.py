@@ -1,0 +1,74 @@
+"""The face polish: the exact optimum on an interior-point iterate's optimal face, a network that
+certifies itself, and Pataki's reduction to a narrow optimum at the same objective."""
+
+import numpy as np
+import pytest
+
+from spectranet import Problem, beta_max, certify, get_solver
+from spectranet.face import face_basis, face_polish
+from spectranet.solvers.ipm import solve_lifted
+from spectranet.solvers.lifted import objective_model, solve_lifted_space
+from spectranet.solvers.native import NativeSolver
+
+from ._data import planted
+from .test_solvers import loss_case
+
+
+def _problem(loss, rel, n=300, d=6, seed=0):
+    X, y, _ = loss_case(loss, n=n, d=d) if loss != "squared" else planted(n=n, d=d, seed=seed)[:2] + (1,)
+    base = Problem(X, y, "relu", loss, 0.0)
+    return base.with_beta(rel * beta_max(base))
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])
+@pytest.mark.parametrize("rel", [1e-1, 1e-4])
+def test_face_polish_certifies_itself_at_the_sdp_optimum(loss, rel):
+    problem = _problem(loss, rel)
+    sol = solve_lifted(problem, tol=1e-9)
+    face = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime)
+    assert face is not None
+    own = certify(face.network, problem.X, problem.Y, problem.loss, problem.beta)  # the network alone
+    assert own.gap <= 1e-6
+    sdp = get_solver("clarabel").solve(problem)
+    assert own.objective == pytest.approx(sdp.network_objective, rel=1e-6)
+    assert own.lower_bound <= sdp.network_objective * (1 + 1e-9)
+
+
+def test_face_basis_separates_the_ranges():
+    problem = _problem("squared", 1e-1)
+    sol = solve_lifted(problem, tol=1e-9)
+    ranks = [face_basis(sol.Z[0], sol.S[0]).shape[1], face_basis(sol.Z_prime[0], sol.S_prime[0]).shape[1]]
+    face = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime)
+    assert face.network.n_neurons <= sum(ranks) <= 2 * (problem.n_features + 1)
+
+
+def test_pataki_reduction_keeps_the_objective_and_narrows_the_network():
+    """An optimum with more neurons than needed (here: the lifted point of a network whose neurons
+    are repeated with split weights, plus the iterate's face) loses neurons, not objective."""
+    problem = _problem("squared", 1e-3, n=60, d=8, seed=3)
+    sol = solve_lifted(problem, tol=1e-10)
+    wide = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, lean=False)
+    lean = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, lean=True)
+    before, after = problem.objective(wide.network), problem.objective(lean.network)
+    assert after <= before * (1 + 1e-12)
+    assert lean.network.n_neurons <= wide.network.n_neurons
+    assert lean.network.n_neurons <= 2 * (problem.n_features + 1)
+
+
+def test_face_polish_from_the_sufficient_statistics_matches_the_passes():
+    problem = _problem("squared", 1e-4, n=400, d=5, seed=4)
+    sol = solve_lifted_space(problem, tol=1e-9)
+    with_passes = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime)
+    gram = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, model=objective_model(problem))
+    assert problem.objective(gram.network) == pytest.approx(problem.objective(with_passes.network), rel=1e-10)
+    assert certify(gram.network, problem.X, problem.Y, "squared", problem.beta).gap <= 1e-6
+
+
+@pytest.mark.parametrize("engine", ["ipm", "lifted"])
+def test_native_networks_certify_themselves_and_switch_off(engine):
+    problem = _problem("squared", 1e-5, n=200, d=8, seed=5)
+    result = NativeSolver(engine=engine).solve(problem)
+    assert result.certificate.own_gap <= 1e-6  # the network's own gradient proves it
+    plain = NativeSolver(engine=engine, self_certify=False, lean=False).solve(problem)
+    assert plain.gap <= 1e-6
+    assert plain.network_objective == pytest.approx(result.network_objective, rel=2e-6)
