@@ -96,8 +96,10 @@ def test_certify_bad_inputs(random_network):
     with pytest.raises(ValueError, match="unit-norm rows"):
         certify(PolyNetwork(2 * random_network.first_layer, random_network.second_layer, "relu"), X, y)
     with pytest.raises(ValueError, match=r"network has 4 features and 1 outputs; the problem has 3"):
-        certify(random_network, X[:, :3], y)
+        certify(random_network, X[:, :3], y, beta=0.1)
     with pytest.raises(ValueError, match="beta must be a finite real number >= 0"):
         certify(random_network, X, y, beta=-1.0)
     with pytest.raises(ValueError, match=r"dual must be finite with shape \(10, 1\)"):
-        certify(random_network, X, y, dual=np.zeros(3))
+        certify(random_network, X, y, beta=0.1, dual=np.zeros(3))
+    with pytest.raises(ValueError, match="beta is required: the network carries no witness"):
+        certify(random_network, X, y)

@@ -49,7 +49,7 @@ def test_save_load_roundtrip(tmp_path, second):
     with np.load(path, allow_pickle=False) as data:  # documented keys, no pickle
         assert sorted(data.files) == ["activation", "architecture", "first_layer", "format_version",
                                       "second_layer"]
-        assert int(data["format_version"]) == 2
+        assert int(data["format_version"]) == 3
         assert json.loads(str(data["architecture"])) == {"type": "dense"}
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from .network import PolyNetwork
 from .problem import Problem
 from .reductions import RowSpaceReduction
+from .witness import loss_from_spec
 from .sphere import eig_desc, sphere_max_abs
 
 __all__ = ["Certificate", "certify", "certify_problem", "max_violation", "dual_lower_bound"]
@@ -220,12 +221,13 @@ def relative_gap(objective: float, lower_bound: float) -> float:
 
 
 def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: float = 1e-6,
-                    dual_source: str = "dual") -> Certificate:
+                    dual_source: str = "dual", witness=None) -> Certificate:
     """:func:`certify` on a prepared :class:`~spectranet.problem.Problem`.
 
     The candidates for the dual point are the negative (sub)gradient of the loss at the
-    network's outputs and, if given, ``dual`` (e.g. a solver's dual variable); each is
-    projected onto the dual domain and the best bound is kept.
+    network's outputs and, if given, ``dual`` (e.g. a solver's dual variable, reported as
+    ``dual_source``) and ``witness`` (the dual point a network carries); each is projected onto
+    the dual domain and the best bound is kept.
     """
     Yhat = problem.outputs(network)
     loss = problem.loss
@@ -235,20 +237,22 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     oracle, reduction = _oracle_problem(problem)
     value, products = oracle.data.value_and_dual_products(Yhat, problem.Y, V0, loss)
     objective = value + problem.beta * network.penalty()  # as Problem.objective
-    candidates = [V0]
-    if dual is not None:
-        D = np.asarray(dual, dtype=float)
+    candidates = [(V0, "gradient")]
+    for given, name in ((dual, dual_source), (witness, "witness")):
+        if given is None:
+            continue
+        D = np.asarray(given, dtype=float)
         D = D.reshape(problem.Y.shape) if D.size == problem.Y.size else D
         if D.shape != problem.Y.shape or not np.all(np.isfinite(D)):
-            raise ValueError(f"dual must be finite with shape {problem.Y.shape}, got {D.shape}")
-        candidates.append(loss.project_dual(D, problem.Y))
+            raise ValueError(f"{name} must be finite with shape {problem.Y.shape}, got {D.shape}")
+        candidates.append((loss.project_dual(D, problem.Y), name))
     own = _unreduced(_violation_of_products(oracle, products), reduction, V0)
     best_bound, best_V, source, own_bound = -math.inf, V0, "gradient", -math.inf
-    for i, V in enumerate(candidates):
+    for i, (V, name) in enumerate(candidates):
         bound, t, _ = dual_lower_bound(problem, V, own if i == 0 else None)
         own_bound = bound if i == 0 else own_bound
         if bound > best_bound:
-            best_bound, best_V, source = bound, t * V, ("gradient" if i == 0 else dual_source)
+            best_bound, best_V, source = bound, t * V, name
     return Certificate(
         objective=objective,
         lower_bound=best_bound,
@@ -266,8 +270,8 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     )
 
 
-def certify(network: PolyNetwork, X, y, loss="squared", beta: float = 1e-2, *, dual=None,
-            tol: float = 1e-6) -> Certificate:
+def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *, dual=None,
+            tol: float = 1e-6, witness: bool = True) -> Certificate:
     r"""Certify how far any network is from the global optimum of (P).
 
     .. math:: \min_{\|u_j\|=1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(Xu_j)\alpha_j^\top, Y\Big)
@@ -275,7 +279,9 @@ def certify(network: PolyNetwork, X, y, loss="squared", beta: float = 1e-2, *, d
 
     Works for a network trained any way (SGD, the SDP, anything) whose first-layer rows
     have unit norm, as (P) requires; ``sigma`` is not homogeneous, so other norms cannot be
-    moved into the second layer and are rejected.
+    moved into the second layer and are rejected. Everything is recomputed from the network, the
+    data and the candidate dual points: the network's own gradient, ``dual`` if given, and the
+    network's :class:`~spectranet.witness.Witness` if it carries one (a fit attaches it).
 
     Parameters
     ----------
@@ -285,17 +291,25 @@ def certify(network: PolyNetwork, X, y, loss="squared", beta: float = 1e-2, *, d
     y : array-like of shape (n,) or (n, C)
         Targets in the loss's encoding (labels in {-1, +1} for ``"logistic"`` and
         ``"hinge"``, class indices or one-hot rows for ``"softmax"``).
-    loss : str or Loss
-    beta : float
+    loss : str or Loss, optional
+        Default: the witness's loss, else ``"squared"``.
+    beta : float, optional
+        ``> 0``. Default: the witness's; required for a network without one.
     dual : array-like of shape (n, C), optional
         An extra candidate dual point (e.g. a solver's dual variable); useful for the
         non-smooth losses, whose subgradient at the network may give a loose bound.
     tol : float
         Relative-gap tolerance for :attr:`Certificate.is_optimal`.
+    witness : bool, default=True
+        Use the network's witness. It must have been made for these data (its fingerprint is
+        checked): a witness for other data is refused with a ``ValueError``; pass
+        ``witness=False`` to certify a network on other data from its own gradient.
 
     Returns
     -------
     Certificate
+        ``source`` says which dual point proves the bound: ``"gradient"`` (the network's own),
+        ``"dual"`` (the argument) or ``"witness"``.
     """
     if not isinstance(network, PolyNetwork):
         raise TypeError(f"network must be a PolyNetwork, got {type(network).__name__}")
@@ -305,6 +319,22 @@ def certify(network: PolyNetwork, X, y, loss="squared", beta: float = 1e-2, *, d
             "the first layer of the network must have unit-norm rows (problem (P)); "
             f"got row norms in [{norms.min():.3g}, {norms.max():.3g}]"
         )
+    carried = network.witness if witness else None
+    if loss is None:
+        loss = loss_from_spec(carried.loss) if carried is not None else "squared"
+    if beta is None:
+        if carried is None:
+            raise ValueError("beta is required: the network carries no witness to take it from "
+                             "(certify(network, X, y, loss, beta))")
+        beta = carried.beta
     problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs,
                       architecture=network.architecture)
-    return certify_problem(problem, network, dual=dual, tol=tol)
+    witness_dual = None
+    if carried is not None:
+        if problem.is_dask or not carried.matches(problem.X, problem.Y):
+            raise ValueError(
+                "the network's witness was made for other data (its fingerprint "
+                f"{carried.fingerprint} differs from these data's); pass witness=False to certify the "
+                "network on these data from its own gradient")
+        witness_dual = carried.dual
+    return certify_problem(problem, network, dual=dual, tol=tol, witness=witness_dual)

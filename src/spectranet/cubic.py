@@ -312,7 +312,7 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         iterations=int(stats.num_iters or 0) if stats is not None else 0,
         elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
         hint="; try solver='clarabel' or 'mosek', or standardized features", lifted=(Z, Zp),
-        engine=name, cubic=CubicWeights(first, second, W))
+        engine=name, cubic=CubicWeights(first, second, W), problem=problem)
     logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%.2fs)", name, result.objective,
                 network.n_neurons, certificate.gap, result.time)
     return result

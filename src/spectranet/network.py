@@ -18,10 +18,11 @@ from .architectures import Conv2D, Dense, architecture_from_dict, check_architec
 from .data import check_beta, check_data, encode_targets
 from .kernels import group_hidden, group_outputs, network_outputs
 from .losses import get_loss
+from .witness import Witness
 
 __all__ = ["PolyNetwork", "NPZ_FORMAT_VERSION"]
 
-NPZ_FORMAT_VERSION = 2
+NPZ_FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +51,9 @@ class PolyNetwork:
         ``None``: fully connected. With :class:`~spectranet.architectures.Conv2D` the first layer's
         rows are filters of length ``C*kh*kw`` and inputs are images (rows of ``C*H*W`` values
         or ``(N, C, H, W)`` arrays).
+    witness : Witness, optional
+        The dual point that proves the network optimal on its training data (a fit attaches it;
+        :func:`~spectranet.certify` uses it), see :mod:`spectranet.witness`.
 
     Attributes
     ----------
@@ -62,6 +66,7 @@ class PolyNetwork:
     second_layer: np.ndarray
     activation: PolyActivation
     architecture: Dense | Conv2D = Dense()
+    witness: Witness | None = None
 
     def __post_init__(self):
         arch = check_architecture(self.architecture)
@@ -87,6 +92,8 @@ class PolyNetwork:
                                  f"for {arch!r}, got shape {U.shape}")
         if not (np.all(np.isfinite(U)) and np.all(np.isfinite(A))):
             raise ValueError("network weights must be finite")
+        if self.witness is not None and not isinstance(self.witness, Witness):
+            raise TypeError(f"witness must be a spectranet Witness or None, got {type(self.witness).__name__}")
         U.flags.writeable = False
         A.flags.writeable = False
         object.__setattr__(self, "first_layer", U)
@@ -141,6 +148,10 @@ class PolyNetwork:
             U, A = U[keep], A[keep]
         shape = self.second_layer.shape[1:]
         return PolyNetwork(U, A.reshape((A.shape[0],) + shape), self.activation, self.architecture)
+
+    def with_witness(self, witness: Witness | None) -> "PolyNetwork":
+        """The same network carrying ``witness`` (None: without one)."""
+        return PolyNetwork(self.first_layer, self.second_layer, self.activation, self.architecture, witness)
 
     @classmethod
     def zero(cls, n_features: int, activation, n_outputs: int | None = None,
@@ -198,43 +209,57 @@ class PolyNetwork:
         return float(loss.value(self.decision_function(X), Y)) + check_beta(beta) * self.penalty()
 
     # -- persistence ------------------------------------------------------------
-    def save(self, path) -> None:
-        """Save to a ``.npz`` file (no pickle).
+    def save(self, path, *, witness: bool = True) -> None:
+        """Save to a ``.npz`` file (no pickle); ``path`` gets the suffix ``.npz`` if it has none
+        (as :meth:`load` expects).
 
-        Keys: ``format_version`` (int, currently 2), ``first_layer`` (m, d),
+        Keys: ``format_version`` (int, currently 3), ``first_layer`` (m, d),
         ``second_layer`` (m,) or (m, C) (a CNN's: (m, G) or (m, G, C)), ``activation`` (3,) =
-        (a, b, c), ``architecture`` (a JSON string, e.g. ``{"type": "dense"}``). Version 1 files
-        (no architecture: dense) are read too.
+        (a, b, c), ``architecture`` (a JSON string, e.g. ``{"type": "dense"}``) and, for a network
+        that carries a witness and unless ``witness=False``, ``witness`` (JSON: loss, beta,
+        fingerprint, shape) and ``witness_dual`` (n, C). The dual point holds n * C floats and, for
+        the squared loss, reveals the training labels' residuals: leave it out with
+        ``witness=False`` (the network then certifies from its own gradient). Versions 1 (dense,
+        no architecture) and 2 (no witness) are read too.
         """
-        np.savez(
-            os.fspath(path),
+        members = dict(
             format_version=np.array(NPZ_FORMAT_VERSION),
             first_layer=self.first_layer,
             second_layer=self.second_layer,
             activation=np.array(self.activation.coefficients),
             architecture=np.array(json.dumps(self.architecture.to_dict())),
         )
+        if witness and self.witness is not None:
+            members["witness"] = np.array(self.witness.to_json())
+            members["witness_dual"] = self.witness.dual
+        np.savez(_npz_path(path), **members)
 
     @classmethod
     def load(cls, path) -> "PolyNetwork":
-        """Load a network written by :meth:`save`."""
-        with np.load(os.fspath(path), allow_pickle=False) as data:
+        """Load a network written by :meth:`save` (the same ``path``: the suffix ``.npz`` is added
+        when the name has none and no such file exists)."""
+        path = _npz_path(path) if not os.path.exists(os.fspath(path)) else os.fspath(path)
+        with np.load(path, allow_pickle=False) as data:
             missing = {"format_version", "first_layer", "second_layer", "activation"} - set(data.files)
             if missing:
                 raise ValueError(f"{path!s} is not a spectranet network file: missing {sorted(missing)}")
             version = int(data["format_version"])
-            if version not in (1, NPZ_FORMAT_VERSION):
+            if version not in (1, 2, NPZ_FORMAT_VERSION):
                 raise ValueError(
                     f"unsupported network file format_version {version}; this spectranet reads "
-                    f"versions 1 and {NPZ_FORMAT_VERSION}"
+                    f"versions 1 to {NPZ_FORMAT_VERSION}"
                 )
             arch = Dense()
             if version >= 2:
                 if "architecture" not in data.files:
                     raise ValueError(f"{path!s} is not a spectranet network file: missing ['architecture']")
                 arch = architecture_from_dict(str(data["architecture"]))
+            witness = None
+            if version >= 3 and "witness" in data.files:
+                spec = json.loads(str(data["witness"]))
+                witness = Witness(data["witness_dual"], spec["loss"], spec["beta"], spec["fingerprint"])
             return cls(data["first_layer"], data["second_layer"], PolyActivation(*data["activation"].tolist()),
-                       arch)
+                       arch, witness)
 
     def to_torch(self, dtype=None):
         """A ``torch.nn.Module`` computing the same function (requires torch). A CNN's module
@@ -247,7 +272,14 @@ class PolyNetwork:
     def __repr__(self) -> str:
         a = self.activation
         arch = "" if self.architecture.is_dense else f", architecture={self.architecture!r}"
+        arch += "" if self.witness is None else ", witness"
         return (
             f"PolyNetwork(n_neurons={self.n_neurons}, n_features={self.n_features}, "
             f"n_outputs={self.n_outputs}, activation=({a.a:g}, {a.b:g}, {a.c:g}){arch})"
         )
+
+
+def _npz_path(path) -> str:
+    """``path`` with the suffix ``.npz`` when it has none (what ``numpy.savez`` writes)."""
+    path = os.fspath(path)
+    return path if path.endswith(".npz") else path + ".npz"

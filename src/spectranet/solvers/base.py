@@ -14,10 +14,11 @@ from ..decomposition import neural_decomposition
 from ..exceptions import ConvergenceWarning
 from ..network import PolyNetwork
 from ..problem import Problem
+from ..witness import Witness, data_fingerprint, loss_spec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Solver", "SolveResult", "CubicWeights", "extract_network", "certified_result", "zero_if_optimal"]
+__all__ = ["Solver", "SolveResult", "CubicWeights", "make_witness", "extract_network", "certified_result", "zero_if_optimal"]
 
 
 @dataclass(frozen=True)
@@ -172,22 +173,32 @@ def compress_network(problem: Problem, network: PolyNetwork, rank_tol: float = 1
 def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: float, solver: str, objective: float,
                      iterations: int, elapsed: float, stopped: str = "", hint: str = "",
                      history: list | None = None, lifted=None, engine: str = "", cubic=None,
-                     warm_state=None) -> SolveResult:
+                     warm_state=None, problem: Problem | None = None) -> SolveResult:
     """The :class:`SolveResult` of ``network`` and its certificate. The certificate, not a backend's own
     status, decides ``status``: ``"optimal"`` iff the certified gap is at most ``tol``, else
     ``"inaccurate"`` with a :class:`~spectranet.exceptions.ConvergenceWarning` (``stopped``
-    and ``hint`` complete its message)."""
+    and ``hint`` complete its message). With ``problem`` (in-memory data), the network carries its
+    certificate's dual point as its :class:`~spectranet.witness.Witness`."""
     status = "optimal" if certificate.gap <= tol else "inaccurate"
     if status != "optimal":
         warnings.warn(f"{solver} stopped{stopped} with a certified relative gap of {certificate.gap:.2e} > "
                       f"tol={tol:g}{hint}", ConvergenceWarning, stacklevel=3)
     if history is None:
         history = [(elapsed, certificate.objective, certificate.lower_bound)]
-    return SolveResult(network=network, objective=objective, network_objective=certificate.objective,
-                       lower_bound=certificate.lower_bound, gap=certificate.gap, status=status,
-                       solver=solver, iterations=int(iterations), time=elapsed, certificate=certificate,
-                       engine=engine or solver, history=history, lifted=lifted, cubic=cubic,
+    if problem is not None and not problem.is_dask:
+        network = network.with_witness(make_witness(problem, certificate))
+    return SolveResult(network=network, objective=min(objective, certificate.objective),
+                       network_objective=certificate.objective, lower_bound=certificate.lower_bound,
+                       gap=certificate.gap, status=status, solver=solver, iterations=int(iterations), time=elapsed,
+                       certificate=certificate, engine=engine or solver, history=history, lifted=lifted, cubic=cubic,
                        warm_state=warm_state)
+
+
+def make_witness(problem: Problem, certificate: Certificate) -> Witness:
+    """The witness of a certificate on ``problem``'s data: its dual point, loss, beta and the data's
+    fingerprint."""
+    return Witness(problem.data.host(certificate.dual), loss_spec(problem.loss), problem.beta,
+                   data_fingerprint(problem.X, problem.Y))
 
 
 def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float,
@@ -204,4 +215,4 @@ def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float,
     if cert.lam > problem.beta or not cert.is_optimal:
         return None
     return certified_result(zero, cert, tol=tol, solver=solver, objective=cert.objective, iterations=0,
-                            elapsed=time.perf_counter() - start, engine="zero")
+                            elapsed=time.perf_counter() - start, engine="zero", problem=problem)

@@ -217,7 +217,7 @@ class CvxpySolver(Solver):
             iterations=int(stats.num_iters or 0) if stats is not None else 0,
             elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
             hint="; try solver='clarabel' or 'mosek', a larger max_iter, or standardized features",
-            lifted=(Z, Zp), engine=self.name, warm_state=model)
+            lifted=(Z, Zp), engine=self.name, warm_state=model, problem=problem)
 
 
 class ClarabelSolver(CvxpySolver):

@@ -182,7 +182,7 @@ class NativeSolver(Solver):
             network = reduction.invert(network)
             cert = certify_problem(problem, network, dual=cert.dual, tol=tol)
             run.record(network, cert)
-        return run.result(network, cert, engine, reduction)
+        return run.result(network, cert, engine, reduction, problem)
 
     def _reduction(self, problem, warm_start):
         """The row-space reduction of ``problem`` (:mod:`spectranet.reductions`), the one of a
@@ -357,7 +357,7 @@ class _Run:
             return found.network, again, (found.Z, found.Z_prime)
         return network, cert, None
 
-    def result(self, network, cert, engine: str, reduction=None) -> SolveResult:
+    def result(self, network, cert, engine: str, reduction=None, original=None) -> SolveResult:
         problem = self.problem
         objective = cert.objective
         if self.lifted is not None:  # the lifted point is feasible: its value is attainable too
@@ -371,4 +371,4 @@ class _Run:
             iterations=self.iterations, elapsed=time.perf_counter() - self.start_time,
             stopped=f" ({engine}, {self.iterations} iterations)",
             hint="; try a larger max_iter or standardized features", history=self.history, lifted=lifted,
-            engine=engine, warm_state=warm)
+            engine=engine, warm_state=warm, problem=original if original is not None else problem)

@@ -1,0 +1,60 @@
+"""The witness a fitted network carries: its certificate travels with it, through save and load."""
+
+import numpy as np
+import pytest
+
+from spectranet import ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, certify
+from spectranet.witness import Witness, data_fingerprint
+
+from ._data import planted
+
+
+@pytest.fixture
+def fitted():
+    X, y, _ = planted(n=120, d=6, seed=7)
+    return X, y, ConvexPolyNetRegressor(beta=1e-3, tol=1e-6).fit(X, y)
+
+
+def test_a_fit_attaches_its_dual_point_and_certify_uses_it(fitted):
+    X, y, est = fitted
+    w = est.network_.witness
+    assert isinstance(w, Witness) and w.beta == est.beta and w.loss == {"name": "squared"}
+    assert w.fingerprint == data_fingerprint(X, y[:, None])
+    cert = certify(est.network_, X, y)  # loss and beta from the witness
+    assert cert.gap == pytest.approx(est.gap_, abs=1e-12) and cert.is_optimal
+    assert cert.source in ("witness", "gradient")
+    alone = certify(est.network_, X, y, witness=False, beta=est.beta)
+    assert alone.source == "gradient" and alone.gap >= cert.gap - 1e-15
+
+
+def test_the_witness_survives_save_and_load_and_can_be_left_out(fitted, tmp_path):
+    X, y, est = fitted
+    est.network_.save(tmp_path / "model")  # the same name both ways: model.npz
+    back = PolyNetwork.load(tmp_path / "model")
+    np.testing.assert_array_equal(back.witness.dual, est.network_.witness.dual)
+    assert back.witness.fingerprint == est.network_.witness.fingerprint
+    assert certify(back, X, y).gap == pytest.approx(est.gap_, abs=1e-12)
+    est.network_.save(tmp_path / "bare.npz", witness=False)
+    bare = PolyNetwork.load(tmp_path / "bare.npz")
+    assert bare.witness is None
+    with np.load(tmp_path / "bare.npz") as data:
+        assert "witness_dual" not in data.files
+    own = certify(bare, X, y, "squared", est.beta)  # certifies from its own gradient
+    assert own.source == "gradient" and own.is_optimal
+
+
+def test_a_witness_for_other_data_is_refused(fitted):
+    X, y, est = fitted
+    with pytest.raises(ValueError, match="witness was made for other data.*witness=False"):
+        certify(est.network_, X[:-1], y[:-1])
+    cert = certify(est.network_, X[:-1], y[:-1], witness=False, beta=est.beta)
+    assert np.isfinite(cert.gap)
+
+
+def test_classifier_witness_is_in_the_loss_encoding():
+    X, y, _ = planted(n=80, d=4, seed=8)
+    labels = np.where(y > np.median(y), "yes", "no")
+    clf = ConvexPolyNetClassifier(beta=0.5).fit(X, labels)
+    assert clf.network_.witness.loss == {"name": "logistic"}
+    signs = np.where(labels == clf.classes_[1], 1.0, -1.0)
+    assert certify(clf.network_, X, signs).is_optimal
