@@ -159,8 +159,16 @@ def test_pickle_roundtrip_drops_solver_state():
         ({"loss": "logistic"}, r"ConvexPolyNetRegressor supports the losses \['squared', 'absolute', 'huber'\]", ValueError),
         ({"loss": "l2"}, "unknown loss 'l2'", ValueError),
         ({"solver": "gurobi"}, "unknown solver 'gurobi'", ValueError),
-        ({"tol": 0}, "tol must be a positive real number", ValueError),
+        ({"tol": 0}, r"tol must be a relative gap in \(0, 1\), got 0.0", ValueError),
+        ({"tol": 1}, r"tol must be a relative gap in \(0, 1\), got 1.0", ValueError),
+        ({"tol": np.inf}, r"tol must be a relative gap in \(0, 1\), got inf", ValueError),
+        ({"tol": np.nan}, r"tol must be a relative gap in \(0, 1\), got nan", ValueError),
+        ({"tol": "1e-6"}, "tol must be a real number in", TypeError),
+        ({"beta": 0.0}, "beta must be > 0: with beta = 0 no gap can be certified", ValueError),
         ({"max_iter": 0}, "max_iter must be None or a positive integer", ValueError),
+        ({"max_time": 0}, "max_time must be None or a finite number of seconds > 0, got 0.0", ValueError),
+        ({"max_time": "1"}, "max_time must be None or a number of seconds", TypeError),
+        ({"lean": 1}, "lean must be True or False", TypeError),
     ],
 )
 def test_regressor_bad_parameters(params, match, exc):

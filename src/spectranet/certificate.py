@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .data import check_positive_beta, check_tol
 from .network import PolyNetwork
 from .problem import Problem
 from .reductions import RowSpaceReduction
@@ -294,12 +295,13 @@ def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *,
     loss : str or Loss, optional
         Default: the witness's loss, else ``"squared"``.
     beta : float, optional
-        ``> 0``. Default: the witness's; required for a network without one.
+        ``> 0`` (with ``beta = 0`` no finite gap can be proven). Default: the witness's; required
+        for a network without one.
     dual : array-like of shape (n, C), optional
         An extra candidate dual point (e.g. a solver's dual variable); useful for the
         non-smooth losses, whose subgradient at the network may give a loose bound.
     tol : float
-        Relative-gap tolerance for :attr:`Certificate.is_optimal`.
+        Relative-gap tolerance for :attr:`Certificate.is_optimal`, in (0, 1).
     witness : bool, default=True
         Use the network's witness. It must have been made for these data (its fingerprint is
         checked): a witness for other data is refused with a ``ValueError``; pass
@@ -319,6 +321,7 @@ def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *,
             "the first layer of the network must have unit-norm rows (problem (P)); "
             f"got row norms in [{norms.min():.3g}, {norms.max():.3g}]"
         )
+    tol = check_tol(tol)
     carried = network.witness if witness else None
     if loss is None:
         loss = loss_from_spec(carried.loss) if carried is not None else "squared"
@@ -327,6 +330,7 @@ def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *,
             raise ValueError("beta is required: the network carries no witness to take it from "
                              "(certify(network, X, y, loss, beta))")
         beta = carried.beta
+    beta = check_positive_beta(beta)
     problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs,
                       architecture=network.architecture)
     witness_dual = None

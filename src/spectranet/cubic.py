@@ -238,7 +238,7 @@ def cubic_objective(X, Y, loss, beta, first_layer, second_layer, *, output_norm:
 
 
 def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbose: bool = False,
-                rank_tol: float = 1e-7) -> SolveResult:
+                rank_tol: float = 1e-7, max_time: float | None = None) -> SolveResult:
     r"""Globally optimal square-activation network with cubic regularization.
 
     Solves the nuclear-norm program
@@ -263,6 +263,8 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         Show the backend's progress.
     rank_tol : float
         Relative eigenvalue cut of the extraction.
+    max_time : float, optional
+        Seconds at most, the model's build included (the backend's own time limit).
 
     Returns
     -------
@@ -271,8 +273,8 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         equal direction that feed different outputs into one); ``objective`` the nuclear-norm program's
         value; ``lifted`` the pair :math:`Z_k = \operatorname{diag}(W_k^+, \operatorname{tr} W_k^+)`,
         :math:`Z_k' = \operatorname{diag}(W_k^-, \operatorname{tr} W_k^-)` of program (21);
-        ``state`` holds ``"cubic_first_layer"``, ``"cubic_second_layer"`` (from
-        :func:`cubic_weights`) and ``"nuclear_matrix"`` (the :math:`W_k^*`, shape (C, d, d)).
+        ``cubic`` holds the cubic-regularized weights (:func:`cubic_weights`) and the nuclear-norm
+        program's solution :math:`W_k^*` (:class:`~spectranet.solvers.base.CubicWeights`).
 
     Raises
     ------
@@ -288,10 +290,16 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
     start = time.perf_counter()
     cp_problem, P, N, link = _build(problem)
     opts = {**backend.options(tol, None, problem.loss.smooth), **backend.solver_options}
+    limit = ""
+    if max_time is not None:  # the model's build counts against the budget
+        for key, value in backend.time_limit(max(float(max_time) - (time.perf_counter() - start), 1e-3)).items():
+            opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
     name = f"{backend.name}-cubic"
     logger.debug("solving the nuclear-norm program with %s, options %s", backend.name, opts)
     backend.run(cp_problem, opts, verbose=verbose, what="the nuclear-norm program", name=name)
     status = cp_problem.status
+    if max_time is not None and status == cp.USER_LIMIT:
+        limit = "time_limit"
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT) or P[0].value is None:
         raise SolverError(f"{backend.name} returned status {status!r} on the nuclear-norm program; try "
                           "another backend (spectranet.available_solvers()) or rescaled features",
@@ -304,7 +312,8 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         dual = -problem.loss.gradient(problem.forward(Z - Zp), problem.Y)
     else:
         dual = None if link.dual_value is None else np.asarray(link.dual_value, dtype=float)
-    network, certificate = refine(problem, network, tol=tol, dual=dual)
+    network, certificate = refine(problem, network, tol=tol, dual=dual,
+                                  deadline=None if max_time is None else start + float(max_time))
     first, second = cubic_weights(network)
     stats = cp_problem.solver_stats
     result = certified_result(
@@ -312,7 +321,7 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         iterations=int(stats.num_iters or 0) if stats is not None else 0,
         elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
         hint="; try solver='clarabel' or 'mosek', or standardized features", lifted=(Z, Zp),
-        engine=name, cubic=CubicWeights(first, second, W), problem=problem)
+        engine=name, cubic=CubicWeights(first, second, W), problem=problem, limit=limit)
     logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%.2fs)", name, result.objective,
                 network.n_neurons, certificate.gap, result.time)
     return result

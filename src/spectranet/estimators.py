@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from scipy.special import expit, softmax
@@ -33,7 +33,8 @@ from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
 from .data import is_dask_array
 from .losses import Loss, get_loss
-from .problem import Problem, check_beta
+from .data import check_max_time, check_positive_beta, check_tol
+from .problem import Problem
 from .solvers import Solver, get_solver
 from .solvers.native import NativeSolver
 
@@ -139,17 +140,34 @@ _PARAMS_DOC = """
         Degree-two activation: a preset name (``"square"``, ``"relu"``, ``"swish"``), its
         coefficients or an instance.
     beta : float, default=1e-2
-        Weight :math:`\\beta \\ge 0` of the :math:`\\ell_1` penalty on the second layer. The
-        objective is a *sum* over samples, so the useful range of ``beta`` grows with ``n``.
+        Weight :math:`\\beta > 0` of the :math:`\\ell_1` penalty on the second layer. The
+        objective is a *sum* over samples, so the useful range of ``beta`` grows with ``n``
+        (:func:`spectranet.beta_max` is the smallest ``beta`` whose optimum is the zero network).
+        ``beta = 0`` is refused: no gap can then be certified, and separable classification data
+        have no minimizer.
     loss : str or Loss, default={default_loss!r}
         {loss_doc}
     solver : str or Solver, default="auto"
         A name from :func:`spectranet.available_solvers` or ``"auto"``.
     tol : float, default=1e-6
-        Target relative duality gap; a fit whose certified gap exceeds it issues a
+        Target relative duality gap, in (0, 1); a fit whose certified gap exceeds it issues a
         :class:`~sklearn.exceptions.ConvergenceWarning`.
     max_iter : int or None, default=None
-        Iteration limit of the solver (None: the solver's default).
+        Iterations of the solver's main loop at most (interior-point iterations, column-generation
+        or low-rank rounds, a CVXPY backend's iterations; None: the solver's default). A fit that
+        reaches it without certifying ``tol`` has ``status_ == "max_iter"``.
+    max_time : float or None, default=None
+        Seconds the fit may take (model building and final polish included). A fit stopped by it
+        returns the best network certified so far with ``status_ == "time_limit"`` and a
+        :class:`~sklearn.exceptions.ConvergenceWarning`; it stops within about 10 % of it plus one
+        pass over the data.
+    lean : bool, default=True
+        Among optimal networks, return a narrow one (Pataki's reduction on the optimal face,
+        :mod:`spectranet.face`; native solver).
+    self_certify : bool, default=True
+        Make the network prove its own optimality from its own gradient (the dual point anyone can
+        compute from the network and the data): the interior-point engines run a few iterations
+        more (native solver). The fit's dual point always travels with ``network_`` as its witness.
     verbose : bool, default=False
         Show the solver's progress.
     warm_start : bool, default=False
@@ -205,7 +223,8 @@ class _ConvexPolyNetBase(BaseEstimator):
     _default_loss = "squared"
 
     def __init__(self, activation="relu", beta=1e-2, loss=None, solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
+                 max_time=None, lean=True, self_certify=True):
         self.architecture = architecture
         self.activation = activation
         self.beta = beta
@@ -216,13 +235,19 @@ class _ConvexPolyNetBase(BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
         self.regularization = regularization
+        self.max_time = max_time
+        self.lean = lean
+        self.self_certify = self_certify
 
     # -- parameter checks (in fit, never in __init__) ----------------------------
     def _check_params(self):
         as_activation(self.activation)
-        check_beta(self.beta)
-        if isinstance(self.tol, bool) or not isinstance(self.tol, Real) or not (self.tol > 0):
-            raise ValueError(f"tol must be a positive real number, got {self.tol!r}")
+        check_positive_beta(self.beta)
+        check_tol(self.tol)
+        check_max_time(self.max_time)
+        for flag in ("lean", "self_certify"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.max_iter is not None and (
             isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or self.max_iter < 1
         ):
@@ -273,15 +298,18 @@ class _ConvexPolyNetBase(BaseEstimator):
         if self.regularization == "cubic":
             from .cubic import solve_cubic
 
-            result = solve_cubic(problem, solver=self.solver, tol=float(self.tol), verbose=bool(self.verbose))
+            result = solve_cubic(problem, solver=self.solver, tol=float(self.tol), verbose=bool(self.verbose),
+                                 max_time=self.max_time)
             self.cubic_first_layer_ = result.cubic.first_layer
             self.cubic_second_layer_ = result.cubic.second_layer
         else:
             name = "native" if problem.is_dask and not isinstance(self.solver, Solver) else self.solver
             solver = get_solver(name, problem)
+            if isinstance(solver, NativeSolver) and not isinstance(self.solver, Solver):  # (a given instance as is)
+                solver = NativeSolver(solver.engine, solver.rank_tol, self_certify=self.self_certify, lean=self.lean)
             previous = getattr(self, "_last_result", None) if self.warm_start else None
             result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
-                                  verbose=bool(self.verbose), warm_start=previous)
+                                  verbose=bool(self.verbose), warm_start=previous, max_time=self.max_time)
         self._last_result = result
         self.network_ = result.network
         self.n_neurons_ = result.n_neurons
@@ -360,10 +388,12 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
 
 
     def __init__(self, activation="relu", beta=1e-2, loss="squared", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
+                 max_time=None, lean=True, self_certify=True):
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
                          max_iter=max_iter, verbose=verbose, warm_start=warm_start,
-                         regularization=regularization, architecture=architecture)
+                         regularization=regularization, architecture=architecture, max_time=max_time,
+                         lean=lean, self_certify=self_certify)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -423,10 +453,12 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
 
 
     def __init__(self, activation="relu", beta=1e-2, loss="logistic", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None):
+                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
+                 max_time=None, lean=True, self_certify=True):
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
                          max_iter=max_iter, verbose=verbose, warm_start=warm_start,
-                         regularization=regularization, architecture=architecture)
+                         regularization=regularization, architecture=architecture, max_time=max_time,
+                         lean=lean, self_certify=self_certify)
 
     def fit(self, X, y):
         """Fit the globally optimal classifier network."""

@@ -239,10 +239,9 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
     for i, b in enumerate(kept):
         B, cols = bases[b], slice(offsets[i], offsets[i + 1])
         c_pen[cols] = svec(B.T @ E @ B)
-        trace = svec(B.T @ Gm @ B)
-        if np.linalg.norm(trace) > 1e-12 * np.linalg.norm(B.T @ B):  # (one vector on the cone: none)
+        if B.shape[1] > 1:  # (one vector on the cone: every multiple of it is feasible)
             row = np.zeros(N)
-            row[cols] = trace
+            row[cols] = svec(B.T @ Gm @ B)
             A_eq.append(row)
     A_eq = np.array(A_eq).reshape(-1, N)
     data = _FaceGram(problem, bases, kept, sizes, model) if gram else _FaceData(problem, bases, kept, sizes)
@@ -262,7 +261,11 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
 
     firsts, seconds = [np.zeros((0, f))], [np.zeros((0, P))]
     for p in range(P):
-        U, alpha = neural_decomposition(Zs[p], Zps[p], rank_tol=1e-13)
+        try:
+            U, alpha = neural_decomposition(Zs[p], Zps[p], rank_tol=1e-13)
+        except ValueError as exc:  # the face's solution left the spectrahedron: not usable
+            logger.debug("face polish: no neural decomposition (%s)", exc)
+            return None
         A = np.zeros((len(alpha), P))
         A[:, p] = alpha
         firsts.append(U)

@@ -432,11 +432,12 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
 
 @_small_blas
 def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=None,
-           max_rounds: int = 20) -> tuple[PolyNetwork, Certificate]:
+           max_rounds: int = 20, deadline: float | None = None) -> tuple[PolyNetwork, Certificate]:
     """Make an extracted network's certificate tight: :func:`column_generation` for smooth
     losses; for the polyhedral losses, when the solver's dual does not certify the network to
     ``tol``, :func:`active_set_polish`.
 
+    ``deadline`` (a ``time.perf_counter()`` value) stops the polish and the rounds there.
     Returns the best network found and its certificate, which also tries ``dual``. A network that
     ``dual`` certifies to ``tol`` after one polish is returned then: its own gradient may certify
     it only after many more rounds (1000 x 50 squared loss, beta = 1e-3: 20 s of column generation
@@ -451,9 +452,9 @@ def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=No
                 return exact[0], candidate
         return network, cert
     if dual is not None:
-        network, _ = _polish_and_certify(problem, network, tol)
+        network, _ = _polish_and_certify(problem, network, tol, deadline=deadline)
         cert = certify_problem(problem, network, dual=dual, tol=tol)
-        if cert.is_optimal:
+        if cert.is_optimal or (deadline is not None and time.perf_counter() > deadline):
             return network, cert
-    network, own, _ = column_generation(problem, network, tol=tol, max_rounds=max_rounds)
+    network, own, _ = column_generation(problem, network, tol=tol, max_rounds=max_rounds, deadline=deadline)
     return network, (own if dual is None else certify_problem(problem, network, dual=dual, tol=tol))

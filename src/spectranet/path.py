@@ -8,11 +8,13 @@ local processes by default, a Dask cluster inside ``joblib.parallel_backend("das
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .certificate import max_violation
+from .data import check_max_time, check_positive_beta, check_tol
 from .problem import Problem
 from .solvers import get_solver
 
@@ -73,12 +75,19 @@ class PathResult:
         return "\n".join(rows)
 
 
-def _solve_segment(problem: Problem, solver, betas, tol, max_iter) -> list[dict]:
+def _solve_segment(problem: Problem, solver, betas, tol, max_iter, deadline=None) -> list[dict]:
     """Solve a warm-started segment of the path (``betas`` in the order to solve them); returns
-    the per-beta summaries (light to send back from a joblib worker)."""
+    the per-beta summaries (light to send back from a joblib worker). ``deadline``: a wall-clock
+    ``time.time()`` (shared by joblib workers) after which the remaining betas are not solved."""
     out, previous = [], None
     for beta in betas:
-        previous = solver.solve(problem.with_beta(beta), tol=tol, max_iter=max_iter, warm_start=previous)
+        left = None if deadline is None else deadline - time.time()
+        if left is not None and left <= 0:
+            out.append({"objective": np.nan, "network_objective": np.nan, "lower_bound": np.nan, "gap": np.nan,
+                        "n_neurons": -1, "time": 0.0, "status": "time_limit", "network": None})
+            continue
+        previous = solver.solve(problem.with_beta(beta), tol=tol, max_iter=max_iter, warm_start=previous,
+                                max_time=left)
         logger.info("beta=%g: objective %.8g, m*=%d, gap %.1e", beta, previous.objective,
                     previous.n_neurons, previous.gap)
         out.append({"objective": previous.objective, "network_objective": previous.network_objective,
@@ -90,7 +99,7 @@ def _solve_segment(problem: Problem, solver, betas, tol, max_iter) -> list[dict]
 
 def regularization_path(X, y, betas, activation="relu", loss="squared", *, solver="auto",
                         tol=1e-6, max_iter=None, n_outputs=None, n_jobs=None,
-                        architecture=None) -> PathResult:
+                        architecture=None, max_time=None) -> PathResult:
     r"""Solve (21) for each :math:`\beta` in ``betas``, largest first, with warm starts.
 
     Each solve reuses the previous one's solver state (for the CVXPY backends, the compiled
@@ -100,7 +109,11 @@ def regularization_path(X, y, betas, activation="relu", loss="squared", *, solve
     Parameters
     ----------
     X, y, betas, activation, loss, solver, tol, max_iter, n_outputs, architecture
-        The data, the values of :math:`\beta`, and the problem and solver options.
+        The data, the values of :math:`\beta` (each ``> 0``), and the problem and solver options.
+    max_time : float, optional
+        Seconds for the whole path: each solve gets what is left, and the betas not reached in
+        time are reported with status ``"time_limit"``, NaN values, ``n_neurons = -1`` and no
+        network.
     n_jobs : int or None, default=None
         ``None`` or 1: one warm-started sweep. Otherwise the sweep (largest :math:`\beta`
         first) is cut into ``joblib.effective_n_jobs(n_jobs)`` contiguous segments, each a
@@ -118,9 +131,11 @@ def regularization_path(X, y, betas, activation="relu", loss="squared", *, solve
     betas = np.asarray(betas, dtype=float).ravel()
     if betas.size == 0:
         raise ValueError("betas must contain at least one value")
+    tol, max_time = check_tol(tol), check_max_time(max_time)
+    deadline = None if max_time is None else time.time() + max_time
     base = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture)
     for b in betas:  # validate every beta before solving any
-        base.with_beta(b)
+        check_positive_beta(b)
     solver = get_solver(solver, base)
     order = np.argsort(-betas, kind="stable")
     n_segments = 1
@@ -134,12 +149,12 @@ def regularization_path(X, y, betas, activation="relu", loss="squared", *, solve
             n_segments = max(1, min(effective_n_jobs(n_jobs), betas.size))
     segments = [seg for seg in np.array_split(order, n_segments) if seg.size]
     if len(segments) == 1:
-        summaries = [_solve_segment(base, solver, betas[order], tol, max_iter)]
+        summaries = [_solve_segment(base, solver, betas[order], tol, max_iter, deadline)]
     else:
         from joblib import Parallel, delayed
 
         summaries = Parallel(n_jobs=n_jobs)(
-            delayed(_solve_segment)(base, solver, betas[seg], tol, max_iter) for seg in segments)
+            delayed(_solve_segment)(base, solver, betas[seg], tol, max_iter, deadline) for seg in segments)
     results = [None] * betas.size
     for seg, summary in zip(segments, summaries):
         for i, r in zip(seg, summary):

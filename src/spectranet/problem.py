@@ -31,7 +31,7 @@ import numpy as np
 from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
 from .losses import Loss, get_loss
-from .data import (ChunkwiseLoss, GroupedData, HostData, check_beta, check_dask_data, check_data,
+from .data import (ChunkwiseLoss, GroupedData, HostData, check_beta, check_dask_data, check_data, check_scale,
                    encode_dask_targets, encode_targets, is_dask_array, is_torch_tensor, make_data)
 from .kernels import lifted_dimension, lifted_features
 from .network import PolyNetwork
@@ -105,6 +105,7 @@ class Problem:
             self.loss = ChunkwiseLoss(self.loss)  # the same formulas, one task per row chunk
         else:
             self.Y = encode_targets(y, self.loss, n_outputs)
+            check_scale(self.X, self.Y, self.activation, self.loss)
         if self.architecture.is_dense:
             self.data = make_data(X_input, self.X, self.Y, device)
         else:

@@ -172,3 +172,67 @@ class RowSpaceReduction:
         B = np.zeros((d + 1, r + 2))
         B[:d, :r], B[:d, r], B[d, r + 1] = self.basis, self.complement, 1.0
         return B @ Z @ B.T
+
+
+#: data are solved in their own units while the activation's largest value over the data is in
+#: [UNITS_LOW, UNITS_HIGH] and the regression targets' largest magnitude in [1/UNITS_HIGH, UNITS_HIGH]
+UNITS_LOW, UNITS_HIGH = 1e-3, 1e6
+
+
+class UnitScaling:
+    r"""The exact change of units that makes a problem's activations and targets of order one.
+
+    With :math:`\kappa` the largest activation :math:`|\sigma(x^\top u)|` over the data and unit
+    :math:`u` (:math:`|a| s^2 + |b| s + |c|`, ``s`` the largest row norm) and ``t`` the targets'
+    largest magnitude (regression losses; 1 otherwise), the problem with activation
+    :math:`\sigma/\kappa`, targets :math:`y/t` and :math:`\beta' = \beta/(\kappa t)` (squared and
+    Huber loss, Huber's :math:`\delta/t`; :math:`\beta/\kappa` for the absolute loss and the
+    classification losses) has the same optimal first layer, second layer
+    :math:`\alpha' = \kappa\alpha/t`, and objective :math:`f / t^2` (squared, Huber), :math:`f/t`
+    (absolute) or :math:`f`. :meth:`apply` gives it, :meth:`invert` maps its networks back.
+    """
+
+    def __init__(self, problem: Problem, kappa: float, scale: float):
+        self.problem, self.kappa, self.scale = problem, float(kappa), float(scale)
+
+    @classmethod
+    def of(cls, problem: Problem) -> "UnitScaling | None":
+        """The scaling of a dense or grouped in-memory problem whose units are out of range, else None."""
+        if problem.is_dask:
+            return None
+        a, b, c = problem.activation.coefficients
+        X = problem.X
+        top = float(np.max(np.abs(X))) if X.size else 0.0
+        s = top * float(np.sqrt(np.max(np.einsum("ij,ij->i", X / top, X / top)))) if top > 0 else 0.0
+        kappa = abs(a) * s * s + abs(b) * s + abs(c)
+        regression = not (problem.loss.margin or problem.loss.multi_output_only)
+        t = float(np.max(np.abs(problem.Y))) if regression and problem.Y.size else 1.0
+        t = t if t > 0 else 1.0
+        if kappa == 0 or (UNITS_LOW <= kappa <= UNITS_HIGH and 1.0 / UNITS_HIGH <= t <= UNITS_HIGH):
+            return None
+        return cls(problem, kappa, t)
+
+    def _beta_and_loss(self):
+        loss, t = self.problem.loss, self.scale
+        if loss.name == "huber":
+            return self.problem.beta / (self.kappa * t), type(loss)(delta=loss.delta / t)
+        if loss.name == "squared":
+            return self.problem.beta / (self.kappa * t), loss
+        return self.problem.beta / self.kappa, loss
+
+    def apply(self) -> Problem:
+        """The problem in the new units."""
+        p = self.problem
+        a, b, c = p.activation.coefficients
+        beta, loss = self._beta_and_loss()
+        return Problem(p.X, p.Y / self.scale, (a / self.kappa, b / self.kappa, c / self.kappa), loss, beta,
+                       n_outputs=p.n_outputs, architecture=p.architecture)
+
+    def invert(self, network: PolyNetwork) -> PolyNetwork:
+        """A network of the scaled problem in the original units: :math:`\\alpha = t\\alpha'/\\kappa`."""
+        return PolyNetwork(network.first_layer, network.second_layer * (self.scale / self.kappa),
+                           self.problem.activation, network.architecture)
+
+    def invert_lifted(self, Z: np.ndarray) -> np.ndarray:
+        """Lifted matrices in the original units (:math:`Z = t Z'/\\kappa`)."""
+        return Z * (self.scale / self.kappa)

@@ -37,10 +37,12 @@ from .grouped import GroupedData
 from .host import GRAM_ENTRIES, HostData, is_dask_array, is_torch_tensor
 from .targets import encode_targets
 from .torchdata import TorchData
-from .validation import as_real_array, check_beta, check_data
+from .validation import (SCALE_LIMIT, TOL_FLOOR, as_real_array, check_beta, check_data, check_max_time,
+                         check_positive_beta, check_scale, check_tol)
 
 __all__ = ["HostData", "TorchData", "GroupedData", "DaskData", "ChunkwiseLoss", "make_data", "is_torch_tensor",
-           "is_dask_array", "check_beta", "check_data", "check_dask_data", "as_real_array", "encode_targets",
+           "is_dask_array", "check_beta", "check_data", "check_positive_beta", "check_tol", "check_max_time",
+           "TOL_FLOOR", "SCALE_LIMIT", "check_scale", "check_dask_data", "as_real_array", "encode_targets",
            "encode_dask_targets", "GRAM_ENTRIES"]
 
 

@@ -7,7 +7,8 @@ from numbers import Real
 
 import numpy as np
 
-__all__ = ["as_real_array", "check_data", "check_beta"]
+__all__ = ["as_real_array", "check_data", "check_beta", "check_positive_beta", "check_tol", "check_max_time",
+           "TOL_FLOOR", "SCALE_LIMIT", "check_scale"]
 
 
 def as_real_array(a, name: str) -> np.ndarray:
@@ -55,3 +56,76 @@ def check_beta(beta) -> float:
     if not math.isfinite(beta) or beta < 0:
         raise ValueError(f"beta must be a finite real number >= 0, got {beta!r}")
     return beta
+
+
+#: below this relative gap, double precision cannot certify: rounding in the objective alone is
+#: about 1e-16 relative, in the bound's sums about n times that
+TOL_FLOOR = 1e-14
+
+
+def check_positive_beta(beta) -> float:
+    """:func:`check_beta` for a fit or a certificate: ``beta > 0``. With ``beta = 0`` the
+    certificate's scale :math:`t = \\min(1, \\beta/\\lambda)` is 0 (no finite gap is ever proven)
+    and separable logistic data have no minimizer at all."""
+    beta = check_beta(beta)
+    if beta == 0.0:
+        raise ValueError("beta must be > 0: with beta = 0 no gap can be certified (the certificate scales "
+                         "its dual point by min(1, beta/lambda) = 0) and separable logistic data have no "
+                         "minimizer; use a small positive beta, e.g. 1e-6 * spectranet.beta_max(X, y, ...)")
+    return beta
+
+
+def check_tol(tol, name: str = "tol") -> float:
+    """A relative-gap tolerance in (0, 1); a warning below :data:`TOL_FLOOR`, which double
+    precision cannot certify."""
+    import warnings
+
+    if isinstance(tol, bool) or not isinstance(tol, Real):
+        raise TypeError(f"{name} must be a real number in (0, 1), got {type(tol).__name__} {tol!r}")
+    tol = float(tol)
+    if not (0.0 < tol < 1.0):  # also rejects NaN
+        raise ValueError(f"{name} must be a relative gap in (0, 1), got {tol!r}")
+    if tol < TOL_FLOOR:
+        warnings.warn(f"{name}={tol:g} is below what double precision can certify (about {TOL_FLOOR:g}); "
+                      "fits will report status 'inaccurate'", UserWarning, stacklevel=3)
+    return tol
+
+
+def check_max_time(max_time, name: str = "max_time") -> float | None:
+    """None or a positive, finite number of seconds."""
+    if max_time is None:
+        return None
+    if isinstance(max_time, bool) or not isinstance(max_time, Real):
+        raise TypeError(f"{name} must be None or a number of seconds > 0, got {type(max_time).__name__} "
+                        f"{max_time!r}")
+    max_time = float(max_time)
+    if not (math.isfinite(max_time) and max_time > 0):
+        raise ValueError(f"{name} must be None or a finite number of seconds > 0, got {max_time!r}")
+    return max_time
+
+
+#: the largest activation value sigma(x^T u) over unit u (from the largest row norm of X) and the
+#: largest target the solvers accept: their products square these (Gram matrices of the lifted
+#: features, loss Hessians), and 1e60 squared stays far from float64's 1e308
+SCALE_LIMIT = 1e60
+
+
+def check_scale(X, Y, activation, loss) -> None:
+    """Refuse data whose activations or targets the solvers' products would overflow: a
+    ``ValueError`` naming the scale and suggesting to standardize (never an ``OverflowError`` or a
+    ``LinAlgError`` from deep inside a solver)."""
+    a, b, c = activation.coefficients
+    s = float(np.sqrt(np.max(np.einsum("ij,ij->i", X, X)))) if X.size else 0.0
+    sigma = abs(a) * s * s + abs(b) * s + abs(c)
+    if not np.isfinite(sigma) or sigma > SCALE_LIMIT:
+        raise ValueError(
+            f"X has rows of norm up to {s:.3g}: the activation sigma(x^T u) reaches {sigma:.3g}, beyond the "
+            f"{SCALE_LIMIT:.0e} the solvers can square without overflow; standardize X (e.g. "
+            "sklearn.preprocessing.StandardScaler) or rescale it")
+    if getattr(loss, "margin", False) or getattr(loss, "multi_output_only", False):
+        return  # labels are +-1 or one-hot
+    top = float(np.max(np.abs(Y))) if Y.size else 0.0
+    if not np.isfinite(top) or top > SCALE_LIMIT:
+        raise ValueError(f"y has values up to {top:.3g}, beyond the {SCALE_LIMIT:.0e} the solvers can square "
+                         "without overflow; standardize y (e.g. divide it by its standard deviation) and "
+                         "scale beta with it")

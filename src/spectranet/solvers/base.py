@@ -57,8 +57,9 @@ class SolveResult:
     gap : float
         Relative gap between ``network_objective`` and ``lower_bound``.
     status : str
-        ``"optimal"`` when the certified gap is at most ``tol``; otherwise why not
-        (``"inaccurate"``).
+        ``"optimal"`` when the certified gap is at most ``tol``; otherwise why not:
+        ``"time_limit"`` (``max_time`` ran out), ``"max_iter"`` (the iteration limit was reached)
+        or ``"inaccurate"`` (the solver stopped without certifying ``tol``).
     solver : str
         Registry name of the solver.
     iterations : int
@@ -124,8 +125,16 @@ class Solver(ABC):
 
     @abstractmethod
     def solve(self, problem: Problem, *, tol: float = 1e-6, max_iter: int | None = None,
-              verbose: bool = False, warm_start: SolveResult | None = None) -> SolveResult:
-        """Solve ``problem`` to relative certified gap ``tol`` where the solver can."""
+              verbose: bool = False, warm_start: SolveResult | None = None,
+              max_time: float | None = None) -> SolveResult:
+        """Solve ``problem`` to relative certified gap ``tol`` where the solver can.
+
+        ``max_iter`` bounds the iterations of the solver's main loop (interior-point iterations,
+        column-generation or low-rank rounds, a CVXPY backend's iterations); ``max_time`` bounds
+        its wall-clock seconds, model building and final polish included: the solve then stops
+        within about 10 % of it plus one pass over the data, with the best network certified so
+        far, ``status == "time_limit"`` and a :class:`~spectranet.exceptions.ConvergenceWarning`.
+        """
 
 
 def extract_network(problem: Problem, Z: np.ndarray, Z_prime: np.ndarray, rank_tol: float) -> PolyNetwork:
@@ -173,13 +182,14 @@ def compress_network(problem: Problem, network: PolyNetwork, rank_tol: float = 1
 def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: float, solver: str, objective: float,
                      iterations: int, elapsed: float, stopped: str = "", hint: str = "",
                      history: list | None = None, lifted=None, engine: str = "", cubic=None,
-                     warm_state=None, problem: Problem | None = None) -> SolveResult:
+                     warm_state=None, problem: Problem | None = None, limit: str = "") -> SolveResult:
     """The :class:`SolveResult` of ``network`` and its certificate. The certificate, not a backend's own
     status, decides ``status``: ``"optimal"`` iff the certified gap is at most ``tol``, else
     ``"inaccurate"`` with a :class:`~spectranet.exceptions.ConvergenceWarning` (``stopped``
-    and ``hint`` complete its message). With ``problem`` (in-memory data), the network carries its
+    and ``hint`` complete its message; ``limit``, ``"time_limit"`` or ``"max_iter"``, is the status
+    of a solve stopped by it). With ``problem`` (in-memory data), the network carries its
     certificate's dual point as its :class:`~spectranet.witness.Witness`."""
-    status = "optimal" if certificate.gap <= tol else "inaccurate"
+    status = "optimal" if certificate.gap <= tol else (limit or "inaccurate")
     if status != "optimal":
         warnings.warn(f"{solver} stopped{stopped} with a certified relative gap of {certificate.gap:.2e} > "
                       f"tol={tol:g}{hint}", ConvergenceWarning, stacklevel=3)

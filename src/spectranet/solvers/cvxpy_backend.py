@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data import check_max_time, check_positive_beta, check_tol
 from ..decomposition import project_spectrahedron
 from ..local import refine
 from ..exceptions import ProblemTooLargeError, SolverError
@@ -139,6 +140,10 @@ class CvxpySolver(Solver):
         certificate rests on the backend's dual (the active-set polish needs a close start)."""
         return {}
 
+    def time_limit(self, seconds: float) -> dict:  # pragma: no cover
+        """The backend's own option bounding its time to ``seconds``."""
+        return {}
+
     def run(self, cp_problem, opts: dict, *, verbose: bool = False, warm: bool = False,
             what: str = "this problem", name: str | None = None) -> None:
         """Solve a CVXPY problem with this backend, retrying once with :attr:`retry_options`
@@ -174,7 +179,9 @@ class CvxpySolver(Solver):
                 solver=self.name, status="too_large",
             )
 
-    def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None):
+    def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None, max_time=None):
+        tol, max_time = check_tol(tol), check_max_time(max_time)
+        check_positive_beta(problem.beta)
         import cvxpy as cp
 
         start = time.perf_counter()
@@ -189,9 +196,18 @@ class CvxpySolver(Solver):
             model, reused = build_model(problem), False
         model.beta.value = problem.beta
         opts = {**self.options(tol, max_iter, problem.loss.smooth), **self.solver_options}
+        limit = ""
+        if max_time is not None:  # the model's build counts against the budget
+            left = float(max_time) - (time.perf_counter() - start)
+            if left <= 0.0:
+                return _out_of_time(problem, tol, self.name, start)
+            for key, value in self.time_limit(left).items():  # (MOSEK's: into its mosek_params)
+                opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
         logger.debug("solving with %s (%s), options %s", self.name, "reused model" if reused else "new model", opts)
         self.run(model.cp_problem, opts, verbose=verbose, warm=reused)
         status = model.cp_problem.status
+        if max_time is not None and status == cp.USER_LIMIT:
+            limit = "time_limit"
         usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
         if status not in usable or model.Z[0].value is None:
             raise SolverError(
@@ -210,14 +226,26 @@ class CvxpySolver(Solver):
             dual = -problem.loss.gradient(problem.forward(Z_raw - Zp_raw), problem.Y)
         else:  # CVXPY's dual of `Yhat == F s` is V, the dual point of (24)
             dual = None if model.link.dual_value is None else np.asarray(model.link.dual_value, dtype=float)
-        network, certificate = refine(problem, network, tol=tol, dual=dual)
+        deadline = None if max_time is None else start + float(max_time)
+        network, certificate = refine(problem, network, tol=tol, dual=dual, deadline=deadline)
         stats = model.cp_problem.solver_stats
         return certified_result(
             network, certificate, tol=tol, solver=self.name, objective=problem.lifted_objective(Z, Zp),
             iterations=int(stats.num_iters or 0) if stats is not None else 0,
             elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
             hint="; try solver='clarabel' or 'mosek', a larger max_iter, or standardized features",
-            lifted=(Z, Zp), engine=self.name, warm_state=model, problem=problem)
+            lifted=(Z, Zp), engine=self.name, warm_state=model, problem=problem, limit=limit)
+
+
+def _out_of_time(problem: Problem, tol: float, solver: str, start: float):
+    """The result of a solve whose time ran out before the backend ran: the zero network."""
+    from ..certificate import certify_problem
+
+    zero = problem.zero_network()
+    cert = certify_problem(problem, zero, tol=tol)
+    return certified_result(zero, cert, tol=tol, solver=solver, objective=cert.objective, iterations=0,
+                            elapsed=time.perf_counter() - start, stopped=" (time limit before the solve)",
+                            engine=solver, problem=problem, limit="time_limit")
 
 
 class ClarabelSolver(CvxpySolver):
@@ -237,6 +265,9 @@ class ClarabelSolver(CvxpySolver):
             opts["max_iter"] = int(max_iter)
         return opts
 
+    def time_limit(self, seconds):
+        return {"time_limit": float(seconds)}
+
 
 class ScsSolver(CvxpySolver):
     """First-order backend (SCS): cheaper iterations, usually a looser certified gap."""
@@ -248,6 +279,9 @@ class ScsSolver(CvxpySolver):
     def options(self, tol, max_iter, smooth):
         eps = float(np.clip(tol * (1e-1 if smooth else 1e-3), 1e-12, 1e-5))
         return {"eps_abs": eps, "eps_rel": eps, "max_iters": int(max_iter) if max_iter else 100_000}
+
+    def time_limit(self, seconds):
+        return {"time_limit_secs": float(seconds)}
 
 
 class MosekSolver(CvxpySolver):
@@ -264,3 +298,6 @@ class MosekSolver(CvxpySolver):
         if max_iter is not None:
             params["MSK_IPAR_INTPNT_MAX_ITERATIONS"] = int(max_iter)
         return {"mosek_params": params}
+
+    def time_limit(self, seconds):  # merged into the mosek_params of options() by solve()
+        return {"mosek_params": {"MSK_DPAR_OPTIMIZER_MAX_TIME": float(seconds)}}

@@ -88,8 +88,9 @@ class LiftedSolution:
         :math:`-\\ell^*(-V)` at ``dual`` (``-inf`` while outside the domain of the conjugate).
     iterations : int
     status : str
-        ``"optimal"`` (relative gap and equality violation at most ``tol``), ``"max_iter"`` or
-        ``"numerical"`` (no progress or a failed factorization); the best iterate is returned.
+        ``"optimal"`` (relative gap and equality violation at most ``tol``), ``"max_iter"``,
+        ``"time_limit"`` or ``"numerical"`` (no progress or a failed factorization); the best
+        iterate is returned.
     history : list of (time, primal objective, dual objective)
     S, S_prime : ndarray of shape (C, d+1, d+1)
         The dual slacks of the returned iterate (its optimal face: :mod:`spectranet.face`).
@@ -410,7 +411,7 @@ class _Step:
 
 
 def solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: bool = False,
-                 callback=None, accept=None, accept_gap: float = 0.0) -> LiftedSolution:
+                 callback=None, accept=None, accept_gap: float = 0.0, deadline: float | None = None) -> LiftedSolution:
     r"""Solve the lifted program (21) by a primal–dual interior-point method (see
     :func:`_solve_lifted`); BLAS runs single-threaded for Schur orders up to
     :data:`SINGLE_THREAD_ORDER`, where threads gain little and, on a busy machine, cost up to 5x
@@ -418,11 +419,11 @@ def solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: bo
     order = problem.n_samples * (problem.n_outputs if problem.loss.multi_output_only else 1)
     with single_threaded_blas(order <= SINGLE_THREAD_ORDER):
         return _solve_lifted(problem, tol=tol, max_iter=max_iter, verbose=verbose, callback=callback,
-                             accept=accept, accept_gap=accept_gap)
+                             accept=accept, accept_gap=accept_gap, deadline=deadline)
 
 
 def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: bool = False,
-                  callback=None, accept=None, accept_gap: float = 0.0) -> LiftedSolution:
+                  callback=None, accept=None, accept_gap: float = 0.0, deadline: float | None = None) -> LiftedSolution:
     r"""Solve the lifted program (21) by a primal–dual interior-point method.
 
     Nesterov–Todd scaling, Mehrotra predictor–corrector (step fraction :data:`STEP_FRACTION`,
@@ -459,6 +460,9 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
         extracts a network and certifies it, which is cheap next to an iteration).
     accept_gap : float
         See ``accept``.
+    deadline : float, optional
+        ``time.perf_counter()`` value after which the method stops (status ``"time_limit"``,
+        the best iterate returned).
 
     Returns
     -------
@@ -532,6 +536,10 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
             log("ipm: iterate %d accepted by the caller", it)
             break
         if it == max_iter or (callback is not None and callback(it, primal, dual)):
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            status = "time_limit"
+            log("ipm: time limit reached")
             break
         if best is not None and gap < np.inf and it - best[1] >= STALL:
             status = "numerical"

@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from ..data import check_max_time, check_positive_beta, check_tol
 from ..certificate import certify_problem
 from ..local import column_generation, polish, refine
 from ..network import PolyNetwork
@@ -81,6 +82,12 @@ def _start_network(problem, warm_start) -> PolyNetwork | None:
         raise ValueError("a warm-start network must have unit-norm first-layer rows (problem (P)); got "
                          f"norms in [{norms.min():.3g}, {norms.max():.3g}]")
     return net
+
+
+def _units(problem):
+    from ..reductions import UnitScaling
+
+    return UnitScaling.of(problem)
 
 
 def _warm_objective(warm_start):
@@ -161,10 +168,13 @@ class NativeSolver(Solver):
         return dispatch.plan(problem, beta_max=beta_max, warm_width=None if start is None else start.n_neurons)
 
     # -- the solve ----------------------------------------------------------------------------
-    def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None):
+    def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None, max_time=None):
+        tol, max_time = check_tol(tol), check_max_time(max_time)
+        check_positive_beta(problem.beta)
         if not self.supports(problem):
             raise ValueError(self._unsupported(problem))
         start_time = time.perf_counter()
+        deadline = None if max_time is None else start_time + float(max_time)
         start = _start_network(problem, warm_start)
         if start is not None:  # the same point of the lifted program with rank-many neurons
             start = compress_network(problem, start)
@@ -172,17 +182,28 @@ class NativeSolver(Solver):
         zero = zero_if_optimal(problem, tol, self.name, start_time, zero_cert)
         if zero is not None:
             return zero
-        reduction = self._reduction(problem, warm_start)
-        work = problem if reduction is None else reduction.apply().with_beta(problem.beta)
+        units = _units(problem)
+        base = problem if units is None else units.apply()
+        if units is not None and start is not None:
+            start = PolyNetwork(start.first_layer, start.second_layer * (units.kappa / units.scale), base.activation,
+                                start.architecture)
+        reduction = self._reduction(base, warm_start)
+        work = base if reduction is None else reduction.apply().with_beta(base.beta)
         if reduction is not None and start is not None:
             start = reduction.reduce_network(start)
-        run = _Run(self, work, tol, max_iter, verbose, start_time, _warm_objective(warm_start))
-        network, cert, engine = self._run(run, work, zero_cert.lam, start)
-        if reduction is not None:  # back to the original features; the certificate of record there
-            network = reduction.invert(network)
-            cert = certify_problem(problem, network, dual=cert.dual, tol=tol)
+        run = _Run(self, work, tol, max_iter, verbose, start_time, _warm_objective(warm_start), deadline)
+        network, cert, engine = self._run(run, work, zero_cert.lam * (1.0 if units is None else base.beta /
+                                                                      problem.beta), start)
+        if reduction is not None or units is not None:  # back to the original problem; its certificate
+            dual = cert.dual
+            if reduction is not None:
+                network = reduction.invert(network)
+            if units is not None:
+                network = units.invert(network)
+                dual = dual * (units.scale if problem.loss.name in ("squared", "huber") else 1.0)
+            cert = certify_problem(problem, network, dual=dual, tol=tol)
             run.record(network, cert)
-        return run.result(network, cert, engine, reduction, problem)
+        return run.result(network, cert, engine, reduction, problem, units)
 
     def _reduction(self, problem, warm_start):
         """The row-space reduction of ``problem`` (:mod:`spectranet.reductions`), the one of a
@@ -202,7 +223,7 @@ class NativeSolver(Solver):
         network = start if start is not None else problem.zero_network()
         narrow = plan.engine if plan.engine in ("columns", "lowrank") else plan.narrow
         if plan.engine == narrow or plan.trial > 0:
-            deadline = run.start_time + plan.trial if plan.trial > 0 else None
+            deadline = run.until(run.start_time + plan.trial if plan.trial > 0 else None)
             # a trial that has not brought the gap below TRIAL_GAP in a third of its budget would
             # not certify in the rest (spambase: gap 0.65 after 13 s, 0.38 after 38 s)
             milestone = (run.start_time + plan.trial / 3, TRIAL_GAP) if plan.trial > 0 else None
@@ -220,12 +241,23 @@ class NativeSolver(Solver):
 class _Run:
     """The state of one :meth:`NativeSolver.solve`: history, iterations, the lifted point."""
 
-    def __init__(self, solver, problem, tol, max_iter, verbose, start_time, lifted_objective):
+    def __init__(self, solver, problem, tol, max_iter, verbose, start_time, lifted_objective, deadline=None):
         self.solver, self.problem, self.tol, self.max_iter = solver, problem, tol, max_iter
+        self.deadline, self.limit = deadline, ""
         self.verbose, self.start_time = verbose, start_time
         self.history, self.iterations, self.lifted = [], 0, None
         self.lifted_objective = lifted_objective
         self.log = logger.info if verbose else logger.debug
+
+    def until(self, deadline):
+        """The earlier of ``deadline`` and the solve's own (``max_time``)."""
+        return self.deadline if deadline is None else (deadline if self.deadline is None else min(deadline, self.deadline))
+
+    def out_of_time(self) -> bool:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            self.limit = "time_limit"
+            return True
+        return False
 
     def record(self, net, cert):
         self.history.append((time.perf_counter() - self.start_time, cert.objective, cert.lower_bound))
@@ -239,6 +271,11 @@ class _Run:
         network, cert, rounds = column_generation(problem, network, tol=self.tol, max_rounds=max_rounds,
                                                   callback=self.record, deadline=deadline, milestone=milestone)
         self.iterations += rounds
+        if not cert.is_optimal:
+            if self.out_of_time():
+                pass
+            elif rounds >= max_rounds:
+                self.limit = "max_iter"
         if problem.data.float32:
             cert = certify_problem(problem.on_host(), network, tol=self.tol)
             self.record(network, cert)
@@ -265,6 +302,8 @@ class _Run:
             return self.problem.zero_network(), certify_problem(self.problem, self.problem.zero_network(),
                                                                 tol=self.tol)
         self.iterations += rounds
+        if not cert.is_optimal and not self.out_of_time() and rounds >= max_rounds:
+            self.limit = "max_iter"
         self.record(network, cert)
         return network, cert
 
@@ -297,7 +336,7 @@ class _Run:
 
             accept, accepted = self._accept(lambda Z, Zp, V: V)
             sol = solve_lifted(problem, tol=stop, max_iter=self.max_iter or 100, verbose=self.verbose,
-                               accept=accept, accept_gap=accept_gap)
+                               accept=accept, accept_gap=accept_gap, deadline=self.deadline)
             dual = sol.dual
         else:
             from .lifted import objective_model, solve_lifted_space
@@ -311,25 +350,26 @@ class _Run:
             accept, accepted = self._accept(lifted_dual)
             sol = solve_lifted_space(problem, tol=stop, max_iter=self.max_iter or 100,
                                      verbose=self.verbose, accept=accept, accept_gap=accept_gap,
-                                     objective=self.lifted_objective)
+                                     objective=self.lifted_objective, deadline=self.deadline)
             self.lifted_objective = sol.objective_model
             dual = None if accepted else lifted_dual(sol.Z, sol.Z_prime, sol.dual_scale, None
                                                      if problem.loss.name == "squared" else sol.dual)
         self.history.extend(sol.history)
         self.iterations += sol.iterations
         self.lifted = (sol.Z, sol.Z_prime)
+        self.limit = {"time_limit": "time_limit", "max_iter": "max_iter"}.get(sol.status, "")
         if accepted:
             network, cert, lifted = accepted[0]
             self.lifted = lifted or self.lifted
         else:
             network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
-            network, cert = refine(problem, network, tol=tol, dual=dual)
-            if sol.S is not None and (certify_self or self.solver.lean):
+            network, cert = refine(problem, network, tol=tol, dual=dual, deadline=self.deadline)
+            if sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time():
                 network, cert, lifted = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
                 self.lifted = lifted or self.lifted
         if problem.data.float32:  # the certificate of record: float64 on the host
             cert = certify_problem(problem.on_host(), network, dual=cert.dual, tol=tol)
-        if cert.own_gap > tol and newton.applicable(problem, network):
+        if cert.own_gap > tol and newton.applicable(problem, network) and not self.out_of_time():
             # cheap where the exact Newton polish runs: the extraction from an iterate that
             # stopped at tol keeps small spurious neurons (planted 100 x 10, beta = 1: 6
             # neurons at a gap of 1e-7; polished, 2 at 1e-13)
@@ -357,7 +397,7 @@ class _Run:
             return found.network, again, (found.Z, found.Z_prime)
         return network, cert, None
 
-    def result(self, network, cert, engine: str, reduction=None, original=None) -> SolveResult:
+    def result(self, network, cert, engine: str, reduction=None, original=None, units=None) -> SolveResult:
         problem = self.problem
         objective = cert.objective
         if self.lifted is not None:  # the lifted point is feasible: its value is attainable too
@@ -366,9 +406,13 @@ class _Run:
         lifted = self.lifted
         if reduction is not None and lifted is not None:
             lifted = tuple(reduction.invert_lifted(Z) for Z in lifted)
+        if units is not None:
+            lifted = None if lifted is None else tuple(units.invert_lifted(Z) for Z in lifted)
+            objective = cert.objective  # (the scaled problem's value is in other units)
         return certified_result(
             network, cert, tol=self.tol, solver=self.solver.name, objective=objective,
             iterations=self.iterations, elapsed=time.perf_counter() - self.start_time,
             stopped=f" ({engine}, {self.iterations} iterations)",
             hint="; try a larger max_iter or standardized features", history=self.history, lifted=lifted,
-            engine=engine, warm_state=warm, problem=original if original is not None else problem)
+            engine=engine, warm_state=warm, problem=original if original is not None else problem,
+            limit=self.limit if not cert.is_optimal else "")

@@ -1,0 +1,63 @@
+"""Time and iteration budgets: every long fit is stoppable and says why it stopped."""
+
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from spectranet import ConvergenceWarning, ConvexPolyNetRegressor, Problem, beta_max, get_solver, regularization_path
+from spectranet.solvers.native import NativeSolver
+
+from ._data import planted
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """A wide optimum that column generation takes many rounds to certify (seconds, not ms)."""
+    X, y, _ = planted(n=1500, d=30, m=10, seed=11)
+    base = Problem(X, y, "relu", "squared", 0.0)
+    return X, y, 1e-5 * beta_max(base)
+
+
+@pytest.mark.parametrize("engine", ["columns", "ipm", "lowrank"])
+def test_max_time_stops_with_the_best_certified_network(wide, engine):
+    X, y, beta = wide
+    problem = Problem(X, y, "relu", "squared", beta)
+    start = time.perf_counter()
+    with pytest.warns(ConvergenceWarning, match="certified relative gap"):
+        result = NativeSolver(engine=engine).solve(problem, max_time=0.3)
+    elapsed = time.perf_counter() - start
+    assert result.status == "time_limit" and result.gap > 1e-6
+    assert elapsed < 0.3 + 3.0  # a budget, plus a pass over the data and the final certificate
+    assert result.lower_bound <= result.network_objective  # whatever it returns is certified
+
+
+def test_estimator_and_path_budgets(wide):
+    X, y, beta = wide
+    with pytest.warns(ConvergenceWarning):
+        est = ConvexPolyNetRegressor(beta=beta, solver=NativeSolver(engine="columns"), max_time=0.3).fit(X, y)
+    assert est.status_ == "time_limit" and np.isfinite(est.gap_)
+    betas = beta * np.array([1e4, 1e2, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        path = regularization_path(X, y, betas, solver=NativeSolver(engine="columns"), max_time=0.5)
+    assert path.statuses[0] in ("optimal", "time_limit")
+    assert "time_limit" in path.statuses
+    unsolved = [i for i, s in enumerate(path.statuses) if s == "time_limit" and path.networks[i] is None]
+    assert all(np.isnan(path.gaps[i]) and path.n_neurons[i] == -1 for i in unsolved)
+
+
+def test_cvxpy_backends_take_the_budget():
+    X, y, _ = planted(n=600, d=12, seed=12)
+    problem = Problem(X, y, "relu", "squared", 1e-3)
+    with pytest.warns(ConvergenceWarning):
+        result = get_solver("clarabel").solve(problem, max_time=0.05)
+    assert result.status == "time_limit"
+
+
+def test_max_iter_bounds_the_engine_and_says_so(wide):
+    X, y, beta = wide
+    with pytest.warns(ConvergenceWarning):
+        result = NativeSolver(engine="columns").solve(Problem(X, y, "relu", "squared", beta), max_iter=2)
+    assert result.status == "max_iter" and result.iterations <= 2
