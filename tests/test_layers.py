@@ -19,7 +19,7 @@ LAYERS = {
     "kernels": ["kernels"],
     "data": ["data"],
     "model": ["witness", "network", "problem", "reductions"],
-    "certificate": ["sphere", "decomposition", "certificate"],
+    "certificate": ["sphere", "decomposition", "certificate", "proof"],
     "polish": ["newton", "local", "lean", "face"],
     "solvers": ["solvers", "cubic"],
     "estimators": ["estimators", "path", "formulations", "hardness", "datasets"],

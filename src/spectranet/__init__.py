@@ -8,7 +8,8 @@ global optimality with a dual bound. ``import spectranet`` imports neither torch
 from .activations import PolyActivation
 from .architectures import Conv2D, Dense
 from .baseline import BackpropPolyNetClassifier, BackpropPolyNetRegressor, BackpropReLUClassifier, lr_grid_search
-from .certificate import Certificate, certify
+from .certificate import Certificate
+from .proof import certify
 from .cubic import cubic_objective, cubic_weights, solve_cubic
 from .datasets import load_cifar_jpeg_zip, load_mnist, load_uci, make_planted
 from .estimators import ConvexPolyNetClassifier, ConvexPolyNetRegressor

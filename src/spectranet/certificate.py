@@ -23,14 +23,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .data import check_positive_beta, check_tol
 from .network import PolyNetwork
 from .problem import Problem
 from .reductions import RowSpaceReduction
-from .witness import loss_from_spec
 from .sphere import eig_desc, sphere_max_abs
 
-__all__ = ["Certificate", "certify", "certify_problem", "max_violation", "dual_lower_bound"]
+__all__ = ["Certificate", "certify_problem", "max_violation", "dual_lower_bound", "relative_gap", "Violation"]
 
 logger = logging.getLogger(__name__)
 
@@ -269,76 +267,3 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
         source=source,
         own_gap=relative_gap(objective, own_bound),
     )
-
-
-def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *, dual=None,
-            tol: float = 1e-6, witness: bool = True) -> Certificate:
-    r"""Certify how far any network is from the global optimum of (P).
-
-    .. math:: \min_{\|u_j\|=1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(Xu_j)\alpha_j^\top, Y\Big)
-              + \beta \sum_j \|\alpha_j\|_1
-
-    Works for a network trained any way (SGD, the SDP, anything) whose first-layer rows
-    have unit norm, as (P) requires; ``sigma`` is not homogeneous, so other norms cannot be
-    moved into the second layer and are rejected. Everything is recomputed from the network, the
-    data and the candidate dual points: the network's own gradient, ``dual`` if given, and the
-    network's :class:`~spectranet.witness.Witness` if it carries one (a fit attaches it).
-
-    Parameters
-    ----------
-    network : PolyNetwork
-        Any architecture (:class:`~spectranet.architectures.Conv2D` networks take images).
-    X : array-like of shape (n, d)
-    y : array-like of shape (n,) or (n, C)
-        Targets in the loss's encoding (labels in {-1, +1} for ``"logistic"`` and
-        ``"hinge"``, class indices or one-hot rows for ``"softmax"``).
-    loss : str or Loss, optional
-        Default: the witness's loss, else ``"squared"``.
-    beta : float, optional
-        ``> 0`` (with ``beta = 0`` no finite gap can be proven). Default: the witness's; required
-        for a network without one.
-    dual : array-like of shape (n, C), optional
-        An extra candidate dual point (e.g. a solver's dual variable); useful for the
-        non-smooth losses, whose subgradient at the network may give a loose bound.
-    tol : float
-        Relative-gap tolerance for :attr:`Certificate.is_optimal`, in (0, 1).
-    witness : bool, default=True
-        Use the network's witness. It must have been made for these data (its fingerprint is
-        checked): a witness for other data is refused with a ``ValueError``; pass
-        ``witness=False`` to certify a network on other data from its own gradient.
-
-    Returns
-    -------
-    Certificate
-        ``source`` says which dual point proves the bound: ``"gradient"`` (the network's own),
-        ``"dual"`` (the argument) or ``"witness"``.
-    """
-    if not isinstance(network, PolyNetwork):
-        raise TypeError(f"network must be a PolyNetwork, got {type(network).__name__}")
-    norms = np.linalg.norm(network.first_layer, axis=1)
-    if network.n_neurons and not np.allclose(norms, 1.0, rtol=0, atol=1e-8):
-        raise ValueError(
-            "the first layer of the network must have unit-norm rows (problem (P)); "
-            f"got row norms in [{norms.min():.3g}, {norms.max():.3g}]"
-        )
-    tol = check_tol(tol)
-    carried = network.witness if witness else None
-    if loss is None:
-        loss = loss_from_spec(carried.loss) if carried is not None else "squared"
-    if beta is None:
-        if carried is None:
-            raise ValueError("beta is required: the network carries no witness to take it from "
-                             "(certify(network, X, y, loss, beta))")
-        beta = carried.beta
-    beta = check_positive_beta(beta)
-    problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs,
-                      architecture=network.architecture)
-    witness_dual = None
-    if carried is not None:
-        if problem.is_dask or not carried.matches(problem.X, problem.Y):
-            raise ValueError(
-                "the network's witness was made for other data (its fingerprint "
-                f"{carried.fingerprint} differs from these data's); pass witness=False to certify the "
-                "network on these data from its own gradient")
-        witness_dual = carried.dual
-    return certify_problem(problem, network, dual=dual, tol=tol, witness=witness_dual)
