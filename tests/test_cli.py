@@ -47,16 +47,145 @@ def test_fit_a_csv_file_and_save_the_network(tmp_path, capsys):
     np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,c,y", comments="")
     out_path = tmp_path / "net.npz"
     assert main(["fit", str(path), "--beta", "0.1", "--out", str(out_path)]) == 0
-    assert "network saved" in capsys.readouterr().out
+    assert f"network saved to {out_path}\n" in capsys.readouterr().out
     net = PolyNetwork.load(out_path)
     assert net.n_features == 3
+
+
+def test_fit_prints_the_path_it_writes(tmp_path, capsys):
+    X, y, _ = planted(n=30, d=2)
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.column_stack([y, X]), delimiter=",")
+    assert main(["fit", str(path), "--target", "0", "--out", str(tmp_path / "model")]) == 0
+    assert capsys.readouterr().out.endswith(f"network saved to {tmp_path / 'model.npz'}\n")
+    assert PolyNetwork.load(tmp_path / "model").n_features == 2 and not (tmp_path / "model").exists()
+
+
+def _run(argv) -> int:
+    """``main``'s status: what it returns, or the status it exits with (argparse's usage errors)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def _error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.startswith("spectranet: error: ")
+    return captured.err[len("spectranet: error: "):-1]
+
+
+@pytest.mark.parametrize("content, options, message", [
+    ("", [], "{path}: needs at least 2 rows of numbers (samples), got 0"),
+    ("a,b,y\n", [], "{path}: needs at least 2 rows of numbers (samples), got 0"),
+    ("1,2,3\n", [], "{path}: needs at least 2 rows of numbers (samples), got 1"),
+    ("1\n2\n3\n", [], "{path}: needs at least 2 columns (features and a target), got 1"),
+    ("a,b,y\n1,2,3\n4,x,6\n", [], "{path}: line 3, column 2 ('b'): 'x' is not a finite number"),
+    ("1,2,3\n\n4,,6\n", [], "{path}: line 3, column 2 is empty"),
+    ("1,2,3\n4,5,inf\n", [], "{path}: line 2, column 3: 'inf' is not a finite number"),
+    ("x,1,2\n3,4,5\n", [], "{path}: line 1, column 1: 'x' is not a finite number "
+                           "(a header line holds only names)"),
+    ("1,2,3\n4,5\n", [], "{path}: line 2 has 2 fields, line 1 has 3"),
+    ("1,2,3\n4,5,6\n", ["--target", "3"],
+     "--target 3 is out of range for the 3 columns of {path} (use 0 to 2, or -3 to -1 from the end)"),
+    ("1,2,3\n4,5,6\n", ["--target", "-4"], "--target -4 is out of range for the 3 columns of {path}"),
+    ("1,2,3\n4,5,6\n", ["--target", "x"], "argument --target: invalid int value: 'x' "
+                                            "(see 'spectranet fit --help')"),
+    ("1,2,3\n4,5,6\n", ["--beta", "-1"], "--beta must be a finite number > 0, got -1.0"),
+    ("1,2,3\n4,5,6\n", ["--beta", "0"], "--beta must be a finite number > 0, got 0.0"),
+    ("1,2,3\n4,5,6\n", ["--beta", "nan"], "--beta must be a finite number > 0, got nan"),
+    ("1,2,3\n4,5,6\n", ["--beta", "abc"], "argument --beta: invalid float value: 'abc' "
+                                            "(see 'spectranet fit --help')"),
+    ("1,2,3\n4,5,6\n", ["--max-time", "0"], "--max-time must be a finite number of seconds > 0, got 0.0"),
+    ("1,2,3\n4,5,6\n", ["--max-time=-inf"], "--max-time must be a finite number of seconds > 0, got -inf"),
+    ("1,2,3\n4,5,6\n", ["--max-time", "soon"], "argument --max-time: invalid float value: 'soon'"),
+    ("1,2,3\n4,5,6\n", ["--activation", "tanh"], "--activation: unknown activation 'tanh'; valid presets are "
+                                                    "['relu', 'square', 'swish']"),
+    ("1,2,3\n4,5,6\n", ["--loss", "l3"], "--loss: unknown loss 'l3'; valid losses are"),
+    ("1,2,3\n4,5,6\n", ["--task", "ranking"], "argument --task: invalid choice: 'ranking' (choose from "
+                                                 "'regression', 'classification')"),
+    ("1,2,3\n4,5,6\n", ["--out", "{tmp}/absent/model"], "--out {tmp}/absent/model: no such folder {tmp}/absent"),
+])
+def test_fit_user_errors_print_one_line_and_return_2(tmp_path, capsys, content, options, message):
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    options = [o.format(tmp=tmp_path) for o in options]
+    assert _run(["fit", str(path), *options]) == 2
+    assert message.format(path=path, tmp=tmp_path) in _error_line(capsys)
+
+
+def test_fit_file_errors(tmp_path, capsys):
+    assert main(["fit", str(tmp_path / "absent.csv")]) == 2
+    assert _error_line(capsys) == f"[Errno 2] No such file or directory: '{tmp_path / 'absent.csv'}'"
+    assert main(["fit", str(tmp_path)]) == 2
+    assert _error_line(capsys) == f"[Errno 21] Is a directory: '{tmp_path}'"
+    (tmp_path / "latin1.csv").write_bytes(b"caf\xe9,1\n1,2\n")
+    assert main(["fit", str(tmp_path / "latin1.csv")]) == 2
+    assert _error_line(capsys) == (f"{tmp_path / 'latin1.csv'}: not a UTF-8 text file "
+                                   "(invalid continuation byte at byte 3)")
+
+
+@pytest.mark.parametrize("argv, message", [
+    ([], "the following arguments are required: command (see 'spectranet --help')"),
+    (["fit"], "the following arguments are required: file (see 'spectranet fit --help')"),
+    (["train"], "argument command: invalid choice: 'train' (choose from 'demo', 'experiment', 'fit', 'solvers')"),
+    (["solvers", "--all"], "unrecognized arguments: --all (see 'spectranet --help')"),
+])
+def test_usage_errors_print_one_line_and_exit_with_2(capsys, argv, message):
+    assert _run(argv) == 2
+    assert message in _error_line(capsys)
 
 
 def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     path = tmp_path / "bad.csv"
     path.write_text("1\n2\n3\n")
     assert main(["fit", str(path)]) == 2
-    assert "spectranet: error:" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"spectranet: error: {path}: needs at least 2 columns (features and a "
+                                       "target), got 1\n")
+
+
+def test_max_time_is_passed_when_the_estimator_takes_it(tmp_path, capsys, monkeypatch):
+    import spectranet
+
+    X, y, _ = planted(n=30, d=2)
+    path = tmp_path / "data.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",")
+    seen = []
+
+    class Recording(spectranet.ConvexPolyNetRegressor):
+        def fit(self, X, y):
+            seen.append(self.get_params().get("max_time", "absent"))
+            return super().fit(X, y)
+
+    class WithoutMaxTime(Recording):
+        def __init__(self, activation="relu", beta=1e-2, loss="squared", solver="auto"):
+            super().__init__(activation=activation, beta=beta, loss=loss, solver=solver)
+
+        def get_params(self, deep=True):
+            return {k: v for k, v in super().get_params(deep).items() if k != "max_time"}
+
+    monkeypatch.setattr(spectranet, "ConvexPolyNetRegressor", Recording)
+    assert main(["fit", str(path), "--max-time", "30"]) == 0
+    assert main(["fit", str(path)]) == 0
+    monkeypatch.setattr(spectranet, "ConvexPolyNetRegressor", WithoutMaxTime)
+    assert main(["fit", str(path), "--max-time", "2.5"]) == 0  # not taken: ignored, no error
+    assert seen == [30.0, None, "absent"]
+    assert "--max-time SECONDS" in spectranet.cli.build_parser()._subparsers._group_actions[0].choices[
+        "fit"].format_help()
+
+
+def test_a_wide_csv_fits_quickly(tmp_path, capsys):
+    """10 samples of 2000 features: the fit works in the data's row space (d = 11)."""
+    import time
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "wide.csv"
+    np.savetxt(path, rng.standard_normal((10, 2000)), delimiter=",")
+    start = time.perf_counter()
+    assert main(["fit", str(path), "--out", str(tmp_path / "wide")]) == 0
+    assert time.perf_counter() - start < 30  # about 1 s; was 120 s and 1.6 GB
+    assert "network saved to" in capsys.readouterr().out
+    assert PolyNetwork.load(tmp_path / "wide").n_features == 1999
 
 
 def test_solvers_lists_the_registry(capsys):

@@ -4,8 +4,8 @@ import pytest
 from spectranet import PolyNetwork, Problem, get_solver
 from spectranet.certificate import certify_problem
 from spectranet.local import refine
-from spectranet.losses import SquaredLoss
-from spectranet.solvers import ipm
+from spectranet.losses import AbsoluteLoss, SquaredLoss
+from spectranet.solvers import _schur, ipm, ipm_newton
 from spectranet.solvers.cvxpy_backend import extract_network
 from spectranet.solvers.ipm import kernel_matrix, solve_lifted, supports
 
@@ -35,7 +35,7 @@ def test_kernel_formula_equals_explicit_products(coefficients):
     # cross kernel: K(U + V) = K(U) + K(V) + 2 K_x(U, V), from factors U = R R^T, V = Q Q^T
     R, Q = rng.standard_normal((5, 5)), rng.standard_normal((5, 3))
     U, V = R @ R.T, Q @ Q.T
-    cross = ipm._kernel_cross(ipm._parts(X, R), ipm._parts(X, Q), coefficients)
+    cross = _schur._kernel_cross(_schur._parts(X, R), _schur._parts(X, Q), coefficients)
     np.testing.assert_allclose(cross, np.einsum("iab,bc,jcd,da->ij", A, U, A, V), rtol=1e-11,
                                atol=1e-11)
 
@@ -48,8 +48,8 @@ def test_split_kernel_equals_the_projected_kernel():
     R = rng.standard_normal((1, 2, 5, 5))
     R[..., :2] *= 1e3  # two large directions in each block
     Gm = np.diag([1.0, 1.0, 1.0, 1.0, -1.0])
-    S, Sp = ipm._hessian_sqrt(problem.loss, np.zeros_like(problem.Y), problem.Y)
-    split = ipm._Newton(problem, R, np.array([1.0, -1.0]), Gm, S=S, Sp=Sp)
+    S, Sp = ipm_newton._hessian_sqrt(problem.loss, np.zeros_like(problem.Y), problem.Y)
+    split = ipm_newton._Newton(problem, R, np.array([1.0, -1.0]), Gm, S=S, Sp=Sp)
     assert 0 < split.F[0].shape[1] <= 20  # the large directions of the blocks, at most n / 2
     A = _lifted_A(X, problem.activation.coefficients)
     expected = np.zeros((40, 40))
@@ -97,15 +97,25 @@ def test_ipm_matches_clarabel_and_certifies(name, beta):
     assert times == sorted(times) and len(sol.history) == sol.iterations + 1
 
 
-class CubicLoss(SquaredLoss):
-    name = "cubic"
+class RenamedSquaredLoss(SquaredLoss):
+    name = "renamed"
 
 
-def test_unsupported_losses_raise_naming_the_loss():
+class KinkedLoss(AbsoluteLoss):
+    """Not twice differentiable and without a dual box: nothing the method can use."""
+
+    name = "kinked"
+
+    def dual_box(self, Y):
+        return None
+
+
+def test_losses_are_handled_by_their_properties_not_their_names():
     X, y, _ = loss_case("squared", n=20, d=2)
-    problem = Problem(X, y, "relu", CubicLoss(), 0.1)
+    assert supports(Problem(X, y, "relu", RenamedSquaredLoss(), 0.1))  # a user's smooth loss
+    problem = Problem(X, y, "relu", KinkedLoss(), 0.1)
     assert not supports(problem)
-    with pytest.raises(ValueError, match="does not support the cubic loss"):
+    with pytest.raises(ValueError, match="does not support the kinked loss"):
         solve_lifted(problem)
 
 
@@ -117,9 +127,9 @@ def test_kernel_sum_equals_the_sum_of_kernels(coefficients):
     pairs = [(rng.standard_normal(12), rng.standard_normal(12)) for _ in range(2)]
     expected = sum(kernel_matrix(X, coefficients, R @ R.T) for R in factors)
     expected = expected - sum(np.outer(u, v) for u, v in pairs)
-    got = ipm.kernel_sum(X, factors, coefficients, pairs)
+    got = _schur.kernel_sum(X, factors, coefficients, pairs)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ipm.kernel_sum(X, factors[:1], coefficients),
+    np.testing.assert_allclose(_schur.kernel_sum(X, factors[:1], coefficients),
                                kernel_matrix(X, coefficients, factors[0] @ factors[0].T), rtol=1e-12, atol=1e-12)
 
 

@@ -20,7 +20,7 @@ LAYERS = {
     "data": ["data"],
     "model": ["witness", "network", "problem", "reductions"],
     "certificate": ["sphere", "decomposition", "certificate", "proof"],
-    "polish": ["newton", "local", "lean", "face"],
+    "polish": ["newton", "active_set", "local", "face"],
     "solvers": ["solvers", "cubic"],
     "estimators": ["estimators", "path", "formulations", "hardness", "datasets"],
     "front ends": ["baseline", "cli", "experiments", "__init__"],

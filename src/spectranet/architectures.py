@@ -27,6 +27,7 @@ serves every case (:mod:`spectranet.grouped`).
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -293,17 +294,89 @@ class Conv2D:
         return f"Conv2D({', '.join(parts)})"
 
 
+#: largest integer an architecture read by :func:`architecture_from_dict` may hold (image sides,
+#: kernel sizes, strides, padding, pooling windows)
+MAX_ARCHITECTURE_INT = 2**31 - 1
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+_CONV2D_REQUIRED = ("image_shape", "kernel_size")
+_CONV2D_FIELDS = _CONV2D_REQUIRED + ("stride", "padding", "pool")
+
+
+def _spec_int(value, minimum: int) -> bool:
+    return (isinstance(value, Integral) and not isinstance(value, bool)
+            and minimum <= value <= MAX_ARCHITECTURE_INT)
+
+
+def _spec_field(name: str, value, minimum: int, lengths: tuple[int, ...], accepted: str):
+    """A conv2d field as Conv2D takes it (an int, where ``accepted`` says so, or a tuple of ints of
+    one of ``lengths``), or a ValueError naming it."""
+    if _spec_int(value, minimum) and accepted.startswith("an int"):
+        return int(value)
+    if isinstance(value, (list, tuple)) and len(value) in lengths and all(_spec_int(v, minimum) for v in value):
+        return tuple(int(v) for v in value)
+    raise ValueError(f"architecture field {name!r} must be {accepted} (each between {minimum} and "
+                     f"{MAX_ARCHITECTURE_INT}), got {_SHORT.repr(value)}")
+
+
 def architecture_from_dict(spec) -> Dense | Conv2D:
-    """Inverse of ``to_dict`` (a dict or its JSON string)."""
+    """Inverse of ``to_dict``: a dict or its JSON string, ``{"type": "dense"}`` or ``{"type":
+    "conv2d", "image_shape": [C, H, W], "kernel_size": [kh, kw], "stride": [sh, sw], "padding":
+    [ph, pw], "pool": null | P | "global"}`` (``image_shape`` may be ``[H, W]``; ``kernel_size``,
+    ``stride`` and ``padding`` a single int; ``stride``, ``padding`` and ``pool`` may be left out).
+
+    Raises ``ValueError`` naming the field for any content that is not such an architecture (JSON
+    that does not parse or is not an object, a missing, unknown or ill-typed field), ``TypeError``
+    when ``spec`` is neither a str nor a dict.
+    """
     if isinstance(spec, str):
-        spec = json.loads(spec)
+        try:
+            spec = json.loads(spec)
+        except RecursionError:
+            raise ValueError("architecture JSON is nested too deeply") from None
+        except ValueError as exc:
+            raise ValueError(f"architecture is not valid JSON: {exc}") from None
+        if not isinstance(spec, dict):
+            raise ValueError('architecture must be a JSON object such as {"type": "dense"}, got a JSON '
+                             f"{type(spec).__name__}")
+    elif not isinstance(spec, dict):
+        raise TypeError(f"architecture spec must be a dict or its JSON string, got {type(spec).__name__}")
     kind = spec.get("type")
     if kind == "dense":
+        fields = ()
+    elif kind == "conv2d":
+        fields = _CONV2D_FIELDS
+    else:
+        if "type" not in spec:
+            raise ValueError("architecture has no field 'type'; known types: 'dense', 'conv2d'")
+        raise ValueError(f"unknown architecture type {_SHORT.repr(kind)}; known: 'dense', 'conv2d'")
+    unknown = sorted(_SHORT.repr(key) for key in set(spec) - set(fields) - {"type"})
+    if unknown:
+        raise ValueError(f"unknown field(s) {', '.join(unknown)} in a {kind} architecture; its fields "
+                         f"are {', '.join(('type',) + fields)}")
+    if kind == "dense":
         return Dense()
-    if kind == "conv2d":
-        return Conv2D(tuple(spec["image_shape"]), tuple(spec["kernel_size"]), tuple(spec["stride"]),
-                      tuple(spec["padding"]), spec["pool"])
-    raise ValueError(f"unknown architecture type {kind!r}; known: 'dense', 'conv2d'")
+    missing = [name for name in _CONV2D_REQUIRED if name not in spec]
+    if missing:
+        raise ValueError(f"conv2d architecture is missing field(s) {missing}; required: image_shape, "
+                         "kernel_size (stride, padding and pool are optional)")
+    pool = spec.get("pool")
+    if pool is not None and pool != "global" and not _spec_int(pool, 1):
+        raise ValueError(f"architecture field 'pool' must be null, an int between 1 and "
+                         f"{MAX_ARCHITECTURE_INT} or \"global\", got {_SHORT.repr(pool)}")
+    args = (
+        _spec_field("image_shape", spec["image_shape"], 1, (2, 3), "a list [C, H, W] or [H, W] of ints"),
+        _spec_field("kernel_size", spec["kernel_size"], 1, (2,), "an int or a list of two ints"),
+        _spec_field("stride", spec.get("stride", 1), 1, (2,), "an int or a list of two ints"),
+        _spec_field("padding", spec.get("padding", 0), 0, (2,), "an int or a list of two ints"),
+    )
+    try:
+        return Conv2D(*args, pool=pool)
+    except (TypeError, ValueError) as exc:  # a geometry that does not fit (e.g. kernel > image)
+        raise ValueError(f"invalid conv2d architecture: {exc}") from None
 
 
 def check_architecture(architecture, n_inputs: int | None = None) -> Dense | Conv2D:

@@ -6,7 +6,10 @@ The only module of the library that prints.
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
+import math
+import os
 import sys
 import time
 
@@ -131,32 +134,106 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def _number(text: str) -> float | None:
+    """The finite float a CSV field holds, NaN for a non-finite one, None when it is no number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else math.nan
+
+
 def _load_table(path: str, target: int):
-    data = np.genfromtxt(path, delimiter=",", skip_header=0, dtype=float)
-    if np.isnan(data[0]).all():  # header line
-        data = data[1:]
-    if data.ndim != 2 or data.shape[1] < 2:
-        raise ValueError(f"{path}: expected a CSV table with at least two columns")
-    y = data[:, target]
-    X = np.delete(data, target % data.shape[1], axis=1)
-    return X, y
+    """``X, y`` of a CSV file of numbers (comma-separated, an optional header line of names, blank
+    lines skipped); ``target`` is the index of the target column (negative: from the end). Raises
+    ValueError naming the file, line and column of what is wrong."""
+    rows, header, width, first = [], None, None, None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            for fields in reader:
+                if not fields or all(not f.strip() for f in fields):
+                    continue
+                values = [_number(f) for f in fields]
+                if first is None:
+                    width, first = len(fields), reader.line_num
+                    if all(v is None for v in values):  # a header line of names
+                        header = [f.strip() for f in fields]
+                        continue
+                if len(fields) != width:
+                    raise ValueError(f"{path}: line {reader.line_num} has {len(fields)} fields, line {first} "
+                                     f"has {width}")
+                for column, (text, value) in enumerate(zip(fields, values), start=1):
+                    if value is None or math.isnan(value):
+                        where = f"{path}: line {reader.line_num}, column {column}"
+                        where += f" ({header[column - 1]!r})" if header else ""
+                        if not text.strip():
+                            raise ValueError(f"{where} is empty")
+                        header_like = value is None and reader.line_num == first
+                        hint = " (a header line holds only names)" if header_like else ""
+                        raise ValueError(f"{where}: {text.strip()!r} is not a finite number{hint}")
+                rows.append(np.array(values))
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a readable CSV file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    if len(rows) < 2:
+        raise ValueError(f"{path}: needs at least 2 rows of numbers (samples), got {len(rows)}")
+    if width < 2:
+        raise ValueError(f"{path}: needs at least 2 columns (features and a target), got {width}")
+    if not -width <= target < width:
+        raise ValueError(f"--target {target} is out of range for the {width} columns of {path} (use 0 to "
+                         f"{width - 1}, or -{width} to -1 from the end)")
+    data = np.array(rows)
+    target %= width
+    return np.delete(data, target, axis=1), data[:, target]
+
+
+def _check_fit_options(args) -> None:
+    """Refuse bad option values before reading the data (one line each)."""
+    from .activations import as_activation
+    from .losses import get_loss
+
+    if not (math.isfinite(args.beta) and args.beta > 0):
+        raise ValueError(f"--beta must be a finite number > 0, got {args.beta!r}")
+    if args.max_time is not None and not (math.isfinite(args.max_time) and args.max_time > 0):
+        raise ValueError(f"--max-time must be a finite number of seconds > 0, got {args.max_time!r}")
+    try:
+        as_activation(args.activation)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--activation: {exc}") from None
+    if args.loss is not None:
+        try:
+            get_loss(args.loss)
+        except ValueError as exc:
+            raise ValueError(f"--loss: {exc}") from None
+    if args.out:
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise ValueError(f"--out {args.out}: no such folder {folder}")
 
 
 def cmd_fit(args) -> int:
     """Fit a CSV file (numeric columns, optional header) and save the network."""
     from . import ConvexPolyNetClassifier, ConvexPolyNetRegressor
+    from .network import _npz_path
 
+    _check_fit_options(args)
     X, y = _load_table(args.file, args.target)
     cls = ConvexPolyNetClassifier if args.task == "classification" else ConvexPolyNetRegressor
     loss = args.loss or ("logistic" if args.task == "classification" else "squared")
+    params = dict(activation=args.activation, beta=args.beta, loss=loss, solver=args.solver)
+    if args.max_time is not None and "max_time" in cls().get_params():
+        params["max_time"] = args.max_time
     start = time.perf_counter()
-    est = cls(activation=args.activation, beta=args.beta, loss=loss, solver=args.solver).fit(X, y)
+    est = cls(**params).fit(X, y)
     row = _fit_row(args.task, est, "train score", est.score(X, y))
     row["time s"] = f"{time.perf_counter() - start:.2f}"
     print(_table([row], list(row)))
     if args.out:
-        est.network_.save(args.out)
-        print(f"network saved to {args.out}")
+        path = _npz_path(args.out)
+        est.network_.save(path)
+        print(f"network saved to {path}")
     return 0
 
 
@@ -171,8 +248,16 @@ def cmd_solvers(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that reports a usage error on one line (and exits with status 2, as argparse
+    does)."""
+
+    def error(self, message):
+        self.exit(2, f"spectranet: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spectranet", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="spectranet", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="convex optimum vs SGD/Adam on bundled data (planted model, "
@@ -197,32 +282,41 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--quick", action="store_true", help="reduced grids (about a minute)")
     exp.add_argument("--quiet", action="store_true", help="no progress output")
     exp.set_defaults(func=cmd_experiment)
-    fit = sub.add_parser("fit", help="fit a CSV file")
-    fit.add_argument("file")
-    fit.add_argument("--target", type=int, default=-1, help="index of the target column")
+    fit = sub.add_parser("fit", help="fit a CSV file", description=cmd_fit.__doc__)
+    fit.add_argument("file", help="CSV file of numbers, comma-separated, with an optional header line")
+    fit.add_argument("--target", type=int, default=-1, help="index of the target column (0-based; "
+                     "negative from the end; default -1: the last)")
     fit.add_argument("--task", choices=["regression", "classification"], default="regression")
-    fit.add_argument("--loss", default=None)
-    fit.add_argument("--beta", type=float, default=1e-2)
-    fit.add_argument("--activation", default="relu")
+    fit.add_argument("--loss", default=None, help="default: squared (regression), logistic (classification)")
+    fit.add_argument("--beta", type=float, default=1e-2, help="regularization weight > 0 (default 0.01)")
+    fit.add_argument("--activation", default="relu", help="relu, swish or square (default relu)")
     fit.add_argument("--solver", default="auto")
-    fit.add_argument("--out", default=None, help="save the network to this .npz file")
+    fit.add_argument("--max-time", type=float, default=None, metavar="SECONDS",
+                     help="stop the fit after about this many seconds (> 0) with the best network certified")
+    fit.add_argument("--out", default=None, help="save the network to this file (.npz is added when the name "
+                     "has no suffix)")
     fit.set_defaults(func=cmd_fit)
     solvers = sub.add_parser("solvers", help="list the solvers")
     solvers.set_defaults(func=cmd_solvers)
     return parser
 
 
+def _error(exc) -> int:
+    """Report a user error on one line of stderr: rc 2."""
+    print("spectranet: error: " + " ".join(str(exc).split()), file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
     from .exceptions import SolverError
 
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a usage error exits with status 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError, ImportError) as exc:
-        print(f"spectranet: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     except SolverError as exc:  # a backend failed on a valid input: not a usage error
         print(f"spectranet: solver error: {exc}", file=sys.stderr)
         return 1

@@ -154,7 +154,7 @@ class _FaceData:
         """``(loss value, gradient (N,), Hessian (N, N))`` of the loss at the outputs ``J w``."""
         loss, Y = self.problem.loss, self.problem.Y
         value, g = 0.0, np.zeros(self.N)
-        quadratic = loss.name == "squared"
+        quadratic = loss.quadratic
         H = self.R.T @ self.R if quadratic else np.zeros((self.N, self.N))
         for rows in self.rows:
             J = self.block(rows)

@@ -23,13 +23,13 @@ from scipy.optimize import minimize
 
 from . import newton
 from ._blas import single_threaded_blas
+from .active_set import active_set_polish
 from .certificate import Certificate, certify_problem
 from .kernels import hidden_layer
 from .network import PolyNetwork
 from .problem import Problem
 
-__all__ = ["polish", "refine", "column_generation", "merge_duplicates", "newton_second_layer",
-           "active_set_polish"]
+__all__ = ["polish", "refine", "column_generation", "merge_duplicates", "newton_second_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -250,131 +250,6 @@ def _polish_and_certify(problem: Problem, network: PolyNetwork, tol: float, *, s
     if _improves(cert.objective, start):
         return polished, cert
     return fallback, certify_problem(problem, fallback, tol=tol)
-
-
-def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink_tol: float = 1e-5):
-    r"""Solve the optimality conditions of (P) for a polyhedral loss on a fixed active set.
-
-    For the hinge and absolute losses, the samples whose output is at a kink (margin 1, zero
-    residual) within ``kink_tol`` stay there; their dual values :math:`t_i` are free, all
-    other dual values are fixed by the loss. The square system
-
-    * kink equations at the active samples,
-    * :math:`V_{k_j}^\top \sigma(X u_j) = \beta\,\mathrm{sign}(\alpha_j)` for each neuron,
-    * :math:`(I - u_j u_j^\top) X^\top (V_{k_j} \circ \sigma'(X u_j)) = 0` and
-      :math:`\|u_j\| = 1`,
-
-    is solved by Levenberg–Marquardt (analytic Jacobian) in :math:`(U, \alpha, t)` from the
-    given network and dual point ``dual`` (an interior-point solution, close to the optimum;
-    without ``dual`` the loss's subgradient starts ``t``). Returns ``(network, V)``, or ``None`` when
-    the active set is empty or the solution leaves the dual domain.
-    """
-    from scipy.optimize import least_squares
-
-    kinks = problem.loss.kinks(problem.Y)
-    if kinks is None or network.n_neurons == 0 or not problem.architecture.is_dense:
-        return None  # (the grouped architectures: not derived; their certificate uses the solver's dual)
-    kink, scale, lo = kinks.kink, kinks.scale, kinks.lo
-    X, act, beta = problem.X, network.activation, problem.beta
-    A0 = network.second_layer_2d
-    outputs = np.argmax(np.abs(A0), axis=1)
-    alpha0 = A0[np.arange(network.n_neurons), outputs]
-    signs = np.sign(alpha0)
-    Yhat0 = problem.outputs(network)
-    K0 = kink(Yhat0)
-    start = -problem.loss.gradient(Yhat0, problem.Y) if dual is None else dual
-    # at a kink: the output is (nearly) there, or the solver's dual is strictly inside its range
-    active = np.abs(K0) <= kink_tol * max(1.0, float(np.max(np.abs(problem.Y))))
-    if dual is not None:
-        t_dual = dual / scale
-        active |= (t_dual > lo + 1e-4) & (t_dual < 1.0 - 1e-4)
-    if not active.any():
-        return None
-    V_fixed = np.where(active, 0.0, kinks.off_dual(K0)).astype(float)
-    # drop neurons where the dual function is far from +-beta: components of an inexact
-    # interior-point solution that the optimum does not have (tiny weights)
-    Phi0 = hidden_layer(X, network.first_layer, act)[1]
-    stationary = np.abs(np.sum(start[:, outputs] * Phi0, axis=0) - beta * signs) <= 1e-2 * beta
-    if not stationary.all():
-        network = network.with_layers(network.first_layer[stationary], A0[stationary], drop_zero=False)
-        A0, outputs, alpha0, signs = A0[stationary], outputs[stationary], alpha0[stationary], signs[stationary]
-        if network.n_neurons == 0:
-            return None
-    m, d = network.first_layer.shape
-
-    def unpack(x):
-        return x[: m * d].reshape(m, d), x[m * d: m * d + m], x[m * d + m:]
-
-    a_coef = act.a
-    rows_act, cols_act = np.nonzero(active)  # active (sample, output) pairs
-    sign_K = kinks.slope[active]
-    n_act, eye = rows_act.size, np.eye(d)
-
-    def parts(x):
-        U, alpha, t = unpack(x)
-        A = np.zeros_like(A0)
-        A[np.arange(m), outputs] = alpha
-        H, Phi = hidden_layer(X, U, act)
-        V = V_fixed.copy()
-        V[active] = scale[active] * t
-        return U, alpha, A, H, Phi, act.derivative(H), V[:, outputs]
-
-    def residual(x):
-        U, alpha, A, H, Phi, dPhi, Vn = parts(x)
-        value = np.sum(Vn * Phi, axis=0) - beta * signs
-        grad = X.T @ (Vn * dPhi)  # (d, m)
-        tangent = grad - U.T * np.sum(U.T * grad, axis=0)
-        return np.concatenate([kink(Phi @ A)[active], value, tangent.T.ravel(), np.sum(U**2, axis=1) - 1.0])
-
-    def jacobian(x):
-        U, alpha, A, H, Phi, dPhi, Vn = parts(x)
-        J = np.zeros((n_act + m + m * d + m, m * d + m + n_act))
-        feeds = outputs[None, :] == cols_act[:, None]  # (n_act, m): neuron j feeds the active output
-        # kink rows: dK = sign_K * dyhat
-        for j in range(m):
-            J[:n_act, j * d:(j + 1) * d] = (sign_K * feeds[:, j] * alpha[j] * dPhi[rows_act, j])[:, None] * X[rows_act]
-        J[:n_act, m * d: m * d + m] = sign_K[:, None] * feeds * Phi[rows_act]
-        scale_act = scale[active]
-        r0 = n_act
-        for j in range(m):
-            u, v = U[j], Vn[:, j]
-            g = X.T @ (v * dPhi[:, j])
-            # value rows
-            J[r0 + j, j * d:(j + 1) * d] = g
-            J[r0 + j, m * d + m:] = feeds[:, j] * scale_act * Phi[rows_act, j]
-            # tangent rows
-            dg = 2.0 * a_coef * (X.T * v) @ X
-            P = eye - np.outer(u, u)
-            rt = r0 + m + j * d
-            J[rt:rt + d, j * d:(j + 1) * d] = P @ dg - (u @ g) * eye - np.outer(u, g)
-            J[rt:rt + d, m * d + m:] = P @ (X[rows_act].T * (feeds[:, j] * scale_act * dPhi[rows_act, j]))
-            # norm row
-            J[r0 + m + m * d + j, j * d:(j + 1) * d] = 2.0 * u
-        return J
-
-    t0 = np.clip(start[active] / scale[active], lo, 1.0)
-    x0 = np.concatenate([network.first_layer.ravel(), alpha0, t0])
-    res0 = np.abs(residual(x0))
-    if res0.max() > 1e-2 * max(beta, 1e-12):
-        # Newton needs a start near a solution with this active set and these neurons (e.g.
-        # the interior-point solution has extra, non-stationary neurons): not worth trying
-        logger.debug("active-set polish skipped: starting residual %.1e (kinks %.1e, values %.1e, "
-                     "tangent %.1e)", res0.max(), res0[:n_act].max(), res0[n_act:n_act + m].max(),
-                     res0[n_act + m:n_act + m + m * d].max())
-        return None
-    sol = least_squares(residual, x0, jac=jacobian, method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15,
-                        max_nfev=30)
-    U, alpha, t = unpack(sol.x)
-    if np.any(t < lo - 1e-9) or np.any(t > 1.0 + 1e-9) or np.any(np.sign(alpha) != signs):
-        logger.debug("active-set polish left the dual domain or flipped a sign; discarded")
-        return None
-    A = np.zeros_like(A0)
-    A[np.arange(m), outputs] = alpha
-    polished = network.with_layers(U / np.linalg.norm(U, axis=1, keepdims=True), A)
-    V = V_fixed.copy()
-    V[active] = scale[active] * np.clip(t, lo, 1.0)
-    logger.debug("active-set polish: %d kinks, residual %.1e", int(active.sum()), float(np.max(np.abs(sol.fun))))
-    return polished, V
 
 
 @_small_blas

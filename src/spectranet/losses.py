@@ -92,6 +92,9 @@ class Loss:
     #: twice continuously differentiable: Newton's method on the loss converges (the lifted
     #: interior point needs it; Huber's Hessian jumps at |r| = delta)
     twice_differentiable: bool = True
+    #: a quadratic of the outputs: its Hessian is constant (the lifted engine's sufficient
+    #: statistics, one Newton step on a face)
+    quadratic: bool = False
 
     # -- targets ----------------------------------------------------------------
     def check_targets(self, Y: np.ndarray) -> np.ndarray:
@@ -148,6 +151,19 @@ class Loss:
         """The kink structure of a polyhedral loss (None for the others), see :class:`Kinks`."""
         return None
 
+    def dual_box(self, Y: np.ndarray):
+        r"""The box form of the loss, :math:`\ell(\hat Y) = \max_{lo \le V \le hi} \langle V, Y -
+        \hat Y\rangle - \tfrac q2\|V\|^2`, as ``(lo, hi, q)`` (arrays shaped as ``Y``, a float);
+        None for a loss without one. The interior point handles such losses through their dual
+        box, and dual improvement solves their restricted dual as a linear program (``q = 0``)."""
+        return None
+
+    def scaled(self, t: float):
+        r"""``(loss, power)`` with :math:`\ell(t\hat y, ty) = t^{power}\,\ell'(\hat y, y)`: the loss of
+        targets divided by ``t`` (an exact change of units, :class:`~spectranet.reductions.UnitScaling`);
+        None for a loss whose targets do not scale (labels)."""
+        return None
+
     def cvxpy(self, Yhat, Y: np.ndarray):
         """The loss as a CVXPY expression of the ``(n, C)`` expression ``Yhat``."""
         raise NotImplementedError
@@ -196,6 +212,10 @@ class SquaredLoss(Loss):
     r"""Squared loss :math:`\tfrac12 \sum_{i,k} (\hat y_{ik} - y_{ik})^2`."""
 
     name = "squared"
+    quadratic = True
+
+    def scaled(self, t):
+        return self, 2
 
     def value(self, Yhat, Y):
         return 0.5 * _total(_namespace(Yhat, Y), (Yhat - Y) ** 2)
@@ -238,6 +258,12 @@ class AbsoluteLoss(Loss):
 
     def project_dual(self, V, Y):
         return np.clip(V, -1.0, 1.0)
+
+    def dual_box(self, Y):
+        return -np.ones(Y.shape), np.ones(Y.shape), 0.0
+
+    def scaled(self, t):
+        return self, 1
 
     def kinks(self, Y):
         ones = np.ones_like(Y)
@@ -284,6 +310,12 @@ class HuberLoss(Loss):
 
     def project_dual(self, V, Y):
         return np.clip(V, -self.delta, self.delta)
+
+    def dual_box(self, Y):
+        return np.full(Y.shape, -self.delta), np.full(Y.shape, self.delta), 1.0
+
+    def scaled(self, t):
+        return type(self)(delta=self.delta / t), 2
 
     def cvxpy(self, Yhat, Y):
         import cvxpy as cp
@@ -363,6 +395,9 @@ class HingeLoss(Loss):
 
     def project_dual(self, V, Y):
         return Y * np.clip(Y * V, 0.0, 1.0)
+
+    def dual_box(self, Y):
+        return np.minimum(Y, 0.0), np.maximum(Y, 0.0), 0.0  # y V in [0, 1]
 
     def kinks(self, Y):
         return Kinks(lambda Yhat: 1.0 - Y * Yhat, lambda K: Y * (K > 0), -Y, Y, 0.0)

@@ -7,8 +7,14 @@ solvers.
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
+import reprlib
+import struct
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +24,7 @@ from .architectures import Conv2D, Dense, architecture_from_dict, check_architec
 from .data import check_beta, check_data, encode_targets
 from .kernels import group_hidden, group_outputs, network_outputs
 from .losses import get_loss
-from .witness import Witness
+from .witness import Witness, loss_from_spec
 
 __all__ = ["PolyNetwork", "NPZ_FORMAT_VERSION"]
 
@@ -237,29 +243,36 @@ class PolyNetwork:
     @classmethod
     def load(cls, path) -> "PolyNetwork":
         """Load a network written by :meth:`save` (the same ``path``: the suffix ``.npz`` is added
-        when the name has none and no such file exists)."""
-        path = _npz_path(path) if not os.path.exists(os.fspath(path)) else os.fspath(path)
-        with np.load(path, allow_pickle=False) as data:
-            missing = {"format_version", "first_layer", "second_layer", "activation"} - set(data.files)
-            if missing:
-                raise ValueError(f"{path!s} is not a spectranet network file: missing {sorted(missing)}")
-            version = int(data["format_version"])
-            if version not in (1, 2, NPZ_FORMAT_VERSION):
-                raise ValueError(
-                    f"unsupported network file format_version {version}; this spectranet reads "
-                    f"versions 1 to {NPZ_FORMAT_VERSION}"
-                )
-            arch = Dense()
-            if version >= 2:
-                if "architecture" not in data.files:
-                    raise ValueError(f"{path!s} is not a spectranet network file: missing ['architecture']")
-                arch = architecture_from_dict(str(data["architecture"]))
-            witness = None
-            if version >= 3 and "witness" in data.files:
-                spec = json.loads(str(data["witness"]))
-                witness = Witness(data["witness_dual"], spec["loss"], spec["beta"], spec["fingerprint"])
-            return cls(data["first_layer"], data["second_layer"], PolyActivation(*data["activation"].tolist()),
-                       arch, witness)
+        when no file of that name exists).
+
+        The file is untrusted input: every member's ``.npy`` header (shape and dtype) is checked
+        before its data are read, against the other members (``second_layer`` has
+        ``first_layer``'s rows; a CNN's filters have the architecture's length and its group axis
+        the architecture's groups; ``witness_dual`` has the shape the ``witness`` declares) and
+        against the limits of :mod:`spectranet.network`: at most ``MAX_MEMBER_ENTRIES`` (10**8)
+        entries in an array member and ``MAX_JSON_CHARS`` (100 000) characters in a JSON member
+        (``architecture``, ``witness``). No pickle is read.
+
+        Raises
+        ------
+        OSError
+            When the file cannot be opened (``FileNotFoundError`` when there is none).
+        ValueError
+            Naming the file and the member for anything else: not a zip archive, a missing member,
+            a wrong dtype, shape or format version, non-finite weights, malformed JSON, a member
+            over the limits.
+        """
+        path = os.fsdecode(path) if os.path.isfile(os.fspath(path)) else _npz_path(path)
+        with open(path, "rb") as fh:
+            try:
+                archive = zipfile.ZipFile(fh)
+            except (ValueError, OSError, *_ARCHIVE_ERRORS) as exc:
+                if isinstance(exc, OSError) and exc.errno != errno.EINVAL:
+                    raise  # an I/O error; EINVAL: a seek to an offset the archive gets wrong
+                raise ValueError(f"{path} is not a spectranet network file (a .npz zip archive written by "
+                                 f"PolyNetwork.save): {exc}") from None
+            with archive:
+                return _read_network(cls, _Archive(path, archive))
 
     def to_torch(self, dtype=None):
         """A ``torch.nn.Module`` computing the same function (requires torch). A CNN's module
@@ -281,5 +294,212 @@ class PolyNetwork:
 
 def _npz_path(path) -> str:
     """``path`` with the suffix ``.npz`` when it has none (what ``numpy.savez`` writes)."""
-    path = os.fspath(path)
+    path = os.fsdecode(path)
     return path if path.endswith(".npz") else path + ".npz"
+
+
+# -- reading network files -------------------------------------------------------------------------
+#: most entries an array member of a network file (``first_layer``, ``second_layer``,
+#: ``witness_dual``) may have: :meth:`PolyNetwork.load` refuses larger ones before reading them
+MAX_MEMBER_ENTRIES = 10**8
+#: most characters of a JSON member of a network file (``architecture``, ``witness``)
+MAX_JSON_CHARS = 100_000
+
+try:
+    from lzma import LZMAError as _LZMAError
+except ImportError:  # pragma: no cover - Python built without lzma (zipfile then reads no lzma members)
+    _LZMA_ERRORS = ()
+else:
+    _LZMA_ERRORS = (_LZMAError,)
+# what reading a damaged zip archive raises besides ValueError and OSError
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError,
+                   RuntimeError, struct.error) + _LZMA_ERRORS
+_REQUIRED = ("format_version", "first_layer", "second_layer", "activation")
+_REAL = "fiu"  # dtype kinds of the numeric members: floats and integers
+_WITNESS_FIELDS = ("loss", "beta", "fingerprint", "shape")
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+
+
+class _Archive:
+    """The members of an open ``.npz`` archive, each read only after its header was checked."""
+
+    def __init__(self, path: str, archive: zipfile.ZipFile):
+        self.path = path
+        self.archive = archive
+        self.infos = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
+
+    def error(self, member: str, message: str) -> ValueError:
+        return ValueError(f"{self.path}: member {member!r} {message}")
+
+    def read(self, member: str, accepted: str, kinds: str = _REAL, check=None) -> np.ndarray:
+        """The array ``member``: a plain dtype of one of ``kinds``, within the size limits and passing
+        ``check(shape, dtype)`` (a message of what is wrong, or None) before its data are read;
+        ``accepted`` says what is accepted."""
+        try:
+            with self.archive.open(self.infos[member]) as fh:
+                shape, fortran, dtype = _read_header(fh)
+                shape = tuple(int(s) for s in shape)
+                if dtype.fields is not None or dtype.subdtype is not None or dtype.kind not in kinds:
+                    raise self.error(member, f"must be {accepted}, got dtype {dtype}")
+                if any(s < 0 for s in shape):
+                    raise self.error(member, f"has a negative dimension in its shape {shape}")
+                entries = math.prod(shape)
+                if entries > MAX_MEMBER_ENTRIES:
+                    raise self.error(member, f"has shape {shape}: {entries} entries exceed the limit "
+                                             f"MAX_MEMBER_ENTRIES = {MAX_MEMBER_ENTRIES}")
+                problem = None if check is None else check(shape, dtype)
+                if problem:
+                    raise self.error(member, f"must be {accepted}, got {problem}")
+                nbytes = entries * dtype.itemsize
+                data = fh.read(nbytes)
+        except _HeaderError as exc:
+            raise self.error(member, f"is not a valid .npy array: {exc}") from None
+        except (OSError, *_ARCHIVE_ERRORS) as exc:
+            if isinstance(exc, OSError) and exc.errno != errno.EINVAL:
+                raise  # an I/O error; EINVAL: a seek to an offset the archive gets wrong
+            raise self.error(member, f"cannot be read from the archive: {type(exc).__name__}: {exc}") from None
+        if len(data) != nbytes:
+            raise self.error(member, f"is truncated: its header declares shape {shape} of {dtype} "
+                                     f"({nbytes} bytes), the archive holds {len(data)}")
+        try:
+            return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+        except ValueError as exc:  # e.g. a zero-width str dtype
+            raise self.error(member, f"must be {accepted}, got an unreadable {dtype} array: {exc}") from None
+
+    def real(self, member: str, accepted: str, check=None) -> np.ndarray:
+        """A finite numeric member as float64."""
+        values = self.read(member, accepted, _REAL, check).astype(float)
+        if not np.all(np.isfinite(values)):
+            raise self.error(member, "has non-finite values (NaN or infinity); the weights must be finite")
+        return values
+
+    def json(self, member: str) -> str:
+        """The text of a JSON member (a 0-d str array of at most ``MAX_JSON_CHARS`` characters)."""
+        accepted = f"a JSON string (a 0-d str array) of at most MAX_JSON_CHARS = {MAX_JSON_CHARS} characters"
+
+        def check(shape, dtype):
+            if shape != ():
+                return f"shape {shape}"
+            return f"{dtype.itemsize // 4} characters" if dtype.itemsize // 4 > MAX_JSON_CHARS else None
+
+        array = self.read(member, accepted, "U", check)
+        codes = np.frombuffer(array.tobytes(), np.dtype("u4").newbyteorder(array.dtype.byteorder))
+        if np.any(codes > 0x10FFFF):  # numpy would make an invalid Python str of them
+            raise self.error(member, "holds code points outside Unicode (above U+10FFFF)")
+        return str(array[()])
+
+
+class _HeaderError(Exception):
+    pass
+
+
+def _read_header(fh):
+    """``(shape, fortran_order, dtype)`` of an ``.npy`` stream (versions 1.0 and 2.0)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(fh)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(fh)
+    except (OSError, *_ARCHIVE_ERRORS):
+        raise
+    except Exception as exc:  # numpy parses the header with ast.literal_eval: anything is malformed
+        raise _HeaderError(f"{type(exc).__name__}: {exc}") from None
+    raise _HeaderError(f"unsupported .npy format version {version}; versions 1.0 and 2.0 are read")
+
+
+def _read_network(cls, archive: _Archive):
+    path, infos = archive.path, archive.infos
+    missing = sorted(set(_REQUIRED) - set(infos))
+    if missing:
+        raise ValueError(f"{path} is not a spectranet network file: missing {missing}")
+    version = archive.read("format_version", "an integer scalar", "iu",
+                           lambda shape, dtype: None if shape == () else f"shape {shape}")[()]
+    if version not in (1, 2, NPZ_FORMAT_VERSION):
+        raise ValueError(f"{path}: unsupported network file format_version {version}; this spectranet "
+                         f"reads versions 1 to {NPZ_FORMAT_VERSION}")
+    arch = Dense()
+    if version >= 2:
+        if "architecture" not in infos:
+            raise ValueError(f"{path} is not a spectranet network file: missing ['architecture']")
+        text = archive.json("architecture")
+        try:
+            arch = architecture_from_dict(text)
+        except ValueError as exc:
+            raise archive.error("architecture", f"is not a valid architecture: {exc}") from None
+    coefficients = archive.real("activation", "(a, b, c): 3 real numbers",
+                                lambda shape, dtype: None if shape == (3,) else f"shape {shape}")
+    try:
+        activation = PolyActivation(*coefficients.tolist())
+    except ValueError as exc:
+        raise archive.error("activation", str(exc)) from None
+    U = archive.real("first_layer", *_first_rule(arch))
+    A = archive.real("second_layer", *_second_rule(arch, U.shape[0]))
+    witness = None
+    if version >= 3 and "witness" in infos:
+        scalar = A.ndim == (1 if arch.is_dense else 2)
+        witness = _read_witness(archive, 1 if scalar else A.shape[-1])
+    try:
+        return cls(U, A, activation, arch, witness)
+    except (TypeError, ValueError) as exc:  # checked above: a safety net naming the file
+        raise ValueError(f"{path}: not a valid network: {exc}") from None
+
+
+def _first_rule(arch):
+    """What ``first_layer`` must be: its description and a check of its shape."""
+    if arch.is_dense:
+        return "a 2-D real array (n_neurons, n_features)", lambda shape, dtype: (
+            None if len(shape) == 2 else f"shape {shape}")
+    f = arch.filter_size
+    return (f"a 2-D real array (n_neurons, {f}) of filters of length C*kh*kw for {arch!r}",
+            lambda shape, dtype: None if len(shape) == 2 and shape[1] == f else f"shape {shape}")
+
+
+def _second_rule(arch, m: int):
+    """What ``second_layer`` must be, given ``m`` neurons."""
+    if arch.is_dense:
+        lead, ndims, text = (m,), (1, 2), f"({m},) or ({m}, n_outputs)"
+    else:
+        G = arch.n_groups()
+        lead, ndims, text = (m, G), (2, 3), f"({m}, {G}) or ({m}, {G}, n_outputs) for {arch!r} ({G} groups)"
+    return (f"a real array of shape {text}, n_neurons = {m} as in first_layer",
+            lambda shape, dtype: None if len(shape) in ndims and shape[:len(lead)] == lead else f"shape {shape}")
+
+
+def _read_witness(archive: _Archive, n_outputs: int) -> Witness:
+    """The witness (JSON: loss, beta, fingerprint, shape) and its dual point."""
+    try:
+        spec = json.loads(archive.json("witness"))
+    except RecursionError:
+        raise archive.error("witness", "is JSON nested too deeply") from None
+    except ValueError as exc:  # including integers of more than 4300 digits
+        raise archive.error("witness", f"is not valid JSON: {exc}") from None
+    if not isinstance(spec, dict) or set(spec) != set(_WITNESS_FIELDS):
+        got = (", ".join(sorted(map(_SHORT.repr, spec))) if isinstance(spec, dict)
+               else f"a JSON {type(spec).__name__}")
+        raise archive.error("witness", f"must be a JSON object with the fields {', '.join(_WITNESS_FIELDS)}, "
+                                       f"got {got}")
+    loss = spec["loss"]
+    if not isinstance(loss, dict) or not isinstance(loss.get("name"), str):
+        raise archive.error("witness", "field 'loss' must be a JSON object with a \"name\" (the loss's "
+                                       f"name and fields), got {_SHORT.repr(loss)}")
+    try:
+        loss_from_spec(loss)
+        beta = check_beta(spec["beta"])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise archive.error("witness", f"does not describe a loss and beta: {exc}") from None
+    if not isinstance(spec["fingerprint"], str):
+        raise archive.error("witness", "field 'fingerprint' must be a string, got "
+                                       f"{_SHORT.repr(spec['fingerprint'])}")
+    shape = spec["shape"]
+    if not (isinstance(shape, list) and len(shape) == 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
+            and shape[1] == n_outputs):
+        raise archive.error("witness", f"field 'shape' must be [n_samples, {n_outputs}] (the network's "
+                                       f"{n_outputs} output(s)), got {_SHORT.repr(shape)}")
+    if "witness_dual" not in archive.infos:
+        raise archive.error("witness_dual", "is missing: the witness's dual point goes with the member 'witness'")
+    dual = archive.real("witness_dual", f"a real array of the shape {tuple(shape)} that 'witness' declares",
+                        lambda got, dtype: None if got == tuple(shape) else f"shape {got}")
+    return Witness(dual, loss, beta, spec["fingerprint"])

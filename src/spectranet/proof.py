@@ -19,7 +19,7 @@ sphere oracle), solve the dual restricted to their constraints — the dual of t
 second-layer problem :math:`\min_\alpha \ell(\Phi\alpha) + \beta\|\alpha\|_1` on those neurons,
 a bound-constrained smooth problem (L-BFGS-B on :math:`\alpha^\pm \ge 0`) or, for the hinge and
 absolute losses, a linear program whose multipliers choose the best subgradient at the kink
-samples (HiGHS) — and add the constraint its dual point violates most. Every round's dual point
+samples (HiGHS, from the loss's box form) — and add the constraints its dual point violates. Every round's dual point
 is scaled by :math:`\min(1, \beta/\lambda)` with :math:`\lambda` recomputed exactly, so every
 reported bound is proved, whatever the restricted solves' accuracy.
 """
@@ -75,30 +75,19 @@ def _restricted_dual_smooth(problem, F: np.ndarray, alpha0: np.ndarray):
 
 
 def _restricted_dual_polyhedral(problem, F: np.ndarray) -> np.ndarray | None:
-    """The dual point of the restricted problem for the hinge or absolute loss: the multipliers of
-    the linear program :math:`\\min \\sum \\xi + \\beta \\mathbf 1^\\top(\\alpha^+ + \\alpha^-)`,
-    :math:`\\xi \\ge` the loss's affine pieces (HiGHS); None if the solve fails."""
-    loss, Y, beta = problem.loss, problem.Y, problem.beta
-    n, m, C = F.shape
-    A = F.transpose(0, 2, 1).reshape(n * C, m)  # row (i, k): the outputs' coefficients
-    y = Y.reshape(-1)
-    N = n * C
-    eye = np.eye(N)
-    # variables: alpha+ (m), alpha- (m), xi (N); pieces written as  piece(alpha) - xi <= rhs
-    if loss.name == "hinge":  # xi >= 1 - y (A alpha)
-        rows = np.hstack([-(y[:, None] * A), y[:, None] * A, -eye])
-        rhs = -np.ones(N)
-    else:  # absolute: xi >= +-(A alpha - y)
-        rows = np.vstack([np.hstack([A, -A, -eye]), np.hstack([-A, A, -eye])])
-        rhs = np.concatenate([y, -y])
-    cost = np.concatenate([np.full(2 * m, beta), np.ones(N)])
-    res = linprog(cost, A_ub=rows, b_ub=rhs, bounds=[(0, None)] * (2 * m + N), method="highs")
-    if res.status != 0 or res.ineqlin is None:
+    r"""The restricted dual of a loss with a box form and ``q = 0`` (hinge, absolute:
+    :meth:`Loss.dual_box <spectranet.losses.Loss.dual_box>`) as a linear program: maximize
+    :math:`\langle V, Y\rangle` over :math:`lo \le V \le hi` with :math:`|F_j^\top V_{k_j}| \le
+    \beta` for each column (HiGHS); None if the loss has no such form or the solve fails."""
+    box = problem.loss.dual_box(problem.Y)
+    if box is None or box[2] != 0.0:
         return None
-    mult = -np.asarray(res.ineqlin.marginals)  # >= 0: the multipliers of the pieces
-    if loss.name == "hinge":  # V = y * multiplier (y V in [0, 1])
-        return (y * mult).reshape(n, C)
-    return (mult[:N] - mult[N:]).reshape(n, C) * -1.0  # V = -(subgradient): in [-1, 1]
+    lo, hi, _ = box
+    n, m, C = F.shape
+    A = F.transpose(1, 0, 2).reshape(m, n * C)  # column j's coefficients on V (row-major (i, k))
+    res = linprog(-problem.Y.reshape(-1), A_ub=np.vstack([A, -A]), b_ub=np.full(2 * m, problem.beta),
+                  bounds=list(zip(lo.reshape(-1), hi.reshape(-1))), method="highs")
+    return res.x.reshape(n, C) if res.status == 0 else None
 
 
 def _violated(problem, V, violation):

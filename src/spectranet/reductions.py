@@ -185,11 +185,11 @@ class UnitScaling:
     With :math:`\kappa` the largest activation :math:`|\sigma(x^\top u)|` over the data and unit
     :math:`u` (:math:`|a| s^2 + |b| s + |c|`, ``s`` the largest row norm) and ``t`` the targets'
     largest magnitude (regression losses; 1 otherwise), the problem with activation
-    :math:`\sigma/\kappa`, targets :math:`y/t` and :math:`\beta' = \beta/(\kappa t)` (squared and
-    Huber loss, Huber's :math:`\delta/t`; :math:`\beta/\kappa` for the absolute loss and the
-    classification losses) has the same optimal first layer, second layer
-    :math:`\alpha' = \kappa\alpha/t`, and objective :math:`f / t^2` (squared, Huber), :math:`f/t`
-    (absolute) or :math:`f`. :meth:`apply` gives it, :meth:`invert` maps its networks back.
+    :math:`\sigma/\kappa`, targets :math:`y/t` and the loss :meth:`Loss.scaled
+    <spectranet.losses.Loss.scaled>` gives (:math:`\ell(t\hat y, ty) = t^p\ell'(\hat y, y)`: the
+    squared loss itself with ``p = 2``, Huber with :math:`\delta/t`, the absolute loss with ``p = 1``;
+    labels do not scale) and :math:`\beta' = \beta t^{1-p}/\kappa` has the same optimal first layer,
+    second layer :math:`\alpha' = \kappa\alpha/t`, and objective :math:`f/t^p`. :meth:`apply` gives it, :meth:`invert` maps its networks back.
     """
 
     def __init__(self, problem: Problem, kappa: float, scale: float):
@@ -205,7 +205,7 @@ class UnitScaling:
         top = float(np.max(np.abs(X))) if X.size else 0.0
         s = top * float(np.sqrt(np.max(np.einsum("ij,ij->i", X / top, X / top)))) if top > 0 else 0.0
         kappa = abs(a) * s * s + abs(b) * s + abs(c)
-        regression = not (problem.loss.margin or problem.loss.multi_output_only)
+        regression = problem.loss.scaled(1.0) is not None
         t = float(np.max(np.abs(problem.Y))) if regression and problem.Y.size else 1.0
         t = t if t > 0 else 1.0
         if kappa == 0 or (UNITS_LOW <= kappa <= UNITS_HIGH and 1.0 / UNITS_HIGH <= t <= UNITS_HIGH):
@@ -214,11 +214,18 @@ class UnitScaling:
 
     def _beta_and_loss(self):
         loss, t = self.problem.loss, self.scale
-        if loss.name == "huber":
-            return self.problem.beta / (self.kappa * t), type(loss)(delta=loss.delta / t)
-        if loss.name == "squared":
-            return self.problem.beta / (self.kappa * t), loss
-        return self.problem.beta / self.kappa, loss
+        scaled = loss.scaled(t) if t != 1.0 else None
+        if scaled is None:
+            return self.problem.beta / self.kappa, loss
+        new, power = scaled
+        return self.problem.beta * t ** (1 - power) / self.kappa, new
+
+    @property
+    def dual_factor(self) -> float:
+        r"""The factor of a dual point of the scaled problem in the original units
+        (:math:`t^{p-1}` for a loss with :math:`\ell(t\hat y, ty) = t^p \ell'`)."""
+        scaled = self.problem.loss.scaled(self.scale) if self.scale != 1.0 else None
+        return 1.0 if scaled is None else self.scale ** (scaled[1] - 1)
 
     def apply(self) -> Problem:
         """The problem in the new units."""

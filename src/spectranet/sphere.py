@@ -241,46 +241,10 @@ def sphere_max(Q, q=None, r=0.0, *, eig=None) -> SphereMax:
         u /= np.linalg.norm(u)
         return float(u @ Q @ u + q @ u + r), u
 
-    easy = hard = None  # (value, u)
-    # Easy case: a root t* > 0 exists iff lim_{t->0+} ||z(t)|| > 1.
-    with np.errstate(over="ignore"):  # an overflow to inf means "easy case", as intended
-        easy_case = gm.size and (np.any(gp == 0.0) or float(np.sum((gm / (2.0 * gp)) ** 2)) > 1.0)
-    if easy_case:
-        t = _secular_root(gm, gp)
-        y = gm / (2.0 * (t + gp))
-        z = np.zeros(d)
-        z[nz] = y
-        dual = lam_s[0] + t + 0.5 * float(gm @ y)
-        easy = objective(z)
-    else:  # dual optimum at t = 0 (mu = lam_1): every g_i with gap_i = 0 is exactly zero
-        dual = lam_s[0] + (0.5 * float(gm @ (gm / (2.0 * gp))) if gm.size else 0.0)
-    # Hard-case candidate (mu = lam_1), built when g is small on the top cluster.
+    easy, dual = _easy_case(gm, gp, lam_s, nz, d, objective)
     top = gaps <= _CLUSTER_FACTOR * d * _EPS * float(np.max(np.abs(lam_s)))
-    g_top = float(np.linalg.norm(g_s[top]))
-    g_norm = float(np.linalg.norm(g_s))
-    if easy is None or g_top <= math.sqrt(_EPS) * g_norm:
-        rest = ~top & nz
-        z = np.zeros(d)
-        z[rest] = g_s[rest] / (2.0 * gaps[rest])
-        with np.errstate(over="ignore"):  # inf only in degenerate scalings; handled below
-            sq = float(z @ z)
-        if sq <= 1.0 or easy is None:  # sq > 1 here only by rounding; u is renormalized
-            rem = math.sqrt(max(1.0 - sq, 0.0))
-            if g_top > 0.0:
-                z[top] = rem * g_s[top] / g_top
-            else:
-                z[0] = rem
-            hard = objective(z)
-    # Keep the better feasible point; on a tie (within rounding) prefer the exact hard
-    # case when g vanishes numerically on the top eigenspace, the easy case otherwise.
-    numerically_zero = g_top <= _ZERO_FACTOR * d * _EPS * g_norm
-    if hard is None:
-        best = (*easy, False)
-    elif easy is None:
-        best = (*hard, True)
-    else:
-        tie = margin if numerically_zero else -margin
-        best = (*hard, True) if hard[0] >= easy[0] - tie else (*easy, False)
+    hard = _hard_case(g_s, gaps, top, nz, d, easy, objective)
+    best = _choose(easy, hard, g_s, top, d, margin)
     value, u, hard = best
     upper = s * dual + r + margin
     if value > upper:
@@ -288,6 +252,53 @@ def sphere_max(Q, q=None, r=0.0, *, eig=None) -> SphereMax:
         upper = value + margin
     logger.debug("sphere_max: d=%d value=%.17g gap=%.3g hard=%s", d, value, upper - value, hard)
     return SphereMax(value=value, value_upper=float(upper), u=u, hard_case=bool(hard))
+
+
+def _easy_case(gm, gp, lam_s, nz, d, objective):
+    """The easy case (the secular equation's root ``t* > 0`` exists iff the norm of
+    ``z(t)`` exceeds 1 as ``t -> 0+``): ``((value, u) or None, the scaled dual value)``."""
+    with np.errstate(over="ignore"):  # an overflow to inf means "easy case", as intended
+        easy_case = gm.size and (np.any(gp == 0.0) or float(np.sum((gm / (2.0 * gp)) ** 2)) > 1.0)
+    if not easy_case:  # dual optimum at t = 0 (mu = lam_1): every g_i with gap_i = 0 is exactly zero
+        return None, lam_s[0] + (0.5 * float(gm @ (gm / (2.0 * gp))) if gm.size else 0.0)
+    t = _secular_root(gm, gp)
+    y = gm / (2.0 * (t + gp))
+    z = np.zeros(d)
+    z[nz] = y
+    return objective(z), lam_s[0] + t + 0.5 * float(gm @ y)
+
+
+def _hard_case(g_s, gaps, top, nz, d, easy, objective):
+    """The hard-case candidate (mu = lam_1), built when ``g`` is small on the top eigenvalue's
+    cluster ``top`` (or there is no easy case): ``(value, u)`` or None."""
+    g_top = float(np.linalg.norm(g_s[top]))
+    if easy is not None and g_top > math.sqrt(_EPS) * float(np.linalg.norm(g_s)):
+        return None
+    rest = ~top & nz
+    z = np.zeros(d)
+    z[rest] = g_s[rest] / (2.0 * gaps[rest])
+    with np.errstate(over="ignore"):  # inf only in degenerate scalings; handled below
+        sq = float(z @ z)
+    if sq > 1.0 and easy is not None:  # sq > 1 here only by rounding; u is renormalized
+        return None
+    rem = math.sqrt(max(1.0 - sq, 0.0))
+    if g_top > 0.0:
+        z[top] = rem * g_s[top] / g_top
+    else:
+        z[0] = rem
+    return objective(z)
+
+
+def _choose(easy, hard, g_s, top, d, margin):
+    """The better feasible point ``(value, u, hard)``; on a tie (within rounding) the exact hard
+    case when ``g`` vanishes numerically on the top eigenspace, the easy case otherwise."""
+    if hard is None:
+        return (*easy, False)
+    if easy is None:
+        return (*hard, True)
+    numerically_zero = float(np.linalg.norm(g_s[top])) <= _ZERO_FACTOR * d * _EPS * float(np.linalg.norm(g_s))
+    tie = margin if numerically_zero else -margin
+    return (*hard, True) if hard[0] >= easy[0] - tie else (*easy, False)
 
 
 def sphere_max_abs(Q, q=None, r=0.0, *, eig=None) -> tuple[SphereMax, int]:

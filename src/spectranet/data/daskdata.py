@@ -82,7 +82,7 @@ class ChunkwiseLoss(Loss):
         self.base = base
         self.name, self.margin = base.name, base.margin
         self.multi_output_only, self.smooth = base.multi_output_only, base.smooth
-        self.twice_differentiable = base.twice_differentiable
+        self.twice_differentiable, self.quadratic = base.twice_differentiable, base.quadratic
 
     def __getattr__(self, attr):  # what a Loss subclass adds (e.g. HuberLoss.delta)
         if attr == "base":
@@ -161,6 +161,12 @@ class ChunkwiseLoss(Loss):
 
     def kinks(self, Y):
         return self.base.kinks(Y)
+
+    def dual_box(self, Y):
+        return self.base.dual_box(Y)
+
+    def scaled(self, t):
+        return self.base.scaled(t)
 
     def cvxpy(self, Yhat, Y):
         return self.base.cvxpy(Yhat, Y)

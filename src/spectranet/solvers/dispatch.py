@@ -96,7 +96,7 @@ def estimate_seconds(problem, engine: str) -> float:
         factor = 15.0 * order ** 3 * blocks
         gram = n * D * D * (C * C if problem.loss.multi_output_only else C) * problem.n_groups ** 2
         passes = 6.0 * n * f * f * C
-        quadratic = problem.loss.name == "squared"
+        quadratic = problem.loss.quadratic
         total = LIFTED_ITERATIONS * (factor + (0 if quadratic else gram + passes)) + (gram if quadratic else 0)
         return total / FLOP_RATE
     raise ValueError(f"unknown engine {engine!r}")

@@ -200,7 +200,7 @@ class NativeSolver(Solver):
                 network = reduction.invert(network)
             if units is not None:
                 network = units.invert(network)
-                dual = dual * (units.scale if problem.loss.name in ("squared", "huber") else 1.0)
+                dual = dual * units.dual_factor
             cert = certify_problem(problem, network, dual=dual, tol=tol)
             run.record(network, cert)
         return run.result(network, cert, engine, reduction, problem, units)
@@ -343,8 +343,8 @@ class _Run:
 
             self.lifted_objective = objective_model(problem, self.lifted_objective)
             def lifted_dual(Z, Zp, t, V):
-                if V is None:  # the squared loss: the residual at the iterate's outputs
-                    V = problem.Y - problem.forward(Z - Zp)
+                if V is None:  # the squared loss (never formed in the iterations): at the iterate's outputs
+                    V = -problem.loss.gradient(problem.forward(Z - Zp), problem.Y)
                 return t * problem.data.host(V) if not problem.is_dask else t * V
 
             accept, accepted = self._accept(lifted_dual)
@@ -352,8 +352,7 @@ class _Run:
                                      verbose=self.verbose, accept=accept, accept_gap=accept_gap,
                                      objective=self.lifted_objective, deadline=self.deadline)
             self.lifted_objective = sol.objective_model
-            dual = None if accepted else lifted_dual(sol.Z, sol.Z_prime, sol.dual_scale, None
-                                                     if problem.loss.name == "squared" else sol.dual)
+            dual = None if accepted else lifted_dual(sol.Z, sol.Z_prime, sol.dual_scale, sol.dual)
         self.history.extend(sol.history)
         self.iterations += sol.iterations
         self.lifted = (sol.Z, sol.Z_prime)

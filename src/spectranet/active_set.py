@@ -1,0 +1,163 @@
+r"""The active-set polish of the polyhedral losses (hinge, absolute): their certificate made tight.
+
+For these losses the dual point at a kink sample is not the loss's (sub)gradient but a free value
+in its range; the optimality conditions of (P) on a fixed active set of kink samples are a square
+system, solved by Levenberg–Marquardt with an analytic Jacobian (:func:`active_set_polish`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from .kernels import hidden_layer
+from .network import PolyNetwork
+from .problem import Problem
+
+__all__ = ["active_set_polish"]
+
+logger = logging.getLogger(__name__)
+
+#: a sample is at a kink when its kink function is within KINK_TOL (times the targets' scale), or
+#: when the solver's dual value there is strictly inside its range by INSIDE
+KINK_TOL, INSIDE = 1e-5, 1e-4
+#: neurons whose dual function is farther than STATIONARY * beta from +-beta are dropped (an inexact
+#: interior-point solution's spurious components)
+STATIONARY = 1e-2
+#: the system is tried only from a start whose residual is below START * beta
+START = 1e-2
+#: Levenberg–Marquardt's tolerances and evaluations
+LM_TOL, LM_EVALUATIONS = 1e-15, 30
+#: a solution whose dual values leave [lo, 1] by more than DOMAIN is discarded
+DOMAIN = 1e-9
+
+
+class _KinkSystem:
+    r"""The square system of :func:`active_set_polish` in the unknowns :math:`(U, \alpha, t)`.
+
+    Rows: the kink equations at the active samples; :math:`V_{k_j}^\top \sigma(X u_j) = \beta\,
+    \mathrm{sign}(\alpha_j)` per neuron; :math:`(I - u_j u_j^\top) X^\top (V_{k_j} \circ
+    \sigma'(X u_j)) = 0`; :math:`\|u_j\| = 1`."""
+
+    def __init__(self, problem, network, kinks, active, V_fixed, outputs, signs):
+        self.X, self.act, self.beta = problem.X, network.activation, problem.beta
+        self.kink, self.scale, self.lo = kinks.kink, kinks.scale, kinks.lo
+        self.active, self.V_fixed, self.outputs, self.signs = active, V_fixed, outputs, signs
+        self.A0 = network.second_layer_2d
+        self.m, self.d = network.first_layer.shape
+        self.rows_act, self.cols_act = np.nonzero(active)  # active (sample, output) pairs
+        self.sign_K = kinks.slope[active]
+        self.n_act = self.rows_act.size
+
+    def unpack(self, x):
+        m, d = self.m, self.d
+        return x[: m * d].reshape(m, d), x[m * d: m * d + m], x[m * d + m:]
+
+    def second_layer(self, alpha):
+        A = np.zeros_like(self.A0)
+        A[np.arange(self.m), self.outputs] = alpha
+        return A
+
+    def dual(self, t):
+        V = self.V_fixed.copy()
+        V[self.active] = self.scale[self.active] * t
+        return V
+
+    def _parts(self, x):
+        U, alpha, t = self.unpack(x)
+        H, Phi = hidden_layer(self.X, U, self.act)
+        return U, alpha, self.second_layer(alpha), H, Phi, self.act.derivative(H), self.dual(t)[:, self.outputs]
+
+    def residual(self, x):
+        U, alpha, A, H, Phi, dPhi, Vn = self._parts(x)
+        value = np.sum(Vn * Phi, axis=0) - self.beta * self.signs
+        grad = self.X.T @ (Vn * dPhi)  # (d, m)
+        tangent = grad - U.T * np.sum(U.T * grad, axis=0)
+        return np.concatenate([self.kink(Phi @ A)[self.active], value, tangent.T.ravel(),
+                               np.sum(U**2, axis=1) - 1.0])
+
+    def jacobian(self, x):
+        X, m, d, n_act = self.X, self.m, self.d, self.n_act
+        rows_act, sign_K = self.rows_act, self.sign_K
+        U, alpha, A, H, Phi, dPhi, Vn = self._parts(x)
+        J = np.zeros((n_act + m + m * d + m, m * d + m + n_act))
+        feeds = self.outputs[None, :] == self.cols_act[:, None]  # (n_act, m): neuron j feeds the output
+        for j in range(m):  # kink rows: dK = sign_K * dyhat
+            J[:n_act, j * d:(j + 1) * d] = (sign_K * feeds[:, j] * alpha[j] * dPhi[rows_act, j])[:, None] * X[rows_act]
+        J[:n_act, m * d: m * d + m] = sign_K[:, None] * feeds * Phi[rows_act]
+        scale_act, eye = self.scale[self.active], np.eye(d)
+        for j in range(m):
+            u, v = U[j], Vn[:, j]
+            g = X.T @ (v * dPhi[:, j])
+            J[n_act + j, j * d:(j + 1) * d] = g  # value rows
+            J[n_act + j, m * d + m:] = feeds[:, j] * scale_act * Phi[rows_act, j]
+            dg = 2.0 * self.act.a * (X.T * v) @ X  # tangent rows
+            P = eye - np.outer(u, u)
+            rt = n_act + m + j * d
+            J[rt:rt + d, j * d:(j + 1) * d] = P @ dg - (u @ g) * eye - np.outer(u, g)
+            J[rt:rt + d, m * d + m:] = P @ (X[rows_act].T * (feeds[:, j] * scale_act * dPhi[rows_act, j]))
+            J[n_act + m + m * d + j, j * d:(j + 1) * d] = 2.0 * u  # norm row
+        return J
+
+
+def _active_set(problem, network, kinks, dual, kink_tol):
+    """The kink samples (boolean ``(n, C)``) and the dual values fixed elsewhere."""
+    Yhat0 = problem.outputs(network)
+    K0 = kinks.kink(Yhat0)
+    # at a kink: the output is (nearly) there, or the solver's dual is strictly inside its range
+    active = np.abs(K0) <= kink_tol * max(1.0, float(np.max(np.abs(problem.Y))))
+    if dual is not None:
+        t_dual = dual / kinks.scale
+        active |= (t_dual > kinks.lo + INSIDE) & (t_dual < 1.0 - INSIDE)
+    start = -problem.loss.gradient(Yhat0, problem.Y) if dual is None else dual
+    return active, np.where(active, 0.0, kinks.off_dual(K0)).astype(float), start
+
+
+def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink_tol: float = KINK_TOL):
+    r"""Solve the optimality conditions of (P) for a polyhedral loss on a fixed active set.
+
+    For the hinge and absolute losses, the samples whose output is at a kink (margin 1, zero
+    residual) within ``kink_tol`` stay there; their dual values :math:`t_i` are free, all
+    other dual values are fixed by the loss. The square system of :class:`_KinkSystem` is solved
+    by Levenberg–Marquardt (analytic Jacobian) in :math:`(U, \alpha, t)` from the given network
+    and dual point ``dual`` (an interior-point solution, close to the optimum; without ``dual`` the
+    loss's subgradient starts ``t``). Returns ``(network, V)``, or ``None`` when the active set is
+    empty or the solution leaves the dual domain.
+    """
+    kinks = problem.loss.kinks(problem.Y)
+    if kinks is None or network.n_neurons == 0 or not problem.architecture.is_dense:
+        return None  # (the grouped architectures: not derived; their certificate uses the solver's dual)
+    active, V_fixed, start = _active_set(problem, network, kinks, dual, kink_tol)
+    if not active.any():
+        return None
+    A0 = network.second_layer_2d
+    outputs = np.argmax(np.abs(A0), axis=1)
+    alpha0 = A0[np.arange(network.n_neurons), outputs]
+    signs = np.sign(alpha0)
+    # drop neurons where the dual function is far from +-beta
+    Phi0 = hidden_layer(problem.X, network.first_layer, network.activation)[1]
+    stationary = np.abs(np.sum(start[:, outputs] * Phi0, axis=0) - problem.beta * signs) <= STATIONARY * problem.beta
+    if not stationary.all():
+        network = network.with_layers(network.first_layer[stationary], A0[stationary], drop_zero=False)
+        outputs, alpha0, signs = outputs[stationary], alpha0[stationary], signs[stationary]
+        if network.n_neurons == 0:
+            return None
+    system = _KinkSystem(problem, network, kinks, active, V_fixed, outputs, signs)
+    t0 = np.clip(start[active] / kinks.scale[active], kinks.lo, 1.0)
+    x0 = np.concatenate([network.first_layer.ravel(), alpha0, t0])
+    res0 = np.abs(system.residual(x0))
+    if res0.max() > START * max(problem.beta, 1e-12):
+        # Newton needs a start near a solution with this active set and these neurons
+        logger.debug("active-set polish skipped: starting residual %.1e", res0.max())
+        return None
+    sol = least_squares(system.residual, x0, jac=system.jacobian, method="lm", xtol=LM_TOL, ftol=LM_TOL,
+                        gtol=LM_TOL, max_nfev=LM_EVALUATIONS)
+    U, alpha, t = system.unpack(sol.x)
+    if np.any(t < kinks.lo - DOMAIN) or np.any(t > 1.0 + DOMAIN) or np.any(np.sign(alpha) != signs):
+        logger.debug("active-set polish left the dual domain or flipped a sign; discarded")
+        return None
+    polished = network.with_layers(U / np.linalg.norm(U, axis=1, keepdims=True), system.second_layer(alpha))
+    logger.debug("active-set polish: %d kinks, residual %.1e", int(active.sum()), float(np.max(np.abs(sol.fun))))
+    return polished, system.dual(np.clip(t, kinks.lo, 1.0))

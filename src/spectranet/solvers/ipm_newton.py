@@ -1,0 +1,245 @@
+r"""The Newton system of the sample-space interior point (:mod:`spectranet.solvers.ipm`).
+
+Each lifted constraint matrix has rank two, so the Newton system reduces to positive definite
+systems of order ``n`` per output (``n C`` for softmax) whose matrices are kernels of the NT
+scaling points (:mod:`spectranet.solvers._schur`); :class:`_Newton` forms and factors them (in
+place, and without storing the kernel, in low-memory mode) and solves for a step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import lifted_map
+from ._schur import _factor, _kernel, _kernel_cross, _parts, kernel_sum
+
+__all__ = ["SPLIT", "SPLIT_MIN"]
+
+#: a block whose W has max eig^2 |A|^2 > SPLIT_MIN is split: eigen-directions with
+#: eig * max eig * |A|^2 > SPLIT go into the factor F of :class:`_Newton`
+SPLIT_MIN, SPLIT = 1e10, 1e6
+
+def _hessian_sqrt(loss, Yhat, Y):
+    r"""A square root :math:`\mathcal S` of the loss Hessian and its pseudo-inverse :math:`\mathcal S^+`
+    (singular values below ``1e-8`` of the largest count as zero): ``(n, C)`` diagonals for
+    losses separable over outputs, ``(n, C, C)`` symmetric per-sample blocks for softmax."""
+    w = loss.hessian_blocks(Yhat, Y)
+    if loss.multi_output_only:
+        w, Q = np.linalg.eigh(w)
+    s = np.sqrt(np.clip(w, 0.0, None))
+    big = s > 1e-8 * max(float(s.max()), 1e-300)
+    sp = np.where(big, 1.0 / np.where(big, s, 1.0), 0.0)
+    if not loss.multi_output_only:
+        return s, sp
+    return tuple(np.einsum("nij,nj,nkj->nik", Q, x, Q) for x in (s, sp))
+
+
+def _smul(S, U):
+    """Product of the per-sample Hessian square root with ``U`` (n, C)."""
+    return S * U if S.ndim == 2 else np.einsum("nij,nj->ni", S, U)
+
+
+class _Newton:
+    r"""One factorized Newton system at the NT scaling points :math:`W = R R^\top` of all blocks.
+
+    Unknowns :math:`(\Delta V, \Delta y)`; :math:`\Delta Z`, :math:`\Delta S` follow. Equations
+    (the dual equation is exact: the iterates stay dual feasible):
+
+    * link: :math:`\Delta V + \nabla^2\ell\, \mathcal A(\Delta Z_k - \Delta Z_k') = -r_1`;
+    * dual: :math:`\Delta S = \mp \mathcal A^*(\Delta V_k) - \Delta y\, G`;
+    * complementarity (NT): :math:`\Delta Z + W \Delta S W = R_c`;
+    * equality: :math:`\langle G, \Delta Z\rangle = r_p`.
+
+    The equality of each block is eliminated first:
+    :math:`\Delta y = (r_p - \langle G, R_c\rangle \mp g^\top \Delta V_k)/\gamma`, :math:`g = \mathcal A(WGW)`,
+    :math:`\gamma = \langle G, WGW\rangle` (not through a :math:`2C \times 2C` Schur complement of the
+    sample system, nearly singular near the optimum), which leaves the projected kernel
+    :math:`\hat K_k = \sum_\pm K(W) - g g^\top/\gamma`, the Gram matrix of
+    :math:`\Pi(R^\top A_i R)` (:math:`\Pi`: projection orthogonal to :math:`R^\top G R`). With
+    :math:`\mathcal S = (\nabla^2\ell)^{1/2}`, :math:`\rho = \mathcal S^+ r_1`, :math:`r_1^\perp = r_1 - \mathcal S\rho`:
+    :math:`(I + \mathcal S\hat K\mathcal S)\, w = \mathcal S(\mathcal A(\Delta M)|_{\Delta V = 0} - \hat K r_1^\perp) + \rho`,
+    :math:`\Delta V = -r_1^\perp - \mathcal S w` (no cancellation, the Hessian is not inverted).
+
+    Near the optimum :math:`W` has eigenvalues :math:`\omega` of order :math:`\mu^{-1/2}` on the
+    range of :math:`Z`: :math:`\hat K` is then huge on a subspace and an explicit
+    :math:`I + \mathcal S \hat K \mathcal S` loses the identity to rounding. So (with ``split``,
+    which the caller sets once the gap is below :data:`SPLIT_GAP`) :math:`W = R_b R_b^\top`
+    (eigenvectors) is split into large (:math:`a`) and moderate directions:
+    :math:`\hat K = F F^\top + K_r` with
+    :math:`F_{i,:} = \operatorname{svec}(R_a^\top (A_i - g_i G/\gamma) R_a)` (at most :math:`n/2`
+    columns) and :math:`K_r` (moderate) from cross kernels; :func:`_factor` solves with
+    :math:`z = F^\top \mathcal S w` computed directly, and the amplified block
+    :math:`R_a^\top \Delta S R_a` of the step is built from :math:`z`, not from :math:`\Delta V`.
+    """
+
+    def __init__(self, problem, R, sgn, Gm, S=None, Sp=None, theta=None, split=True, store_kernel=True):
+        X, (a, b, c) = problem.X, problem.activation.coefficients
+        h = 0.5 * b
+        n, d, C = problem.n_samples, problem.n_features, problem.n_outputs
+        # S, Sp: (loss Hessian)^(1/2) and its pseudo-inverse; or theta: the inverse of a positive
+        # diagonal Hessian (box losses), with the system Theta + K instead of I + S K S
+        S_half, self.Sp = S, (Sp if theta is None else theta)
+        self.problem, self.S, self.sgn, self.Gm = problem, S_half, sgn, Gm
+        self.W = R @ R.swapaxes(-1, -2)  # (C, 2, p, p)
+        self.WGW = self.W @ Gm @ self.W
+        self.g = np.stack([problem.forward(self.WGW[:, s]) for s in (0, 1)], axis=2)  # (n, C, 2)
+        self.gamma = np.einsum("ab,ksab->ks", Gm, self.WGW)
+        # scale of S K S per unit |W|^2: max_i |A_i|_F^2 max |S|^2
+        x2 = np.einsum("ij,ij->i", X, X)
+        h_max = float(np.max(np.abs(S_half))) ** 2 if S_half is not None else 1.0 / float(np.min(self.Sp))
+        scale = float(np.max(a * a * x2 * x2 + 0.5 * b * b * x2 + c * c)) * h_max
+        om, Qw = np.linalg.eigh(self.W)
+        om = np.clip(om, 0.0, None)
+        self.Rb = Qw * np.sqrt(om)[..., None, :]  # orthogonal factors W = Rb Rb^T
+        self.Kr, self.terms = [None] * C, [None] * C
+        self.F, self.blocks = [[] for _ in range(C)], []
+        split = split and store_kernel
+        for k in range(C):
+            q0, plain, rest = 0, [], []
+            for s in (0, 1):
+                g, gamma, Rb, w = self.g[:, k, s], self.gamma[k, s], self.Rb[k, s], om[k, s]
+                act = w * w.max() * scale > SPLIT
+                r = int(act.sum())
+                if (not split or w.max() ** 2 * scale <= SPLIT_MIN or r == 0
+                        or q0 + r * (r + 1) // 2 > n // 2):
+                    plain.append(s)
+                    continue
+                # huge part: Gram of svec(R_a^T (A_i - g_i G / gamma) R_a), kept as a factor F
+                Ra, Ri = Rb[:, act], Rb[:, ~act]
+                U, rho = X @ Ra[:d], Ra[d]
+                iu, ju = np.triu_indices(r)
+                Gaa = Ra.T @ Gm @ Ra
+                F = a * U[:, iu] * U[:, ju] + h * (U[:, iu] * rho[ju] + rho[iu] * U[:, ju])
+                F += c * rho[iu] * rho[ju] - np.outer(g / gamma, Gaa[iu, ju])
+                wts = np.where(iu == ju, 1.0, np.sqrt(2.0))
+                self.F[k].append(F * wts)
+                self.blocks.append((k, s, act, slice(q0, q0 + iu.size), iu, ju, wts, Gaa))
+                q0 += iu.size
+                # moderate rest: the other blocks of R^T (A_i - g_i G / gamma) R
+                pa, pi = _parts(X, Ra), _parts(X, Ri)
+                Wa, Wi = Ra @ Ra.T, Ri @ Ri.T
+                Mx = Wa @ Gm @ Wi
+                Mx = Mx + Mx.T + Wi @ Gm @ Wi
+                e = problem.forward(Mx[None])[:, 0] / np.sqrt(gamma)
+                cg = g / np.sqrt(gamma)
+                rest.append(2.0 * _kernel_cross(pa, pi, (a, b, c)) + _kernel(*pi, (a, b, c)))
+                rest[-1] += np.outer(float(np.sum(Gm * Mx)) / gamma * cg - e, cg) - np.outer(cg, e)
+            # the blocks kept whole: their kernels in a few passes
+            self.Kr[k] = (kernel_sum(X, self.Rb[k, plain], (a, b, c),
+                                     [(self.g[:, k, s] / self.gamma[k, s], self.g[:, k, s]) for s in plain])
+                          if plain else rest.pop())
+            for K in rest:
+                self.Kr[k] += K
+            self.F[k] = np.hstack(self.F[k]) if self.F[k] else np.zeros((n, 0))
+            self.terms[k] = (self.Rb[k, plain], [(self.g[:, k, s] / self.gamma[k, s], self.g[:, k, s])
+                                                 for s in plain])
+        if S_half is None or S_half.ndim == 2:  # one system of order n per output
+            self.solvers = []
+            for k in range(C):
+                # low-memory mode: the kernel becomes the Schur matrix in place (its products are
+                # then taken matrix-free, _Kmul)
+                K = self.Kr[k]
+                if not store_kernel:
+                    self.Kr[k] = None
+                if S_half is None:
+                    D = K.copy() if store_kernel else K
+                    D[np.diag_indices(n)] += self.Sp[:, k]
+                    Fs = self.F[k]
+                else:
+                    sk = S_half[:, k]
+                    D, Fs = (sk[:, None] * K if store_kernel else K), sk[:, None] * self.F[k]
+                    if not store_kernel:
+                        D *= sk[:, None]
+                    D *= sk
+                    D[np.diag_indices(n)] += 1.0
+                self.solvers.append(_factor(D, Fs))
+        else:  # softmax: one system of order n C, the Hessian couples the outputs
+            D = np.zeros((n, C, n, C))
+            for m in range(C):
+                D += S_half[:, :, m, None, None] * self.Kr[m][:, None, :, None] * S_half[None, None, :, m, :]
+            D = D.reshape(n * C, n * C)
+            D[np.diag_indices(n * C)] += 1.0
+            Fs = [S_half[:, :, k, None] * self.F[k][:, None, :] for k in range(C)]  # (n, C, q_k)
+            self.solvers = _factor(D, np.concatenate(Fs, axis=2).reshape(n * C, -1))
+
+    def _schur_solve(self, b):
+        r"""Solve :math:`(I + \mathcal S \hat K \mathcal S) u = b` (or :math:`(\Theta + \hat K) u = b`)
+        for ``b`` of shape (n, C); also returns :math:`z_k = F_k^\top (\mathcal S u)_k` per output."""
+        C = b.shape[1]
+        if self.S is None or self.S.ndim == 2:
+            uz = [solve(b[:, k]) for k, solve in enumerate(self.solvers)]
+            return np.stack([x[0] for x in uz], axis=1), [x[1] for x in uz]
+        u, z = self.solvers(b.ravel())
+        sizes = np.cumsum([0] + [f.shape[1] for f in self.F])
+        return u.reshape(b.shape), [z[sizes[k]:sizes[k + 1]] for k in range(C)]
+
+    def _Kmul(self, V):
+        r""":math:`\hat K V` per output (matrix-free in low-memory mode: :meth:`_kernel_product`)."""
+        if not np.any(V):
+            return np.zeros_like(V)
+        return np.stack([(self.Kr[k] @ V[:, k] if self.Kr[k] is not None else self._kernel_product(k, V[:, k]))
+                         + self.F[k] @ (self.F[k].T @ V[:, k]) for k in range(V.shape[1])], axis=1)
+
+    def _kernel_product(self, k, v):
+        r""":math:`\hat K_k v` without the kernel: :math:`\sum_s \mathcal A(W_s \mathcal A^*(v) W_s)
+        - \sum_t u_t (v_t^\top v)` (one adjoint and one lifted map per factor, :math:`O(nd^2)`)."""
+        problem = self.problem
+        factors, outer = self.terms[k]
+        Astar = problem.adjoint(np.repeat(v[:, None], problem.n_outputs, axis=1))[k]
+        out = np.zeros_like(v)
+        for Rm in factors:
+            W = Rm @ Rm.T
+            out += lifted_map(problem.X, (W @ Astar @ W)[None], problem.activation)[:, 0]
+        for u, w in outer:
+            out -= u * float(w @ v)
+        return out
+
+    def _solve_once(self, r1, Rc, rp):
+        problem, S, sgn, g, gamma = self.problem, self.S, self.sgn, self.g, self.gamma
+        y0 = (rp - np.einsum("ab,ksab->ks", self.Gm, Rc)) / gamma  # Delta y at Delta V = 0
+        a = problem.forward(np.einsum("s,ksab->kab", sgn, Rc + y0[:, :, None, None] * self.WGW))
+        if S is None:  # Delta V = -(Theta + K)^{-1} (a + Theta r1)
+            x, z = self._schur_solve(a + self.Sp * r1)
+            r1 = np.zeros_like(r1)
+        else:  # Delta V = -r1p - S w with r1 = S rho + r1p, rho = S^+ r1: no cancellation
+            rho = _smul(self.Sp, r1)
+            r1 = r1 - _smul(S, rho)
+            w, z = self._schur_solve(_smul(S, a - self._Kmul(r1)) + rho)
+            x = _smul(S, w)
+        dV = -r1 - x
+        dy = y0 - sgn[None, :] * np.einsum("nks,nk->ks", g, dV) / gamma
+        AdV = problem.adjoint(dV)[:, None] * sgn[None, :, None, None]
+        Rb = self.Rb
+        Bt = Rb.swapaxes(-1, -2) @ (AdV + dy[:, :, None, None] * self.Gm) @ Rb
+        for k, s, act, sl, iu, ju, wts, Gaa in self.blocks:
+            # the block amplified by W, from z = F^T S w rather than from Delta V
+            M = np.zeros((len(Gaa), len(Gaa)))
+            M[iu, ju] = M[ju, iu] = (-(self.F[k][:, sl].T @ r1[:, k]) - z[k][sl]) / wts
+            Bt[k, s][np.ix_(act, act)] = sgn[s] * M + y0[k, s] * Gaa
+        return dV, dy, Rc + Rb @ Bt @ Rb.swapaxes(-1, -2), -AdV - dy[:, :, None, None] * self.Gm
+
+    def solve(self, r1, Rc, rp, hmul, refine=2):
+        """Solve the Newton system, with up to ``refine`` steps of iterative refinement on the link
+        and equality equations (residuals computed matrix-free; ``hmul(D)`` applies the loss
+        Hessian), each kept only if it reduces the residual."""
+        problem, sgn = self.problem, self.sgn
+
+        def residual(step):
+            dM = np.einsum("s,ksab->kab", sgn, step[2])
+            rho1 = -r1 - step[0] - hmul(problem.forward(dM))
+            return rho1, rp - np.einsum("ab,ksab->ks", self.Gm, step[2])
+
+        step = self._solve_once(r1, Rc, rp)
+        res = residual(step)
+        size = max(np.max(np.abs(res[0])), np.max(np.abs(res[1])))
+        for _ in range(refine):
+            if size <= 1e-15 * (np.max(np.abs(step[0])) + np.max(np.abs(r1)) + 1e-300):
+                break
+            corr = self._solve_once(-res[0], np.zeros_like(Rc), res[1])
+            new = tuple(x + c for x, c in zip(step, corr))
+            new_res = residual(new)
+            new_size = max(np.max(np.abs(new_res[0])), np.max(np.abs(new_res[1])))
+            if new_size >= size:
+                break
+            step, res, size = new, new_res, new_size
+        return step

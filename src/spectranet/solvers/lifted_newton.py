@@ -1,0 +1,141 @@
+r"""The Newton system of the lifted interior point (:mod:`spectranet.solvers.lifted`), in
+NT-scaled coordinates, and the symmetric Kronecker product it is written with."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+
+from ..kernels import smat, svec
+from ._conic import nt_scaling, sym
+
+__all__ = ["skron"]
+
+
+def skron(W: np.ndarray) -> np.ndarray:
+    r"""The symmetric Kronecker product :math:`W \circledast W`: the matrix of
+    :math:`X \mapsto W X W^\top` in svec coordinates, ``(..., D, D)`` for ``W`` of shape
+    ``(..., p, p)`` (any square ``W``; :math:`(R \circledast R)(R \circledast R)^\top = RR^\top
+    \circledast RR^\top`).
+
+    Entry :math:`((i,j),(k,l))` is :math:`s_{ij} s_{kl} (W_{ik} W_{jl} + W_{il} W_{jk}) / 2` with the
+    svec weights :math:`s` (1 on the diagonal, :math:`\sqrt 2` off it)."""
+    from ..kernels import svec_indices
+
+    rows, cols, weights = svec_indices(W.shape[-1])
+    I, J = rows[:, None], cols[:, None]
+    K, L = rows[None, :], cols[None, :]
+    T = W[..., I, K] * W[..., J, L]
+    T += W[..., I, L] * W[..., J, K]
+    T *= 0.5 * np.outer(weights, weights)
+    return T
+
+
+class _NewtonSystem:
+    r"""The factorized Newton system of one iteration, in NT-scaled coordinates.
+
+    With the exact factors :math:`U_b = R_b \circledast R_b` of :math:`T_b = W_b \circledast W_b`
+    (:math:`W_b = R_b R_b^\top`), the unknowns are the scaled directions
+    :math:`\xi_b = \mathrm{svec}(R_b^{-1}\Delta Z_b R_b^{-\top})`, :math:`\varsigma_b =
+    \mathrm{svec}(R_b^\top \Delta S_b R_b)` and :math:`\Delta y_b`. The complementarity reads
+    :math:`\xi_b + \varsigma_b = \mathrm{svec}(B_b)`, the dual equation
+    :math:`\Delta s_b = r_b \pm H\Delta m - \Delta y_b g` with :math:`\Delta m = \tilde U \xi`,
+    :math:`\tilde U = [U_{p+}, -U_{p-}]`, so that
+
+    .. math:: (I + \tilde U^\top H \tilde U)\,\xi - C\Delta y = \mathrm{svec}(B) - U^\top r,
+              \qquad C^\top \xi = -r_p, \qquad c_b = U_b^\top g .
+
+    The equality of each block is eliminated by projecting onto the complement of :math:`c_b`
+    (:math:`\Pi_b = I - v_b v_b^\top`): one Cholesky factorization of the positive definite
+    :math:`I + (\tilde U\Pi)^\top H (\tilde U\Pi)` per Hessian block (order ``2D`` per pair).
+    Nothing is inverted but that matrix, and :math:`\Delta m = \tilde U\xi` is formed from the
+    solution, not as a difference of large terms: near the optimum :math:`T_b` has eigenvalues from
+    :math:`\mu` to :math:`1/\mu`, which an unscaled elimination loses to rounding.
+    """
+
+    def __init__(self, Z, S, hessian, blocks, g):
+        self.R, self.Rinv, self.lam = nt_scaling(Z, S)
+        self.U = skron(self.R)  # (P, 2, D, D): T_b = U_b U_b^T
+        self.g, self.blocks, self.hessian = g, blocks, hessian
+        P, D = self.U.shape[0], self.U.shape[-1]
+        self.P, self.D = P, D
+        self.sgn = np.array([1.0, -1.0])
+        self.c = self.U.swapaxes(-1, -2) @ g  # (P, 2, D)
+        self.cc = np.einsum("psd,psd->ps", self.c, self.c)
+        self.v = self.c / np.sqrt(self.cc)[..., None]
+        Upi = self.U - (self.U @ self.v[..., :, None]) * self.v[..., None, :]  # U_b Pi_b
+        self.F = []
+        for idx, H in zip(blocks, hessian):
+            k = len(idx)
+            Ut = np.zeros((k, D, k, 2, D))  # the block's (U Pi): (pairs x D) x (pairs x 2 x D)
+            for i, p in enumerate(idx):
+                Ut[i, :, i, 0] = Upi[p, 0]
+                Ut[i, :, i, 1] = -Upi[p, 1]
+            Ut = Ut.reshape(k * D, 2 * k * D)
+            M = Ut.T @ (H @ Ut)
+            M = 0.5 * (M + M.T)
+            M[np.diag_indices_from(M)] += 1.0
+            self.F.append(sla.cho_factor(M, lower=True, check_finite=False))
+
+    def _hmul(self, x):
+        out = np.empty_like(x)
+        for idx, H in zip(self.blocks, self.hessian):
+            out[idx] = (H @ x[idx].ravel()).reshape(len(idx), self.D)
+        return out
+
+    def _dm(self, xi):
+        r""":math:`\Delta m = \tilde U \xi` per pair, (P, D)."""
+        return np.einsum("pde,pe->pd", self.U[:, 0], xi[:, 0]) - np.einsum("pde,pe->pd", self.U[:, 1], xi[:, 1])
+
+    def _apply(self, xi):
+        r""":math:`(I + \tilde U^\top H \tilde U)\xi` and :math:`H\Delta m`."""
+        Hdm = self._hmul(self._dm(xi))
+        return xi + self.sgn[None, :, None] * np.einsum("psde,pd->pse", self.U, Hdm), Hdm
+
+    def _kkt(self, rhs, rp):
+        r"""Solve :math:`(I + \tilde U^\top H\tilde U)\xi - C\Delta y = \text{rhs}`,
+        :math:`C^\top\xi = -r_p`: ``(xi, dy, H dm)``."""
+        xi0 = (-rp / self.cc)[..., None] * self.c
+        t = rhs - self._apply(xi0)[0]
+        r = t - self.v * np.einsum("psd,psd->ps", self.v, t)[..., None]
+        eta = np.empty_like(r)
+        for idx, F in zip(self.blocks, self.F):
+            eta[idx] = sla.cho_solve(F, r[idx].ravel(), check_finite=False).reshape(len(idx), 2, self.D)
+        # the solution lies in the range of Pi; rounding aside, project it there
+        eta -= self.v * np.einsum("psd,psd->ps", self.v, eta)[..., None]
+        xi = eta + xi0
+        Axi, Hdm = self._apply(xi)
+        dy = np.einsum("psd,psd->ps", self.c, Axi - rhs) / self.cc
+        return xi, dy, Hdm
+
+    def solve(self, B, rd, rp, refine: int = 0):
+        r"""The Newton step for the scaled complementarity target ``B`` (``(P, 2, p, p)``:
+        :math:`R^{-1}\Delta Z R^{-\top} + R^\top \Delta S R = B`), the dual residual ``rd``
+        (``(P, 2, D)``) and the equality's violation ``rp`` (``(P, 2)``), with up to ``refine``
+        rounds of iterative refinement of the reduced system (each kept if it reduces its
+        residual). Returns ``(dZ, dS, dy, dZt, dSt)`` (the last two scaled)."""
+        Ut = self.U.swapaxes(-1, -2)
+        rhs = svec(B) - np.einsum("psde,pse->psd", Ut, rd)
+        xi, dy, Hdm = self._kkt(rhs, rp)
+        if refine:
+            def residual(xi, dy):
+                Axi = self._apply(xi)[0]
+                return rhs - Axi + self.c * dy[..., None], -rp - np.einsum("psd,psd->ps", self.c, xi)
+
+            res = residual(xi, dy)
+            size = max(float(np.max(np.abs(r))) for r in res)
+            for _ in range(refine):
+                cxi, cdy, _ = self._kkt(res[0], -res[1])
+                new = (xi + cxi, dy + cdy)
+                new_res = residual(*new)
+                new_size = max(float(np.max(np.abs(r))) for r in new_res)
+                if not new_size < size:
+                    break
+                (xi, dy), res, size = new, new_res, new_size
+            Hdm = self._hmul(self._dm(xi))
+        p = B.shape[-1]
+        sig = svec(B) - xi
+        ds = rd + self.sgn[None, :, None] * Hdm[:, None, :] - dy[..., None] * self.g
+        dZt, dSt = smat(xi, p), smat(sig, p)
+        dZ = self.R @ dZt @ self.R.swapaxes(-1, -2)
+        return sym(dZ), sym(smat(ds, p)), dy, dZt, dSt
