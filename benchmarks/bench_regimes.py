@@ -1,7 +1,7 @@
 """The regime grid: every engine on every (data, loss, beta/beta_max) cell, and the one "auto" picks.
 
 Each cell runs the native solver's ``"auto"`` first, then each engine forced (``ipm``, ``lifted``,
-``columns``) and the CVXPY backends (``clarabel``, ``scs``, where their model fits), each in a fresh
+``lowrank``, ``columns``) and the CVXPY backends (``clarabel``, ``scs``, where their model fits), each in a fresh
 subprocess capped at ``--cap`` times the fastest time seen so far in the cell (the losers only
 need to be shown slower). Per run: wall time of the solve, m*, the certified gap from the solver's
 dual point and from the network alone (its own gradient), peak resident memory, the engine.
@@ -30,7 +30,7 @@ from pathlib import Path
 DATASETS = ("planted1k", "planted100k", "credit", "spambase", "mnist", "mnist_cnn5", "cifar_cnn3")
 LOSSES = ("squared", "logistic")
 RELATIVE = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
-SOLVERS = ("auto", "ipm", "lifted", "columns", "clarabel", "scs")
+SOLVERS = ("auto", "ipm", "lifted", "lowrank", "columns", "clarabel", "scs")
 
 CHILD = r"""
 import json, os, resource, sys, time, warnings
@@ -78,7 +78,7 @@ base = Problem(X, y, "relu", spec["loss"], 0.0, architecture=arch)
 bmax = beta_max(base)
 problem = base.with_beta(spec["rel"] * bmax)
 name = spec["solver"]
-solver = NativeSolver(engine=name) if name in ("ipm", "lifted", "columns") else get_solver(
+solver = NativeSolver(engine=name) if name in ("ipm", "lifted", "lowrank", "columns") else get_solver(
     "native" if name == "auto" else name)
 if not solver.supports(problem):
     print(json.dumps({"unsupported": True}))

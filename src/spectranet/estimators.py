@@ -34,6 +34,7 @@ from .architectures import check_architecture
 from .data import is_dask_array
 from .losses import Loss, get_loss
 from .data import check_max_time, check_positive_beta, check_tol
+from .data.targets import dask_labels as _dask_labels, encode_classes, encode_dask_classes
 from .problem import Problem
 from .solvers import Solver, get_solver
 from .solvers.native import NativeSolver
@@ -68,37 +69,6 @@ def classifier_loss(param, n_classes: int, owner: str = "ConvexPolyNetClassifier
         if n_classes > 2 and param == "logistic":
             param = "softmax"
     return get_loss(param)
-
-
-def encode_classes(codes: np.ndarray, n_classes: int, loss: Loss) -> np.ndarray:
-    """Targets ``(n, C)`` of class codes 0..n_classes-1: one-hot for the softmax loss, one
-    ±1 output for two classes (``classes_[1]`` is +1), one-vs-rest ±1 columns otherwise."""
-    if loss.multi_output_only:
-        return np.eye(n_classes)[codes]
-    if n_classes == 2:
-        return (2.0 * codes - 1.0)[:, None]
-    return 2.0 * np.eye(n_classes)[codes] - 1.0
-
-
-def encode_dask_classes(y, classes: np.ndarray, loss: Loss):
-    """:func:`encode_classes` for a Dask ``y`` of labels (lazy, chunked like ``y``)."""
-    if classes.size == 2 and not loss.multi_output_only:
-        return (2.0 * (y == classes[1]) - 1.0)[:, None]
-    onehot = y[:, None] == classes[None, :]
-    return 1.0 * onehot if loss.multi_output_only else 2.0 * onehot - 1.0
-
-
-def _dask_labels(y) -> tuple:
-    """Classes (sorted unique labels, computed by Dask) of a 1-D Dask ``y``, and ``y``."""
-    import dask.array as da
-
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D (n_samples,) for a classifier, got shape {y.shape}")
-    classes = np.unique(da.unique(y).compute())
-    check_classification_targets(classes)  # the verdict on the labels is that on their set
-    return classes, y
 
 
 def _decision_block(X_block, network):
