@@ -39,7 +39,8 @@ def main(argv=None):
     parser.add_argument("--solver", default="clarabel")
     parser.add_argument("--cases", default="200x10,500x20,1000x20,1000x30,2000x30,1000x45")
     args = parser.parse_args(argv)
-    print(f"{'n':>6} {'d':>4} {'lifted MB':>10} {'peak MB':>9} {'estimate MB':>12} {'ratio':>6} {'time s':>7} {'gap':>9}")
+    print(f"{'n':>6} {'d':>4} {'lifted MB':>10} {'peak MB':>9} {'estimate MB':>12} {'ratio':>6} {'time s':>7} "
+          f"{'gap':>9}")
     for case in args.cases.split(","):
         n, d = (int(v) for v in case.split("x"))
         out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(d), args.solver],

@@ -214,7 +214,7 @@ def run_grid(args) -> None:
 def _line(key, rec) -> str:
     if "time" not in rec:
         what = ("unsupported" if rec.get("unsupported") else f"> {rec['timeout']:.0f}s" if "timeout" in rec
-                else f"refused" if "refused" in rec else f"failed: {rec.get('failed', '?')[:50]}")
+                else "refused" if "refused" in rec else f"failed: {rec.get('failed', '?')[:50]}")
         return f"{key:40s} {what}"
     return (f"{key:40s} {rec['time']:8.2f}s gap {rec['gap']:.1e} alone {rec['gap_alone']:.1e} m* {rec['m']:4d}"
             f"/{rec['bound']:<5d} {rec['engine']:9s} {rec['peak_mb']:7.0f} MB {rec['status']}")

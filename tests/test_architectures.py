@@ -4,8 +4,16 @@ program with one pair per (group, output), checked against independent formulas.
 import numpy as np
 import pytest
 
-from spectranet import (ConvexPolyNetClassifier, ConvexPolyNetRegressor, Conv2D, Dense, PolyNetwork, Problem,
-                        certify, get_solver)
+from spectranet import (
+    Conv2D,
+    ConvexPolyNetClassifier,
+    ConvexPolyNetRegressor,
+    Dense,
+    PolyNetwork,
+    Problem,
+    certify,
+    get_solver,
+)
 from spectranet.architectures import architecture_from_dict
 from spectranet.kernels import svec
 from spectranet.local import _objective_and_gradient, polish
@@ -144,10 +152,12 @@ def test_first_layer_gradient_by_finite_differences(name):
     _, dW, dA = _objective_and_gradient(prob, W, A, S)
     E = rng.standard_normal(W.shape)
     h = 1e-6
-    fd = (_objective_and_gradient(prob, W + h * E, A, S)[0] - _objective_and_gradient(prob, W - h * E, A, S)[0]) / (2 * h)
+    fd = (_objective_and_gradient(prob, W + h * E, A, S)[0]
+          - _objective_and_gradient(prob, W - h * E, A, S)[0]) / (2 * h)
     assert fd == pytest.approx(np.sum(dW * E), rel=1e-6)
     E = rng.standard_normal(A.shape)
-    fd = (_objective_and_gradient(prob, W, A + h * E, S)[0] - _objective_and_gradient(prob, W, A - h * E, S)[0]) / (2 * h)
+    fd = (_objective_and_gradient(prob, W, A + h * E, S)[0]
+          - _objective_and_gradient(prob, W, A - h * E, S)[0]) / (2 * h)
     assert fd == pytest.approx(np.sum(dA * E), rel=1e-6)
 
 

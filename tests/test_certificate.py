@@ -93,7 +93,7 @@ def test_certify_bad_inputs(random_network):
     y = np.zeros(10)
     with pytest.raises(TypeError, match="network must be a PolyNetwork"):
         certify("net", X, y)
-    with pytest.raises(ValueError, match="unit-norm rows"):
+    with pytest.raises(ValueError, match="unit-norm first-layer rows"):
         certify(PolyNetwork(2 * random_network.first_layer, random_network.second_layer, "relu"), X, y)
     with pytest.raises(ValueError, match=r"network has 4 features and 1 outputs; the problem has 3"):
         certify(random_network, X[:, :3], y, beta=0.1)

@@ -8,8 +8,7 @@ from scipy.optimize import minimize
 
 import spectranet
 from spectranet import PolyNetwork, Problem
-from spectranet.cubic import (C0, SQUARE, cubic_objective, cubic_weights, extract_cubic_network,
-                              solve_cubic)
+from spectranet.cubic import C0, SQUARE, cubic_objective, cubic_weights, extract_cubic_network, solve_cubic
 from spectranet.exceptions import ConvergenceWarning
 
 RTOL = 1e-6

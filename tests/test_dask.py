@@ -19,8 +19,16 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 
 import spectranet.data.daskdata  # noqa: E402
-from spectranet import (ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, Problem,  # noqa: E402
-                        beta_max, get_loss, get_solver, regularization_path)
+from spectranet import (  # noqa: E402
+    ConvexPolyNetClassifier,
+    ConvexPolyNetRegressor,
+    PolyNetwork,
+    Problem,
+    beta_max,
+    get_loss,
+    get_solver,
+    regularization_path,
+)
 from spectranet.data import ChunkwiseLoss, DaskData  # noqa: E402
 from spectranet.solvers.native import NativeSolver  # noqa: E402
 

@@ -156,7 +156,8 @@ def test_pickle_roundtrip_drops_solver_state():
         ({"beta": np.nan}, "beta must be a finite real number >= 0", ValueError),
         ({"beta": "big"}, "beta must be a real number", TypeError),
         ({"activation": "tanh"}, "unknown activation 'tanh'", ValueError),
-        ({"loss": "logistic"}, r"ConvexPolyNetRegressor supports the losses \['squared', 'absolute', 'huber'\]", ValueError),
+        ({"loss": "logistic"}, r"ConvexPolyNetRegressor supports the losses "
+                               r"\['squared', 'absolute', 'huber'\]", ValueError),
         ({"loss": "l2"}, "unknown loss 'l2'", ValueError),
         ({"solver": "gurobi"}, "unknown solver 'gurobi'", ValueError),
         ({"tol": 0}, r"tol must be a relative gap in \(0, 1\), got 0.0", ValueError),

@@ -1,7 +1,6 @@
 """The face polish: the exact optimum on an interior-point iterate's optimal face, a network that
 certifies itself, and Pataki's reduction to a narrow optimum at the same objective."""
 
-import numpy as np
 import pytest
 
 from spectranet import Problem, beta_max, certify, get_solver

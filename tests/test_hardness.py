@@ -8,8 +8,15 @@ import pytest
 
 from spectranet import Problem
 from spectranet.cubic import solve_cubic
-from spectranet.hardness import (decode_partition, find_subset, has_equal_partition, has_subset_sum,
-                                 interpolation_residual, subset_sum_instance, subset_to_neuron)
+from spectranet.hardness import (
+    decode_partition,
+    find_subset,
+    has_equal_partition,
+    has_subset_sum,
+    interpolation_residual,
+    subset_sum_instance,
+    subset_to_neuron,
+)
 
 YES = [(1, 2, 3), (3, 1, 1, 2, 2, 1), (5, 5), (4, -1, 3, 2)]
 NO = [(1, 2, 4), (2, 3, 7), (2, 3, 4), (1,)]

@@ -3,7 +3,7 @@ import pytest
 
 from spectranet import PolyNetwork, Problem, get_solver
 from spectranet.certificate import certify_problem
-from spectranet.local import refine
+from spectranet.local import tighten
 from spectranet.losses import AbsoluteLoss, SquaredLoss
 from spectranet.solvers import _schur, ipm, ipm_newton
 from spectranet.solvers.cvxpy_backend import extract_network
@@ -90,7 +90,7 @@ def test_ipm_matches_clarabel_and_certifies(name, beta):
     zero = PolyNetwork.zero(problem.n_features, problem.activation, None if C == 1 else C)
     assert certify_problem(problem, zero, dual=sol.dual).lower_bound >= sol.objective * (1 - 2e-9)
     network = extract_network(problem, sol.Z, sol.Z_prime, 1e-7)
-    network, cert = refine(problem, network, tol=1e-8, dual=sol.dual)
+    network, cert = tighten(problem, network, tol=1e-8, dual=sol.dual)
     assert cert.gap <= 1e-8
     assert cert.objective == pytest.approx(sol.objective, rel=1e-8)
     times = [h[0] for h in sol.history]

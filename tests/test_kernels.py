@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from spectranet import PolyActivation, Problem
-from spectranet.kernels import (block_svec, lifted_dimension, lifted_features, lifted_map, smat, svec,
-                                svec_indices, svec_matrix)
+from spectranet.kernels import (
+    block_svec,
+    lifted_dimension,
+    lifted_features,
+    lifted_map,
+    smat,
+    svec,
+    svec_indices,
+    svec_matrix,
+)
 from spectranet.solvers.lifted import skron
 
 ACT = PolyActivation(0.3, -0.7, 0.2)

@@ -162,7 +162,8 @@ def test_loss_module_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, numpy as np, spectranet.losses as L; L.get_loss('softmax').value(np.eye(2), np.eye(2)); print('torch' in sys.modules)"
+    code = ("import sys, numpy as np, spectranet.losses as L; "
+            "L.get_loss('softmax').value(np.eye(2), np.eye(2)); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

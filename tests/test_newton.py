@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from spectranet import Conv2D, PolyNetwork, Problem, certify, get_solver
-from spectranet import newton
+from spectranet import Conv2D, PolyNetwork, Problem, certify, get_solver, newton
 from spectranet.kernels import tangent
 from spectranet.solvers.base import compress_network, lift_network
 

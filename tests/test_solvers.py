@@ -4,8 +4,15 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from spectranet import (ConvergenceWarning, ProblemTooLargeError, Problem, SolverError, certify,
-                        available_solvers, get_solver)
+from spectranet import (
+    ConvergenceWarning,
+    Problem,
+    ProblemTooLargeError,
+    SolverError,
+    available_solvers,
+    certify,
+    get_solver,
+)
 from spectranet.solvers import SOLVERS
 from spectranet.solvers.cvxpy_backend import MosekSolver, estimate_model_bytes
 
@@ -134,7 +141,8 @@ def test_registry_errors(monkeypatch):
     with pytest.raises(TypeError, match="solver must be a name or a Solver instance"):
         get_solver(3)
     monkeypatch.setattr(MosekSolver, "is_available", classmethod(lambda cls: False))
-    with pytest.raises(ValueError, match=r"solver 'mosek' is not installed; install it with: pip install 'spectranet\[mosek\]'"):
+    message = r"solver 'mosek' is not installed; install it with: pip install 'spectranet\[mosek\]'"
+    with pytest.raises(ValueError, match=message):
         get_solver("mosek")
     assert get_solver("auto").name == "native"
     assert set(SOLVERS) == {"clarabel", "scs", "mosek", "native"}

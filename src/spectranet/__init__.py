@@ -9,7 +9,6 @@ from .activations import PolyActivation
 from .architectures import Conv2D, Dense
 from .baseline import BackpropPolyNetClassifier, BackpropPolyNetRegressor, BackpropReLUClassifier, lr_grid_search
 from .certificate import Certificate
-from .proof import certify
 from .cubic import cubic_objective, cubic_weights, solve_cubic
 from .datasets import load_cifar_jpeg_zip, load_mnist, load_uci, make_planted
 from .estimators import ConvexPolyNetClassifier, ConvexPolyNetRegressor
@@ -19,6 +18,7 @@ from .losses import Loss, get_loss
 from .network import PolyNetwork
 from .path import PathResult, beta_max, regularization_path
 from .problem import Problem
+from .proof import certify
 from .solvers import SolveResult, available_solvers, get_solver
 
 __version__ = "0.1.0"

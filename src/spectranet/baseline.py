@@ -49,13 +49,26 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
-from .cubic import C0
-from .formulations import (FORMULATIONS, _forward, _initial_weights, _penalty, _row_norms, _unit_network,
-                           formulation_objective, relu)
-from .estimators import ConvexPolyNetClassifier, ConvexPolyNetRegressor, classifier_loss, encode_classes, regression_loss
+from .estimators import (
+    ConvexPolyNetClassifier,
+    ConvexPolyNetRegressor,
+    classifier_loss,
+    encode_classes,
+    regression_loss,
+)
 from .exceptions import ConvergenceWarning
+from .formulations import (
+    FORMULATIONS,
+    _forward,
+    _initial_weights,
+    _row_norms,
+    _unit_network,
+    formulation_objective,
+    relu,
+)
 from .losses import Loss
 from .network import PolyNetwork
+from .penalties import C0, get_penalty
 from .problem import Problem, check_beta
 
 __all__ = ["BackpropPolyNetRegressor", "BackpropPolyNetClassifier", "BackpropReLUClassifier",
@@ -157,7 +170,7 @@ class _BackpropBase(BaseEstimator):
 
         def minibatch_objective(Xb, Yb, W, A):  # the objective / n, estimated on a minibatch
             out = _forward(Xb, W, A, activation, form, arch)
-            return loss.value(out, Yb) / Xb.shape[0] + _penalty(W, A, beta, form) / n
+            return loss.value(out, Yb) / Xb.shape[0] + beta * get_penalty(form).value(W, A) / n
 
         Xt, Yt = as_tensor(X, dtype, device), as_tensor(Y, dtype, device)
         problem = None
@@ -179,7 +192,7 @@ class _BackpropBase(BaseEstimator):
                 W, A = (t.detach().cpu().numpy().astype(np.float64) for t in (W, A))
                 U = W / _row_norms(W)[:, None] if form == "l1" else W
                 return [float(loss.value(data.outputs(U, A.reshape(A.shape[0], -1), activation), Ye)
-                              + _penalty(W, A, beta, form)) for data, Ye in sets]
+                              + beta * get_penalty(form).value(W, A)) for data, Ye in sets]
 
         def log(epoch, value, elapsed):
             if self.verbose:

@@ -235,7 +235,7 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     # products of the row-space reduction's data where there is one)
     oracle, reduction = _oracle_problem(problem)
     value, products = oracle.data.value_and_dual_products(Yhat, problem.Y, V0, loss)
-    objective = value + problem.beta * network.penalty()  # as Problem.objective
+    objective = problem.penalized(value, network.second_layer)
     candidates = [(V0, "gradient")]
     for given, name in ((dual, dual_source), (witness, "witness")):
         if given is None:

@@ -48,18 +48,18 @@ import numpy as np
 
 from .activations import PolyActivation
 from .exceptions import SolverError
-from .local import refine
 from .kernels import network_outputs
+from .local import tighten
 from .network import PolyNetwork
+from .penalties import C0, CubicPenalty
 from .problem import Problem
 from .solvers.base import CubicWeights, SolveResult, certified_result
 
-__all__ = ["C0", "SQUARE", "solve_cubic", "cubic_weights", "cubic_objective", "extract_cubic_network"]
+__all__ = ["C0", "SQUARE", "solve_cubic", "cubic_weights", "cubic_objective", "extract_cubic_network",
+           "balance"]
 
 logger = logging.getLogger(__name__)
 
-#: :math:`c_0 = 2^{1/3} + 2^{-2/3}`, the constant of the cubic penalty
-C0 = 2.0 ** (1.0 / 3.0) + 2.0 ** (-2.0 / 3.0)
 #: the square activation :math:`\sigma(t) = t^2`
 SQUARE = PolyActivation(1.0, 0.0, 0.0)
 
@@ -196,11 +196,16 @@ def cubic_weights(network: PolyNetwork):
     gamma = network.second_layer_2d * norms[:, None] ** 2
     size = np.abs(gamma).sum(axis=1)
     keep = size > 0.0
-    q = network.first_layer[keep] / norms[keep, None]
-    gamma, size = gamma[keep], size[keep]
-    first = 2.0 ** (1.0 / 9.0) * np.cbrt(size)[:, None] * q
-    second = 2.0 ** (-2.0 / 9.0) * gamma / np.cbrt(size)[:, None] ** 2
+    first, second = balance(network.first_layer[keep] / norms[keep, None], gamma[keep])
     return first, (second[:, 0] if network.second_layer.ndim == 1 else second)
+
+
+def balance(q: np.ndarray, gamma: np.ndarray):
+    r"""The balanced cubic weights of neurons :math:`\gamma_j (x^\top q_j)^2`, unit rows ``q``:
+    :math:`u_j = t_j q_j`, :math:`\alpha_j = \gamma_j / t_j^2` with :math:`t_j^9 = 2\|\gamma_j\|_1^3`,
+    the scale minimizing :math:`t^3 + \|\gamma_j\|_1^3 / t^6` (a zero neuron stays zero)."""
+    t = (2.0 * np.sum(np.abs(gamma), axis=1) ** 3) ** (1.0 / 9.0)
+    return q * t[:, None], gamma / np.where(t > 0, t, 1.0)[:, None] ** 2
 
 
 def cubic_objective(X, Y, loss, beta, first_layer, second_layer, *, output_norm: int = 1) -> float:
@@ -224,17 +229,14 @@ def cubic_objective(X, Y, loss, beta, first_layer, second_layer, *, output_norm:
         :math:`\sum_k |\alpha_{jk}|^3` penalty) coincides with it for ``C = 1`` and is
         smaller for neurons feeding several outputs.
     """
-    if output_norm not in (1, 3):
-        raise ValueError(f"output_norm must be 1 or 3, got {output_norm!r}")
+    penalty = CubicPenalty(output_norm)  # checks output_norm
     problem = Problem(X, Y, SQUARE, loss, beta)
     U = np.asarray(first_layer, dtype=float)
     if U.ndim != 2 or U.shape[1] != problem.n_features:
         raise ValueError(f"first_layer must have shape (m, {problem.n_features}), got {U.shape}")
     A = np.asarray(second_layer, dtype=float).reshape(U.shape[0], problem.n_outputs)
     outputs = network_outputs(problem.X, U, A, SQUARE)
-    size = np.sum(np.abs(A) ** output_norm, axis=1) ** (3.0 / output_norm)
-    penalty = float(np.sum(np.linalg.norm(U, axis=1) ** 3) + np.sum(size))
-    return problem.loss.value(outputs, problem.Y) + problem.beta / C0 * penalty
+    return problem.loss.value(outputs, problem.Y) + problem.beta * penalty.value(U, A)
 
 
 def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbose: bool = False,
@@ -247,7 +249,7 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
               + \beta \sum_k \|W_k\|_*
 
     with a CVXPY backend, extracts the unit-norm network from the eigendecompositions of the
-    :math:`W_k^*`, tightens it with :func:`spectranet.local.refine` and certifies it as a
+    :math:`W_k^*`, tightens it with :func:`spectranet.local.tighten` and certifies it as a
     solution of (P) (:func:`spectranet.certificate.certify_problem`), which the
     cubic-regularized problem equals.
 
@@ -312,7 +314,7 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         dual = -problem.loss.gradient(problem.forward(Z - Zp), problem.Y)
     else:
         dual = None if link.dual_value is None else np.asarray(link.dual_value, dtype=float)
-    network, certificate = refine(problem, network, tol=tol, dual=dual,
+    network, certificate = tighten(problem, network, tol=tol, dual=dual,
                                   deadline=None if max_time is None else start + float(max_time))
     first, second = cubic_weights(network)
     stats = cp_problem.solver_stats

@@ -31,10 +31,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
-from .data import is_dask_array
+from .data import check_max_time, check_positive_beta, check_tol, is_dask_array
+from .data.targets import dask_labels as _dask_labels
+from .data.targets import encode_classes, encode_dask_classes
 from .losses import Loss, get_loss
-from .data import check_max_time, check_positive_beta, check_tol
-from .data.targets import dask_labels as _dask_labels, encode_classes, encode_dask_classes
 from .problem import Problem
 from .solvers import Solver, get_solver
 from .solvers.native import NativeSolver

@@ -31,8 +31,7 @@ import logging
 import numpy as np
 import scipy.linalg as sla
 
-from .kernels import lifted_features, smat, svec, svec_indices
-from .network import PolyNetwork
+from .kernels import smat, svec, svec_indices
 
 __all__ = ["face_polish", "face_basis", "FaceResult"]
 
@@ -189,7 +188,8 @@ class _FaceGram:
         for i, b in enumerate(kept):
             pair, sign = divmod(b, 2)
             g, k = divmod(pair, C)
-            self.maps[k][g * D:(g + 1) * D, offsets[i]:offsets[i + 1]] = (1.0 if sign == 0 else -1.0) * _rect_skron(bases[b])
+            block = (1.0 if sign == 0 else -1.0) * _rect_skron(bases[b])
+            self.maps[k][g * D:(g + 1) * D, offsets[i]:offsets[i + 1]] = block
         self.root, self.yy = model.root, model.yy
         self.H = model.root.T @ model.root
         self.b = [model.b[np.arange(k, problem.n_pairs, C)].ravel() for k in range(C)]

@@ -12,8 +12,10 @@ from array_api_compat import array_namespace
 
 from .activations import PolyActivation
 from .architectures import check_architecture
-from .cubic import C0
+from .cubic import balance
+from .kernels import network_outputs
 from .network import PolyNetwork
+from .penalties import get_penalty
 
 __all__ = ["FORMULATIONS", "formulation_objective", "relu"]
 
@@ -36,19 +38,10 @@ def _forward(X, W, A, activation, formulation, architecture=None):
     if formulation == "l1":
         W = W / _row_norms(W)[:, None]
     if architecture is None or architecture.is_dense:
-        return activation(X @ W.T) @ A
+        return network_outputs(X, W, A, activation)
     from ._torch import conv_outputs
 
     return conv_outputs(X, W, A, architecture, activation)
-
-
-def _penalty(W, A, beta, formulation):
-    xp = array_namespace(W, A)
-    if formulation == "l1":
-        return beta * xp.sum(xp.abs(A))
-    if formulation == "weight_decay":
-        return 0.5 * beta * (xp.sum(W**2) + xp.sum(A**2))
-    return beta / C0 * (xp.sum(xp.sum(W**2, axis=1) ** 1.5) + xp.sum(xp.sum(xp.abs(A), axis=1) ** 3))
 
 
 def formulation_objective(X, Y, first_layer, second_layer, *, activation, loss, beta,
@@ -82,7 +75,7 @@ def formulation_objective(X, Y, first_layer, second_layer, *, activation, loss, 
     if formulation == "cubic" and not architecture.is_dense:
         raise ValueError(f"formulation='cubic' is derived for the dense architecture, not {architecture!r}")
     out = _forward(X, first_layer, second_layer, activation, formulation, architecture)
-    return loss.value(out, Y) + _penalty(first_layer, second_layer, beta, formulation)
+    return loss.value(out, Y) + beta * get_penalty(formulation).value(first_layer, second_layer)
 
 
 def _homogeneity(activation) -> int | None:
@@ -104,12 +97,10 @@ def _initial_weights(network: PolyNetwork, formulation: str):
         return U, A  # sigma(x^T w) with w = u: the network's own function
     if degree is not None and np.all(norms > 0):
         U, A = U / norms[:, None], A * norms[:, None] ** degree
-    elif not np.allclose(norms, 1.0, rtol=0, atol=1e-8):
-        raise ValueError("init must have unit-norm first-layer rows for formulation='l1' "
-                         "(a non-homogeneous activation cannot absorb the norms)")
-    if formulation == "cubic":  # balance: minimize t^3 + S / t^6 over the scale t of u
-        t = (2.0 * np.sum(np.abs(A), axis=1) ** 3) ** (1.0 / 9.0)
-        U, A = U * t[:, None], A / np.where(t > 0, t, 1.0)[:, None] ** 2
+    else:  # a non-homogeneous activation cannot absorb the norms
+        network.check_unit_norm(f"init (for formulation={formulation!r} and {network.activation})")
+    if formulation == "cubic":
+        U, A = balance(U, A)
     return U, A
 
 

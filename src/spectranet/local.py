@@ -1,4 +1,4 @@
-r"""Local refinement of a network on problem (P) (the "polish" after neural decomposition).
+r"""Local descent of a network on problem (P): the polish after neural decomposition.
 
 Starting from a network close to a global optimum (e.g. extracted from an interior-point
 solution, whose tiny eigenvalues are cut by the rank tolerance), minimize
@@ -10,6 +10,15 @@ over :math:`(W, \alpha)` with the sign pattern :math:`s` of the start fixed (bou
 the objective smooth for smooth losses and equal to (P) on the feasible set: by trust-region
 Newton steps (:mod:`spectranet.newton`) where the exact Hessian is affordable, by L-BFGS-B
 otherwise. The result never has a larger objective than the start.
+
+Three words, three jobs:
+
+* **polish** (:func:`polish`) — the local descent above, on one sign face;
+* **column generation** (:func:`column_generation`) — polish, certify, add the certificate's most
+  violated neuron, repeat: grows a network to a certified optimum;
+* **tighten** (:func:`tighten`) — what every engine runs on its extracted network: one polish
+  when the engine's dual certifies the result, column generation otherwise (and the exact
+  active-set solve of :mod:`spectranet.active_set` for the polyhedral losses).
 """
 
 from __future__ import annotations
@@ -25,11 +34,10 @@ from . import newton
 from ._blas import single_threaded_blas
 from .active_set import active_set_polish
 from .certificate import Certificate, certify_problem
-from .kernels import hidden_layer
 from .network import PolyNetwork
 from .problem import Problem
 
-__all__ = ["polish", "refine", "column_generation", "merge_duplicates", "newton_second_layer"]
+__all__ = ["polish", "tighten", "column_generation", "merge_duplicates", "newton_second_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +65,15 @@ def _small_blas(func):
     return wrapper
 
 
-def _objective_and_gradient(problem: Problem, W: np.ndarray, A: np.ndarray, S: np.ndarray):
+def _objective_and_gradient(problem: Problem, W: np.ndarray, A: np.ndarray, signs: np.ndarray):
     """Objective of (P) at first layer ``W / ||W||`` and second layer ``A`` with the sign pattern
-    ``S`` fixed, and its gradients (float64 on the host; the ``n``-sized work on the data's device)."""
+    ``signs`` fixed, and its gradients (float64 on the host; the ``n``-sized work on the data's device)."""
     norms = np.linalg.norm(W, axis=1, keepdims=True)
     U = W / norms
     # the loss and both gradients in one pass over the data
     value, dA, dU = problem.data.value_and_gradients(U, A, problem.loss, problem.activation)
-    value = value + problem.beta * float(np.sum(S * A))
-    dA = dA + problem.beta * S  # (m, P)
+    value = problem.penalized(value, A, signs)
+    dA = dA + problem.beta * signs  # (m, P): the gradient of the penalty on the face
     dW = (dU - np.sum(dU * U, axis=1, keepdims=True) * U) / norms  # dU: (m, d)
     return value, dW, dA
 
@@ -103,22 +111,22 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
     loss, data, beta = problem.loss, problem.data, problem.beta
     Phi = problem.hidden(network.first_layer)[1]  # activations on the data's device
     A = network.second_layer_2d.copy()
-    S = np.sign(A)
+    signs = np.sign(A)
     active = np.argwhere(A != 0.0)  # (neuron, pair) entries
     if active.size == 0:
         return network.with_layers(network.first_layer, A)
     values, grad, H = data.second_layer_terms(Phi, A[None], loss, active)
-    value = values[0] + beta * float(np.sum(S * A))
+    value = problem.penalized(values[0], A, signs)
     for _ in range(max_iter):
         rows, cols = active[:, 0], active[:, 1]
-        step = np.linalg.lstsq(H, -(grad + beta * S)[rows, cols], rcond=None)[0]
+        step = np.linalg.lstsq(H, -(grad + beta * signs)[rows, cols], rcond=None)[0]
         current = A[rows, cols]
         accepted, tried = None, 0
         while accepted is None and tried < 40:  # damped: a full step from far away can overshoot
             trials, steps, flips = [], [], []
             for _ in range(min(LINE_SEARCH_BATCH, 40 - tried)):
                 new = current + step
-                flipped = np.sign(new) != S[rows, cols]
+                flipped = np.sign(new) != signs[rows, cols]
                 new[flipped] = 0.0
                 trial = A.copy()
                 trial[rows, cols] = new
@@ -130,7 +138,7 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
             values, grad_ahead, H_ahead = data.second_layer_terms(
                 Phi, np.stack(trials), loss, ahead if ahead is not None and ahead.size else None)
             for i, trial in enumerate(trials):
-                trial_value = values[i] + beta * float(np.sum(S * trial))
+                trial_value = problem.penalized(values[i], trial, signs)
                 if trial_value <= value + 1e-14 * abs(value):
                     accepted = i
                     break
@@ -150,20 +158,20 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
     return network.with_layers(network.first_layer, A)
 
 
-def _newton_steps(problem: Problem, network: PolyNetwork, S, deadline):
+def _newton_steps(problem: Problem, network: PolyNetwork, signs, deadline):
     """The Newton branch of :func:`_polish_steps`: trust-region Newton steps with the sign pattern
-    ``S``, converged to rounding whatever ``ftol`` (its last steps are quadratic, hence cheap, and
+    ``signs``, converged to rounding whatever ``ftol`` (its last steps are quadratic, hence cheap, and
     a loose Newton polish lets the network drift: credit-approval path 1.8 s -> 3.2 s)."""
     m, A0 = network.n_neurons, network.second_layer_2d
-    polished = newton_second_layer(problem, newton.newton_polish(problem, network, signs=S,
+    polished = newton_second_layer(problem, newton.newton_polish(problem, network, signs=signs,
                                                                  deadline=deadline))
-    grow = (S != 0) & (A0 == 0)
+    grow = (signs != 0) & (A0 == 0)
     if grow.any() and polished.n_neurons < m:
         # the new neuron (or another) vanished: the joint steps may rotate a new neuron onto an
         # existing one (MNIST GAP CNN: ten rounds that each added a neuron and ended with the
         # same width). Retry with its weight from the (convex) second-layer problem first.
         A1 = A0.copy()
-        A1[grow] = S[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
+        A1[grow] = signs[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
         seeded = newton_second_layer(problem, network.with_layers(network.first_layer, A1, drop_zero=False))
         seeded = newton_second_layer(problem, newton.newton_polish(problem, seeded, deadline=deadline))
         if problem.objective(seeded) < problem.objective(polished):
@@ -184,15 +192,15 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
         network = merge_duplicates(network)
     m, d, C = network.n_neurons, problem.n_features, problem.n_pairs
     A0 = network.second_layer_2d
-    S = np.sign(A0) if signs is None else np.asarray(signs, dtype=float)
+    signs = np.sign(A0) if signs is None else np.asarray(signs, dtype=float)
     if newton.applicable(problem, network):  # small enough for the exact Hessian
-        return _newton_steps(problem, network, S, deadline), network, start
-    bounds_A = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (0.0, 0.0) for s in S.ravel()]
+        return _newton_steps(problem, network, signs, deadline), network, start
+    bounds_A = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (0.0, 0.0) for s in signs.ravel()]
     bounds = [(None, None)] * (m * d) + bounds_A
 
     def fun(z):
         value, dW, dA = _objective_and_gradient(problem, z[: m * d].reshape(m, d),
-                                                z[m * d:].reshape(m, C), S)
+                                                z[m * d:].reshape(m, C), signs)
         return value, np.concatenate([dW.ravel(), dA.ravel()])
 
     def stop_at_deadline(intermediate_result):  # the iterate so far is kept
@@ -224,8 +232,8 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
     where :func:`~spectranet.newton.applicable`) or L-BFGS-B on the first and second layers with
     the sign pattern ``signs`` (m, P) of the second layer fixed (default: that of the network; a
     zero entry stays zero), then solves the second layer exactly (:func:`newton_second_layer`)
-    and drops neurons whose weights vanish. BLAS runs single-threaded on small data. Returns ``network`` itself when the loss is not
-    smooth, the network is empty, or no improvement was found.
+    and drops neurons whose weights vanish. BLAS runs single-threaded on small data. Returns
+    ``network`` itself when the loss is not smooth, the network is empty, or no improvement was found.
     """
     steps = _polish_steps(problem, network, signs, max_iter, ftol)
     if steps is None:
@@ -306,7 +314,7 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
 
 
 @_small_blas
-def refine(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=None,
+def tighten(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=None,
            max_rounds: int = 20, deadline: float | None = None) -> tuple[PolyNetwork, Certificate]:
     """Make an extracted network's certificate tight: :func:`column_generation` for smooth
     losses; for the polyhedral losses, when the solver's dual does not certify the network to

@@ -24,11 +24,16 @@ from .architectures import Conv2D, Dense, architecture_from_dict, check_architec
 from .data import check_beta, check_data, encode_targets
 from .kernels import group_hidden, group_outputs, network_outputs
 from .losses import get_loss
+from .penalties import PENALTIES
 from .witness import Witness, loss_from_spec
 
 __all__ = ["PolyNetwork", "NPZ_FORMAT_VERSION"]
 
 NPZ_FORMAT_VERSION = 3
+
+
+#: tolerance on the first-layer row norms of a network of problem (P)
+UNIT_NORM_ATOL = 1e-8
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,9 +198,18 @@ class PolyNetwork:
         out = self.decision_function(X)
         return out[:, 0] if self.scalar_output else out
 
+    def check_unit_norm(self, what: str = "the network") -> "PolyNetwork":
+        """``self`` when every first-layer row has unit norm (to ``UNIT_NORM_ATOL``), as problem
+        (P) requires; ValueError naming ``what`` and the norms otherwise."""
+        norms = np.linalg.norm(self.first_layer, axis=1)
+        if self.n_neurons and not np.allclose(norms, 1.0, rtol=0, atol=UNIT_NORM_ATOL):
+            raise ValueError(f"{what} must have unit-norm first-layer rows (problem (P)); got row norms in "
+                             f"[{norms.min():.3g}, {norms.max():.3g}]")
+        return self
+
     def penalty(self) -> float:
         r""":math:`\sum_j \|\alpha_j\|_1`."""
-        return float(np.abs(self.second_layer).sum())
+        return PENALTIES["l1"].value(self.first_layer, self.second_layer)
 
     def objective(self, X, y, loss="squared", beta: float = 0.0) -> float:
         r"""Objective (P): :math:`\ell(f(X), y) + \beta \sum_j \|\alpha_j\|_1`.

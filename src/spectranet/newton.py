@@ -69,34 +69,34 @@ def _tangent_bases(U):
     return Q[:, :, 1:]
 
 
-def _objective(problem, U, A, S):
-    """(P) at first layer ``U`` and second layer ``A`` (sign pattern ``S``): one pass over the data."""
+def _objective(problem, U, A, signs):
+    """(P) at first layer ``U`` and second layer ``A`` (sign pattern ``signs``): one pass over the data."""
     loss = problem.data.network_loss(U, A, problem.loss, problem.activation)
-    return loss + problem.beta * float(np.sum(S * A))
+    return problem.penalized(loss, A, signs)
 
 
-def _newton_system(problem, U, A, S, free):
+def _newton_system(problem, U, A, signs, free):
     """Objective, gradient and Hessian of (P) in the tangent coordinates ``(z, alpha[free])``,
     and the tangent bases (one pass over the data)."""
     Q = _tangent_bases(U)
     value, grad, H = problem.data.newton_terms(U, A, free, Q, problem.loss, problem.activation)
-    grad[U.shape[0] * Q.shape[2]:] += problem.beta * S[free[:, 0], free[:, 1]]
-    return value + problem.beta * float(np.sum(S * A)), grad, 0.5 * (H + H.T), Q
+    grad[U.shape[0] * Q.shape[2]:] += problem.beta * signs[free[:, 0], free[:, 1]]
+    return problem.penalized(value, A, signs), grad, 0.5 * (H + H.T), Q
 
 
-def _moving(grad, A, S, free, e):
+def _moving(grad, A, signs, free, e):
     """The coordinates a step moves (a boolean mask): all but the second-layer weights at zero
     whose gradient pushes them to the forbidden sign (held at the bound, as in projected Newton)
     and the tangent coordinates of neurons with every weight held (their direction is free)."""
     m = len(A)
     weights = A[free[:, 0], free[:, 1]]
-    held = (weights == 0.0) & (S[free[:, 0], free[:, 1]] * grad[m * e:] >= 0.0)
+    held = (weights == 0.0) & (signs[free[:, 0], free[:, 1]] * grad[m * e:] >= 0.0)
     dead = np.ones(m, dtype=bool)
     dead[free[~held, 0]] = False
     return np.concatenate([np.repeat(~dead, e), ~held])
 
 
-def _retract(U, A, S, Q, free, step):
+def _retract(U, A, signs, Q, free, step):
     """The network at tangent step ``step`` = (z, alpha[free]): first-layer rows moved along
     their tangent bases and renormalized, second-layer entries that would change sign set to 0."""
     m, e = Q.shape[0], Q.shape[2]
@@ -104,12 +104,12 @@ def _retract(U, A, S, Q, free, step):
     U_new /= np.linalg.norm(U_new, axis=1, keepdims=True)
     A_new = A.copy()
     new = A[free[:, 0], free[:, 1]] + step[m * e:]
-    new[np.sign(new) != S[free[:, 0], free[:, 1]]] = 0.0
+    new[np.sign(new) != signs[free[:, 0], free[:, 1]]] = 0.0
     A_new[free[:, 0], free[:, 1]] = new
     return U_new, A_new
 
 
-class _Model:
+class _QuadraticModel:
     r"""The quadratic model :math:`g^\top p + \frac12 p^\top H p` of one Newton system, Jacobi-scaled
     (:math:`D = \sqrt{\max(|H_{ii}|, \text{SCALE\_FLOOR}\max_i |H_{ii}|)}`).
 
@@ -186,7 +186,7 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
     """Trust-region Newton steps on (P) from ``network`` with the sign pattern of its second
     layer fixed (an entry that would change sign becomes zero).
 
-    The exact Hessian in tangent coordinates, Jacobi-scaled (:class:`_Model`): the Newton step on
+    The exact Hessian in tangent coordinates, Jacobi-scaled (:class:`_QuadraticModel`): the Newton step on
     its curved directions is taken when it lies inside the trust region, otherwise the
     trust-region step, which follows negative curvature rather than damping it away. While the
     model holds to the boundary, longer steps along the trust-region path are tried (one pass
@@ -212,9 +212,9 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
         Never one with a larger objective than ``network``.
     """
     U, A = network.first_layer.copy(), network.second_layer_2d.copy()
-    S = np.sign(A) if signs is None else np.asarray(signs, dtype=float)
-    A[S == 0] = 0.0
-    free = np.argwhere(S != 0.0)
+    signs = np.sign(A) if signs is None else np.asarray(signs, dtype=float)
+    A[signs == 0] = 0.0
+    free = np.argwhere(signs != 0.0)
     if free.size == 0:
         return network
     start, it, radius, fresh, last_newton, too_long = None, 0, None, True, None, np.inf
@@ -222,15 +222,15 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
         if deadline is not None and it and time.perf_counter() > deadline:
             break
         if fresh:
-            value, grad_all, H_all, Q = _newton_system(problem, U, A, S, free)
+            value, grad_all, H_all, Q = _newton_system(problem, U, A, signs, free)
             start = value if start is None else start
-            keep = _moving(grad_all, A, S, free, Q.shape[2])
+            keep = _moving(grad_all, A, signs, free, Q.shape[2])
             if not keep.any():
                 break
             # near a restricted optimum the Hessian keeps flat directions (a neuron with a tiny
             # weight turns freely) whose rounding-level curvature, often negative, would otherwise
             # confine every step to the trust region: the Newton step leaves them alone
-            model = _Model(grad_all[keep], H_all[np.ix_(keep, keep)])
+            model = _QuadraticModel(grad_all[keep], H_all[np.ix_(keep, keep)])
             if model.decrement <= ftol * max(abs(value), 1e-300):
                 break
             if radius is None:
@@ -239,7 +239,7 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
         predicted = model.predicted(step)
         if predicted <= ftol * max(abs(value), 1e-300):
             break  # nothing left to gain within the trust region
-        U_new, A_new, trial = _try(problem, U, A, S, Q, free, keep, step)
+        U_new, A_new, trial = _try(problem, U, A, signs, Q, free, keep, step)
         rho = (value - trial) / predicted if predicted > 0 else -1.0
         scaled_norm = float(np.linalg.norm(step * model.D))
         logger.debug("newton %d: radius %.2e |step| %.2e rho %.3f predicted %.3e value %.15g", it,
@@ -253,12 +253,13 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
             longer_norm = float(np.linalg.norm(longer * model.D))
             if longer_norm <= 1.01 * scaled_norm:
                 break
-            U_long, A_long, trial_long = _try(problem, U, A, S, Q, free, keep, longer)
+            U_long, A_long, trial_long = _try(problem, U, A, signs, Q, free, keep, longer)
             logger.debug("newton %d: longer step %.2e value %.15g", it, longer_norm, trial_long)
             if not trial_long < trial:
                 grow = False  # the model's region ends before twice this step
                 break
-            U_new, A_new, trial, step, scaled_norm, radius = U_long, A_long, trial_long, longer, longer_norm, 2.0 * radius
+            U_new, A_new, trial, step = U_long, A_long, trial_long, longer
+            scaled_norm, radius = longer_norm, 2.0 * radius
         if rho < 0.25:
             radius = 0.25 * scaled_norm
             too_long = min(too_long, scaled_norm)  # on this model
@@ -281,12 +282,12 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
     return _finish(network, U, A, start, value, it)
 
 
-def _try(problem, U, A, S, Q, free, keep, step):
+def _try(problem, U, A, signs, Q, free, keep, step):
     """The network at the step ``step`` on the moving coordinates ``keep``, and its objective."""
     full = np.zeros(len(keep))
     full[keep] = step
-    U_new, A_new = _retract(U, A, S, Q, free, full)
-    return U_new, A_new, _objective(problem, U_new, A_new, S)
+    U_new, A_new = _retract(U, A, signs, Q, free, full)
+    return U_new, A_new, _objective(problem, U_new, A_new, signs)
 
 
 def _finish(network, U, A, start, value, iterations):

@@ -30,15 +30,31 @@ import numpy as np
 
 from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
-from .losses import Loss, get_loss
-from .data import (ChunkwiseLoss, GroupedData, HostData, check_beta, check_dask_data, check_data, check_scale,
-                   encode_dask_targets, encode_targets, is_dask_array, is_torch_tensor, make_data)
+from .data import (
+    ChunkwiseLoss,
+    GroupedData,
+    HostData,
+    check_beta,
+    check_dask_data,
+    check_data,
+    check_scale,
+    encode_dask_targets,
+    encode_targets,
+    is_dask_array,
+    is_torch_tensor,
+    make_data,
+)
 from .kernels import lifted_dimension, lifted_features
+from .losses import Loss, get_loss
 from .network import PolyNetwork
+from .penalties import PENALTIES
 
 __all__ = ["Problem", "check_beta"]
 
 logger = logging.getLogger(__name__)
+
+#: the penalty of problem (P)
+L1 = PENALTIES["l1"]
 
 
 class Problem:
@@ -210,7 +226,18 @@ class Problem:
         ``outputs`` may pass :meth:`outputs` of the network when already computed.
         """
         Yhat = self.outputs(network) if outputs is None else outputs
-        return float(self.loss.value(Yhat, self.Y)) + self.beta * network.penalty()
+        return self.penalized(self.loss.value(Yhat, self.Y), network.second_layer)
+
+    def penalized(self, loss_value: float, second_layer: np.ndarray, signs: np.ndarray | None = None) -> float:
+        r"""Objective (P) from the loss's value at a network's outputs.
+
+        :math:`\ell + \beta R(A)` with :math:`R` the :class:`~spectranet.penalties.L1Penalty`, or,
+        given ``signs``, its linear restriction :math:`\ell + \beta \langle s, A\rangle` to the face
+        of that sign pattern (the smooth model of the polishes). Every solver, polish and the
+        certificate evaluate (P) through this method.
+        """
+        penalty = L1.value(None, second_layer) if signs is None else L1.on_face(signs, second_layer)
+        return float(loss_value) + self.beta * penalty
 
     def _check_network(self, network: PolyNetwork) -> None:
         if not isinstance(network, PolyNetwork):
@@ -276,7 +303,8 @@ class Problem:
         return out
 
     def lifted_objective(self, Z: np.ndarray, Z_prime: np.ndarray) -> float:
-        r"""Objective of the convex program (21): :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_k (Z_{k,4} + Z'_{k,4})`."""
+        r"""Objective of the convex program (21):
+        :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_k (Z_{k,4} + Z'_{k,4})`."""
         d = self.n_features
         penalty = float(np.sum(Z[:, d, d]) + np.sum(Z_prime[:, d, d]))
         return self.loss.value(self.forward(Z - Z_prime), self.Y) + self.beta * penalty

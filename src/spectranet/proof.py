@@ -116,7 +116,6 @@ def improved_certificate(problem, network, base: Certificate, *, rounds: int = 2
     own gradient (and any given dual point). The result's ``source`` is ``"improved"`` when the
     rounds gave a better bound, else ``base``'s. Never claims more than it proved: every bound is
     recomputed from its dual point with the exact oracle."""
-    P = problem.n_pairs
     A2 = network.second_layer_2d
     U, pairs = [], []
     for j in range(network.n_neurons):
@@ -208,12 +207,7 @@ def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *,
     """
     if not isinstance(network, PolyNetwork):
         raise TypeError(f"network must be a PolyNetwork, got {type(network).__name__}")
-    norms = np.linalg.norm(network.first_layer, axis=1)
-    if network.n_neurons and not np.allclose(norms, 1.0, rtol=0, atol=1e-8):
-        raise ValueError(
-            "the first layer of the network must have unit-norm rows (problem (P)); "
-            f"got row norms in [{norms.min():.3g}, {norms.max():.3g}]"
-        )
+    network.check_unit_norm()
     tol = check_tol(tol)
     carried = network.witness if witness else None
     if loss is None:

@@ -189,7 +189,8 @@ class UnitScaling:
     <spectranet.losses.Loss.scaled>` gives (:math:`\ell(t\hat y, ty) = t^p\ell'(\hat y, y)`: the
     squared loss itself with ``p = 2``, Huber with :math:`\delta/t`, the absolute loss with ``p = 1``;
     labels do not scale) and :math:`\beta' = \beta t^{1-p}/\kappa` has the same optimal first layer,
-    second layer :math:`\alpha' = \kappa\alpha/t`, and objective :math:`f/t^p`. :meth:`apply` gives it, :meth:`invert` maps its networks back.
+    second layer :math:`\alpha' = \kappa\alpha/t`, and objective :math:`f/t^p`. :meth:`apply`
+    gives it, :meth:`invert` maps its networks back.
     """
 
     def __init__(self, problem: Problem, kappa: float, scale: float):

@@ -6,21 +6,23 @@ Column generation and the certificate touch the data only through
 * :math:`X^\top B` (``d x k``), and
 * :math:`X^\top \mathrm{diag}(v) X` (``d x d``, the certificate's quadratic forms).
 
-:class:`~spectranet.data.host.HostData` computes them with numpy; :class:`~spectranet.data.torchdata.TorchData` keeps ``X`` (and the targets) on
-a torch device — a GPU with ``device="cuda"`` — and returns the small ``d x k`` / ``d x d`` results
-to the host in float64. The ``n x m`` arrays stay on the device; the losses work on them unchanged
-(they are written for any array namespace). :class:`~spectranet.data.daskdata.DaskData` keeps ``X`` and the targets as
-row-chunked Dask arrays: every product is a Dask array operation that runs on whatever scheduler
+:class:`~spectranet.data.host.HostData` computes them with numpy;
+:class:`~spectranet.data.torchdata.TorchData` keeps ``X`` (and the targets) on a torch device — a
+GPU with ``device="cuda"`` — and returns the small ``d x k`` / ``d x d`` results to the host in
+float64. The ``n x m`` arrays stay on the device; the losses work on them unchanged (they are
+written for any array namespace). :class:`~spectranet.data.daskdata.DaskData` keeps ``X`` and the
+targets as row-chunked Dask arrays: every product is a Dask array operation that runs on whatever scheduler
 is active (threads, processes, a ``distributed`` cluster), the ``n``-sized results stay chunked
 on the workers, and only the ``d x k`` / ``d x d`` reductions and scalars come back to the
 client. ``import spectranet`` imports neither torch nor dask.
 
 The local phase and the certificate also take a few *composite* products, each one pass over the
 data: :meth:`~spectranet.data.host.HostData.value_and_gradients` (an L-BFGS evaluation),
-:meth:`~spectranet.data.host.HostData.second_layer_terms` (a Newton step on the second layer with its line search) and
-:meth:`~spectranet.data.host.HostData.value_and_dual_products` (a certificate). :class:`~spectranet.data.host.HostData` builds them from its
-elementary products (so subclasses such as the grouped lift inherit them); :class:`~spectranet.data.daskdata.DaskData` runs
-that same code on each row chunk (one task per chunk) and sums the chunks' packed
+:meth:`~spectranet.data.host.HostData.second_layer_terms` (a Newton step on the second layer
+with its line search) and :meth:`~spectranet.data.host.HostData.value_and_dual_products` (a
+certificate). :class:`~spectranet.data.host.HostData` builds them from its elementary products (so
+subclasses such as the grouped lift inherit them); :class:`~spectranet.data.daskdata.DaskData`
+runs that same code on each row chunk (one task per chunk) and sums the chunks' packed
 results in one computation.
 
 Modules: :mod:`~spectranet.data.host` (numpy), :mod:`~spectranet.data.torchdata` (torch, any
@@ -37,8 +39,17 @@ from .grouped import GroupedData
 from .host import GRAM_ENTRIES, HostData, is_dask_array, is_torch_tensor
 from .targets import encode_targets
 from .torchdata import TorchData
-from .validation import (SCALE_LIMIT, TOL_FLOOR, as_real_array, check_beta, check_data, check_max_time,
-                         check_positive_beta, check_scale, check_tol)
+from .validation import (
+    SCALE_LIMIT,
+    TOL_FLOOR,
+    as_real_array,
+    check_beta,
+    check_data,
+    check_max_time,
+    check_positive_beta,
+    check_scale,
+    check_tol,
+)
 
 __all__ = ["HostData", "TorchData", "GroupedData", "DaskData", "ChunkwiseLoss", "make_data", "is_torch_tensor",
            "is_dask_array", "check_beta", "check_data", "check_positive_beta", "check_tol", "check_max_time",

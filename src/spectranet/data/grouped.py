@@ -13,8 +13,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..architectures import PatchLift
-from ..kernels import (group_first_gradient, group_forward, group_hidden, group_lifted_features, group_outputs,
-                       group_second_gradient, lifted_dimension, sample_terms)
+from ..kernels import (
+    group_first_gradient,
+    group_forward,
+    group_hidden,
+    group_lifted_features,
+    group_outputs,
+    group_second_gradient,
+    lifted_dimension,
+    sample_terms,
+)
 from .host import GRAM_ENTRIES, HostData, _square
 
 __all__ = ["GroupedData"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-
 import scipy.linalg as sla
 
 from ..kernels import lifted_dimension, lifted_features, lifted_map, network_outputs

@@ -37,7 +37,8 @@ __all__ = [
 #: name -> (module, one-line description, needs real data)
 EXPERIMENTS = {
     "fig4": ("fig4", "square activation, planted regression: convex optimum vs SGD over time", False),
-    "fig5": ("fig5", "SGD and Adam over learning rates vs the convex program (GAP CNN on MNIST/CIFAR 0/1, fully connected on UCI)", True),
+    "fig5": ("fig5", "SGD and Adam over learning rates vs the convex program (GAP CNN on MNIST/CIFAR 0/1, "
+                     "fully connected on UCI)", True),
     "fig6": ("fig6", "accuracy and time: ReLU network, polynomial backprop, convex program (UCI)", True),
     "fig7": ("fig7", "test accuracy and m* against beta (credit-approval, ionosphere)", True),
 }

@@ -16,10 +16,26 @@ The functions take arrays and small library objects (activations, losses) and im
 above :mod:`spectranet.activations` and :mod:`spectranet.losses`.
 """
 
-from .forward import (group_first_gradient, group_forward, group_hidden, group_outputs,
-                      group_second_gradient, hidden_layer, network_outputs)
-from .lift import (block_svec, lifted_dimension, lifted_features, lifted_map, group_lifted_features, smat, svec,
-                   svec_indices, svec_matrix)
+from .forward import (
+                      group_first_gradient,
+                      group_forward,
+                      group_hidden,
+                      group_outputs,
+                      group_second_gradient,
+                      hidden_layer,
+                      network_outputs,
+)
+from .lift import (
+                      block_svec,
+                      group_lifted_features,
+                      lifted_dimension,
+                      lifted_features,
+                      lifted_map,
+                      smat,
+                      svec,
+                      svec_indices,
+                      svec_matrix,
+)
 from .tangent import sample_terms
 
 __all__ = [

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hidden_layer", "network_outputs", "group_hidden", "group_outputs", "group_second_gradient",
+__all__ = ["hidden_layer", "network_outputs", "group_projections", "group_activation", "group_hidden", "group_outputs",
+           "group_second_gradient",
            "group_first_gradient", "group_forward"]
 
 
@@ -40,15 +41,29 @@ def network_outputs(X, first_layer, second_layer, activation):
     return hidden_layer(X, first_layer, activation)[1] @ second_layer
 
 
-def group_hidden(R, mean, first_layer, activation):
-    r"""Projections :math:`R_{igr}^\top u_j` ``(n, G, r, m)`` and the group activations
-    :math:`\phi_{ig}(u_j)` ``(n, G, m)`` (one GEMM for all patches, not ``n G`` small ones)."""
-    a, b, c = activation.coefficients
+def group_projections(R, mean, first_layer):
+    r"""Projections :math:`R_{igr}^\top u_j` ``(n, G, r, m)`` and :math:`\bar x_{ig}^\top u_j`
+    ``(n, G, m)`` (one GEMM for all patches, not ``n G`` small ones); ``mean=None`` when every
+    group has one patch (``r = 1``: the patch is its own mean)."""
     Ut = np.asarray(first_layer, dtype=float).T
     n, G, r, f = R.shape
     T = (R.reshape(-1, f) @ Ut).reshape(n, G, r, -1)
-    Phi = a * np.einsum("ngrm,ngrm->ngm", T, T) + b * (mean.reshape(-1, f) @ Ut).reshape(n, G, -1) + c
-    return T, Phi
+    L = T[:, :, 0, :] if mean is None else (mean.reshape(-1, f) @ Ut).reshape(n, G, -1)
+    return T, L
+
+
+def group_activation(T, L, activation):
+    r"""The group activations :math:`\phi_{ig}(u_j) = a \sum_r T_{igrj}^2 + b L_{igj} + c`
+    ``(n, G, m)`` from the projections of :func:`group_projections`."""
+    a, b, c = activation.coefficients
+    return a * np.einsum("ngrm,ngrm->ngm", T, T) + b * L + c
+
+
+def group_hidden(R, mean, first_layer, activation):
+    r"""Projections :math:`R_{igr}^\top u_j` ``(n, G, r, m)`` and the group activations
+    :math:`\phi_{ig}(u_j)` ``(n, G, m)``."""
+    T, L = group_projections(R, mean, first_layer)
+    return T, group_activation(T, L, activation)
 
 
 def group_outputs(Phi, second_layer):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
+from .forward import group_activation, group_outputs, group_projections
+
 __all__ = ["sample_terms", "ROW_BLOCK_ENTRIES"]
 
 
@@ -58,12 +60,10 @@ def _block_terms(R, mean, Y, U, A, free, Q, loss, activation):
     m, P = A.shape
     C, e = P // G, f - 1
     a, b, c = activation.coefficients
-    Rf = R.reshape(-1, f)
-    T = (Rf @ U.T).reshape(n, G, r, m)  # R_igr^T u_j
-    L = T[:, :, 0, :] if mean is None else (mean.reshape(-1, f) @ U.T).reshape(n, G, m)  # mean_ig^T u_j
-    Phi = a * np.einsum("ngrm,ngrm->ngm", T, T) + b * L + c
+    T, L = group_projections(R, mean, U)  # R_igr^T u_j, mean_ig^T u_j
+    Phi = group_activation(T, L, activation)
     A3 = A.reshape(m, G, C)
-    Yhat = Phi.reshape(n, G * m) @ A3.transpose(1, 0, 2).reshape(G * m, C)
+    Yhat = group_outputs(Phi, A)
     Gl = loss.gradient(Yhat, Y)  # (n, C)
     W = (Gl @ A3.transpose(2, 1, 0).reshape(C, G * m)).reshape(n, G, m)  # w_igj
     dphi, blocks = _tangent_terms(R, mean, T, W, Q, a, b)
@@ -91,7 +91,7 @@ def _block_terms(R, mean, Y, U, A, free, Q, loss, activation):
     else:
         H = J.reshape(n * C, Ptot).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(n * C, Ptot)
     # second-order terms of the outputs and the sphere's curvature, per neuron (diagonal blocks)
-    curvature = np.einsum("ngm,ngm->m", W, (2.0 * a) * np.einsum("ngrm,ngrm->ngm", T, T) + b * L)
+    curvature = np.einsum("ngm,ngm->m", W, 2.0 * (Phi - c) - b * L)  # 2a sum_r T^2 + b L
     blocks[:, np.arange(e), np.arange(e)] -= curvature[:, None]
     own = np.arange(nz).reshape(m, e)  # neuron j's tangent coordinates
     H[own[:, :, None], own[:, None, :]] += blocks

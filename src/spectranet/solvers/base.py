@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import logging
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,8 @@ from ..witness import Witness, data_fingerprint, loss_spec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Solver", "SolveResult", "CubicWeights", "make_witness", "extract_network", "certified_result", "zero_if_optimal"]
+__all__ = ["Solver", "SolveResult", "CubicWeights", "make_witness", "extract_network", "certified_result",
+           "zero_if_optimal"]
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ import numpy as np
 
 from ..data import check_max_time, check_positive_beta, check_tol
 from ..decomposition import project_spectrahedron
-from ..local import refine
 from ..exceptions import ProblemTooLargeError, SolverError
 from ..kernels import svec_matrix
+from ..local import tighten
 from ..problem import Problem
 from .base import Solver, certified_result, extract_network, zero_if_optimal
 
@@ -61,7 +61,7 @@ def available_memory_bytes() -> float:
 
 
 @dataclass
-class _Model:
+class _ConicModel:
     """A compiled CVXPY model, reusable across values of beta (a warm start)."""
 
     cp_problem: object
@@ -85,7 +85,7 @@ def _model_key(problem: Problem) -> tuple:
     return (problem.X.shape, problem.Y.shape, problem.activation, problem.loss)
 
 
-def build_model(problem: Problem) -> _Model:
+def build_model(problem: Problem) -> _ConicModel:
     """``apply``: the SDP (21) of ``problem`` as a CVXPY problem with a ``beta`` parameter."""
     import cvxpy as cp
 
@@ -114,7 +114,7 @@ def build_model(problem: Problem) -> _Model:
     penalty = cp.sum(cp.hstack([M[d, d] for M in Z + Zp]))
     objective = cp.Minimize(problem.loss.cvxpy(Yhat, problem.Y) + beta * penalty)
     cp_problem = cp.Problem(objective, constraints)
-    return _Model(cp_problem, beta, Z, Zp, link, problem.X, problem.Y, _model_key(problem))
+    return _ConicModel(cp_problem, beta, Z, Zp, link, problem.X, problem.Y, _model_key(problem))
 
 
 class CvxpySolver(Solver):
@@ -189,7 +189,7 @@ class CvxpySolver(Solver):
         if zero is not None:
             return zero
         state = warm_start.warm_state if warm_start is not None else None
-        if isinstance(state, _Model) and state.matches(problem):
+        if isinstance(state, _ConicModel) and state.matches(problem):
             model, reused = state, True
         else:
             self.check_memory(problem)
@@ -227,7 +227,7 @@ class CvxpySolver(Solver):
         else:  # CVXPY's dual of `Yhat == F s` is V, the dual point of (24)
             dual = None if model.link.dual_value is None else np.asarray(model.link.dual_value, dtype=float)
         deadline = None if max_time is None else start + float(max_time)
-        network, certificate = refine(problem, network, tol=tol, dual=dual, deadline=deadline)
+        network, certificate = tighten(problem, network, tol=tol, dual=dual, deadline=deadline)
         stats = model.cp_problem.solver_stats
         return certified_result(
             network, certificate, tol=tol, solver=self.name, objective=problem.lifted_objective(Z, Zp),

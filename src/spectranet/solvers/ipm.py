@@ -31,7 +31,9 @@ import numpy as np
 import scipy.linalg as sla
 
 from .._blas import single_threaded_blas
-from ._conic import max_step as _max_step, nt_scaling as _nt_scaling, sym as _sym
+from ._conic import max_step as _max_step
+from ._conic import nt_scaling as _nt_scaling
+from ._conic import sym as _sym
 from ._schur import kernel_matrix
 from .ipm_newton import _hessian_sqrt, _Newton
 
@@ -141,11 +143,11 @@ def _max_ratio(pairs):
 class _Step:
     """The Newton systems of one iteration (shared by the predictor and the corrector)."""
 
-    def __init__(self, problem, Z, S, Yhat, r1, rp, box, split, refine=2):
+    def __init__(self, problem, Z, S, Yhat, r1, rp, box, split, refinements=2):
         self.R, self.Rinv, self.lam = _nt_scaling(Z, S)
         store = not low_memory(problem)
         self.problem, self.Yhat, self.r1, self.rp, self.box = problem, Yhat, r1, rp, box
-        self.refine = refine
+        self.refinements = refinements
         sgn, Gm = np.array([1.0, -1.0]), np.diag(np.r_[np.ones(problem.n_features), -1.0])
         if box:  # effective Hessian 1 / theta of the box form
             V, t, lo, hi, q = box
@@ -169,7 +171,7 @@ class _Step:
             t, s = self.box[1], self.s
             a = target / s - t
             r = (r - a[0] + a[1]) / self.theta
-        dV, dy, dZ, dS = self.newton.solve(r, Rc, self.rp, self.hmul, refine=self.refine)
+        dV, dy, dZ, dS = self.newton.solve(r, Rc, self.rp, self.hmul, refinements=self.refinements)
         dZ, dS = _sym(dZ), _sym(dS)
         dZt, dSt = Rinv @ dZ @ Rinv.swapaxes(-1, -2), R.swapaxes(-1, -2) @ dS @ R
         alpha = min(_max_step(self.lam, dZt), _max_step(self.lam, dSt))
@@ -200,8 +202,8 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
     centering kept above :data:`KAPPA` times the relative link residual), dual-feasible start;
     see the module docstring and :class:`_Newton`. Smooth losses (squared, logistic, softmax)
     enter through their gradient and Hessian. The others (Huber, absolute, hinge) through the box
-    form of their dual (:meth:`Loss.dual_box <spectranet.losses.Loss.dual_box>`), with slacks :math:`s = (V - lo, hi - V)` and
-    multipliers :math:`t` in the complementarity: the link becomes
+    form of their dual (:meth:`Loss.dual_box <spectranet.losses.Loss.dual_box>`), with slacks
+    :math:`s = (V - lo, hi - V)` and multipliers :math:`t` in the complementarity: the link becomes
     :math:`\hat Y - Y + qV - t_{lo} + t_{hi} = 0`, whose Newton step has the form of the smooth
     case with the positive diagonal Hessian :math:`(q + t_{lo}/s_{lo} + t_{hi}/s_{hi})^{-1}`.
     For a non-quadratic smooth loss (logistic, softmax), whose link is nonlinear, the step is
@@ -415,7 +417,7 @@ class _PathFollowing:
         p, nu = self.p, self.nu
         box = None if self.box is None else (x.V, x.t) + tuple(self.box)
         step = _Step(self.problem, x.Z, x.S, m.Yhat, m.r1, m.rp, box,
-                     split=m.gap <= SPLIT_GAP, refine=2 if m.gap <= REFINE_GAP else 0)
+                     split=m.gap <= SPLIT_GAP, refinements=2 if m.gap <= REFINE_GAP else 0)
         # predictor (affine scaling): Delta Z + W Delta S W = -Z, box target 0
         (dZ, dS, dV, dy, dt), dZt, dSt, alpha = step.direction(-x.Z, 0.0)
         alpha = min(1.0, alpha)

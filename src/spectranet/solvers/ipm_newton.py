@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import lifted_map
+from ..kernels import lifted_map, svec_indices
 from ._schur import _factor, _kernel, _kernel_cross, _parts, kernel_sum
 
 __all__ = ["SPLIT", "SPLIT_MIN"]
@@ -56,8 +56,10 @@ class _Newton:
     sample system, nearly singular near the optimum), which leaves the projected kernel
     :math:`\hat K_k = \sum_\pm K(W) - g g^\top/\gamma`, the Gram matrix of
     :math:`\Pi(R^\top A_i R)` (:math:`\Pi`: projection orthogonal to :math:`R^\top G R`). With
-    :math:`\mathcal S = (\nabla^2\ell)^{1/2}`, :math:`\rho = \mathcal S^+ r_1`, :math:`r_1^\perp = r_1 - \mathcal S\rho`:
-    :math:`(I + \mathcal S\hat K\mathcal S)\, w = \mathcal S(\mathcal A(\Delta M)|_{\Delta V = 0} - \hat K r_1^\perp) + \rho`,
+    :math:`\mathcal S = (\nabla^2\ell)^{1/2}`, :math:`\rho = \mathcal S^+ r_1`,
+    :math:`r_1^\perp = r_1 - \mathcal S\rho`:
+    :math:`(I + \mathcal S\hat K\mathcal S)\, w
+    = \mathcal S(\mathcal A(\Delta M)|_{\Delta V = 0} - \hat K r_1^\perp) + \rho`,
     :math:`\Delta V = -r_1^\perp - \mathcal S w` (no cancellation, the Hessian is not inverted).
 
     Near the optimum :math:`W` has eigenvalues :math:`\omega` of order :math:`\mu^{-1/2}` on the
@@ -107,11 +109,10 @@ class _Newton:
                 # huge part: Gram of svec(R_a^T (A_i - g_i G / gamma) R_a), kept as a factor F
                 Ra, Ri = Rb[:, act], Rb[:, ~act]
                 U, rho = X @ Ra[:d], Ra[d]
-                iu, ju = np.triu_indices(r)
+                iu, ju, wts = svec_indices(r)
                 Gaa = Ra.T @ Gm @ Ra
                 F = a * U[:, iu] * U[:, ju] + h * (U[:, iu] * rho[ju] + rho[iu] * U[:, ju])
                 F += c * rho[iu] * rho[ju] - np.outer(g / gamma, Gaa[iu, ju])
-                wts = np.where(iu == ju, 1.0, np.sqrt(2.0))
                 self.F[k].append(F * wts)
                 self.blocks.append((k, s, act, slice(q0, q0 + iu.size), iu, ju, wts, Gaa))
                 q0 += iu.size
@@ -218,8 +219,8 @@ class _Newton:
             Bt[k, s][np.ix_(act, act)] = sgn[s] * M + y0[k, s] * Gaa
         return dV, dy, Rc + Rb @ Bt @ Rb.swapaxes(-1, -2), -AdV - dy[:, :, None, None] * self.Gm
 
-    def solve(self, r1, Rc, rp, hmul, refine=2):
-        """Solve the Newton system, with up to ``refine`` steps of iterative refinement on the link
+    def solve(self, r1, Rc, rp, hmul, refinements=2):
+        """Solve the Newton system, with up to ``refinements`` steps of iterative refinement on the link
         and equality equations (residuals computed matrix-free; ``hmul(D)`` applies the loss
         Hessian), each kept only if it reduces the residual."""
         problem, sgn = self.problem, self.sgn
@@ -232,7 +233,7 @@ class _Newton:
         step = self._solve_once(r1, Rc, rp)
         res = residual(step)
         size = max(np.max(np.abs(res[0])), np.max(np.abs(res[1])))
-        for _ in range(refine):
+        for _ in range(refinements):
             if size <= 1e-15 * (np.max(np.abs(step[0])) + np.max(np.abs(r1)) + 1e-300):
                 break
             corr = self._solve_once(-res[0], np.zeros_like(Rc), res[1])

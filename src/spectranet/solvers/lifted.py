@@ -188,7 +188,7 @@ class _Objective:
             # the three terms cancel (a large step far from the optimum): the loss from the outputs
             Yhat = problem.forward(smat(m, self.f + 1))
             return float(problem.loss.value(Yhat, problem.Y)), Hm - self.b, problem.Y - Yhat
-        
+
         Yhat = problem.forward(smat(m, self.f + 1))
         G = problem.loss.gradient(Yhat, problem.Y)
         value = float(problem.loss.value(Yhat, problem.Y))
@@ -345,7 +345,8 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
         if gap <= tol and pres <= 1e-9:
             status = "optimal"
             break
-        if accept is not None and gap <= accept_gap and pres <= 1e-9 and accept(Z[:, 0], Z[:, 1], S[:, 0], S[:, 1], t, V):
+        if (accept is not None and gap <= accept_gap and pres <= 1e-9
+                and accept(Z[:, 0], Z[:, 1], S[:, 0], S[:, 1], t, V)):
             status, best = "optimal", (gap, it, Z.copy(), primal, bound, t, V, S.copy())
             log("lifted: iterate %d accepted by the caller", it)
             break
@@ -361,12 +362,12 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
         try:
             with single_threaded_blas(2 * newton_order(problem) <= SINGLE_THREAD_ORDER):
                 system = _NewtonSystem(Z, S, objective.hessian, blocks, g)
-                refine = 2 if gap < 1e-3 else 0
-                lam_nt, R = system.lam, system.R
+                refinements = 2 if gap < 1e-3 else 0
+                lam_nt = system.lam
                 # predictor (affine scaling): scaled target -Lambda
                 B = np.zeros_like(Z)
                 B[..., np.arange(p), np.arange(p)] = -lam_nt
-                dZ, dS, dy, dZt, dSt = system.solve(B, rd, rp, refine)
+                dZ, dS, dy, dZt, dSt = system.solve(B, rd, rp, refinements)
                 alpha = min(1.0, max_step(lam_nt, dZt), max_step(lam_nt, dSt))
                 mu_aff = float(np.sum((Z + alpha * dZ) * (S + alpha * dS))) / nu
                 sigma = min(1.0, max(mu_aff / mu, 0.0) ** 3)
@@ -374,7 +375,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
                 B = sigma * mu * np.eye(p) - sym(dZt @ dSt)
                 B = 2.0 * B / (lam_nt[..., :, None] + lam_nt[..., None, :])
                 B[..., np.arange(p), np.arange(p)] -= lam_nt
-                dZ, dS, dy, dZt, dSt = system.solve(B, rd, rp, refine)
+                dZ, dS, dy, dZt, dSt = system.solve(B, rd, rp, refinements)
         except (np.linalg.LinAlgError, sla.LinAlgError) as exc:
             status = "numerical"
             log("lifted: factorization failed (%s); stopping", exc)

@@ -108,23 +108,23 @@ class _NewtonSystem:
         dy = np.einsum("psd,psd->ps", self.c, Axi - rhs) / self.cc
         return xi, dy, Hdm
 
-    def solve(self, B, rd, rp, refine: int = 0):
+    def solve(self, B, rd, rp, refinements: int = 0):
         r"""The Newton step for the scaled complementarity target ``B`` (``(P, 2, p, p)``:
         :math:`R^{-1}\Delta Z R^{-\top} + R^\top \Delta S R = B`), the dual residual ``rd``
-        (``(P, 2, D)``) and the equality's violation ``rp`` (``(P, 2)``), with up to ``refine``
+        (``(P, 2, D)``) and the equality's violation ``rp`` (``(P, 2)``), with up to ``refinements``
         rounds of iterative refinement of the reduced system (each kept if it reduces its
         residual). Returns ``(dZ, dS, dy, dZt, dSt)`` (the last two scaled)."""
         Ut = self.U.swapaxes(-1, -2)
         rhs = svec(B) - np.einsum("psde,pse->psd", Ut, rd)
         xi, dy, Hdm = self._kkt(rhs, rp)
-        if refine:
+        if refinements:
             def residual(xi, dy):
                 Axi = self._apply(xi)[0]
                 return rhs - Axi + self.c * dy[..., None], -rp - np.einsum("psd,psd->ps", self.c, xi)
 
             res = residual(xi, dy)
             size = max(float(np.max(np.abs(r))) for r in res)
-            for _ in range(refine):
+            for _ in range(refinements):
                 cxi, cdy, _ = self._kkt(res[0], -res[1])
                 new = (xi + cxi, dy + cdy)
                 new_res = residual(*new)

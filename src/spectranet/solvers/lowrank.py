@@ -298,7 +298,7 @@ def solve_lowrank(problem, *, tol: float = 1e-6, max_rounds: int = 200, verbose:
     start = time.perf_counter()
     factors = _Factors(problem)
     Yhat = np.zeros(problem.Y.shape)
-    rounds, w = 0, np.zeros(0)
+    rounds = 0
     best = None
     while True:
         V = problem.loss.project_dual(-problem.loss.gradient(Yhat, problem.Y), problem.Y)

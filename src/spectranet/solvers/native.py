@@ -32,13 +32,11 @@ from __future__ import annotations
 import logging
 import time
 
-import numpy as np
-
-from ..data import check_max_time, check_positive_beta, check_tol
-from ..certificate import certify_problem
-from ..local import column_generation, polish, refine
-from ..network import PolyNetwork
 from .. import newton
+from ..certificate import certify_problem
+from ..data import check_max_time, check_positive_beta, check_tol
+from ..local import column_generation, polish, tighten
+from ..network import PolyNetwork
 from . import dispatch
 from .base import Solver, SolveResult, certified_result, compress_network, extract_network, zero_if_optimal
 
@@ -52,7 +50,7 @@ ENGINES = ("auto", "ipm", "lifted", "lowrank", "columns")
 TRIAL_GAP = 0.1
 #: the interior-point engines stop at a certified relative gap of IPM_GAP * tol: the extracted
 #: network is then certified by the engine's dual to about half that (measured on the planted
-#: 1000 x 50 and UCI instances), and :func:`refine` only works on when it is not
+#: 1000 x 50 and UCI instances), and :func:`~spectranet.local.tighten` only works on when it is not
 IPM_GAP = 0.1
 #: from a relative gap of ACCEPT_GAP * tol on, each interior-point iterate's extracted network is
 #: certified (two eigendecompositions of order f+1 and a pass over the data): the first one
@@ -77,11 +75,7 @@ def _start_network(problem, warm_start) -> PolyNetwork | None:
             problem.n_features, problem.n_outputs, problem.activation, problem.architecture):
         logger.info("warm start ignored: its network does not match the problem")
         return None
-    norms = np.linalg.norm(net.first_layer, axis=1)
-    if net.n_neurons and not np.allclose(norms, 1.0, rtol=0, atol=1e-8):
-        raise ValueError("a warm-start network must have unit-norm first-layer rows (problem (P)); got "
-                         f"norms in [{norms.min():.3g}, {norms.max():.3g}]")
-    return net
+    return net.check_unit_norm("a warm-start network")
 
 
 def _units(problem):
@@ -251,7 +245,9 @@ class _Run:
 
     def until(self, deadline):
         """The earlier of ``deadline`` and the solve's own (``max_time``)."""
-        return self.deadline if deadline is None else (deadline if self.deadline is None else min(deadline, self.deadline))
+        if deadline is None or self.deadline is None:
+            return self.deadline if deadline is None else deadline
+        return min(deadline, self.deadline)
 
     def out_of_time(self) -> bool:
         if self.deadline is not None and time.perf_counter() > self.deadline:
@@ -362,7 +358,7 @@ class _Run:
             self.lifted = lifted or self.lifted
         else:
             network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
-            network, cert = refine(problem, network, tol=tol, dual=dual, deadline=self.deadline)
+            network, cert = tighten(problem, network, tol=tol, dual=dual, deadline=self.deadline)
             if sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time():
                 network, cert, lifted = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
                 self.lifted = lifted or self.lifted
