@@ -33,6 +33,22 @@ def test_quick_demo_prints_the_comparison_and_writes_plots(tmp_path, capsys):
         assert {r["optimizer"] for r in sel if r["method"] == "backprop"} == {"sgd", "adam"}
 
 
+def test_quick_demo_runs_without_pytorch(tmp_path, capsys, monkeypatch):
+    """A plain install (no torch extra) runs the demo: convex fits and certificates, one note."""
+    from spectranet.experiments import demo
+
+    monkeypatch.setattr(demo, "_has_torch", lambda: False)
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "--quick", "--quiet", "--out", str(out_dir)]) == 0
+    out = capsys.readouterr().out
+    assert demo.MISSING_TORCH in out
+    assert out.count("optimal: True") == 2 and "SGD lr=" not in out and "Adam lr=" not in out
+    with open(out_dir / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["method"] for r in rows] == ["convex", "convex"]
+    assert not (out_dir / "demo_planted.png").exists()
+
+
 def test_experiment_help_lists_the_figures(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["experiment", "--help"])

@@ -21,7 +21,7 @@ from .problem import Problem
 from .proof import certify
 from .solvers import SolveResult, available_solvers, get_solver
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BackpropPolyNetClassifier",

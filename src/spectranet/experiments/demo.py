@@ -11,10 +11,15 @@ r"""The demo (``spectranet demo``): the paper's comparison on data that ship wit
 Every training objective is the objective (P) of :class:`~spectranet.Problem`; the gap column
 is (objective − certified lower bound of the convex fit) / objective. The certificate is also
 applied to the best backprop network (its own dual bound says it is not optimal).
+
+The demo is the first thing a new user runs, so it runs on a plain ``pip install spectranet``:
+without PyTorch the backprop runs are skipped, without matplotlib the plots, each with a one-line
+note (``pip install 'spectranet[torch]' matplotlib`` adds them).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
@@ -38,6 +43,9 @@ from .fig4 import planted_split
 
 __all__ = ["demo_table", "run"]
 
+MISSING_TORCH = ("PyTorch is not installed: the backprop runs are skipped, the convex fits and their "
+                 "certificates shown (pip install 'spectranet[torch]')")
+
 NAME = "demo"
 FULL = {"planted_lrs": {"sgd": (1e-3, 3e-3, 1e-2), "adam": (1e-3, 3e-3, 1e-2)}, "planted_seeds": (0, 1),
             "planted_epochs": 300, "cancer_lrs": {"sgd": (1e-3, 1e-2), "adam": (1e-3, 1e-2)}, "cancer_epochs": 100}
@@ -51,6 +59,9 @@ def run(out_dir, *, quick=False, progress: Progress | None = None) -> Experiment
     progress = progress or Progress()
     result = ExperimentResult(NAME, out_dir=out_dir)
     plotter = Plotter(out_dir)
+    if not _has_torch():
+        grid = dict(grid, planted_lrs={}, cancer_lrs={})
+        result.notes.append(MISSING_TORCH)
     _planted(result, grid, progress, plotter)
     _breast_cancer(result, grid, progress, plotter)
     fill_gaps(result.rows)
@@ -60,8 +71,12 @@ def run(out_dir, *, quick=False, progress: Progress | None = None) -> Experiment
     return result
 
 
+def _has_torch() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
 def _backprop_runs(template, X, y, lrs, seeds, evaluate, common, result, progress, validation=None):
-    curves = {}
+    curves = {}  # no learning rates (no PyTorch): no runs
     for opt, opt_lrs in lrs.items():
         for lr in opt_lrs:
             for seed in seeds:
@@ -99,7 +114,7 @@ def _planted(result, grid, progress, plotter):
                           result, progress, validation=(X_test, y_test))
     progress.close()
     _certificate_notes(result, "planted", convex, runs, X, y, "squared", beta)
-    if plotter.available:
+    if plotter.available and runs:  # the plots compare backprop with the convex optimum
         _plot(plotter, "demo_planted.png", "planted square-activation regression (Fig. 4 setup)", runs,
               convex.objective_, convex_test, timer.seconds, test_curves=True)
 
@@ -131,7 +146,7 @@ def _breast_cancer(result, grid, progress, plotter):
                           lambda est: (est.score(Xte, yte), "test_accuracy"), common, result, progress)
     progress.close()
     _certificate_notes(result, "breast cancer", convex, runs, Xtr, 2.0 * ytr - 1.0, "logistic", beta)
-    if plotter.available:
+    if plotter.available and runs:  # the plots compare backprop with the convex optimum
         _plot(plotter, "demo_breast_cancer.png", "breast cancer, logistic loss, relu-like activation", runs,
               convex.objective_, None, timer.seconds, test_curves=False)
 
@@ -145,6 +160,8 @@ def _certificate_notes(result, task, convex, runs, X, Y, loss, beta):
     c = convex.certificate_
     result.notes.append(f"{task}: certificate of the convex fit: objective {c.objective:.8g}, lower bound "
                         f"{c.lower_bound:.8g}, gap {c.gap:.1e}, optimal: {c.is_optimal}")
+    if not runs:
+        return
     (opt, lr, seed), best = min(runs.items(), key=lambda kv: kv[1].network_objective_)
     c = certify(best.network_, X, Y, loss=loss, beta=beta)
     result.notes.append(
