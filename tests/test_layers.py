@@ -15,7 +15,8 @@ ROOT = Path(spectranet.__file__).parent
 
 #: each module (or package prefix) and its layer; a module may import from its own layer or below
 LAYERS = {
-    "leaves": ["exceptions", "_blas", "_torch", "activations", "losses", "penalties", "architectures"],
+    "leaves": ["exceptions", "_blas", "_torch", "_docstrings", "_loss_docstrings", "activations", "losses", "penalties",
+               "architectures"],
     "kernels": ["kernels"],
     "data": ["data"],
     "model": ["witness", "network", "problem", "reductions"],

@@ -1,10 +1,13 @@
 """The witness a fitted network carries: its certificate travels with it, through save and load."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
 from spectranet import ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, certify
-from spectranet.witness import Witness, data_fingerprint
+from spectranet.losses import HuberLoss
+from spectranet.witness import Witness, check_loss_spec, data_fingerprint, loss_from_spec
 
 from ._data import planted
 
@@ -58,3 +61,32 @@ def test_classifier_witness_is_in_the_loss_encoding():
     assert clf.network_.witness.loss == {"name": "logistic"}
     signs = np.where(labels == clf.classes_[1], 1.0, -1.0)
     assert certify(clf.network_, X, signs).is_optimal
+
+
+@dataclass(frozen=True)
+class TunedHuber(HuberLoss):
+    """A loss defined outside the library (here a renamed Huber loss with its own field)."""
+
+    name = "tuned_huber"
+
+
+def test_a_user_defined_loss_travels_with_the_witness(tmp_path):
+    X, y, _ = planted(n=60, d=4, seed=9)
+    est = ConvexPolyNetRegressor(beta=0.05, loss=TunedHuber(delta=0.5), solver="clarabel").fit(X, y)
+    spec = est.network_.witness.loss
+    assert spec == {"name": "tuned_huber", "class": f"{__name__}.TunedHuber", "delta": 0.5}
+    est.network_.save(tmp_path / "user")
+    back = PolyNetwork.load(tmp_path / "user")  # resolved only when used: the module is imported
+    cert = certify(back, X, y)  # loss and beta from the witness
+    assert cert.is_optimal and cert.gap == pytest.approx(est.gap_, abs=1e-9)
+    assert loss_from_spec(spec) == TunedHuber(delta=0.5)
+
+
+def test_a_user_defined_loss_whose_module_is_not_imported_is_named():
+    spec = {"name": "pinball", "class": "not_imported_module.Pinball", "tau": 0.9}
+    check_loss_spec(spec)  # the file's description is well formed
+    with pytest.raises(ValueError, match=r"user-defined loss 'pinball' \(not_imported_module.Pinball\), whose "
+                                         r"module is not imported; import it first, or pass the loss object"):
+        loss_from_spec(spec)
+    with pytest.raises(ValueError, match="'class' must be 'module.QualName', got 3"):
+        check_loss_spec({"name": "pinball", "class": 3})

@@ -1,8 +1,22 @@
-"""spectranet: globally optimal two-layer polynomial-activation networks by semidefinite lifting.
+r"""spectranet: globally optimal two-layer polynomial-activation networks by semidefinite lifting.
 
-Solves the convex program over neural spectrahedra (Bartan & Pilanci, "Neural Spectrahedra
-and Semidefinite Lifts"), recovers the network by neural decomposition and certifies its
-global optimality with a dual bound. ``import spectranet`` imports neither torch nor cvxpy.
+Trains :math:`f(x) = \sum_j \sigma(x^\top u_j)\,\alpha_j` with :math:`\sigma(t) = a t^2 + b t + c` on
+problem (P), eq. (20) of Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*,
+
+.. math:: \min_{\|u_j\|_2 = 1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(X u_j)\,\alpha_j^\top, Y\Big)
+          + \beta \sum_j \|\alpha_j\|_1,
+
+by solving the convex program (21) over neural spectrahedra, recovers the network by neural
+decomposition (Section 4) and certifies its global optimality with a dual bound (eqs. (24), (26)).
+``import spectranet`` imports neither torch nor cvxpy.
+
+The public names: the estimators :class:`ConvexPolyNetRegressor` and :class:`ConvexPolyNetClassifier`;
+:class:`PolyNetwork`, :class:`PolyActivation`, :class:`Dense` and :class:`Conv2D`; :func:`certify`,
+:class:`Certificate` and :func:`beta_max`; :class:`Problem`, :func:`get_solver`,
+:func:`available_solvers`, :class:`SolveResult`, :func:`regularization_path` and :class:`PathResult`;
+:func:`solve_cubic`, :func:`cubic_weights` and :func:`cubic_objective`; :class:`Loss` and
+:func:`get_loss`; the backprop baselines; the data loaders and :func:`make_planted`;
+:func:`subset_sum_instance`; the exceptions; and ``__version__``, the installed version.
 """
 
 from .activations import PolyActivation

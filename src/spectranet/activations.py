@@ -16,11 +16,41 @@ __all__ = ["PolyActivation", "as_activation", "PRESETS"]
 class PolyActivation:
     r"""Immutable degree-two polynomial activation :math:`\sigma(t) = a t^2 + b t + c`.
 
+    The activation of every network of the library: with it the output of a neuron,
+    :math:`\sigma(x^\top u)\,\alpha = \langle \phi(x), (u u^\top \alpha, u \alpha, \alpha)\rangle`, is
+    linear in the lifted features :math:`\phi(x) = (a x x^\top, b x, c)`, which makes the training
+    problem (P) a convex program over neural spectrahedra. The presets approximate ReLU and swish
+    (the paper's Fig. 1); :meth:`fit` fits any other activation on an interval.
+
     Parameters
     ----------
     a, b, c : float
         Coefficients. ``a`` may be zero only if the network is then linear in its
         first layer (still a valid, if degenerate, lift).
+
+    Attributes
+    ----------
+    a, b, c : float
+        The coefficients, as floats.
+    coefficients : tuple of float
+        ``(a, b, c)``.
+
+    Raises
+    ------
+    TypeError
+        If a coefficient is not a real number (booleans included).
+    ValueError
+        If a coefficient is not finite, or ``a = b = 0`` (a constant activation).
+
+    See Also
+    --------
+    spectranet.PolyNetwork : The network :math:`\sum_j \sigma(x^\top u_j)\,\alpha_j`.
+    spectranet.ConvexPolyNetRegressor : Takes a preset name, a tuple ``(a, b, c)`` or an instance.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (11) (the lifted
+    features), Fig. 1 (the ReLU and swish approximations) and eq. (20) (problem (P)).
 
     Examples
     --------
@@ -28,6 +58,8 @@ class PolyActivation:
     PolyActivation(a=0.09, b=0.5, c=0.47)
     >>> PolyActivation(1.0, 0.0, 0.0)(np.array([2.0]))
     array([4.])
+    >>> PolyActivation(0.09, 0.5, 0.47).derivative(np.array([0.0, 1.0]))
+    array([0.5 , 0.68])
     """
 
     a: float
@@ -54,7 +86,18 @@ class PolyActivation:
         return (self.a * t + self.b) * t + self.c
 
     def derivative(self, t):
-        """Evaluate :math:`\\sigma'(t) = 2 a t + b` elementwise."""
+        """Evaluate the derivative :math:`\\sigma'(t) = 2 a t + b` elementwise.
+
+        Parameters
+        ----------
+        t : ndarray or torch.Tensor
+            Pre-activations.
+
+        Returns
+        -------
+        ndarray or torch.Tensor
+            :math:`\\sigma'(t)`, of the type and shape of ``t``.
+        """
         return 2.0 * self.a * t + self.b
 
     @property
@@ -64,7 +107,24 @@ class PolyActivation:
 
     @classmethod
     def from_name(cls, name: str) -> "PolyActivation":
-        """Preset by name: ``"square"``, ``"relu"`` or ``"swish"``."""
+        """Return the preset activation of a name.
+
+        Parameters
+        ----------
+        name : {"square", "relu", "swish"}
+            ``"square"``: :math:`t^2`; ``"relu"``: :math:`0.09 t^2 + 0.5 t + 0.47`;
+            ``"swish"``: :math:`0.1 t^2 + 0.5 t + 0.24` (the paper's Fig. 1).
+
+        Returns
+        -------
+        PolyActivation
+            The preset.
+
+        Raises
+        ------
+        ValueError
+            If ``name`` is not a preset.
+        """
         try:
             return cls(*PRESETS[name])
         except KeyError:
@@ -95,6 +155,19 @@ class PolyActivation:
             Fit interval ``(lo, hi)`` with ``lo < hi``.
         n_panels : int
             Number of quadrature panels.
+
+        Returns
+        -------
+        PolyActivation
+            The fitted activation (coefficients rounded to 12 decimals).
+
+        Raises
+        ------
+        TypeError
+            If ``function`` is not callable.
+        ValueError
+            If the interval is not finite with ``lo < hi``, or ``function`` does not return finite
+            values of its input's shape.
 
         Examples
         --------
@@ -127,7 +200,25 @@ PRESETS: dict[str, tuple[float, float, float]] = {
 
 
 def as_activation(activation) -> PolyActivation:
-    """Coerce a preset name, an ``(a, b, c)`` tuple or a :class:`PolyActivation`."""
+    """Coerce a preset name, an ``(a, b, c)`` tuple or a :class:`PolyActivation`.
+
+    Parameters
+    ----------
+    activation : str, tuple or list of three floats, or PolyActivation
+        The activation.
+
+    Returns
+    -------
+    PolyActivation
+        ``activation`` itself if it is one.
+
+    Raises
+    ------
+    TypeError
+        If ``activation`` is none of these.
+    ValueError
+        If it is an unknown preset name or invalid coefficients.
+    """
     if isinstance(activation, PolyActivation):
         return activation
     if isinstance(activation, str):

@@ -41,16 +41,45 @@ CHUNK_FLOATS = 4_000_000
 
 @dataclass(frozen=True)
 class Dense:
-    """Fully connected network: each neuron sees the whole sample, one pair per output."""
+    r"""Fully connected architecture: each neuron sees the whole sample, one pair per output.
+
+    The default architecture (``architecture=None``): the network
+    :math:`f(x) = \sum_j \sigma(x^\top u_j)\,\alpha_j` with one group, the sample itself
+    (:math:`f = d`), and the convex program (21) with one pair :math:`(Z_k, Z_k') \in \mathcal{N}_d`
+    per output :math:`k`.
+
+    Attributes
+    ----------
+    is_dense : bool
+        True.
+
+    See Also
+    --------
+    Conv2D : A convolutional first layer.
+    spectranet.ConvexPolyNetRegressor : Takes it as ``architecture``.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (the network and
+    problem (P)) and eq. (21) (its convex program); Table 1 (the vector output).
+
+    Examples
+    --------
+    >>> Dense().n_groups(), Dense().to_dict()
+    (1, {'type': 'dense'})
+    """
 
     @property
     def is_dense(self) -> bool:
+        """Whether the architecture is fully connected (True)."""
         return True
 
     def n_groups(self) -> int:
+        """Return the number of groups per neuron: 1."""
         return 1
 
     def to_dict(self) -> dict:
+        """Return the JSON-able description ``{"type": "dense"}`` (see :func:`architecture_from_dict`)."""
         return {"type": "dense"}
 
     def __repr__(self) -> str:
@@ -91,14 +120,19 @@ class Conv2D:
 
     Images are rows of length ``C*H*W`` (channels first, the layout of ``X.reshape(n, C, H, W)``)
     or arrays of shape ``(N, C, H, W)``. Filters are vectors of length ``f = C*kh*kw`` in the
-    layout of a ``torch.nn.Conv2d`` weight ``(C, kh, kw)``.
+    layout of a ``torch.nn.Conv2d`` weight ``(C, kh, kw)``. The network is
+    :math:`f(x)_k = \sum_j \sum_g \alpha_{jgk} \frac{1}{|g|} \sum_{l \in g} \sigma(x_l^\top u_j)`
+    over the groups :math:`g` of patches :math:`x_l`; its convex program has one pair
+    :math:`(Z_p, Z_p') \in \mathcal{N}_f` per (group, output), ``p = g*C + k``.
 
     Parameters
     ----------
     image_shape : tuple of int
         ``(C, H, W)``, or ``(H, W)`` for one channel.
     kernel_size : int or (int, int)
+        Filter height and width ``(kh, kw)``.
     stride : int or (int, int), default=1
+        Steps between patches.
     padding : int or (int, int), default=0
         Zeros added on each side.
     pool : None, int or "global", default=None
@@ -106,6 +140,49 @@ class Conv2D:
         pooling over non-overlapping ``P x P`` windows of the output map (``torch.nn.AvgPool2d(P)``:
         a remainder that does not fill a window is dropped); ``"global"``: the average over all
         patches (one group).
+
+    Attributes
+    ----------
+    image_shape : tuple of int
+        ``(C, H, W)``.
+    kernel_size, stride, padding : tuple of int
+        Pairs ``(h, w)``.
+    pool : None, int or "global"
+        The ``pool`` argument.
+    filter_size : int
+        ``f = C*kh*kw``, the length of a filter (a first-layer row).
+    n_inputs : int
+        ``C*H*W``, the length of an image row.
+    output_map, pooled_map : tuple of int
+        Shapes of the convolution's output map and of the map after pooling.
+    n_patches : int
+        ``K``, the number of patches (positions of the output map).
+
+    Raises
+    ------
+    TypeError
+        If a size is not an int (or a pair of ints), or ``pool`` is not None, an int or ``"global"``.
+    ValueError
+        If a size is below its minimum, the kernel exceeds the padded image, or the pooling window
+        exceeds the output map.
+
+    See Also
+    --------
+    Dense : The fully connected architecture.
+    spectranet.ConvexPolyNetClassifier : Takes it as ``architecture``.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Table 1 (the CNN and pooling
+    programs of the supplementary material, and their critical widths) and Fig. 5 (global pooling).
+
+    Examples
+    --------
+    >>> arch = Conv2D((1, 6, 6), kernel_size=3, pool=2)
+    >>> arch.filter_size, arch.output_map, arch.n_groups()
+    (9, (4, 4), 4)
+    >>> arch.lift(np.ones((2, 36))).R.shape  # (n, G, r, f): r = min(P, f) factors per group
+    (2, 4, 4, 9)
     """
 
     image_shape: tuple
@@ -148,6 +225,7 @@ class Conv2D:
     # -- geometry ---------------------------------------------------------------
     @property
     def is_dense(self) -> bool:
+        """Whether the architecture is fully connected (False)."""
         return False
 
     @property
@@ -170,6 +248,7 @@ class Conv2D:
 
     @property
     def n_patches(self) -> int:
+        """Number ``K = Ho*Wo`` of patches."""
         Ho, Wo = self.output_map
         return Ho * Wo
 
@@ -184,6 +263,13 @@ class Conv2D:
         return Ho // self.pool, Wo // self.pool
 
     def n_groups(self) -> int:
+        """Return the number ``G`` of groups per filter: patches, pooling windows, or 1 (global).
+
+        Returns
+        -------
+        int
+            The number of groups.
+        """
         Gh, Gw = self.pooled_map
         return Gh * Gw
 
@@ -233,8 +319,17 @@ class Conv2D:
 
     # -- data -------------------------------------------------------------------
     def as_rows(self, X) -> np.ndarray:
-        """Images as float64 rows ``(n, C*H*W)``; accepts rows or ``(N, C, H, W)`` / ``(N, H, W)``
-        (one channel) arrays."""
+        """Return images as float64 rows ``(n, C*H*W)``.
+
+        Parameters
+        ----------
+        X : array-like
+            Rows ``(n, C*H*W)`` or images ``(N, C, H, W)`` (``(N, H, W)`` for one channel).
+
+        Returns
+        -------
+        ndarray of shape (n, C*H*W)
+        """
         X = np.asarray(X, dtype=float)
         if X.ndim >= 3:
             if X.shape[1:] != self.image_shape and not (X.ndim == 3 and (1,) + X.shape[1:] == self.image_shape):
@@ -257,7 +352,19 @@ class Conv2D:
         return images.reshape(X.shape[0], -1)[:, self.patch_index()]
 
     def lift(self, X) -> PatchLift:
-        """The grouped lift of ``X`` (see the module docstring)."""
+        """Return the grouped lift of ``X`` (see the module docstring).
+
+        Parameters
+        ----------
+        X : array-like
+            Images, as for :meth:`as_rows`.
+
+        Returns
+        -------
+        PatchLift
+            ``R`` of shape ``(n, G, r, f)`` with :math:`M_{ig} = \\sum_r R_{igr} R_{igr}^\\top` and the
+            group means ``(n, G, f)``.
+        """
         X = self.as_rows(X)
         groups, f = self.groups(), self.filter_size
         P = groups.shape[1]
@@ -280,6 +387,14 @@ class Conv2D:
         return PatchLift(R, mean)
 
     def to_dict(self) -> dict:
+        """Return the JSON-able description (the inverse of :func:`architecture_from_dict`).
+
+        Returns
+        -------
+        dict
+            ``{"type": "conv2d", "image_shape": ..., "kernel_size": ..., "stride": ...,
+            "padding": ..., "pool": ...}``.
+        """
         return {"type": "conv2d", "image_shape": list(self.image_shape), "kernel_size": list(self.kernel_size),
                 "stride": list(self.stride), "padding": list(self.padding), "pool": self.pool}
 

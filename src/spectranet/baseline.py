@@ -47,6 +47,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docstrings import BACKPROP_RELU, backprop_estimator
 from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
 from .estimators import (
@@ -241,93 +242,18 @@ class _BackpropBase(BaseEstimator):
         return _forward(X, self.first_layer_, self.second_layer_, self.activation_, self.formulation)
 
 
-_DOC = r"""
-    Trains :math:`f(x) = \sum_{j=1}^m \sigma(x^\top u_j)\,\alpha_j` by backpropagation on the
-    objective of ``formulation`` (see :mod:`spectranet.baseline`); for ``"l1"`` it is problem (P),
-
-    .. math:: \min_{\|u_j\|_2 = 1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(X u_j)\,\alpha_j^\top, Y\Big)
-              + \beta \sum_j \|\alpha_j\|_1,
-
-    whose global optimum the convex estimators compute. torch is required to fit.
-
-    Parameters
-    ----------
-    activation : str, tuple (a, b, c) or PolyActivation, default="relu"
-        Degree-two activation, as for the convex estimators.
-    loss : str or Loss, default=DEFAULT_LOSS
-        LOSS_DOC
-    beta : float, default=1e-2
-        Regularization weight :math:`\beta \ge 0` (objectives are sums over samples).
-    n_neurons : int or None, default=None
-        Width m; None means :math:`2(d+1)C`, the bound on the convex program's width (or the
-        width of ``init``); for a CNN the number of filters, by default :math:`2(f+1)GC` capped at
-        :math:`\max(2(f+1)C, 256)` (:func:`spectranet._torch.conv_default_width`).
-    formulation : {"l1", "weight_decay", "cubic"}, default="l1"
-        Objective (P), (P_WD), or the cubic regularization (square activation, dense only).
-    optimizer : {"sgd", "adam"}, default="sgd"
-        SGD with momentum 0.9 (as in the paper) or Adam.
-    lr : float, default=1e-2
-        Learning rate; steps descend the objective divided by n.
-    batch_size : int or None, default=10
-        Minibatch size (None: full batch).
-    max_epochs : int, default=100
-    random_state : int, RandomState or None, default=None
-        Seeds the initialization and the minibatch order (numpy; deterministic on CPU).
-    device : str, default="cpu"
-        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    dtype : {"float64", "float32"}, default="float64"
-        Training precision; ``objective_`` is always evaluated in float64.
-    init : PolyNetwork or None, default=None
-        Start from this network (its function is preserved: rows are rescaled into the
-        formulation, balanced for ``"cubic"``); None draws uniform random weights. A CNN's
-        ``init`` must have the same architecture.
-    verbose : bool, default=False
-        Log the objective after every epoch (``logging``, logger ``spectranet.baseline``).
-    architecture : None, Dense or Conv2D, default=None
-        ``None``/:class:`~spectranet.Dense`: fully connected. :class:`~spectranet.Conv2D`: the
-        library's CNN (filters ``(m, C*kh*kw)``, a second-layer weight per filter, group and
-        output), trained with the torch forward pass of :func:`spectranet._torch.conv_forward`;
-        ``X`` are images as rows ``(n, C*H*W)`` or arrays ``(N, C, H, W)``. With ``"l1"`` the
-        objective is the library's (P) for that architecture (``Problem(..., architecture=...)``).
-
-    Attributes
-    ----------
-    network_ : PolyNetwork
-        The trained network with unit-norm rows (norms moved into :math:`\alpha` for
-        ``"weight_decay"``/``"cubic"``; raw rows for weight decay with a non-homogeneous
-        activation, whose function cannot be rescaled).
-    first_layer_, second_layer_ : ndarray of shape (m, d) and (m, C)
-        Raw trained weights :math:`w_j`, :math:`\alpha_j` (float64); a CNN's are ``(m, f)`` and
-        ``(m, G, C)``.
-    objective_ : float
-        Objective of ``formulation`` on the training data, in float64.
-    network_objective_ : float
-        Objective (P) of ``network_`` (equals ``objective_`` for ``"l1"``; a lower bound on it for
-        ``"cubic"``; for weight decay with a non-homogeneous activation, whose rows are not unit
-        norm, just the loss plus :math:`\beta \sum_j \|\alpha_j\|_1`).
-    loss_curve_ : list of (float, int, float)
-        ``(wall_time_s, epoch, train_objective)`` after each epoch, starting with epoch 0
-        (the start); time counts training steps only, not these evaluations.
-    validation_curve_ : list of (float, int, float)
-        Same for the objective on ``validation_data`` (only when given to ``fit``).
-    diverged_ : bool
-        The objective became NaN or infinite; training stopped with a ConvergenceWarning and
-        the fitted weights are those of the epoch with the lowest objective (never NaN).
-    n_iter_ : int
-        Epochs run.
-    fit_time_ : float
-        Seconds of training.
-    n_features_in_ : int
-"""
-
-
-def _doc(title, default_loss, loss_doc):
-    return f"{title}\n" + _DOC.replace("DEFAULT_LOSS", repr(default_loss)).replace("LOSS_DOC", loss_doc)
-
-
 class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
-    __doc__ = _doc("Regression with a polynomial-activation network trained by backpropagation.",
-                   "squared", '``"squared"``, ``"absolute"``, ``"huber"`` or a Loss.')
+    __doc__ = backprop_estimator(
+        "Regression with a polynomial-activation network trained by backpropagation.", "squared",
+        '``"squared"``, ``"absolute"``, ``"huber"`` or a Loss.', examples="""
+    Examples
+    --------
+    >>> from spectranet import make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> est = BackpropPolyNetRegressor(beta=1e-2, max_epochs=5, random_state=0).fit(X, y)
+    >>> est.network_.n_neurons, len(est.loss_curve_), est.diverged_  # 2(d+1) neurons, epochs 0..5
+    (8, 6, False)
+    """)
 
     def __init__(self, activation="relu", loss="squared", beta=1e-2, n_neurons=None, formulation="l1",
                  optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
@@ -341,8 +267,22 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
         return tags
 
     def fit(self, X, y, validation_data=None):
-        """Train on ``y`` of shape (n,) or (n, n_targets); ``validation_data=(Xv, yv)`` records
-        ``validation_curve_``."""
+        """Train the network by minibatch SGD or Adam.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (for a CNN, images as rows or ``(N, C, H, W)`` arrays).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        validation_data : tuple (Xv, yv), optional
+            Data whose objective is recorded after each epoch in ``validation_curve_``.
+
+        Returns
+        -------
+        self : BackpropPolyNetRegressor
+            The fitted estimator.
+        """
         loss = regression_loss(self.loss, type(self).__name__)
         X, y = validate_data(self, self._image_rows(X), y, multi_output=True, y_numeric=True, dtype=np.float64,
                              ensure_min_samples=2)
@@ -359,12 +299,21 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
 
 
 class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
-    __doc__ = _doc(
-        "Classification with a polynomial-activation network trained by backpropagation.",
-        "logistic", '``"logistic"`` (softmax for more than two classes), ``"hinge"``, ``"squared"``, '
-        '``"softmax"`` or a Loss; targets are encoded as by ConvexPolyNetClassifier '
-        '(one ±1 output for two classes, one-hot or one-vs-rest ±1 otherwise).',
-    ) + "    classes_ : ndarray of shape (n_classes,)\n"
+    __doc__ = backprop_estimator(
+        "Classification with a polynomial-activation network trained by backpropagation.", "logistic",
+        '``"logistic"`` (softmax for more than two classes), ``"hinge"``, ``"squared"``, ``"softmax"`` or a '
+        'Loss; targets are encoded as by ConvexPolyNetClassifier (one ±1 output for two classes, one-hot '
+        'or one-vs-rest ±1 otherwise).', attributes="""    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+""", examples="""
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).standard_normal((40, 3))
+    >>> clf = BackpropPolyNetClassifier(beta=1e-2, max_epochs=20, random_state=0).fit(X, X[:, 0] > 0)
+    >>> bool(clf.score(X, X[:, 0] > 0) > 0.8), clf.classes_.tolist()
+    (True, [False, True])
+    """)
 
     def __init__(self, activation="relu", loss="logistic", beta=1e-2, n_neurons=None, formulation="l1",
                  optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
@@ -380,7 +329,22 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
         return encode_classes(codes, n_classes, loss)
 
     def fit(self, X, y, validation_data=None):
-        """Train the classifier network; ``validation_data=(Xv, yv)`` records ``validation_curve_``."""
+        """Train the classifier network by minibatch SGD or Adam.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (for a CNN, images as rows or ``(N, C, H, W)`` arrays).
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+        validation_data : tuple (Xv, yv), optional
+            Data whose objective is recorded after each epoch in ``validation_curve_``.
+
+        Returns
+        -------
+        self : BackpropPolyNetClassifier
+            The fitted estimator.
+        """
         X, y = validate_data(self, self._image_rows(X), y, dtype=np.float64, ensure_min_samples=2)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -402,14 +366,7 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
 
 
 class BackpropReLUClassifier(BackpropPolyNetClassifier):
-    r"""Two-layer ReLU network :math:`f(x) = \sum_j \max(0, x^\top w_j)\,\alpha_j` trained by
-    backpropagation with weight decay (the ReLU baseline of the paper's Fig. 6).
-
-    Objective :math:`\ell(f(X), Y) + \frac{\beta}{2} \sum_j (\|w_j\|_2^2 + \|\alpha_j\|_2^2)`;
-    no biases (append a constant column to ``X`` for them). Parameters and attributes are those
-    of :class:`BackpropPolyNetClassifier` without ``activation``, ``formulation`` and ``init``
-    and without ``network_``/``network_objective_`` (a ReLU network is no PolyNetwork).
-    """
+    __doc__ = BACKPROP_RELU
 
     activation = "relu_exact"
     formulation = "weight_decay"
@@ -431,12 +388,19 @@ def lr_grid_search(estimator, X, y, lrs, *, optimizers=("sgd", "adam"), seeds=(0
                    validation_data=None):
     """Fit clones of ``estimator`` for every optimizer, learning rate and seed.
 
+    The paper tunes the learning rate of SGD and Adam by such a grid before comparing them with the
+    convex program; this returns every run and the best learning rate of each optimizer.
+
     Parameters
     ----------
-    estimator : a Backprop* estimator (unfitted template)
-    X, y : training data
+    estimator : BackpropPolyNetRegressor, BackpropPolyNetClassifier or BackpropReLUClassifier
+        Unfitted template, cloned for each run.
+    X, y : array-like
+        Training data.
     lrs : iterable of float
+        Learning rates.
     optimizers : iterable of {"sgd", "adam"}
+        Optimizers.
     seeds : iterable of int
         ``random_state`` of each run.
     validation_data : (Xv, yv), optional
@@ -450,6 +414,28 @@ def lr_grid_search(estimator, X, y, lrs, *, optimizers=("sgd", "adam"), seeds=(0
     best_lr : dict
         For each optimizer, the learning rate with the lowest mean training objective over the
         seeds, among those that never diverged (None if all diverged).
+
+    Raises
+    ------
+    ValueError
+        As ``estimator.fit`` (e.g. an unknown optimizer or a learning rate that is not positive).
+
+    See Also
+    --------
+    BackpropPolyNetRegressor : A template.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Section 6 (Figs. 4 and 5: the best
+    learning rate of a grid, SGD and Adam over many step sizes).
+
+    Examples
+    --------
+    >>> from spectranet import make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> rows, best = lr_grid_search(BackpropPolyNetRegressor(max_epochs=3), X, y, [1e-3, 1e-2], optimizers=["sgd"])
+    >>> len(rows), best
+    (2, {'sgd': 0.01})
     """
     rows, optimizers, lrs, seeds = [], tuple(optimizers), tuple(lrs), tuple(seeds)
     for optimizer in optimizers:

@@ -158,7 +158,18 @@ def dual_lower_bound(problem: Problem, V: np.ndarray, violation: Violation | Non
 
 @dataclass(frozen=True)
 class Certificate:
-    r"""Result of :func:`certify`.
+    r"""Certificate of how far a network is from the global optimum of (P): :func:`certify`'s result.
+
+    For a network with outputs :math:`\hat Y` and a dual point :math:`V` (by default
+    :math:`V = -\nabla_{\hat Y} \ell(\hat Y, Y)`), weak duality gives the lower bound
+
+    .. math:: p^* \ \ge\ \max_{0 \le t \le \min(1, \beta/\lambda)} -\ell^*(-t V), \qquad
+              \lambda = \max_k \max_{\|u\|_2 = 1} |V_k^\top \sigma(X u)|,
+
+    and the network is globally optimal when the relative gap between its objective (P) and this
+    bound is zero; with its own gradient this happens exactly when its second layer is optimal for
+    its neurons and :math:`\lambda \le \beta`. The maximizer :math:`u` is the most violated
+    neuron. Made by :func:`~spectranet.certify` (and by every fit); its fields are the attributes.
 
     Attributes
     ----------
@@ -172,7 +183,8 @@ class Certificate:
         :math:`\lambda = \max_u |V^\top \sigma(Xu)|` at the network's own dual point; the
         network is optimal only if ``lam <= beta`` (up to tolerance).
     beta : float
-    neuron, output, sign, pair
+        The :math:`\beta` of the objective.
+    neuron, output, sign, pair : ndarray of shape (d,), int, int, int
         Most violated neuron :math:`u`, the output it would feed, the sign of the second-layer
         weight that decreases the objective, and its pair (``g*C + output``; the output for a
         dense network).
@@ -187,6 +199,27 @@ class Certificate:
     own_gap : float
         The relative gap the network's own gradient proves (equal to ``gap`` when ``source`` is
         ``"gradient"``).
+
+    See Also
+    --------
+    spectranet.certify : Certify any network.
+    spectranet.beta_max : The :math:`\lambda` of the zero network.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (24) and eq. (26) (the dual
+    problems whose feasible points give the bound), eq. (27) (the two quadratic constraints whose
+    maxima give :math:`\lambda`) and Theorem 1.
+
+    Examples
+    --------
+    >>> from spectranet import PolyNetwork, certify, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> cert = certify(PolyNetwork.zero(3, "relu"), X, y, "squared", beta=1e-2)
+    >>> cert.is_optimal, bool(cert.lam > cert.beta), cert.neuron.shape  # add cert.neuron
+    (False, True, (3,))
+    >>> certify(PolyNetwork.zero(3, "relu"), X, y, "squared", beta=1e3).gap  # beta >= beta_max
+    0.0
     """
 
     objective: float

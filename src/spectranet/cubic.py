@@ -185,8 +185,35 @@ def cubic_weights(network: PolyNetwork):
     Returns
     -------
     first_layer : ndarray of shape (m, d)
+        The balanced rows :math:`u_j` (not unit norm).
     second_layer : ndarray of shape (m,) or (m, C)
         Same shape as ``network.second_layer``; neurons with zero weight are dropped.
+
+    Raises
+    ------
+    TypeError
+        If ``network`` is not a PolyNetwork.
+    ValueError
+        If its activation is not the square activation.
+
+    See Also
+    --------
+    cubic_objective : The objective these weights are balanced for.
+    solve_cubic : Returns them as ``result.cubic``.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (2) (cubic
+    regularization) and eqs. (42)-(45) (the same rescaling argument for weight decay).
+
+    Examples
+    --------
+    >>> from spectranet import PolyNetwork
+    >>> W, A = cubic_weights(PolyNetwork([[1.0, 0.0]], [2.0], "square"))
+    >>> bool(np.allclose(W[0, 0] ** 2 * A[0], 2.0))  # the same neuron: ||u||^2 alpha = 2
+    True
+    >>> round(float(np.linalg.norm(W[0]) ** 3), 4), round(float(A[0]) ** 3, 4)  # balanced: 2:1
+    (2.5198, 1.2599)
     """
     if not isinstance(network, PolyNetwork):
         raise TypeError(f"network must be a PolyNetwork, got {type(network).__name__}")
@@ -215,19 +242,56 @@ def cubic_objective(X, Y, loss, beta, first_layer, second_layer, *, output_norm:
               + \frac{\beta}{c_0} \sum_j \big(\|u_j\|_2^3 + \|\alpha_j\|_p^3\big),
               \qquad c_0 = 2^{1/3} + 2^{-2/3}.
 
+    With :math:`p = 1` its minimum over the weights equals the optimum of (P) with the square
+    activation (:func:`solve_cubic` computes it).
+
     Parameters
     ----------
     X : array-like of shape (n, d)
+        The data.
     Y : array-like of shape (n,) or (n, C)
         Targets in the loss's encoding.
     loss : str or Loss
+        The loss :math:`\ell`.
     beta : float
+        The weight :math:`\beta \ge 0`.
     first_layer : array-like of shape (m, d)
+        First-layer weights :math:`u_j` (any norm).
     second_layer : array-like of shape (m,) or (m, C)
+        Second-layer weights :math:`\alpha_j`.
     output_norm : {1, 3}
         ``p``: 1 (default) is the problem equal to the nuclear-norm program; 3 (the
         :math:`\sum_k |\alpha_{jk}|^3` penalty) coincides with it for ``C = 1`` and is
         smaller for neurons feeding several outputs.
+
+    Returns
+    -------
+    float
+        The objective.
+
+    Raises
+    ------
+    ValueError
+        If ``output_norm`` is not 1 or 3, or the data or weights have inconsistent shapes.
+
+    See Also
+    --------
+    cubic_weights : The balanced weights of a network.
+    spectranet.penalties.CubicPenalty : The penalty.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (2) (the problem
+    :math:`P_{SQ}`, with :math:`c_0` as in eq. (42)) and Table 1.
+
+    Examples
+    --------
+    >>> from spectranet import Problem, make_planted
+    >>> X, y = make_planted(40, 3, activation="square", random_state=0)
+    >>> result = solve_cubic(Problem(X, y, "square", "squared", beta=1e-2))
+    >>> W, A = result.cubic.first_layer, result.cubic.second_layer
+    >>> bool(np.isclose(cubic_objective(X, y, "squared", 1e-2, W, A), result.network_objective))
+    True
     """
     penalty = CubicPenalty(output_norm)  # checks output_norm
     problem = Problem(X, Y, SQUARE, loss, beta)
@@ -248,9 +312,8 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
     .. math:: \min_{W_k \in \mathbb{S}^d}\ \ell\big([\operatorname{diag}(X W_k X^\top)]_k, Y\big)
               + \beta \sum_k \|W_k\|_*
 
-    with a CVXPY backend, extracts the unit-norm network from the eigendecompositions of the
-    :math:`W_k^*`, tightens it with :func:`spectranet.local.tighten` and certifies it as a
-    solution of (P) (:func:`spectranet.certificate.certify_problem`), which the
+    with a CVXPY backend, extracts the unit-norm network from the eigendecompositions of the :math:`W_k^*`,
+    tightens it (:func:`spectranet.local.tighten`) and certifies it as a solution of (P), which the
     cubic-regularized problem equals.
 
     Parameters
@@ -261,29 +324,42 @@ def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbo
         ``"clarabel"``, ``"scs"``, ``"mosek"`` or ``"auto"`` (its tolerances are used).
     tol : float
         Target relative certified gap.
-    verbose : bool
-        Show the backend's progress.
-    rank_tol : float
-        Relative eigenvalue cut of the extraction.
+    verbose, rank_tol : bool, float
+        Show the backend's progress; relative eigenvalue cut of the extraction.
     max_time : float, optional
         Seconds at most, the model's build included (the backend's own time limit).
 
     Returns
     -------
     SolveResult
-        ``network`` is the unit-norm network of (P) (the refinement may merge neurons of
-        equal direction that feed different outputs into one); ``objective`` the nuclear-norm program's
-        value; ``lifted`` the pair :math:`Z_k = \operatorname{diag}(W_k^+, \operatorname{tr} W_k^+)`,
-        :math:`Z_k' = \operatorname{diag}(W_k^-, \operatorname{tr} W_k^-)` of program (21);
-        ``cubic`` holds the cubic-regularized weights (:func:`cubic_weights`) and the nuclear-norm
-        program's solution :math:`W_k^*` (:class:`~spectranet.solvers.base.CubicWeights`).
+        ``network`` is the unit-norm network of (P) (the refinement may merge neurons of equal direction
+        that feed different outputs into one); ``objective`` the nuclear-norm program's value; ``lifted``
+        the pair :math:`Z_k = \operatorname{diag}(W_k^+, \operatorname{tr} W_k^+)`,
+        :math:`Z_k' = \operatorname{diag}(W_k^-, \operatorname{tr} W_k^-)` of program (21); ``cubic`` the
+        cubic weights (:func:`cubic_weights`) and :math:`W_k^*` (:class:`~spectranet.solvers.base.CubicWeights`).
 
     Raises
     ------
-    ValueError
-        The activation is not the square activation, or the solver is unknown or missing.
-    SolverError
-        The backend failed or returned no solution.
+    TypeError, ValueError, SolverError
+        If ``problem`` is not a dense square-activation Problem, the solver is unknown or missing, or
+        the backend fails.
+
+    See Also
+    --------
+    spectranet.ConvexPolyNetRegressor : ``regularization="cubic"`` fits this.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (2) (cubic regularization,
+    :math:`P_{SQ}`), Table 1 (its width :math:`m^* \le d`) and eq. (20) (problem (P), which it equals).
+
+    Examples
+    --------
+    >>> from spectranet import Problem, make_planted
+    >>> X, y = make_planted(40, 3, activation="square", random_state=0)
+    >>> result = solve_cubic(Problem(X, y, "square", "squared", beta=1e-2))
+    >>> result.status, result.network.n_neurons <= 3  # m* <= d
+    ('optimal', True)
     """
     import cvxpy as cp
 

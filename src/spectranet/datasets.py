@@ -112,14 +112,33 @@ def load_uci(name: str, data_home: PathLike | None = None, *, return_X_y: bool =
 
     Returns
     -------
-    bunch : Bunch
+    bunch : Bunch or tuple of ndarray
         ``data`` (float64 ``(N, d)``), ``target`` (int64 ``(N,)``), ``feature_names``, ``name``,
-        ``folds`` and ``DESCR``. ``folds`` is the list of ``(train_idx, test_idx)`` 0-based index
-        arrays of ``conxuntos_kfold.dat`` (None if absent); in the collection's files each pair
-        partitions the rows, but the test parts of different pairs overlap (repeated random
-        75/25 splits, not a k-fold partition).
-    (data, target) : tuple of ndarray
-        If ``return_X_y``.
+        ``folds`` and ``DESCR`` (``(data, target)`` if ``return_X_y``). ``folds`` is the list of
+        ``(train_idx, test_idx)`` 0-based index arrays of ``conxuntos_kfold.dat`` (None if absent); in
+        the collection's files each pair partitions the rows, but the test parts of different pairs
+        overlap (repeated random 75/25 splits).
+
+    Raises
+    ------
+    FileNotFoundError, TypeError, ValueError
+        If there is no ``<name>_R.dat``, ``name`` is not a folder name, or the file is malformed.
+
+    See Also
+    --------
+    list_uci : The sets of a data directory.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Figs. 6 and 7 (UCI sets).
+
+    Examples
+    --------
+    >>> import tempfile; tmp = tempfile.TemporaryDirectory(); (Path(tmp.name) / "toy").mkdir()
+    >>> _ = (Path(tmp.name) / "toy" / "toy_R.dat").write_text("a\\tb\\tclass\\n1\\t.5\\t-1\\t0\\n2\\t-.5\\t1\\t1\\n")
+    >>> data = load_uci("toy", data_home=tmp.name); tmp.cleanup()
+    >>> data.data.shape, data.target.tolist(), data.feature_names
+    ((2, 2), [0, 1], ['a', 'b'])
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str (a dataset folder name), got {type(name).__name__}")
@@ -247,7 +266,33 @@ def load_mnist(data_home: PathLike | None = None, digits: Sequence[int] | None =
     Returns
     -------
     X : ndarray
+        The images, ``(N, 784)`` or ``(N, 1, 28, 28)``.
     y : ndarray of int64, shape (N,)
+        The labels.
+
+    Raises
+    ------
+    FileNotFoundError, TypeError, ValueError
+        If an idx file is missing or damaged, or ``split`` or ``digits`` is invalid.
+
+    See Also
+    --------
+    load_cifar_jpeg_zip : The other image set of Fig. 5.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Fig. 5 (MNIST digits 0 and 1).
+
+    Examples
+    --------
+    >>> import tempfile; tmp = tempfile.TemporaryDirectory(); os.makedirs(os.path.join(tmp.name, "mnist"))
+    >>> for name, a in [("train-images-idx3-ubyte.gz", np.zeros((3, 28, 28), np.uint8)),
+    ...                 ("train-labels-idx1-ubyte.gz", np.array([0, 1, 7], np.uint8))]:  # 3 blank images
+    ...     with gzip.open(os.path.join(tmp.name, "mnist", name), "wb") as fh:
+    ...         _ = fh.write(bytes([0, 0, 8, a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes())
+    >>> X, y = load_mnist(tmp.name, digits=(0, 1)); tmp.cleanup()
+    >>> X.shape, y.tolist()
+    ((2, 784), [0, 1])
     """
     split, digits = _check_split(split), _check_digits(digits)
     home = get_data_home(data_home) / "mnist"
@@ -273,32 +318,50 @@ def load_mnist(data_home: PathLike | None = None, digits: Sequence[int] | None =
 def load_cifar_jpeg_zip(path: PathLike | None = None, *, data_home: PathLike | None = None,
                         split: str = "train", classes: Sequence[str] = ("airplane", "automobile"),
                         flatten: bool = True, scale: bool = True, max_per_class: int | None = None):
-    """Load CIFAR-10 images from a zip of JPEGs (``<split>/<class>/*.jpg`` members).
-
-    Needs Pillow to decode the images.
+    """Load CIFAR-10 images from a zip of JPEGs (``<split>/<class>/*.jpg`` members; needs Pillow).
 
     Parameters
     ----------
     path : str or path-like, optional
-        The zip file; default ``<data_home>/cifar10-airplane-automobile/
-        CIFAR-10-images_airplane_automobile.zip`` (``data_home`` is then unused if given).
+        The zip (default ``cifar10-airplane-automobile/CIFAR-10-images_airplane_automobile.zip`` of ``data_home``).
     data_home : str or path-like, optional
         Data directory (default ``$SPECTRANET_DATA``), used when ``path`` is None.
     split : {"train", "test"}
     classes : sequence of str
         Class folders to load, labelled ``0..len(classes)-1`` in the order given.
-    flatten : bool
-        ``X`` of shape ``(N, 3*H*W)`` (channels first) if True, else ``(N, 3, H, W)``.
-    scale : bool
-        Pixels as float64 in ``[0, 1]`` if True, else the raw uint8 values.
+    flatten, scale : bool
+        ``X`` of shape ``(N, 3*H*W)`` (channels first), else ``(N, 3, H, W)``; pixels as float64 in
+        ``[0, 1]``, else the raw uint8 values.
     max_per_class : int, optional
         Load only the first (by sorted member name) images of each class.
 
     Returns
     -------
-    X : ndarray
-        Images grouped by class in the order of ``classes``, sorted by member name within a class.
-    y : ndarray of int64, shape (N,)
+    X, y : ndarray
+        Images (grouped by class in the order of ``classes``, by member name within a class) and labels.
+
+    Raises
+    ------
+    FileNotFoundError, ImportError, TypeError, ValueError
+        If the zip file or Pillow is missing, an argument is invalid or an image cannot be read.
+
+    See Also
+    --------
+    load_mnist : The other image set of Fig. 5.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Fig. 5 (CIFAR-10 classes 0, 1).
+
+    Examples
+    --------
+    >>> import tempfile; from PIL import Image; tmp = tempfile.TemporaryDirectory()
+    >>> with zipfile.ZipFile(path := os.path.join(tmp.name, "c.zip"), "w") as zf:  # a black 4 x 4 image per class
+    ...     for name in ("airplane", "automobile"):
+    ...         jpeg = io.BytesIO(); Image.new("RGB", (4, 4)).save(jpeg, "JPEG")
+    ...         zf.writestr(f"train/{name}/0.jpg", jpeg.getvalue())
+    >>> X, y = load_cifar_jpeg_zip(path); tmp.cleanup(); X.shape, y.tolist()
+    ((2, 48), [0, 1])
     """
     split = _check_split(split)
     names = _as_tuple(classes)
@@ -383,6 +446,7 @@ def make_planted(n_samples: int, n_features: int, *, n_neurons: int = 5, activat
     Parameters
     ----------
     n_samples, n_features : int
+        Shape ``(n, d)`` of ``X``.
     n_neurons : int
         Number of planted neurons ``m``.
     activation : str, tuple or PolyActivation
@@ -394,14 +458,34 @@ def make_planted(n_samples: int, n_features: int, *, n_neurons: int = 5, activat
     distribution : {"gaussian", "gaussian4"}
         ``X`` i.i.d. :math:`N(0, 1)`, or its elementwise 4th power (the authors' notebook setup).
     random_state : None, int, numpy Generator or RandomState
+        Seed of the generator.
     return_teacher : bool
         Also return the teacher as a :class:`~spectranet.PolyNetwork`.
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
+        The data.
     y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        The teacher's outputs, plus noise.
     teacher : PolyNetwork, only if ``return_teacher``
+        The teacher.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a count is not a positive integer, ``noise`` or ``distribution`` is invalid, or
+        ``random_state`` is of another type.
+
+    See Also
+    --------
+    spectranet.ConvexPolyNetRegressor : Fits the data.
+    spectranet.PolyNetwork : The teacher.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Fig. 4 (a planted square
+    activation network, n = 100, d = 10) and the authors' notebook setup (``"gaussian4"``).
 
     Examples
     --------

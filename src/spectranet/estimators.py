@@ -29,6 +29,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docstrings import convex_estimator
 from .activations import PolyActivation, as_activation
 from .architectures import check_architecture
 from .data import check_max_time, check_positive_beta, check_tol, is_dask_array
@@ -88,106 +89,6 @@ def _proba_block(scores):
         p = expit(scores[:, 0])
         return np.column_stack([1.0 - p, p])
     return softmax(scores, axis=1)
-
-_OBJECTIVE_DOC = r"""
-    Fits the globally optimal network of problem (P),
-
-    .. math::
-
-        \min_{m,\ \|u_j\|_2 = 1,\ \alpha_j}\
-            \ell\Big(\sum_{j=1}^m \sigma(X u_j)\, \alpha_j^\top,\ Y\Big)
-            + \beta \sum_{j=1}^m \|\alpha_j\|_1,
-        \qquad \sigma(t) = a t^2 + b t + c,
-
-    by solving the convex program (21) over neural spectrahedra and extracting the network
-    by neural decomposition; every fit is certified by a dual lower bound.
-"""
-
-_PARAMS_DOC = """
-    Parameters
-    ----------
-    activation : str, tuple (a, b, c) or PolyActivation, default="relu"
-        Degree-two activation: a preset name (``"square"``, ``"relu"``, ``"swish"``), its
-        coefficients or an instance.
-    beta : float, default=1e-2
-        Weight :math:`\\beta > 0` of the :math:`\\ell_1` penalty on the second layer. The
-        objective is a *sum* over samples, so the useful range of ``beta`` grows with ``n``
-        (:func:`spectranet.beta_max` is the smallest ``beta`` whose optimum is the zero network).
-        ``beta = 0`` is refused: no gap can then be certified, and separable classification data
-        have no minimizer.
-    loss : str or Loss, default={default_loss!r}
-        {loss_doc}
-    solver : str or Solver, default="auto"
-        A name from :func:`spectranet.available_solvers` or ``"auto"``.
-    tol : float, default=1e-6
-        Target relative duality gap, in (0, 1); a fit whose certified gap exceeds it issues a
-        :class:`~sklearn.exceptions.ConvergenceWarning`.
-    max_iter : int or None, default=None
-        Iterations of the solver's main loop at most (interior-point iterations, column-generation
-        or low-rank rounds, a CVXPY backend's iterations; None: the solver's default). A fit that
-        reaches it without certifying ``tol`` has ``status_ == "max_iter"``.
-    max_time : float or None, default=None
-        Seconds the fit may take (model building and final polish included). A fit stopped by it
-        returns the best network certified so far with ``status_ == "time_limit"`` and a
-        :class:`~sklearn.exceptions.ConvergenceWarning`; it stops within about 10 % of it plus one
-        pass over the data.
-    lean : bool, default=True
-        Among optimal networks, return a narrow one (Pataki's reduction on the optimal face,
-        :mod:`spectranet.face`; native solver).
-    self_certify : bool, default=True
-        Make the network prove its own optimality from its own gradient (the dual point anyone can
-        compute from the network and the data): the interior-point engines run a few iterations
-        more (native solver). The fit's dual point always travels with ``network_`` as its witness.
-    verbose : bool, default=False
-        Show the solver's progress.
-    warm_start : bool, default=False
-        Reuse the previous fit's solver state (same data, e.g. a new ``beta``) when possible.
-    regularization : {{"l1", "cubic"}}, default="l1"
-        ``"l1"``: problem (P) above. ``"cubic"`` (square activation only): the equivalent
-        cubic-regularized problem :math:`\\ell + (\\beta / c_0) \\sum_j (\\|u_j\\|^3 +
-        \\|\\alpha_j\\|_1^3)`, solved as the nuclear-norm program
-        (:func:`spectranet.cubic.solve_cubic`); the network is extracted by an
-        eigendecomposition (:math:`m^* \\le d` per output) and the cubic weights are stored in
-        ``cubic_first_layer_`` / ``cubic_second_layer_``. Needs a CVXPY solver.
-    architecture : None, Dense or Conv2D, default=None
-        ``None`` / :class:`~spectranet.Dense`: fully connected. :class:`~spectranet.Conv2D`:
-        a convolutional first layer on images given as rows of ``C*H*W`` values (or arrays
-        ``(N, C, H, W)``), with one second-layer weight per patch, per pooling window, or
-        (``pool="global"``) per filter; one pair of the convex program per group and output.
-
-    Attributes
-    ----------
-    network_ : PolyNetwork
-        The extracted network: ``network_.first_layer`` (m, d) with unit-norm rows (filters of
-        length ``C*kh*kw`` for a CNN), ``network_.second_layer`` (m,) or (m, C) (a CNN's has a
-        group axis: (m, G) or (m, G, C)).
-    n_neurons_ : int
-        Width :math:`m^* = \\sum_k (\\operatorname{{rank}} Z_k^* + \\operatorname{{rank}} Z_k'^*)`.
-    objective_ : float
-        Optimal value of the convex program (21).
-    network_objective_ : float
-        Objective (P) of ``network_``; equals ``objective_`` up to the solver's tolerance.
-    lower_bound_ : float
-        Certified lower bound on the global optimum.
-    gap_ : float
-        Relative gap between ``network_objective_`` and ``lower_bound_``.
-    certificate_ : Certificate
-        Full certificate (:func:`spectranet.certify`).
-    status_ : str
-        ``"optimal"`` when the certified gap is within ``tol``.
-    n_iter_ : int
-        Solver iterations.
-    solver_, engine_ : str
-        The solver that ran (a registry name) and its engine (``SolveResult.engine``: e.g.
-        ``"lifted"``, ``"ipm"``, ``"columns"``, ``"zero"``).
-    fit_time_ : float
-        Seconds spent in the solver.
-    n_features_in_ : int
-    cubic_first_layer_, cubic_second_layer_ : ndarray
-        Only with ``regularization="cubic"``: the weights of the cubic-regularized network
-        (same function as ``network_``).
-"""
-
 
 class _ConvexPolyNetBase(BaseEstimator):
     _default_loss = "squared"
@@ -337,13 +238,9 @@ class _ConvexPolyNetBase(BaseEstimator):
 
 
 class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
-    __doc__ = (
-        "Regression with a globally optimal two-layer polynomial-activation network.\n"
-        + _OBJECTIVE_DOC
-        + _PARAMS_DOC.format(default_loss="squared",
-                             loss_doc='``"squared"`` (half the sum of squares), ``"absolute"``, '
-                             '``"huber"`` or a Loss.')
-        + """
+    __doc__ = convex_estimator(
+        "Regression with a globally optimal two-layer polynomial-activation network.", "squared",
+        '``"squared"`` (half the sum of squares), ``"absolute"``, ``"huber"`` or a Loss.', examples="""
     Examples
     --------
     >>> import numpy as np
@@ -351,11 +248,9 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
     >>> X = np.random.default_rng(0).standard_normal((50, 3))
     >>> y = X[:, 0] ** 2 - X[:, 1]
     >>> est = ConvexPolyNetRegressor(beta=1e-2).fit(X, y)
-    >>> bool(est.gap_ < 1e-6)
-    True
-    """
-    )
-
+    >>> bool(est.gap_ < 1e-6), est.status_, est.network_.n_features
+    (True, 'optimal', 3)
+    """)
 
     def __init__(self, activation="relu", beta=1e-2, loss="squared", solver="auto", tol=1e-6,
                  max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
@@ -371,7 +266,25 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         return tags
 
     def fit(self, X, y):
-        """Fit the globally optimal network; ``y`` of shape (n,) or (n, n_targets)."""
+        """Fit the globally optimal network and certify it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a Dask array
+            Training data (for a CNN, images as rows or ``(N, C, H, W)`` arrays).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+
+        Returns
+        -------
+        self : ConvexPolyNetRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid parameters (see the class), a classification loss, or invalid data.
+        """
         self._check_params()
         loss = regression_loss(self.loss)
         if is_dask_array(X):  # validated by Dask reductions in Problem, never gathered
@@ -384,7 +297,18 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         return self._solve(X, Y, loss, Y.shape[1])
 
     def predict(self, X):
-        """Network outputs: shape (n,) for 1-D training targets, (n, n_targets) otherwise."""
+        """Predict with the fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a Dask array
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Network outputs: 1-D for 1-D training targets (a Dask array for Dask input).
+        """
         out = self._decision(X)
         return out[:, 0] if self._y_ndim == 1 else out
 
@@ -394,20 +318,16 @@ def _available_if_proba(estimator) -> bool:
 
 
 class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
-    __doc__ = (
-        "Classification with a globally optimal two-layer polynomial-activation network.\n"
-        + _OBJECTIVE_DOC
-        + """
+    __doc__ = convex_estimator(
+        "Classification with a globally optimal two-layer polynomial-activation network.", "logistic",
+        '``"logistic"`` (softmax cross-entropy for more than two classes), ``"hinge"`` (one-vs-rest for '
+        'more than two classes), ``"squared"`` (on ±1 / one-hot ±1 targets), ``"softmax"``, or a Loss.',
+        notes="""
     Binary problems use one output with labels encoded as -1/+1 (``classes_[1]`` is +1);
     multi-class problems use one output per class (the vector-output program).
-"""
-        + _PARAMS_DOC.format(
-            default_loss="logistic",
-            loss_doc='``"logistic"`` (softmax cross-entropy for more than two classes), ``"hinge"`` '
-            '(one-vs-rest for more than two classes), ``"squared"`` (on ±1 / one-hot ±1 targets), '
-            '``"softmax"``, or a Loss.')
-        + """    classes_ : ndarray of shape (n_classes,)
-
+""", attributes="""    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
+""", examples="""
     Examples
     --------
     >>> from sklearn.datasets import load_breast_cancer
@@ -416,11 +336,9 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X[:200, :5])
     >>> clf = ConvexPolyNetClassifier(beta=1.0).fit(X, y[:200])
-    >>> bool(clf.score(X, y[:200]) > 0.85)
-    True
-    """
-    )
-
+    >>> bool(clf.score(X, y[:200]) > 0.85), clf.classes_.tolist()
+    (True, [0, 1])
+    """)
 
     def __init__(self, activation="relu", beta=1e-2, loss="logistic", solver="auto", tol=1e-6,
                  max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
@@ -431,7 +349,25 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                          lean=lean, self_certify=self_certify)
 
     def fit(self, X, y):
-        """Fit the globally optimal classifier network."""
+        """Fit the globally optimal classifier network and certify it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a Dask array
+            Training data (for a CNN, images as rows or ``(N, C, H, W)`` arrays).
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
+
+        Returns
+        -------
+        self : ConvexPolyNetClassifier
+            The fitted estimator.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For invalid parameters (see the class), a single class, or invalid data.
+        """
         self._check_params()
         dask_input = is_dask_array(X)
         if dask_input:
@@ -462,12 +398,34 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         return self._solve(X, Y, loss, Y.shape[1])
 
     def decision_function(self, X):
-        """Network outputs: (n,) for two classes (positive means ``classes_[1]``), else (n, C)."""
+        """Return the network outputs (the decision scores).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a Dask array
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes one score per sample (positive means ``classes_[1]``), else one per class.
+        """
         out = self._decision(X)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def predict(self, X):
-        """Predicted class labels (a Dask array for Dask input)."""
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a Dask array
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_`` (a Dask array for Dask input).
+        """
         scores = self.decision_function(X)
         if is_dask_array(scores):
             if scores.ndim == 1:
@@ -488,7 +446,18 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
 
     @available_if(_available_if_proba)
     def predict_proba(self, X):
-        """Class probabilities (logistic and softmax losses only)."""
+        """Return the class probabilities (logistic and softmax losses only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or a Dask array
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The sigmoid (two classes) or softmax of the network outputs.
+        """
         scores = self._decision(X)
         if is_dask_array(scores):
             return scores.map_blocks(_proba_block, dtype=np.float64,
@@ -497,6 +466,17 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
 
     @available_if(_available_if_proba)
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Return the logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Log-probabilities.
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))

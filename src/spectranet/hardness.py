@@ -127,7 +127,37 @@ def subset_sum_instance(values, *, target=None, diagonal_signs=None, noise: floa
     Returns
     -------
     X : ndarray of shape (2d + 1, d)
+        The data :math:`[I_d; D; \sqrt d\, a^\top]`.
     y : ndarray of shape (2d + 1,)
+        The targets.
+
+    Raises
+    ------
+    TypeError
+        If ``values`` is not a sequence of integers or ``target`` is not an integer.
+    ValueError
+        If ``values`` is empty or holds a non-integer number, ``diagonal_signs`` is not ``d``
+        signs, or ``noise`` is negative or not finite.
+
+    See Also
+    --------
+    find_subset : The reference answer (dynamic programming).
+    decode_partition : The subset a neuron that interpolates the instance certifies.
+    spectranet.solve_cubic : The tractable :math:`\ell_1` / cubic problem on the same data.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Theorem 2, eq. (41) (weight
+    decay), Appendix A: eqs. (46)-(49) and Lemma 4 (the reduction from subset sum).
+
+    Examples
+    --------
+    >>> X, y = subset_sum_instance([3, 1, 2])  # {3} and {1, 2}: an equal partition
+    >>> X.shape, float(y[-1])
+    ((7, 3), 0.0)
+    >>> u = subset_to_neuron(find_subset([3, 1, 2]), 3)  # u = s / sqrt(d), s in {-1, +1}^d
+    >>> bool(np.abs(interpolation_residual(X, y, u)).max() < 1e-12), decode_partition(u, [3, 1, 2])
+    (True, (0,))
     """
     a = _check_values(values)
     d = a.size

@@ -1,25 +1,13 @@
 r"""Convex losses, each defined once and used everywhere.
 
-Every loss is a sum over samples (and outputs) of a convex function of the network
-output :math:`\hat Y \in \mathbb{R}^{n \times C}` and the targets :math:`Y`. Internally
-outputs and targets are always 2-D, shape ``(n, C)``; scalar-output problems have
-``C = 1``.
-
-Each :class:`Loss` offers what the rest of the library needs:
-
-* :meth:`Loss.value` and :meth:`Loss.gradient` (the network objective, local solvers);
-* :meth:`Loss.dual_value`, the concave dual objective :math:`-\ell^*(-V)` with
-  :math:`\ell^*(W) = \sup_Z \langle W, Z \rangle - \ell(Z, Y)` (the certificate's lower bound),
-  and :meth:`Loss.project_dual`, which maps any candidate onto that function's domain;
-* :meth:`Loss.cvxpy` (the SDP backends).
-
-:meth:`Loss.value`, :meth:`Loss.gradient` and :meth:`Loss.hessp` are array-namespace generic
-(``array_api_compat.array_namespace``): the same formulas run on numpy arrays and on torch
-tensors (CPU or CUDA, any float dtype) and are differentiable by autograd, so one Loss object
-serves the convex program, the certificate and the backprop baseline. On numpy input they
-return what they always did (a Python float for :meth:`Loss.value`, ndarrays otherwise); on
-tensors, :meth:`Loss.value` returns a 0-dim tensor. The dual side and the CVXPY form are
-numpy-only.
+Every loss is a sum over samples (and outputs) of a convex function of the network output
+:math:`\hat Y \in \mathbb{R}^{n \times C}` and the targets :math:`Y`, both 2-D, shape ``(n, C)``
+(``C = 1`` for a scalar output). A :class:`Loss` gives its value and gradient (the network objective,
+the solvers), its dual objective :math:`-\ell^*(-V)` (the certificate's lower bound) and its CVXPY
+form; its class docstring tells how to write one. :meth:`Loss.value`, :meth:`Loss.gradient` and
+:meth:`Loss.hessp` are array-namespace generic (numpy arrays, or torch tensors on any device and
+differentiable by autograd: a 0-dim tensor from :meth:`Loss.value`); the dual side and the CVXPY
+form are numpy-only.
 """
 
 from __future__ import annotations
@@ -31,6 +19,8 @@ from numbers import Real
 import numpy as np
 from array_api_compat import array_namespace, is_numpy_namespace
 from scipy.special import xlogy
+
+from ._loss_docstrings import ABSOLUTE, HINGE, HUBER, KINKS, LOGISTIC, LOSS, SOFTMAX, SQUARED
 
 __all__ = [
     "Loss",
@@ -80,20 +70,14 @@ def _log_softmax_rows(xp, Z):
 
 
 class Loss:
-    """Base class of the convex losses. Subclasses are small frozen dataclasses."""
+    __doc__ = LOSS
 
+    # the flags the library dispatches on (see the Attributes of the class docstring)
     name: str = ""
-    #: labels in {-1, +1} required (margin losses)
     margin: bool = False
-    #: couples the outputs of one sample (needs C >= 2 outputs)
     multi_output_only: bool = False
-    #: differentiable everywhere (the gradient is then the unique dual point)
     smooth: bool = True
-    #: twice continuously differentiable: Newton's method on the loss converges (the lifted
-    #: interior point needs it; Huber's Hessian jumps at |r| = delta)
     twice_differentiable: bool = True
-    #: a quadratic of the outputs: its Hessian is constant (the lifted engine's sufficient
-    #: statistics, one Newton step on a face)
     quadratic: bool = False
 
     # -- targets ----------------------------------------------------------------
@@ -108,9 +92,17 @@ class Loss:
 
     # -- primal -----------------------------------------------------------------
     def value(self, Yhat, Y):
-        """Loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs.
+        """Return the loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs.
 
-        A Python float for numpy arrays; a 0-dim tensor for torch tensors (differentiable).
+        Parameters
+        ----------
+        Yhat, Y : ndarray or torch.Tensor of shape (n, C)
+            Network outputs and targets (arrays of one library).
+
+        Returns
+        -------
+        float or torch.Tensor
+            A Python float for numpy arrays; a differentiable 0-dim tensor for torch tensors.
         """
         raise NotImplementedError
 
@@ -135,7 +127,18 @@ class Loss:
 
     # -- dual -------------------------------------------------------------------
     def dual_value(self, V: np.ndarray, Y: np.ndarray) -> float:
-        """Dual objective :math:`-\\ell^*(-V)`; ``-inf`` outside its domain."""
+        r"""Return the dual objective :math:`-\ell^*(-V) = \inf_{\hat Y} \langle V, \hat Y\rangle + \ell(\hat Y, Y)`.
+
+        Parameters
+        ----------
+        V, Y : ndarray of shape (n, C)
+            Dual point and targets.
+
+        Returns
+        -------
+        float
+            The value; ``-inf`` outside the domain (see :meth:`project_dual`).
+        """
         raise NotImplementedError
 
     def dual_values(self, V: np.ndarray, Y: np.ndarray, ts) -> np.ndarray:
@@ -171,12 +174,7 @@ class Loss:
 
 @dataclass(frozen=True)
 class Kinks:
-    r"""Kink structure of a polyhedral loss, per entry of :math:`\hat Y`.
-
-    ``kink(Yhat)`` is zero at a kink and has derivative ``slope`` in :math:`\hat Y`;
-    ``off_dual(K)`` is the dual point :math:`V = -\partial\ell` away from the kinks; at a kink
-    :math:`V = \text{scale} \cdot t` with :math:`t \in [\text{lo}, 1]`.
-    """
+    __doc__ = KINKS
 
     kink: object
     off_dual: object
@@ -209,7 +207,7 @@ def _in_box(V, lo, hi, tol=1e-12) -> bool:
 
 @dataclass(frozen=True)
 class SquaredLoss(Loss):
-    r"""Squared loss :math:`\tfrac12 \sum_{i,k} (\hat y_{ik} - y_{ik})^2`."""
+    __doc__ = SQUARED
 
     name = "squared"
     quadratic = True
@@ -240,7 +238,7 @@ class SquaredLoss(Loss):
 
 @dataclass(frozen=True)
 class AbsoluteLoss(Loss):
-    r"""Absolute loss :math:`\sum_{i,k} |\hat y_{ik} - y_{ik}|`."""
+    __doc__ = ABSOLUTE
 
     name = "absolute"
     smooth = False
@@ -277,8 +275,7 @@ class AbsoluteLoss(Loss):
 
 @dataclass(frozen=True)
 class HuberLoss(Loss):
-    r"""Huber loss: :math:`\tfrac12 r^2` for :math:`|r| \le \delta`, else
-    :math:`\delta (|r| - \delta/2)`, with :math:`r = \hat y - y`, summed."""
+    __doc__ = HUBER
 
     delta: float = 1.0
     name = "huber"
@@ -331,7 +328,7 @@ def _entropy(P):
 
 @dataclass(frozen=True)
 class LogisticLoss(Loss):
-    r"""Logistic loss :math:`\sum_i \log(1 + e^{-y_i \hat y_i})`, labels :math:`y_i \in \{-1, +1\}`."""
+    __doc__ = LOGISTIC
 
     name = "logistic"
     margin = True
@@ -373,7 +370,7 @@ class LogisticLoss(Loss):
 
 @dataclass(frozen=True)
 class HingeLoss(Loss):
-    r"""Hinge loss :math:`\sum_i \max(0, 1 - y_i \hat y_i)`, labels :math:`y_i \in \{-1, +1\}`."""
+    __doc__ = HINGE
 
     name = "hinge"
     margin = True
@@ -422,8 +419,7 @@ def _project_rows_to_simplex(Q):
 
 @dataclass(frozen=True)
 class SoftmaxCrossEntropyLoss(Loss):
-    r"""Softmax cross-entropy :math:`\sum_i \big(\log \sum_k e^{\hat y_{ik}} - \hat y_{i, c_i}\big)`
-    with one-hot targets (multi-class; ``C >= 2`` outputs)."""
+    __doc__ = SOFTMAX
 
     name = "softmax"
     multi_output_only = True
@@ -478,7 +474,37 @@ LOSSES: dict[str, type[Loss]] = {
 
 
 def get_loss(loss) -> Loss:
-    """Return a :class:`Loss` from a name in :data:`LOSSES` or a ``Loss`` instance."""
+    r"""Return the loss :math:`\ell` of a name, or a given :class:`Loss` itself.
+
+    Parameters
+    ----------
+    loss : str or Loss
+        A name in :data:`LOSSES` (``"squared"``, ``"absolute"``, ``"huber"``, ``"logistic"``, ``"hinge"``,
+        ``"softmax"``; ``"cross_entropy"`` is ``"softmax"``), with its default parameters, or an instance.
+
+    Returns
+    -------
+    Loss
+        A new instance of the named loss, or ``loss`` itself.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If the name is unknown, or ``loss`` is neither a str nor a Loss.
+
+    See Also
+    --------
+    Loss : The interface, and how to write a custom loss.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (problem (P), for any convex loss).
+
+    Examples
+    --------
+    >>> get_loss("huber"), get_loss(HuberLoss(delta=0.5)).delta
+    (HuberLoss(delta=1.0), 0.5)
+    """
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str):

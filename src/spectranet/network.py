@@ -1,8 +1,7 @@
 r"""The two-layer polynomial-activation network :math:`f(x) = \sum_j \sigma(x^\top u_j)\,\alpha_j`.
 
-The forward pass itself is the kernel layer's (:func:`~spectranet.kernels.forward.network_outputs`
-and its grouped form), the one implementation used by prediction, objectives, certificates and
-solvers.
+The forward pass itself is the kernel layer's (:func:`~spectranet.kernels.forward.network_outputs` and its
+grouped form), the one implementation used by prediction, objectives, certificates and solvers.
 """
 
 from __future__ import annotations
@@ -19,13 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._docstrings import POLY_NETWORK
 from .activations import PolyActivation, as_activation
 from .architectures import Conv2D, Dense, architecture_from_dict, check_architecture
 from .data import check_beta, check_data, encode_targets
 from .kernels import group_hidden, group_outputs, network_outputs
 from .losses import get_loss
 from .penalties import PENALTIES
-from .witness import Witness, loss_from_spec
+from .witness import Witness, check_loss_spec
 
 __all__ = ["PolyNetwork", "NPZ_FORMAT_VERSION"]
 
@@ -38,40 +38,7 @@ UNIT_NORM_ATOL = 1e-8
 
 @dataclass(frozen=True, eq=False)
 class PolyNetwork:
-    r"""A two-layer network with degree-two polynomial activation.
-
-    .. math:: f(x) = \sum_{j=1}^m \sigma(x^\top u_j)\, \alpha_j, \qquad
-              \sigma(t) = a t^2 + b t + c,
-
-    or, with a :class:`~spectranet.architectures.Conv2D` architecture, a CNN with filters
-    :math:`u_j` and a second-layer weight per filter, group (patch or pooling window) and output:
-
-    .. math:: f(x)_k = \sum_{j=1}^m \sum_g \alpha_{jgk}\, \frac{1}{|g|}\sum_{l \in g} \sigma(x_l^\top u_j).
-
-    Parameters
-    ----------
-    first_layer : array-like of shape (m, d)
-        First-layer weights :math:`u_j` as rows (unit norm for networks extracted from
-        the convex program; any norm is accepted).
-    second_layer : array-like of shape (m,) or (m, C); (m, G) or (m, G, C) for a CNN
-        Second-layer weights :math:`\alpha_j`: ``(m,)`` for a scalar output,
-        ``(m, C)`` for ``C`` outputs; a CNN's has a group axis (``G`` patches or pooling windows).
-    activation : PolyActivation, str or tuple
-        The activation :math:`\sigma`.
-    architecture : Dense or Conv2D, optional
-        ``None``: fully connected. With :class:`~spectranet.architectures.Conv2D` the first layer's
-        rows are filters of length ``C*kh*kw`` and inputs are images (rows of ``C*H*W`` values
-        or ``(N, C, H, W)`` arrays).
-    witness : Witness, optional
-        The dual point that proves the network optimal on its training data (a fit attaches it;
-        :func:`~spectranet.certify` uses it), see :mod:`spectranet.witness`.
-
-    Attributes
-    ----------
-    n_neurons : int
-    n_features : int
-    n_outputs : int
-    """
+    __doc__ = POLY_NETWORK
 
     first_layer: np.ndarray
     second_layer: np.ndarray
@@ -115,10 +82,12 @@ class PolyNetwork:
     # -- shape ------------------------------------------------------------------
     @property
     def n_neurons(self) -> int:
+        """Number ``m`` of neurons (filters for a CNN)."""
         return self.first_layer.shape[0]
 
     @property
     def n_features(self) -> int:
+        """Length of a first-layer row: ``d`` (dense) or the filter size ``C*kh*kw``."""
         return self.first_layer.shape[1]
 
     @property
@@ -133,6 +102,7 @@ class PolyNetwork:
 
     @property
     def n_outputs(self) -> int:
+        """Number ``C`` of outputs (1 for a scalar output)."""
         return 1 if self.scalar_output else self.second_layer.shape[-1]
 
     @property
@@ -185,7 +155,17 @@ class PolyNetwork:
         return X
 
     def decision_function(self, X) -> np.ndarray:
-        """Raw outputs, shape ``(n, C)`` (always 2-D)."""
+        """Return the raw outputs :math:`f(X)`, always 2-D.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_inputs)
+            Samples (a CNN's: images as rows of ``C*H*W`` values or ``(N, C, H, W)`` arrays).
+
+        Returns
+        -------
+        ndarray of shape (n, C)
+        """
         X = self._check_X(X)
         if self.architecture.is_dense:
             return network_outputs(X, self.first_layer, self.second_layer_2d, self.activation)
@@ -194,7 +174,17 @@ class PolyNetwork:
         return group_outputs(Phi, self.second_layer_2d)
 
     def predict(self, X) -> np.ndarray:
-        """Network outputs: ``(n,)`` for a scalar-output network, ``(n, C)`` otherwise."""
+        """Return the network outputs :math:`f(X)`: ``(n,)`` for a scalar-output network, else ``(n, C)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, n_inputs)
+            Samples, as for :meth:`decision_function`.
+
+        Returns
+        -------
+        ndarray of shape (n,) or (n, C)
+        """
         out = self.decision_function(X)
         return out[:, 0] if self.scalar_output else out
 
@@ -216,12 +206,20 @@ class PolyNetwork:
 
         Parameters
         ----------
-        X : array-like of shape (n, d)
+        X : array-like of shape (n, n_inputs)
+            Samples (at least two).
         y : array-like of shape (n,) or (n, C)
-            Targets in the loss's encoding (labels in {-1, +1} for margin losses,
-            class indices or one-hot rows for the softmax loss).
-        loss : str or Loss
-        beta : float
+            Targets in the loss's encoding (labels in {-1, +1} for margin losses, class indices or
+            one-hot rows for the softmax loss).
+        loss : str or Loss, default="squared"
+            The loss :math:`\ell`.
+        beta : float, default=0.0
+            The weight :math:`\beta \ge 0`.
+
+        Returns
+        -------
+        float
+            The objective; it is the objective of (P) only for unit-norm first-layer rows.
         """
         loss = get_loss(loss)
         X, y = check_data(self._check_X(X), y)
@@ -230,17 +228,15 @@ class PolyNetwork:
 
     # -- persistence ------------------------------------------------------------
     def save(self, path, *, witness: bool = True) -> None:
-        """Save to a ``.npz`` file (no pickle); ``path`` gets the suffix ``.npz`` if it has none
-        (as :meth:`load` expects).
+        """Save to a ``.npz`` file, without pickle (its members: see the class's Notes).
 
-        Keys: ``format_version`` (int, currently 3), ``first_layer`` (m, d),
-        ``second_layer`` (m,) or (m, C) (a CNN's: (m, G) or (m, G, C)), ``activation`` (3,) =
-        (a, b, c), ``architecture`` (a JSON string, e.g. ``{"type": "dense"}``) and, for a network
-        that carries a witness and unless ``witness=False``, ``witness`` (JSON: loss, beta,
-        fingerprint, shape) and ``witness_dual`` (n, C). The dual point holds n * C floats and, for
-        the squared loss, reveals the training labels' residuals: leave it out with
-        ``witness=False`` (the network then certifies from its own gradient). Versions 1 (dense,
-        no architecture) and 2 (no witness) are read too.
+        Parameters
+        ----------
+        path : str or path-like
+            The file; it gets the suffix ``.npz`` if it has none (as :meth:`load` expects).
+        witness : bool, default=True
+            Write the witness, if the network carries one (its dual point holds n * C floats and, for the squared
+            loss, reveals the training labels' residuals; without it the network certifies from its gradient).
         """
         members = dict(
             format_version=np.array(NPZ_FORMAT_VERSION),
@@ -256,16 +252,21 @@ class PolyNetwork:
 
     @classmethod
     def load(cls, path) -> "PolyNetwork":
-        """Load a network written by :meth:`save` (the same ``path``: the suffix ``.npz`` is added
-        when no file of that name exists).
+        """Load a network written by :meth:`save`.
 
-        The file is untrusted input: every member's ``.npy`` header (shape and dtype) is checked
-        before its data are read, against the other members (``second_layer`` has
-        ``first_layer``'s rows; a CNN's filters have the architecture's length and its group axis
-        the architecture's groups; ``witness_dual`` has the shape the ``witness`` declares) and
-        against the limits of :mod:`spectranet.network`: at most ``MAX_MEMBER_ENTRIES`` (10**8)
-        entries in an array member and ``MAX_JSON_CHARS`` (100 000) characters in a JSON member
-        (``architecture``, ``witness``). No pickle is read.
+        The file is untrusted input: every member's ``.npy`` header (shape and dtype) is checked before its data
+        are read, against the other members (see the class's Notes) and against the limits ``MAX_MEMBER_ENTRIES``
+        (10**8 entries in an array member) and ``MAX_JSON_CHARS`` (100 000 characters in a JSON member).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``path`` given to :meth:`save` (the suffix ``.npz`` is added when no file of that name exists).
+
+        Returns
+        -------
+        PolyNetwork
+            The network, with its witness if the file holds one.
 
         Raises
         ------
@@ -499,7 +500,7 @@ def _read_witness(archive: _Archive, n_outputs: int) -> Witness:
         raise archive.error("witness", "field 'loss' must be a JSON object with a \"name\" (the loss's "
                                        f"name and fields), got {_SHORT.repr(loss)}")
     try:
-        loss_from_spec(loss)
+        check_loss_spec(loss)
         beta = check_beta(spec["beta"])
     except (TypeError, ValueError, OverflowError) as exc:
         raise archive.error("witness", f"does not describe a loss and beta: {exc}") from None

@@ -46,16 +46,55 @@ def _namespace(*arrays):
 
 
 class Penalty:
-    """A weight penalty :math:`R(W, A)` (unscaled).
+    r"""Base class of the weight penalties :math:`R(W, A)` (unscaled).
 
-    Subclasses implement :meth:`value`; ``name`` is the key of :func:`get_penalty`.
+    The regularizer of a network objective :math:`\ell(f(X), Y) + \beta\,R(W, A)` with first
+    layer :math:`W` (rows :math:`w_j`) and second layer :math:`A` (rows :math:`\alpha_j`).
+    Subclasses implement :meth:`value`; ``name`` is their key in :func:`get_penalty`.
+
+    Attributes
+    ----------
+    name : str
+        Key of the penalty in :data:`PENALTIES`.
+
+    See Also
+    --------
+    get_penalty : A penalty by name.
+    spectranet.Loss : The other half of the objective.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (the
+    :math:`\ell_1` penalty of (P)), eq. (2) (cubic) and eq. (1) (weight decay).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class MaxPenalty(Penalty):
+    ...     name = "max"
+    ...     def value(self, first_layer, second_layer):
+    ...         return float(np.max(np.abs(second_layer)))
+    >>> MaxPenalty().value(np.ones((2, 3)), np.array([1.0, -4.0]))
+    4.0
     """
 
     name = "penalty"
 
     def value(self, first_layer, second_layer):
-        """:math:`R(W, A)` for first layer ``(m, d)`` and second layer ``(m, ...)``: a float for
-        numpy arrays, a 0-dim tensor for torch tensors."""
+        """Evaluate the penalty :math:`R(W, A)`.
+
+        Parameters
+        ----------
+        first_layer : ndarray or torch.Tensor of shape (m, d)
+            First-layer weights :math:`W`, one row per neuron.
+        second_layer : ndarray or torch.Tensor of shape (m,) or (m, ...)
+            Second-layer weights :math:`A`, one row per neuron.
+
+        Returns
+        -------
+        float or torch.Tensor
+            A Python float for numpy arrays, a differentiable 0-dim tensor for torch tensors.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -63,12 +102,37 @@ class Penalty:
 
 
 class L1Penalty(Penalty):
-    r""":math:`R = \sum_j \|\alpha_j\|_1`, the penalty of problem (P) (the first layer is unit-norm
-    and does not enter).
+    r"""The :math:`\ell_1` penalty :math:`R = \sum_j \|\alpha_j\|_1` of problem (P).
+
+    Problem (P) constrains the first layer to unit-norm rows, which therefore do not enter:
+
+    .. math:: \min_{\|u_j\|_2 = 1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(X u_j)\,\alpha_j^\top, Y\Big)
+              + \beta \sum_j \|\alpha_j\|_1 .
 
     On a face of fixed signs :math:`s = \operatorname{sign}(A)` it is the linear function
     :meth:`on_face`, whose gradient in ``A`` is ``s``: the smooth model the Newton and
     active-set polishes minimize.
+
+    Attributes
+    ----------
+    name : str
+        ``"l1"``.
+
+    See Also
+    --------
+    CubicPenalty : Equal to it at the balanced scale of each neuron (square activation).
+    spectranet.PolyNetwork.objective : Objective (P) of a network.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (problem (P)) and
+    eq. (21) (its convex program, where the penalty becomes :math:`\beta (Z_4 + Z_4')`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> L1Penalty().value(np.eye(2), np.array([[2.0, -1.0], [0.5, 0.0]]))
+    3.5
     """
 
     name = "l1"
@@ -79,14 +143,30 @@ class L1Penalty(Penalty):
 
     @staticmethod
     def on_face(signs: np.ndarray, second_layer: np.ndarray) -> float:
-        r""":math:`\langle s, A\rangle`: the penalty on the face of sign pattern ``signs``
-        (equal to :meth:`value` where ``signs == sign(A)``)."""
+        r"""The penalty :math:`\langle s, A\rangle` on the face of sign pattern ``signs``.
+
+        Parameters
+        ----------
+        signs : ndarray
+            Sign pattern :math:`s`, shaped as ``second_layer``.
+        second_layer : ndarray
+            Second-layer weights :math:`A`.
+
+        Returns
+        -------
+        float
+            :math:`\langle s, A\rangle`, equal to :meth:`value` where ``signs == sign(A)``.
+        """
         return float(np.sum(signs * second_layer))
 
 
 class CubicPenalty(Penalty):
-    r""":math:`R = \frac{1}{c_0} \sum_j \big(\|w_j\|_2^3 + \|\alpha_j\|_p^3\big)`,
-    :math:`c_0 = 2^{1/3} + 2^{-2/3}`.
+    r"""The cubic penalty :math:`R = \frac{1}{c_0} \sum_j \big(\|w_j\|_2^3 + \|\alpha_j\|_p^3\big)`.
+
+    With :math:`c_0 = 2^{1/3} + 2^{-2/3}` (:data:`C0`). For the square activation, minimizing
+    :math:`\ell + \beta R` over the scale of each neuron gives :math:`c_0 \|\gamma_j\|_1`,
+    :math:`\gamma_j = \|w_j\|_2^2 \alpha_j`: the cubic-regularized problem equals (P) and is
+    solved as a nuclear-norm program (:mod:`spectranet.cubic`).
 
     Parameters
     ----------
@@ -94,6 +174,35 @@ class CubicPenalty(Penalty):
         ``p``: 1 is the penalty equal to (P) at the balanced scale (the nuclear-norm program of
         :mod:`spectranet.cubic`); 3 coincides with it for one output and is smaller for neurons
         feeding several outputs.
+
+    Attributes
+    ----------
+    name : str
+        ``"cubic"``.
+    output_norm : int
+        The ``output_norm`` argument.
+
+    Raises
+    ------
+    ValueError
+        If ``output_norm`` is not 1 or 3.
+
+    See Also
+    --------
+    L1Penalty : The penalty of problem (P).
+    spectranet.solve_cubic : The globally optimal cubic-regularized network.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (2) (cubic
+    regularization), eqs. (42)-(45) (the rescaling argument) and Table 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W, A = np.array([[2.0 ** (1 / 9), 0.0]]), np.array([2.0 ** (-2 / 9)])
+    >>> round(CubicPenalty().value(W, A), 12)  # a balanced neuron with gamma = 1: R = 1
+    1.0
     """
 
     name = "cubic"
@@ -116,7 +225,32 @@ class CubicPenalty(Penalty):
 
 
 class WeightDecay(Penalty):
-    r""":math:`R = \frac12 \big(\|W\|_F^2 + \|A\|_F^2\big)` (raw first-layer weights)."""
+    r"""Weight decay :math:`R = \frac12 \big(\|W\|_F^2 + \|A\|_F^2\big)` (raw first-layer weights).
+
+    The usual regularizer of backpropagation (:mod:`spectranet.baseline`, ``formulation=
+    "weight_decay"``). With it the training problem is NP-hard (:mod:`spectranet.hardness`).
+
+    Attributes
+    ----------
+    name : str
+        ``"weight_decay"``.
+
+    See Also
+    --------
+    L1Penalty : The penalty of the tractable problem (P).
+    spectranet.subset_sum_instance : Instances on which weight decay is hard.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (1) and eq. (41)
+    (weight decay) and Theorem 2 (its NP-hardness).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> WeightDecay().value(np.array([[3.0, 4.0]]), np.array([2.0]))
+    14.5
+    """
 
     name = "weight_decay"
 
@@ -130,7 +264,37 @@ PENALTIES = {"l1": L1Penalty(), "cubic": CubicPenalty(), "weight_decay": WeightD
 
 
 def get_penalty(penalty) -> Penalty:
-    """The :class:`Penalty` named ``penalty`` (one of :data:`PENALTIES`), or ``penalty`` itself."""
+    """Return the :class:`Penalty` of a name, or a given instance itself.
+
+    Parameters
+    ----------
+    penalty : {"l1", "cubic", "weight_decay"} or Penalty
+        A key of :data:`PENALTIES` or a :class:`Penalty` instance.
+
+    Returns
+    -------
+    Penalty
+        The shared instance of :data:`PENALTIES`, or ``penalty`` itself.
+
+    Raises
+    ------
+    ValueError
+        If ``penalty`` is neither a known name nor a :class:`Penalty`.
+
+    See Also
+    --------
+    spectranet.get_loss : The same for losses.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (``"l1"``), eq. (2)
+    (``"cubic"``) and eq. (1) (``"weight_decay"``).
+
+    Examples
+    --------
+    >>> get_penalty("cubic")
+    CubicPenalty(output_norm=1)
+    """
     if isinstance(penalty, Penalty):
         return penalty
     if isinstance(penalty, str) and penalty in PENALTIES:

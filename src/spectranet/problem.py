@@ -60,15 +60,32 @@ L1 = PENALTIES["l1"]
 class Problem:
     r"""A training problem (P) / (21): data, activation, loss and :math:`\beta`.
 
+    The non-convex problem (P) and its convex program (21), with one pair
+    :math:`(Z_p, Z_p') \in \mathcal{N}_f` per (group, output),
+
+    .. math:: \min_{\|u_j\|_2 = 1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(X u_j)\,\alpha_j^\top, Y\Big)
+              + \beta \sum_j \|\alpha_j\|_1
+              \;=\; \min_{Z_p, Z_p' \in \mathcal{N}_f}\ \ell(\mathcal{A}(Z - Z'), Y)
+              + \beta \sum_p (Z_{p,4} + Z'_{p,4}),
+
+    where :math:`\mathcal{N}_f = \{Z \succeq 0 : \operatorname{tr} Z_1 = Z_4\}` and
+    :math:`\mathcal{A}` is the lifted map :meth:`forward`. Every solver, certificate and polish
+    takes its data, formulas and objectives from a Problem.
+
     Parameters
     ----------
     X : array-like of shape (n, d)
+        The data: a numpy array, a torch tensor or a Dask array (chunked by rows); for a
+        :class:`~spectranet.architectures.Conv2D` architecture, images as rows ``(n, C*H*W)`` or
+        arrays ``(N, C, H, W)``.
     y : array-like of shape (n,) or (n, C)
         Targets in the loss's encoding (labels in {-1, +1} for margin losses, integer
         class indices or one-hot rows for the softmax loss).
-    activation : str, tuple or PolyActivation
-    loss : str or Loss
-    beta : float
+    activation : str, tuple or PolyActivation, default="relu"
+        The activation :math:`\sigma` (see :class:`~spectranet.PolyActivation`).
+    loss : str or Loss, default="squared"
+        The loss :math:`\ell` (see :func:`~spectranet.get_loss`).
+    beta : float, default=1e-2
         Weight of the :math:`\ell_1` penalty on the second layer, ``>= 0``.
     n_outputs : int, optional
         Number of outputs ``C`` when it cannot be read from ``y`` (softmax labels).
@@ -82,6 +99,43 @@ class Problem:
         ``n_features`` is then the filter size ``C*kh*kw`` and the products run on the grouped
         lift (:mod:`spectranet.grouped`, numpy on the host).
 
+    Attributes
+    ----------
+    X : ndarray or dask array of shape (n, n_inputs)
+        The data, float64.
+    Y : ndarray or dask array of shape (n, C)
+        The targets in the loss's encoding, float64.
+    activation : PolyActivation
+        The activation.
+    loss : Loss
+        The loss (a :class:`~spectranet.data.ChunkwiseLoss` wrapper for Dask data).
+    beta : float
+        The :math:`\beta`.
+    architecture : Dense or Conv2D
+        The architecture.
+    data : object
+        The arrays of the matrix-free products (numpy, torch, Dask or grouped).
+    n_samples, n_features, n_inputs, n_outputs, n_groups, n_pairs : int
+        ``n``; the length ``f`` of a first-layer row; the columns of ``X``; ``C``; the groups per
+        filter (1 for a dense network); the pairs ``P = G*C`` of the convex program.
+    is_dask : bool
+        Whether the data are Dask arrays.
+
+    Raises
+    ------
+    TypeError
+        If the activation, loss, architecture or ``beta`` has the wrong type.
+    ValueError
+        If the data are not finite or of inconsistent shapes, the targets are not in the loss's
+        encoding, ``beta`` is negative, the data's scale would overflow the solvers, or a
+        convolutional architecture is given a torch tensor, a Dask array or a device.
+
+    See Also
+    --------
+    spectranet.get_solver : A solver of the problem.
+    spectranet.certify : The certificate, from the same formulas.
+    spectranet.ConvexPolyNetRegressor : The estimator that builds and solves it.
+
     Notes
     -----
     The problem never forms the ``n x (d+1)^2`` lifted matrix except on request
@@ -93,6 +147,23 @@ class Problem:
     float64 Dask arrays (validated by Dask reductions, ``Y`` persisted), ``loss`` is the given
     loss applied chunk by chunk (:class:`~spectranet.data.ChunkwiseLoss`), and only the native
     solver's column generation runs on them (:mod:`spectranet.data`, ``docs/dask.md``).
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (problem (P)),
+    eq. (21) (the convex program), eq. (11) (the lifted features) and Lemma 1, eq. (19) (the
+    neural spectrahedron :math:`\mathcal{N}_d`).
+
+    Examples
+    --------
+    >>> from spectranet import get_solver, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> problem = Problem(X, y, "relu", "squared", beta=1e-2)
+    >>> problem.n_samples, problem.n_features, problem.max_neurons()  # m* <= 2(d+1)
+    (40, 3, 8)
+    >>> result = get_solver("auto", problem).solve(problem)
+    >>> round(problem.objective(result.network), 6), result.status
+    (0.055296, 'optimal')
     """
 
     def __init__(self, X, y, activation="relu", loss="squared", beta=1e-2, *, n_outputs=None,
@@ -131,6 +202,7 @@ class Problem:
     # -- sizes ------------------------------------------------------------------
     @property
     def n_samples(self) -> int:
+        """Number ``n`` of samples."""
         return self.X.shape[0]
 
     @property
@@ -145,6 +217,7 @@ class Problem:
 
     @property
     def n_outputs(self) -> int:
+        """Number ``C`` of outputs (columns of ``Y``)."""
         return self.Y.shape[1]
 
     @property
@@ -175,7 +248,18 @@ class Problem:
             )
 
     def with_beta(self, beta) -> "Problem":
-        """A copy sharing the data, with another :math:`\\beta`."""
+        """Return a copy sharing the data, with another :math:`\\beta`.
+
+        Parameters
+        ----------
+        beta : float
+            The new :math:`\\beta`, ``>= 0``.
+
+        Returns
+        -------
+        Problem
+            The copy (no data are copied).
+        """
         new = object.__new__(Problem)
         new.__dict__.update(self.__dict__)
         new.beta = check_beta(beta)
@@ -193,8 +277,20 @@ class Problem:
 
     # -- networks ---------------------------------------------------------------
     def make_network(self, first_layer, second_layer_2d) -> PolyNetwork:
-        """The problem's network (activation, architecture, output shape) with these layers, the
-        second given as ``(m, P)`` (one column per pair)."""
+        """Return the problem's network (activation, architecture, output shape) with these layers.
+
+        Parameters
+        ----------
+        first_layer : array-like of shape (m, f)
+            First-layer rows.
+        second_layer_2d : array-like of shape (m, P)
+            Second layer, one column per pair ``p = g*C + k``.
+
+        Returns
+        -------
+        PolyNetwork
+            The network, its second layer in the problem's output shape.
+        """
         U = np.asarray(first_layer, dtype=float).reshape(-1, self.n_features)
         A = np.asarray(second_layer_2d, dtype=float).reshape(U.shape[0], self.n_pairs)
         scalar = self.n_outputs == 1
@@ -215,15 +311,42 @@ class Problem:
         return self.data.hidden(first_layer, self.activation)
 
     def outputs(self, network: PolyNetwork) -> np.ndarray:
-        """Network outputs on the training data, float64 ``(n, C)`` on the host (a persisted Dask
-        array for Dask data)."""
+        """Network outputs on the training data.
+
+        Parameters
+        ----------
+        network : PolyNetwork
+            A network of this problem (see :meth:`objective`).
+
+        Returns
+        -------
+        ndarray of shape (n, C)
+            float64 on the host (a persisted Dask array for Dask data).
+        """
         self._check_network(network)
         return self.data.outputs(network.first_layer, network.second_layer_2d, network.activation)
 
     def objective(self, network: PolyNetwork, outputs: np.ndarray | None = None) -> float:
         r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`.
 
-        ``outputs`` may pass :meth:`outputs` of the network when already computed.
+        Parameters
+        ----------
+        network : PolyNetwork
+            A network of this problem's activation, architecture, features and outputs.
+        outputs : ndarray of shape (n, C), optional
+            :meth:`outputs` of the network, when already computed.
+
+        Returns
+        -------
+        float
+            The objective.
+
+        Raises
+        ------
+        TypeError
+            If ``network`` is not a PolyNetwork.
+        ValueError
+            If it does not match the problem.
         """
         Yhat = self.outputs(network) if outputs is None else outputs
         return self.penalized(self.loss.value(Yhat, self.Y), network.second_layer)
@@ -280,11 +403,21 @@ class Problem:
         One triple per pair :math:`p` (``P = C`` dense; :meth:`GroupedData.dual_products
         <spectranet.grouped.GroupedData.dual_products>` for the grouped architectures).
 
-        ``products`` may pass ``data.dual_products(V)`` when a pass already computed them.
+        Parameters
+        ----------
+        V : ndarray of shape (n, C), optional
+            The dual point (not needed with ``products``).
+        products : tuple, optional
+            ``data.dual_products(V)``, when a pass over the data already computed them.
 
         Returns
         -------
-        Q : (P, d, d), q : (P, d), r : (P,)
+        Q : ndarray of shape (P, d, d)
+            Quadratic terms, exactly symmetric.
+        q : ndarray of shape (P, d)
+            Linear terms.
+        r : ndarray of shape (P,)
+            Constants.
         """
         (a, b, c) = self.activation.coefficients
         Q, XtV, sums = self.data.dual_products(V) if products is None else products  # one pass over X
@@ -292,8 +425,18 @@ class Problem:
         return Q, b * XtV.T, c * sums
 
     def adjoint(self, V: np.ndarray) -> np.ndarray:
-        r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`,
-        shape ``(P, d+1, d+1)``."""
+        r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`.
+
+        Parameters
+        ----------
+        V : ndarray of shape (n, C)
+            A point of the output space (a dual point).
+
+        Returns
+        -------
+        ndarray of shape (P, d+1, d+1)
+            One symmetric matrix per pair.
+        """
         Q, q, r = self.dual_quadratic(V)
         d = self.n_features
         out = np.empty((self.n_pairs, d + 1, d + 1))
@@ -304,7 +447,18 @@ class Problem:
 
     def lifted_objective(self, Z: np.ndarray, Z_prime: np.ndarray) -> float:
         r"""Objective of the convex program (21):
-        :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_k (Z_{k,4} + Z'_{k,4})`."""
+        :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_k (Z_{k,4} + Z'_{k,4})`.
+
+        Parameters
+        ----------
+        Z, Z_prime : ndarray of shape (P, f+1, f+1)
+            The pairs :math:`(Z_p, Z_p')`, one per pair of the program.
+
+        Returns
+        -------
+        float
+            The objective.
+        """
         d = self.n_features
         penalty = float(np.sum(Z[:, d, d]) + np.sum(Z_prime[:, d, d]))
         return self.loss.value(self.forward(Z - Z_prime), self.Y) + self.beta * penalty

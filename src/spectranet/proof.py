@@ -164,46 +164,70 @@ def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *,
     .. math:: \min_{\|u_j\|=1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(Xu_j)\alpha_j^\top, Y\Big)
               + \beta \sum_j \|\alpha_j\|_1
 
-    Works for a network trained any way (SGD, the SDP, anything) whose first-layer rows
-    have unit norm, as (P) requires; ``sigma`` is not homogeneous, so other norms cannot be
-    moved into the second layer and are rejected. Everything is recomputed from the network, the
-    data and the candidate dual points: the network's own gradient, ``dual`` if given, and the
-    network's :class:`~spectranet.witness.Witness` if it carries one (a fit attaches it).
+    Works for a network trained any way (SGD, the SDP, anything) whose first-layer rows have unit norm,
+    as (P) requires; ``sigma`` is not homogeneous, so other norms cannot be moved into the second layer
+    and are rejected. Everything is recomputed from the network, the data and the candidate dual
+    points: the network's own gradient, ``dual`` if given, and the network's
+    :class:`~spectranet.witness.Witness` if it carries one (a fit attaches it).
 
     Parameters
     ----------
     network : PolyNetwork
         Any architecture (:class:`~spectranet.architectures.Conv2D` networks take images).
     X : array-like of shape (n, d)
+        The training data (for a CNN, images as rows ``(n, C*H*W)`` or ``(N, C, H, W)``).
     y : array-like of shape (n,) or (n, C)
-        Targets in the loss's encoding (labels in {-1, +1} for ``"logistic"`` and
-        ``"hinge"``, class indices or one-hot rows for ``"softmax"``).
+        Targets in the loss's encoding (labels in {-1, +1} for ``"logistic"`` and ``"hinge"``, class
+        indices or one-hot rows for ``"softmax"``).
     loss : str or Loss, optional
         Default: the witness's loss, else ``"squared"``.
     beta : float, optional
-        ``> 0`` (with ``beta = 0`` no finite gap can be proven). Default: the witness's; required
-        for a network without one.
+        ``> 0`` (no finite gap can be proven at 0). Default: the witness's; required without one.
     dual : array-like of shape (n, C), optional
-        An extra candidate dual point (e.g. a solver's dual variable); useful for the
-        non-smooth losses, whose subgradient at the network may give a loose bound.
-    tol : float
+        An extra candidate dual point (e.g. a solver's dual variable; for a non-smooth loss).
+    tol : float, default=1e-6
         Relative-gap tolerance for :attr:`Certificate.is_optimal`, in (0, 1).
     witness : bool, default=True
-        Use the network's witness. It must have been made for these data (its fingerprint is
-        checked): a witness for other data is refused with a ``ValueError``; pass
-        ``witness=False`` to certify a network on other data from its own gradient.
+        Use the network's witness, which must have been made for these data (its fingerprint is
+        checked); ``witness=False`` certifies a network on other data from its own gradient.
     improve : bool or int, default=False
         Tighten the bound by rounds (``True``: 20) of cutting planes on the dual
-        (:func:`improved_certificate`): for networks trained anywhere (SGD, other libraries,
-        hinge and absolute fits), it separates how much of a gap belongs to the network and how
-        much to its gradient's dual point. Each round solves a convex problem on the neurons found
-        so far and calls the exact oracle once.
+        (:func:`improved_certificate`): for networks trained anywhere (SGD, hinge and absolute
+        fits), it separates how much of a gap belongs to the network and how much to its
+        gradient's dual point. Each round solves a convex problem on the neurons found so far.
 
     Returns
     -------
     Certificate
-        ``source`` says which dual point proves the bound: ``"gradient"`` (the network's own),
-        ``"dual"`` (the argument), ``"witness"`` or ``"improved"``.
+        Its ``source`` names the dual point that proves the bound.
+
+    Raises
+    ------
+    TypeError
+        If ``network`` is not a :class:`~spectranet.PolyNetwork`.
+    ValueError
+        If the rows are not unit norm, ``beta`` is missing or not positive, ``tol`` is not in (0, 1),
+        the data or ``dual`` do not fit the network, or the witness was made for other data.
+
+    See Also
+    --------
+    Certificate : The result.
+    spectranet.beta_max : The smallest :math:`\beta` at which the zero network is optimal.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (problem (P)), eqs. (24)
+    and (26) (the duals whose feasible points give the lower bound) and Theorem 1.
+
+    Examples
+    --------
+    >>> from spectranet import ConvexPolyNetRegressor, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> net = ConvexPolyNetRegressor(beta=1e-2).fit(X, y).network_
+    >>> certify(net, X, y).is_optimal  # loss and beta from the network's witness
+    True
+    >>> certify(net, X, y, "absolute", beta=1e-2, witness=False).is_optimal  # optimal for another loss?
+    False
     """
     if not isinstance(network, PolyNetwork):
         raise TypeError(f"network must be a PolyNetwork, got {type(network).__name__}")

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .losses import Loss, get_loss
+from .losses import LOSSES, Loss, get_loss
 
-__all__ = ["Witness", "data_fingerprint", "loss_spec", "loss_from_spec"]
+__all__ = ["Witness", "data_fingerprint", "loss_spec", "loss_from_spec", "check_loss_spec"]
 
 
 def data_fingerprint(X, Y) -> str:
@@ -35,19 +36,45 @@ def data_fingerprint(X, Y) -> str:
 
 
 def loss_spec(loss: Loss) -> dict:
-    """A JSON-able description of a loss: its name and its fields (e.g. Huber's ``delta``)."""
+    """A JSON-able description of a loss: its name, its fields (e.g. Huber's ``delta``) and, for a
+    loss that is not one of the library's (:data:`~spectranet.losses.LOSSES`), its class as
+    ``"module.QualName"``."""
     loss = getattr(loss, "base", loss)  # a Dask problem's chunk-wise wrapper
     spec = {"name": loss.name}
+    if LOSSES.get(loss.name) is not type(loss):
+        spec["class"] = f"{type(loss).__module__}.{type(loss).__qualname__}"
     for f in fields(loss) if hasattr(loss, "__dataclass_fields__") else ():
         spec[f.name] = getattr(loss, f.name)
     return spec
 
 
 def loss_from_spec(spec: dict) -> Loss:
-    """The loss of :func:`loss_spec` (a library loss; its fields as given)."""
+    """The loss of :func:`loss_spec`: a library loss, or a user-defined one whose module is
+    already imported (a file never makes the library import code); ValueError otherwise."""
     spec = dict(spec)
-    base = get_loss(spec.pop("name"))
-    return type(base)(**spec) if spec else base
+    name, path = spec.pop("name"), spec.pop("class", None)
+    if path is None:
+        base = get_loss(name)
+        return type(base)(**spec) if spec else base
+    module, _, qualname = str(path).rpartition(".")
+    cls = sys.modules.get(module)
+    for part in qualname.split(".") if cls is not None else ():
+        cls = getattr(cls, part, None)
+    if not (isinstance(cls, type) and issubclass(cls, Loss)):
+        raise ValueError(f"the witness was made for the user-defined loss {name!r} ({path}), whose module is not "
+                         "imported; import it first, or pass the loss object (loss=...)")
+    return cls(**spec)
+
+
+def check_loss_spec(spec) -> None:
+    """ValueError unless ``spec`` has the form :func:`loss_spec` writes (a user-defined loss is
+    resolved only when used, by :func:`loss_from_spec`)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise ValueError(f"a loss description must be a dict with a 'name' string, got {spec!r}")
+    if "class" not in spec:
+        loss_from_spec(spec)  # a library loss: its name and fields are checked now
+    elif not isinstance(spec["class"], str) or "." not in spec["class"]:
+        raise ValueError(f"a user-defined loss's 'class' must be 'module.QualName', got {spec['class']!r}")
 
 
 @dataclass(frozen=True, eq=False)

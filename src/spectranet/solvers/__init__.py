@@ -1,4 +1,14 @@
-"""Solver registry: name -> solver class, and the preference order of ``solver="auto"``."""
+"""Solver registry: name -> solver class, and the preference order of ``solver="auto"``.
+
+The solvers compute the globally optimal network of problem (P) through the convex program (21)
+(Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*) and certify it:
+
+* ``"native"`` (:class:`~spectranet.solvers.native.NativeSolver`): matrix-free interior points in the
+  sample or the lifted space, column generation and low-rank engines, for smooth losses (and
+  experimentally, through their dual box, for the polyhedral ones);
+* ``"clarabel"``, ``"scs"``, ``"mosek"`` (:mod:`spectranet.solvers.cvxpy_backend`): the program
+  written in CVXPY with the explicit lift, for every loss with a :meth:`~spectranet.Loss.cvxpy` form.
+"""
 
 from __future__ import annotations
 
@@ -20,22 +30,88 @@ AUTO_ORDER = ("native", "clarabel", "mosek", "scs")
 
 
 def available_solvers() -> list[str]:
-    """Names of the registered solvers whose dependencies are installed."""
+    r"""Return the names of the registered solvers whose dependencies are installed.
+
+    The registry :data:`SOLVERS` holds the solvers of the convex program (21),
+
+    .. math:: \min_{Z_p, Z_p' \in \mathcal{N}_f}\ \ell(\mathcal{A}(Z - Z'), Y)
+              + \beta \sum_p (Z_{p,4} + Z'_{p,4});
+
+    the native solver has no dependency beyond numpy and scipy, the CVXPY backends need their solver
+    packages (and MOSEK a license).
+
+    Returns
+    -------
+    list of str
+        Registry names, in the order of :data:`SOLVERS`; each is accepted by :func:`get_solver`.
+
+    See Also
+    --------
+    get_solver : A solver by name.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (21) and Section 6 (the paper
+    solved it with CVXPY and SCS).
+
+    Examples
+    --------
+    >>> "native" in available_solvers()
+    True
+    """
     return [name for name, cls in SOLVERS.items() if cls.is_available()]
 
 
 def get_solver(solver="auto", problem=None, **options) -> Solver:
-    """Return a solver instance.
+    r"""Return a solver instance of the convex program (21).
+
+    The solver of a name, or for ``"auto"`` the first installed solver in :data:`AUTO_ORDER`
+    (``"native"``, ``"clarabel"``, ``"mosek"``, ``"scs"``) that supports ``problem``: the native solver
+    for the smooth losses, a CVXPY backend for the polyhedral ones (hinge, absolute).
 
     Parameters
     ----------
-    solver : str or Solver
-        A registry name, ``"auto"`` (the first installed solver in :data:`AUTO_ORDER` that
-        supports ``problem``) or a :class:`Solver` instance (returned as is).
+    solver : str or Solver, default="auto"
+        A registry name (see :func:`available_solvers`), ``"auto"`` or a :class:`Solver` instance
+        (returned as is).
     problem : Problem, optional
-        Used by ``"auto"`` to skip solvers that do not support the problem.
+        Used by ``"auto"`` to skip solvers that do not support the problem, and checked against a named
+        solver.
     **options
-        Passed to the solver's constructor.
+        Passed to the solver's constructor (e.g. ``memory_limit`` or solver options of a CVXPY
+        backend, ``engine`` of the native solver).
+
+    Returns
+    -------
+    Solver
+        A new instance (or ``solver`` itself).
+
+    Raises
+    ------
+    TypeError
+        If ``solver`` is neither a str nor a Solver.
+    ValueError
+        If the name is unknown, the solver is not installed or does not support ``problem``, or no
+        installed solver supports it (``"auto"``).
+
+    See Also
+    --------
+    available_solvers : The names installed.
+    spectranet.SolveResult : What :meth:`Solver.solve` returns.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (21) (the program the solvers
+    solve) and Theorem 1 (its optimum is the global optimum of (P)).
+
+    Examples
+    --------
+    >>> from spectranet import Problem, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> get_solver("auto", Problem(X, y, loss="squared")).name  # a smooth loss
+    'native'
+    >>> get_solver("auto", Problem(X, y, loss="absolute")).name  # a polyhedral loss
+    'clarabel'
     """
     if isinstance(solver, Solver):
         return solver

@@ -42,7 +42,13 @@ class CubicWeights:
 
 @dataclass
 class SolveResult:
-    """What every solver returns.
+    r"""What every solver returns: the certified solution of the convex program (21).
+
+    A solver minimizes :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_p (Z_{p,4} + Z'_{p,4})` over
+    :math:`Z_p, Z_p' \in \mathcal{N}_f` (or works on problem (P) directly), extracts a network of width
+    :math:`m^* = \sum_p (\operatorname{rank} Z_p^* + \operatorname{rank} Z_p'^*)` and certifies it:
+    ``network_objective - lower_bound`` bounds its distance to the global optimum of (P). Made by the
+    solvers (:meth:`Solver.solve`); its fields are the attributes.
 
     Attributes
     ----------
@@ -64,14 +70,17 @@ class SolveResult:
     solver : str
         Registry name of the solver.
     iterations : int
+        Iterations of the solver's main loop.
     time : float
         Wall-clock seconds of the solve (model build included).
     certificate : Certificate
+        The certificate of ``network`` (:func:`spectranet.certify`).
     engine : str
         The engine that produced the network: ``"zero"`` (the zero network is optimal),
         ``"ipm"`` (interior point in sample space), ``"lifted"`` (interior point in the lifted
         space), ``"columns"`` (column generation), or the CVXPY backend's name.
     history : list of (time, objective, lower_bound)
+        Progress of the solve.
     lifted : tuple of ndarray, optional
         ``(Z, Z')`` of shape ``(P, d+1, d+1)`` each, for solvers that compute them.
     cubic : CubicWeights, optional
@@ -79,6 +88,29 @@ class SolveResult:
     warm_state : object
         Private to the solver that made the result (a compiled CVXPY model), reused by its warm
         starts; not part of the public API.
+    n_neurons : int
+        Width :math:`m^*` of ``network``.
+    converged : bool
+        Whether ``status == "optimal"``.
+
+    See Also
+    --------
+    Solver.solve : Makes it.
+    spectranet.Certificate : Its ``certificate``.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (21) (the convex program),
+    eq. (22) (the width :math:`m^*`) and Section 4 (neural decomposition, which extracts ``network``).
+
+    Examples
+    --------
+    >>> from spectranet import Problem, get_solver, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> problem = Problem(X, y, beta=1e-2)
+    >>> result = get_solver("clarabel").solve(problem)
+    >>> result.status, result.n_neurons, result.lifted[0].shape  # Z: (P, d+1, d+1)
+    ('optimal', 4, (1, 4, 4))
     """
 
     network: PolyNetwork
@@ -104,11 +136,48 @@ class SolveResult:
 
     @property
     def converged(self) -> bool:
+        """Whether ``status == "optimal"``."""
         return self.status == "optimal"
 
 
 class Solver(ABC):
-    """A solver of the convex program for a :class:`~spectranet.problem.Problem`."""
+    r"""Base class of the solvers of the convex program for a :class:`~spectranet.problem.Problem`.
+
+    A solver returns the globally optimal network of problem (P) through the convex program (21),
+
+    .. math:: \min_{Z_p, Z_p' \in \mathcal{N}_f}\ \ell(\mathcal{A}(Z - Z'), Y)
+              + \beta \sum_p (Z_{p,4} + Z'_{p,4}),
+
+    and certifies it. The registry (:func:`~spectranet.get_solver`) holds the native solver
+    (matrix-free interior points and column generation) and the CVXPY backends (Clarabel, SCS, MOSEK).
+    Subclasses implement :meth:`solve` and, where it applies, :meth:`is_available` and :meth:`supports`.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    install_hint : str
+        How to install the solver's dependencies (shown when they are missing).
+
+    See Also
+    --------
+    spectranet.get_solver : A solver by name.
+    SolveResult : What :meth:`solve` returns.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (21) (the convex program),
+    Section 4 (neural decomposition) and Section 6 (solved with CVXPY and SCS).
+
+    Examples
+    --------
+    >>> from spectranet import Problem, get_solver, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> problem = Problem(X, y, beta=1e-2)
+    >>> solver = get_solver("auto", problem)
+    >>> solver.name, solver.supports(problem), solver.solve(problem).status
+    ('native', True, 'optimal')
+    """
 
     #: registry name
     name: str = ""
@@ -117,11 +186,28 @@ class Solver(ABC):
 
     @classmethod
     def is_available(cls) -> bool:
-        """Whether the solver's dependencies are installed."""
+        """Whether the solver's dependencies are installed.
+
+        Returns
+        -------
+        bool
+            True when the solver can run here.
+        """
         return True
 
     def supports(self, problem: Problem) -> bool:
-        """Whether the solver handles this problem (loss, architecture)."""
+        """Whether the solver handles this problem (loss, architecture).
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem.
+
+        Returns
+        -------
+        bool
+            True when :meth:`solve` accepts it.
+        """
         return True
 
     @abstractmethod
@@ -130,11 +216,29 @@ class Solver(ABC):
               max_time: float | None = None) -> SolveResult:
         """Solve ``problem`` to relative certified gap ``tol`` where the solver can.
 
-        ``max_iter`` bounds the iterations of the solver's main loop (interior-point iterations,
-        column-generation or low-rank rounds, a CVXPY backend's iterations); ``max_time`` bounds
-        its wall-clock seconds, model building and final polish included: the solve then stops
-        within about 10 % of it plus one pass over the data, with the best network certified so
-        far, ``status == "time_limit"`` and a :class:`~spectranet.exceptions.ConvergenceWarning`.
+        Parameters
+        ----------
+        problem : Problem
+            The problem.
+        tol : float, default=1e-6
+            Target relative certified gap, in (0, 1).
+        max_iter : int, optional
+            Bound on the iterations of the solver's main loop (interior-point iterations,
+            column-generation or low-rank rounds, a CVXPY backend's iterations).
+        verbose : bool, default=False
+            Show the solver's progress.
+        warm_start : SolveResult, optional
+            A previous result on the same data (e.g. another ``beta``).
+        max_time : float, optional
+            Bound on the wall-clock seconds, model building and final polish included: the solve
+            then stops within about 10 % of it plus one pass over the data, with the best network
+            certified so far, ``status == "time_limit"`` and a
+            :class:`~spectranet.exceptions.ConvergenceWarning`.
+
+        Returns
+        -------
+        SolveResult
+            The certified result; a gap above ``tol`` issues a ConvergenceWarning.
         """
 
 
