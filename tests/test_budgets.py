@@ -61,3 +61,21 @@ def test_max_iter_bounds_the_engine_and_says_so(wide):
     with pytest.warns(ConvergenceWarning):
         result = NativeSolver(engine="columns").solve(Problem(X, y, "relu", "squared", beta), max_iter=2)
     assert result.status == "max_iter" and result.iterations <= 2
+
+
+def test_lowrank_deadline_stops_inside_a_round():
+    """A low-rank round's subspace polish stops at the deadline (a round here takes seconds): the
+    engine returns its best certified network promptly, and a deadline may be moved by the caller."""
+    from spectranet import make_planted
+    from spectranet.solvers.lowrank import solve_lowrank
+
+    X, y = make_planted(30000, 20, n_neurons=5, noise=0.1, random_state=0)
+    X /= np.sqrt(20)
+    y = np.where(y > np.median(y), 1.0, -1.0)
+    base = Problem(X, y, "relu", "logistic", 0.0)
+    problem = base.with_beta(1e-3 * beta_max(base))
+    start = time.perf_counter()
+    network, cert, rounds = solve_lowrank(problem, deadline=lambda: start + 0.3, max_rounds=3)
+    assert time.perf_counter() - start < 0.3 + 2.0  # without the stop inside the polish: 8 s
+    assert rounds <= 2 and not cert.is_optimal
+    assert cert.lower_bound <= cert.objective and network.n_neurons >= 1

@@ -8,9 +8,9 @@ makes expensive:
   width of the optimum; dense numpy data with :math:`nC \le` ``ipm.MAX_SCHUR`` only.
 * ``"lifted"`` — interior point in the **lifted space** (:mod:`~spectranet.solvers.lifted`):
   Newton blocks of order :math:`o = D = (f+1)(f+2)/2` per pair (:math:`GD` per output for pooled
-  CNNs, :math:`PD` for softmax), :math:`\approx 15\,o^3` flops per block and iteration, plus one
-  pass of :math:`n D^2` flops per iteration for a non-quadratic loss (once for the squared loss:
-  its sufficient statistics). Independent of the width of the optimum and, for the squared loss,
+  CNNs, :math:`PD` for softmax), :math:`\approx 9\,o^3` flops per block and iteration, plus one
+  weighted Gram pass of :math:`n D^2` multiply-adds per iteration for a non-quadratic loss (once
+  for the squared loss: its sufficient statistics). Independent of the width of the optimum and, for the squared loss,
   of ``n``; any data backend (numpy, torch on any device, Dask, the grouped lift).
 * ``"lowrank"`` — Burer–Monteiro factors in a growing subspace (:mod:`~spectranet.solvers.lowrank`):
   one pass over ``X`` per round, the rest on ``n x k`` subspace data; fast for narrow optima at
@@ -23,8 +23,10 @@ makes expensive:
 
 **The rule** (:func:`plan`): estimate the seconds of each interior-point engine that supports the
 problem (:func:`estimate_seconds`, flop counts at :data:`FLOP_RATE`) and take the cheaper as the
-*direct* engine. The *narrow* engine is ``"lowrank"`` for dense in-memory data with at least
-:data:`LOWRANK_FEATURES` features and a cold start, ``"columns"`` otherwise. Then
+*direct* engine. The *narrow* engine is ``"lowrank"`` for dense in-memory data with a cold
+start and either at least :data:`LOWRANK_FEATURES` features or at least :data:`LOWRANK_ENTRIES`
+entries (``n d``: there a round of column generation, a pass over the data per neuron, costs more
+than a low-rank round on the ``n x k`` subspace data), ``"columns"`` otherwise. Then
 
 1. a warm start (a regularization path, a network trained elsewhere) continues by column
    generation when no direct engine applies, or when the direct engine is estimated slower than
@@ -43,15 +45,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["Plan", "plan", "estimate_seconds", "FLOP_RATE", "WIDE", "TRIAL", "TRIAL_MIN", "WARM_DIRECT",
-           "LOWRANK_FEATURES"]
+           "LOWRANK_FEATURES", "LOWRANK_ENTRIES"]
 
 #: sustained flop rate assumed for the estimates (dense factorizations and passes over the data
 #: on the 2-core development machine; measured: the sample-space interior point on MNIST 0/1,
-#: n = 12665, about 1.4e12 flops in 31 s per iteration)
+#: n = 12665, about 1.4e12 flops in 31 s per iteration; the lifted engine on spambase, o = 1711,
+#: 1.5 s per iteration, i.e. 9 o^3 flops at this rate)
 FLOP_RATE = 3e10
 #: the low-rank engine is the narrow engine from this many features on (below, the subspace soon
-#: spans the features and column generation's Newton polish is cheaper)
+#: spans the features and column generation's Newton polish is cheaper) ...
 LOWRANK_FEATURES = 100
+#: ... or from this many entries n d of the data on (measured at 0.1 and 0.01 beta_max: spambase,
+#: 4601 x 57, squared loss 3.3 s vs 5.7 s for column generation; 10^5 x 20 planted logistic
+#: 1.6 s vs 8.0 s for a failed column-generation trial and the lifted engine)
+LOWRANK_ENTRIES = 200_000
 #: below WIDE * beta_max the optimum is wide: no column-generation trial
 WIDE = 1e-4
 #: fraction of the direct engine's estimate given to a column-generation trial on a cold start
@@ -60,8 +67,12 @@ TRIAL = 0.3
 TRIAL_MIN = 0.5
 #: a warm start continues by column generation when the direct engine's estimate exceeds this
 WARM_DIRECT = 2.0
-#: interior-point iterations assumed by the estimates
-IPM_ITERATIONS, LIFTED_ITERATIONS = 15, 18
+#: interior-point iterations assumed by the estimates (measured: 10 to 14 for the lifted engine)
+IPM_ITERATIONS, LIFTED_ITERATIONS = 15, 14
+#: flops per Newton block order cubed and iteration of the lifted engine (assembly, Cholesky,
+#: solves), and per multiply-add of its weighted Gram pass (measured: 10^5 x 20 logistic,
+#: D = 231, 0.45 s per iteration)
+LIFTED_FACTOR, LIFTED_GRAM = 9.0, 2.5
 
 
 @dataclass(frozen=True)
@@ -93,8 +104,8 @@ def estimate_seconds(problem, engine: str) -> float:
         D = (f + 1) * (f + 2) // 2
         order = lifted.newton_order(problem)
         blocks = 1 if problem.loss.multi_output_only else C
-        factor = 15.0 * order ** 3 * blocks
-        gram = n * D * D * (C * C if problem.loss.multi_output_only else C) * problem.n_groups ** 2
+        factor = LIFTED_FACTOR * order ** 3 * blocks
+        gram = LIFTED_GRAM * n * D * D * (C * C if problem.loss.multi_output_only else C) * problem.n_groups ** 2
         passes = 6.0 * n * f * f * C
         quadratic = problem.loss.quadratic
         total = LIFTED_ITERATIONS * (factor + (0 if quadratic else gram + passes)) + (gram if quadratic else 0)
@@ -122,8 +133,10 @@ def plan(problem, *, beta_max: float, warm_width: int | None = None,
     direct = min(estimates, key=estimates.get, default=None)
     if direct is not None and estimates[direct] == float("inf"):
         direct = None
+    large = (problem.n_features >= LOWRANK_FEATURES
+             or problem.n_samples * problem.n_features >= LOWRANK_ENTRIES)
     narrow = ("lowrank" if "lowrank" in allowed and warm_width is None and lowrank.supports(problem)
-              and problem.n_features >= LOWRANK_FEATURES else "columns")
+              and large else "columns")
     can_narrow = narrow in allowed and problem.loss.smooth
     if direct is None:
         return Plan(narrow, 0.0, estimates, narrow)

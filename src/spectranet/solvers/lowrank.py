@@ -287,9 +287,44 @@ def _network(problem, factors, rank_tol):
     return problem.make_network(np.vstack(firsts), np.vstack(seconds))
 
 
+class _PastDeadline(Exception):
+    """Raised inside L-BFGS's objective once the deadline has passed."""
+
+
+def _past(deadline) -> bool:
+    """Whether ``deadline`` (seconds of ``perf_counter``, a callable giving them, or None) has passed."""
+    at = deadline() if callable(deadline) else deadline
+    return at is not None and time.perf_counter() > at
+
+
+def _polish(problem, factors, w0: np.ndarray, scale: float, deadline) -> np.ndarray:
+    """L-BFGS on the factors in the subspace from ``w0``; past ``deadline`` its last accepted
+    iterate (a trial of a few seconds must not run a round of minutes)."""
+    accepted = [w0]
+
+    def objective(w, *args):
+        if _past(deadline):
+            raise _PastDeadline
+        return _objective(w, *args)
+
+    with single_threaded_blas():  # products with the n x k subspace data: memory-bound
+        try:
+            res = minimize(objective, w0, args=(factors, problem), jac=True, method="L-BFGS-B",
+                           callback=lambda w: accepted.__setitem__(0, np.array(w)),
+                           options={"maxiter": INNER_ITER, "maxcor": INNER_MEMORY, "ftol": 0.0,
+                                    "gtol": INNER_GTOL * scale, "maxls": 40})
+        except _PastDeadline:
+            logger.debug("lowrank: deadline reached inside the subspace polish")
+            return accepted[0]
+    return res.x
+
+
 def solve_lowrank(problem, *, tol: float = 1e-6, max_rounds: int = 200, verbose: bool = False,
-                  deadline: float | None = None, rank_tol: float = 1e-10, callback=None):
+                  deadline=None, rank_tol: float = 1e-10, callback=None):
     """Solve (21) by Burer–Monteiro factors in a growing subspace (see the module docstring).
+
+    ``deadline`` (``time.perf_counter`` seconds, or a callable returning them: the caller may move
+    it) stops the rounds and the subspace polish; ``callback(gap)`` is called after each round.
 
     Returns ``(network, certificate, rounds)``; the certificate is the network's own (its gradient
     as the dual point), the one each round's oracle computes.
@@ -313,7 +348,7 @@ def solve_lowrank(problem, *, tol: float = 1e-6, max_rounds: int = 200, verbose:
             best = (gap, [[R.copy() for R in side] for side in factors.R], factors.U.copy())
         if callback is not None:
             callback(gap)
-        if gap <= tol or rounds >= max_rounds or (deadline is not None and time.perf_counter() > deadline):
+        if gap <= tol or rounds >= max_rounds or _past(deadline):
             break
         rounds += 1
         directions, neurons = _new_directions(problem, factors, quadratic, sides)
@@ -328,11 +363,7 @@ def solve_lowrank(problem, *, tol: float = 1e-6, max_rounds: int = 200, verbose:
                 Yhat = _outputs(factors.XU, factors.R, problem.activation, factors.C)[0]
         w0 = factors.pack()
         scale = max(1.0, float(np.max(np.abs(problem.loss.gradient(Yhat, problem.Y)))))
-        with single_threaded_blas():  # products with the n x k subspace data: memory-bound
-            res = minimize(_objective, w0, args=(factors, problem), jac=True, method="L-BFGS-B",
-                           options={"maxiter": INNER_ITER, "maxcor": INNER_MEMORY, "ftol": 0.0,
-                                    "gtol": INNER_GTOL * scale, "maxls": 40})
-        factors.R = factors.unpack(res.x)
+        factors.R = factors.unpack(_polish(problem, factors, w0, scale, deadline))
         factors.prune()
         Yhat = _outputs(factors.XU, factors.R, problem.activation, factors.C)[0]
     _, R, U = best
