@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["PolyActivation", "as_activation", "PRESETS"]
 
@@ -85,7 +88,7 @@ class PolyActivation:
         """Evaluate :math:`\\sigma` elementwise (numpy arrays or torch tensors)."""
         return (self.a * t + self.b) * t + self.c
 
-    def derivative(self, t):
+    def derivative(self, t: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """Evaluate the derivative :math:`\\sigma'(t) = 2 a t + b` elementwise.
 
         Parameters
@@ -198,8 +201,12 @@ PRESETS: dict[str, tuple[float, float, float]] = {
     "swish": (0.1, 0.5, 0.24),
 }
 
+#: what the library's ``activation`` parameters take (:func:`as_activation`): a preset name, the
+#: coefficients ``(a, b, c)`` as a tuple or a list, or an instance
+ActivationLike = str | tuple[float, float, float] | list[float] | PolyActivation
 
-def as_activation(activation) -> PolyActivation:
+
+def as_activation(activation: ActivationLike) -> PolyActivation:
     """Coerce a preset name, an ``(a, b, c)`` tuple or a :class:`PolyActivation`.
 
     Parameters

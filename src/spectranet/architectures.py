@@ -28,10 +28,16 @@ from __future__ import annotations
 
 import json
 import reprlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from scipy.sparse import csr_matrix
 
 __all__ = ["Dense", "Conv2D", "PatchLift", "check_architecture", "architecture_from_dict"]
 
@@ -191,7 +197,9 @@ class Conv2D:
     padding: tuple
     pool: object
 
-    def __init__(self, image_shape, kernel_size, stride=1, padding=0, pool=None):
+    def __init__(self, image_shape: Sequence[int], kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 pool: int | Literal["global"] | None = None) -> None:
         try:
             shape = tuple(image_shape)
         except TypeError:
@@ -299,7 +307,7 @@ class Conv2D:
         corners = (oi * Wp + oj).ravel()  # (K,)
         return corners[:, None] + offsets[None, :]
 
-    def patch_operator(self):
+    def patch_operator(self) -> csr_matrix:
         r"""The explicit patch operators as one sparse matrix ``E`` of shape ``(K*f, C*H*W)``:
         rows ``k*f:(k+1)*f`` are :math:`E_k`, so ``(E @ x).reshape(K, f)`` are the patches of an
         image row ``x`` (rows of zero padding are empty)."""
@@ -318,7 +326,7 @@ class Conv2D:
         return csr_matrix((np.ones(rows.size), (rows, cols)), shape=(idx.size, self.n_inputs))
 
     # -- data -------------------------------------------------------------------
-    def as_rows(self, X) -> np.ndarray:
+    def as_rows(self, X: ArrayLike) -> np.ndarray:
         """Return images as float64 rows ``(n, C*H*W)``.
 
         Parameters
@@ -341,7 +349,7 @@ class Conv2D:
                              f"{self.image_shape}, or (n_samples, *image_shape); got {X.shape}")
         return X
 
-    def patches(self, X) -> np.ndarray:
+    def patches(self, X: ArrayLike) -> np.ndarray:
         """Patches of each image: ``(n, K, f)`` (a vectorized gather from the padded images)."""
         X = self.as_rows(X)
         C, H, W = self.image_shape
@@ -351,7 +359,7 @@ class Conv2D:
             images = np.pad(images, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         return images.reshape(X.shape[0], -1)[:, self.patch_index()]
 
-    def lift(self, X) -> PatchLift:
+    def lift(self, X: ArrayLike) -> PatchLift:
         """Return the grouped lift of ``X`` (see the module docstring).
 
         Parameters

@@ -39,7 +39,9 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Iterable
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
@@ -48,8 +50,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docstrings import BACKPROP_RELU, backprop_estimator
-from .activations import PolyActivation, as_activation
-from .architectures import check_architecture
+from .activations import ActivationLike, PolyActivation, as_activation
+from .architectures import Conv2D, Dense, check_architecture
 from .estimators import (
     ConvexPolyNetClassifier,
     ConvexPolyNetRegressor,
@@ -72,6 +74,10 @@ from .network import PolyNetwork
 from .penalties import C0, get_penalty
 from .problem import Problem, check_beta
 
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike, DTypeLike
+
 __all__ = ["BackpropPolyNetRegressor", "BackpropPolyNetClassifier", "BackpropReLUClassifier",
            "formulation_objective", "lr_grid_search", "FORMULATIONS", "C0"]
 
@@ -81,9 +87,13 @@ OPTIMIZERS = ("sgd", "adam")
 
 
 class _BackpropBase(BaseEstimator):
-    def __init__(self, activation="relu", loss=None, beta=1e-2, n_neurons=None, formulation="l1",
-                 optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
-                 device="cpu", dtype="float64", init=None, verbose=False, architecture=None):
+    def __init__(self, activation: ActivationLike = "relu", loss: str | Loss | None = None, beta: float = 1e-2,
+                 n_neurons: int | None = None, formulation: Literal["l1", "weight_decay", "cubic"] = "l1",
+                 optimizer: Literal["sgd", "adam"] = "sgd", lr: float = 1e-2, batch_size: int | None = 10,
+                 max_epochs: int = 100, random_state: int | np.random.RandomState | None = None,
+                 device: str | torch.device = "cpu", dtype: DTypeLike | torch.dtype = "float64",
+                 init: PolyNetwork | None = None, verbose: bool = False,
+                 architecture: Dense | Conv2D | None = None) -> None:
         self.activation, self.loss, self.beta, self.n_neurons = activation, loss, beta, n_neurons
         self.formulation, self.optimizer, self.lr, self.batch_size = formulation, optimizer, lr, batch_size
         self.max_epochs, self.random_state, self.device = max_epochs, random_state, device
@@ -255,9 +265,13 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
     (8, 6, False)
     """)
 
-    def __init__(self, activation="relu", loss="squared", beta=1e-2, n_neurons=None, formulation="l1",
-                 optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
-                 device="cpu", dtype="float64", init=None, verbose=False, architecture=None):
+    def __init__(self, activation: ActivationLike = "relu", loss: str | Loss = "squared", beta: float = 1e-2,
+                 n_neurons: int | None = None, formulation: Literal["l1", "weight_decay", "cubic"] = "l1",
+                 optimizer: Literal["sgd", "adam"] = "sgd", lr: float = 1e-2, batch_size: int | None = 10,
+                 max_epochs: int = 100, random_state: int | np.random.RandomState | None = None,
+                 device: str | torch.device = "cpu", dtype: DTypeLike | torch.dtype = "float64",
+                 init: PolyNetwork | None = None, verbose: bool = False,
+                 architecture: Dense | Conv2D | None = None) -> None:
         super().__init__(activation, loss, beta, n_neurons, formulation, optimizer, lr, batch_size,
                          max_epochs, random_state, device, dtype, init, verbose, architecture)
 
@@ -266,7 +280,8 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y, validation_data=None):
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None) -> "BackpropPolyNetRegressor":
         """Train the network by minibatch SGD or Adam.
 
         Parameters
@@ -315,9 +330,13 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
     (True, [False, True])
     """)
 
-    def __init__(self, activation="relu", loss="logistic", beta=1e-2, n_neurons=None, formulation="l1",
-                 optimizer="sgd", lr=1e-2, batch_size=10, max_epochs=100, random_state=None,
-                 device="cpu", dtype="float64", init=None, verbose=False, architecture=None):
+    def __init__(self, activation: ActivationLike = "relu", loss: str | Loss = "logistic", beta: float = 1e-2,
+                 n_neurons: int | None = None, formulation: Literal["l1", "weight_decay", "cubic"] = "l1",
+                 optimizer: Literal["sgd", "adam"] = "sgd", lr: float = 1e-2, batch_size: int | None = 10,
+                 max_epochs: int = 100, random_state: int | np.random.RandomState | None = None,
+                 device: str | torch.device = "cpu", dtype: DTypeLike | torch.dtype = "float64",
+                 init: PolyNetwork | None = None, verbose: bool = False,
+                 architecture: Dense | Conv2D | None = None) -> None:
         super().__init__(activation, loss, beta, n_neurons, formulation, optimizer, lr, batch_size,
                          max_epochs, random_state, device, dtype, init, verbose, architecture)
 
@@ -328,7 +347,8 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
             raise ValueError("y contains labels not seen in the training data")
         return encode_classes(codes, n_classes, loss)
 
-    def fit(self, X, y, validation_data=None):
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None) -> "BackpropPolyNetClassifier":
         """Train the classifier network by minibatch SGD or Adam.
 
         Parameters
@@ -373,9 +393,11 @@ class BackpropReLUClassifier(BackpropPolyNetClassifier):
     init = None
     architecture = None
 
-    def __init__(self, loss="logistic", beta=1e-2, n_neurons=None, optimizer="sgd", lr=1e-2,
-                 batch_size=10, max_epochs=100, random_state=None, device="cpu", dtype="float64",
-                 verbose=False):
+    def __init__(self, loss: str | Loss = "logistic", beta: float = 1e-2, n_neurons: int | None = None,
+                 optimizer: Literal["sgd", "adam"] = "sgd", lr: float = 1e-2, batch_size: int | None = 10,
+                 max_epochs: int = 100, random_state: int | np.random.RandomState | None = None,
+                 device: str | torch.device = "cpu", dtype: DTypeLike | torch.dtype = "float64",
+                 verbose: bool = False) -> None:
         self.loss, self.beta, self.n_neurons, self.optimizer = loss, beta, n_neurons, optimizer
         self.lr, self.batch_size, self.max_epochs = lr, batch_size, max_epochs
         self.random_state, self.device, self.dtype, self.verbose = random_state, device, dtype, verbose
@@ -384,8 +406,10 @@ class BackpropReLUClassifier(BackpropPolyNetClassifier):
         return relu
 
 
-def lr_grid_search(estimator, X, y, lrs, *, optimizers=("sgd", "adam"), seeds=(0,),
-                   validation_data=None):
+def lr_grid_search(estimator: BackpropPolyNetRegressor | BackpropPolyNetClassifier, X: ArrayLike, y: ArrayLike,
+                   lrs: Iterable[float], *, optimizers: Iterable[str] = ("sgd", "adam"), seeds: Iterable[int] = (0,),
+                   validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+                   ) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
     """Fit clones of ``estimator`` for every optimizer, learning rate and seed.
 
     The paper tunes the learning rate of SGD and Adam by such a grid before comparing them with the

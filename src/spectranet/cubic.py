@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -54,6 +55,12 @@ from .network import PolyNetwork
 from .penalties import C0, CubicPenalty
 from .problem import Problem
 from .solvers.base import CubicWeights, SolveResult, certified_result
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .losses import Loss
+    from .solvers.cvxpy_backend import CvxpySolver
 
 __all__ = ["C0", "SQUARE", "solve_cubic", "cubic_weights", "cubic_objective", "extract_cubic_network",
            "balance"]
@@ -164,7 +171,7 @@ def _split(W: np.ndarray):
     return Z, Zp
 
 
-def cubic_weights(network: PolyNetwork):
+def cubic_weights(network: PolyNetwork) -> tuple[np.ndarray, np.ndarray]:
     r"""Weights of ``network`` rescaled to the optimum of the cubic penalty.
 
     Each neuron is written :math:`\gamma_j (x^\top q_j)^2` with :math:`\|q_j\|_2 = 1`,
@@ -235,7 +242,8 @@ def balance(q: np.ndarray, gamma: np.ndarray):
     return q * t[:, None], gamma / np.where(t > 0, t, 1.0)[:, None] ** 2
 
 
-def cubic_objective(X, Y, loss, beta, first_layer, second_layer, *, output_norm: int = 1) -> float:
+def cubic_objective(X: ArrayLike, Y: ArrayLike, loss: str | Loss, beta: float, first_layer: ArrayLike,
+                    second_layer: ArrayLike, *, output_norm: int = 1) -> float:
     r"""Objective of the non-convex cubic-regularized problem,
 
     .. math:: \ell\Big(\sum_j (X u_j)^2 \alpha_j^\top, Y\Big)
@@ -303,7 +311,7 @@ def cubic_objective(X, Y, loss, beta, first_layer, second_layer, *, output_norm:
     return problem.loss.value(outputs, problem.Y) + problem.beta * penalty.value(U, A)
 
 
-def solve_cubic(problem: Problem, *, solver="clarabel", tol: float = 1e-6, verbose: bool = False,
+def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol: float = 1e-6, verbose: bool = False,
                 rank_tol: float = 1e-7, max_time: float | None = None) -> SolveResult:
     r"""Globally optimal square-activation network with cubic regularization.
 

@@ -22,6 +22,7 @@ from typing import Sequence, Union
 import numpy as np
 from sklearn.utils import Bunch
 
+from .activations import ActivationLike
 from .network import PolyNetwork
 
 __all__ = ["get_data_home", "list_uci", "load_uci", "load_mnist", "load_cifar_jpeg_zip", "make_planted"]
@@ -95,7 +96,8 @@ def _read_folds(path: Path, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return folds
 
 
-def load_uci(name: str, data_home: PathLike | None = None, *, return_X_y: bool = False):
+def load_uci(name: str, data_home: PathLike | None = None, *,
+             return_X_y: bool = False) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Load a UCI binary classification set in the Fernández-Delgado format.
 
     Reads ``<data_home>/<name>/<name>_R.dat``: tab-separated, a header line, then one row per
@@ -148,10 +150,9 @@ def load_uci(name: str, data_home: PathLike | None = None, *, return_X_y: bool =
     folder, path = home / name, home / name / f"{name}_R.dat"
     if not path.is_file():
         where = "folder" if not folder.is_dir() else "file"
-        raise FileNotFoundError(
-            f"UCI dataset {name!r} not found: no {where} {folder if where == 'folder' else path}; "
-            f"expected <data_home>/{name}/{name}_R.dat (available in {home}: {list_uci(home)}); {_HINT}"
-        )
+        raise FileNotFoundError(f"UCI dataset {name!r} not found: no {where} {folder if where == 'folder' else path}; "
+                                f"expected <data_home>/{name}/{name}_R.dat (available in {home}: "
+                                f"{list_uci(home)}); {_HINT}")
     lines = [line.split() for line in path.read_text(errors="replace").splitlines()]
     lines = [fields for fields in lines if fields]
     if len(lines) < 2:
@@ -162,10 +163,8 @@ def load_uci(name: str, data_home: PathLike | None = None, *, return_X_y: bool =
         raise ValueError(f"{path}: header must name at least one feature and the class column")
     for lineno, fields in enumerate(rows, start=2):
         if len(fields) != n_cols:
-            raise ValueError(
-                f"{path}: line {lineno} has {len(fields)} columns, expected {n_cols} "
-                f"(row index, {n_cols - 2} features, class) as in the header"
-            )
+            raise ValueError(f"{path}: line {lineno} has {len(fields)} columns, expected {n_cols} "
+                             f"(row index, {n_cols - 2} features, class) as in the header")
     try:
         table = np.array(rows, dtype=np.float64)
     except ValueError as exc:
@@ -245,8 +244,8 @@ def _check_digits(digits) -> tuple[int, ...]:
     return digits
 
 
-def load_mnist(data_home: PathLike | None = None, digits: Sequence[int] | None = (0, 1), *,
-               split: str = "train", flatten: bool = True, scale: bool = True):
+def load_mnist(data_home: PathLike | None = None, digits: Sequence[int] | None = (0, 1), *, split: str = "train",
+               flatten: bool = True, scale: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Load MNIST from the original gzip idx files in ``<data_home>/mnist/``.
 
     Parameters
@@ -315,9 +314,9 @@ def load_mnist(data_home: PathLike | None = None, digits: Sequence[int] | None =
 
 
 # -- CIFAR-10 JPEG zip -------------------------------------------------------------------------
-def load_cifar_jpeg_zip(path: PathLike | None = None, *, data_home: PathLike | None = None,
-                        split: str = "train", classes: Sequence[str] = ("airplane", "automobile"),
-                        flatten: bool = True, scale: bool = True, max_per_class: int | None = None):
+def load_cifar_jpeg_zip(path: PathLike | None = None, *, data_home: PathLike | None = None, split: str = "train",
+                        classes: Sequence[str] = ("airplane", "automobile"), flatten: bool = True, scale: bool = True,
+                        max_per_class: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Load CIFAR-10 images from a zip of JPEGs (``<split>/<class>/*.jpg`` members; needs Pillow).
 
     Parameters
@@ -433,9 +432,11 @@ def _check_count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def make_planted(n_samples: int, n_features: int, *, n_neurons: int = 5, activation="relu",
+def make_planted(n_samples: int, n_features: int, *, n_neurons: int = 5, activation: ActivationLike = "relu",
                  noise: float = 0.0, n_outputs: int | None = None, distribution: str = "gaussian",
-                 random_state=None, return_teacher: bool = False):
+                 random_state: int | np.random.Generator | np.random.RandomState | np.random.SeedSequence | None = None,
+                 return_teacher: bool = False,
+                 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, PolyNetwork]:
     r"""Data from a planted teacher network :math:`f(x) = \sum_j \sigma(x^\top u_j)\,\alpha_j`.
 
     The :math:`u_j` are Gaussian then normalized to unit norm, the :math:`\alpha_j` standard

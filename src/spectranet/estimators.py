@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from numbers import Integral
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from scipy.special import expit, softmax
@@ -30,8 +31,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._docstrings import convex_estimator
-from .activations import PolyActivation, as_activation
-from .architectures import check_architecture
+from .activations import ActivationLike, PolyActivation, as_activation
+from .architectures import Conv2D, Dense, check_architecture
 from .data import check_max_time, check_positive_beta, check_tol, is_dask_array
 from .data.targets import dask_labels as _dask_labels
 from .data.targets import encode_classes, encode_dask_classes
@@ -39,6 +40,10 @@ from .losses import Loss, get_loss
 from .problem import Problem
 from .solvers import Solver, get_solver
 from .solvers.native import NativeSolver
+
+if TYPE_CHECKING:
+    import dask.array as da
+    from numpy.typing import ArrayLike
 
 __all__ = ["ConvexPolyNetRegressor", "ConvexPolyNetClassifier", "regression_loss", "classifier_loss",
            "encode_classes"]
@@ -50,7 +55,7 @@ REGRESSION_LOSSES = ("squared", "absolute", "huber")
 CLASSIFICATION_LOSSES = ("logistic", "hinge", "squared", "softmax", "cross_entropy")
 
 
-def regression_loss(param, owner: str = "ConvexPolyNetRegressor") -> Loss:
+def regression_loss(param: str | Loss, owner: str = "ConvexPolyNetRegressor") -> Loss:
     """The regression Loss named by an estimator's ``loss`` parameter (ValueError otherwise)."""
     loss = get_loss(param)
     if loss.margin or loss.multi_output_only or (isinstance(param, str) and param not in REGRESSION_LOSSES):
@@ -61,7 +66,7 @@ def regression_loss(param, owner: str = "ConvexPolyNetRegressor") -> Loss:
     return loss
 
 
-def classifier_loss(param, n_classes: int, owner: str = "ConvexPolyNetClassifier") -> Loss:
+def classifier_loss(param: str | Loss, n_classes: int, owner: str = "ConvexPolyNetClassifier") -> Loss:
     """The Loss of a classifier: ``"logistic"`` becomes softmax for more than two classes."""
     if isinstance(param, str):
         if param not in CLASSIFICATION_LOSSES:
@@ -93,9 +98,11 @@ def _proba_block(scores):
 class _ConvexPolyNetBase(BaseEstimator):
     _default_loss = "squared"
 
-    def __init__(self, activation="relu", beta=1e-2, loss=None, solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
-                 max_time=None, lean=True, self_certify=True):
+    def __init__(self, activation: ActivationLike = "relu", beta: float = 1e-2, loss: str | Loss | None = None,
+                 solver: str | Solver = "auto", tol: float = 1e-6, max_iter: int | None = None, verbose: bool = False,
+                 warm_start: bool = False, regularization: Literal["l1", "cubic"] = "l1",
+                 architecture: Dense | Conv2D | None = None, max_time: float | None = None, lean: bool = True,
+                 self_certify: bool = True) -> None:
         self.architecture = architecture
         self.activation = activation
         self.beta = beta
@@ -252,9 +259,11 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
     (True, 'optimal', 3)
     """)
 
-    def __init__(self, activation="relu", beta=1e-2, loss="squared", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
-                 max_time=None, lean=True, self_certify=True):
+    def __init__(self, activation: ActivationLike = "relu", beta: float = 1e-2, loss: str | Loss = "squared",
+                 solver: str | Solver = "auto", tol: float = 1e-6, max_iter: int | None = None, verbose: bool = False,
+                 warm_start: bool = False, regularization: Literal["l1", "cubic"] = "l1",
+                 architecture: Dense | Conv2D | None = None, max_time: float | None = None, lean: bool = True,
+                 self_certify: bool = True) -> None:
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
                          max_iter=max_iter, verbose=verbose, warm_start=warm_start,
                          regularization=regularization, architecture=architecture, max_time=max_time,
@@ -265,7 +274,7 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "ConvexPolyNetRegressor":
         """Fit the globally optimal network and certify it.
 
         Parameters
@@ -296,7 +305,7 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         Y = y.reshape(y.shape[0], -1)
         return self._solve(X, Y, loss, Y.shape[1])
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray | da.Array:
         """Predict with the fitted network.
 
         Parameters
@@ -340,15 +349,17 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
     (True, [0, 1])
     """)
 
-    def __init__(self, activation="relu", beta=1e-2, loss="logistic", solver="auto", tol=1e-6,
-                 max_iter=None, verbose=False, warm_start=False, regularization="l1", architecture=None,
-                 max_time=None, lean=True, self_certify=True):
+    def __init__(self, activation: ActivationLike = "relu", beta: float = 1e-2, loss: str | Loss = "logistic",
+                 solver: str | Solver = "auto", tol: float = 1e-6, max_iter: int | None = None, verbose: bool = False,
+                 warm_start: bool = False, regularization: Literal["l1", "cubic"] = "l1",
+                 architecture: Dense | Conv2D | None = None, max_time: float | None = None, lean: bool = True,
+                 self_certify: bool = True) -> None:
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
                          max_iter=max_iter, verbose=verbose, warm_start=warm_start,
                          regularization=regularization, architecture=architecture, max_time=max_time,
                          lean=lean, self_certify=self_certify)
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> "ConvexPolyNetClassifier":
         """Fit the globally optimal classifier network and certify it.
 
         Parameters
@@ -397,7 +408,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
             Y = encode_classes(codes, n_classes, loss)
         return self._solve(X, Y, loss, Y.shape[1])
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray | da.Array:
         """Return the network outputs (the decision scores).
 
         Parameters
@@ -413,7 +424,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         out = self._decision(X)
         return out[:, 0] if out.shape[1] == 1 else out
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray | da.Array:
         """Predict class labels.
 
         Parameters
@@ -445,7 +456,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         return loss.name if loss.name in ("logistic", "softmax") else None
 
     @available_if(_available_if_proba)
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray | da.Array:
         """Return the class probabilities (logistic and softmax losses only).
 
         Parameters
@@ -465,7 +476,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         return _proba_block(scores)
 
     @available_if(_available_if_proba)
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Return the logarithm of :meth:`predict_proba`.
 
         Parameters

@@ -48,12 +48,17 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .activations import PolyActivation
 from .kernels import network_outputs
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["subset_sum_instance", "find_subset", "has_subset_sum", "has_equal_partition",
            "subset_to_neuron", "interpolation_residual", "decode_partition"]
@@ -97,8 +102,9 @@ def _target(values: np.ndarray, target) -> float:
     return float((2 * int(target) - int(values.sum())) ** 2)
 
 
-def subset_sum_instance(values, *, target=None, diagonal_signs=None, noise: float = 0.0,
-                        random_state=None):
+def subset_sum_instance(values: Iterable[int], *, target: int | None = None, diagonal_signs: ArrayLike | None = None,
+                        noise: float = 0.0, random_state: int | np.random.Generator | None = None,
+                        ) -> tuple[np.ndarray, np.ndarray]:
     r"""Data :math:`(X, y)` of Lemma 4 for the subset-sum instance ``values``.
 
     .. math::

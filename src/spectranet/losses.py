@@ -15,12 +15,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 from array_api_compat import array_namespace, is_numpy_namespace
 from scipy.special import xlogy
 
 from ._loss_docstrings import ABSOLUTE, HINGE, HUBER, KINKS, LOGISTIC, LOSS, SOFTMAX, SQUARED
+
+if TYPE_CHECKING:
+    import cvxpy as cp
+    import torch
+    from numpy.typing import ArrayLike
 
 __all__ = [
     "Loss",
@@ -91,7 +97,7 @@ class Loss:
         return Y
 
     # -- primal -----------------------------------------------------------------
-    def value(self, Yhat, Y):
+    def value(self, Yhat: np.ndarray | torch.Tensor, Y: np.ndarray | torch.Tensor) -> float | torch.Tensor:
         """Return the loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs.
 
         Parameters
@@ -106,12 +112,13 @@ class Loss:
         """
         raise NotImplementedError
 
-    def gradient(self, Yhat, Y):
+    def gradient(self, Yhat: np.ndarray | torch.Tensor, Y: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         """Gradient (a subgradient for non-smooth losses) with respect to ``Yhat``, same
         array type as ``Yhat``."""
         raise NotImplementedError
 
-    def hessp(self, Yhat, Y, D):
+    def hessp(self, Yhat: np.ndarray | torch.Tensor, Y: np.ndarray | torch.Tensor,
+              D: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
         r"""Hessian-vector product :math:`\nabla^2 \ell(\hat Y)[D]` (smooth losses only)."""
         raise NotImplementedError(f"the {self.name} loss is not twice differentiable")
 
@@ -141,7 +148,7 @@ class Loss:
         """
         raise NotImplementedError
 
-    def dual_values(self, V: np.ndarray, Y: np.ndarray, ts) -> np.ndarray:
+    def dual_values(self, V: np.ndarray, Y: np.ndarray, ts: ArrayLike) -> np.ndarray:
         """:meth:`dual_value` at :math:`tV` for each ``t`` in ``ts`` (the certificate's search
         over ``t``; one pass over chunked data, see :class:`~spectranet.data.ChunkwiseLoss`)."""
         return np.array([self.dual_value(t * V, Y) for t in np.asarray(ts, dtype=float)], dtype=float)
@@ -154,20 +161,20 @@ class Loss:
         """The kink structure of a polyhedral loss (None for the others), see :class:`Kinks`."""
         return None
 
-    def dual_box(self, Y: np.ndarray):
+    def dual_box(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
         r"""The box form of the loss, :math:`\ell(\hat Y) = \max_{lo \le V \le hi} \langle V, Y -
         \hat Y\rangle - \tfrac q2\|V\|^2`, as ``(lo, hi, q)`` (arrays shaped as ``Y``, a float);
         None for a loss without one. The interior point handles such losses through their dual
         box, and dual improvement solves their restricted dual as a linear program (``q = 0``)."""
         return None
 
-    def scaled(self, t: float):
+    def scaled(self, t: float) -> tuple[Loss, float] | None:
         r"""``(loss, power)`` with :math:`\ell(t\hat y, ty) = t^{power}\,\ell'(\hat y, y)`: the loss of
         targets divided by ``t`` (an exact change of units, :class:`~spectranet.reductions.UnitScaling`);
         None for a loss whose targets do not scale (labels)."""
         return None
 
-    def cvxpy(self, Yhat, Y: np.ndarray):
+    def cvxpy(self, Yhat: cp.Expression, Y: np.ndarray) -> cp.Expression:
         """The loss as a CVXPY expression of the ``(n, C)`` expression ``Yhat``."""
         raise NotImplementedError
 
@@ -425,9 +432,7 @@ class SoftmaxCrossEntropyLoss(Loss):
     multi_output_only = True
 
     def check_targets(self, Y):
-        if Y.shape[1] < 2 or not (
-            np.all(np.isin(Y, (0.0, 1.0))) and np.all(Y.sum(axis=1) == 1.0)
-        ):
+        if Y.shape[1] < 2 or not (np.all(np.isin(Y, (0.0, 1.0))) and np.all(Y.sum(axis=1) == 1.0)):
             raise ValueError(
                 "the softmax loss needs one-hot targets of shape (n_samples, n_classes) with "
                 "n_classes >= 2 (or integer class labels, which certify() one-hot encodes)"
@@ -473,7 +478,7 @@ LOSSES: dict[str, type[Loss]] = {
 }
 
 
-def get_loss(loss) -> Loss:
+def get_loss(loss: str | Loss) -> Loss:
     r"""Return the loss :math:`\ell` of a name, or a given :class:`Loss` itself.
 
     Parameters

@@ -15,17 +15,22 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._docstrings import POLY_NETWORK
-from .activations import PolyActivation, as_activation
+from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, architecture_from_dict, check_architecture
 from .data import check_beta, check_data, encode_targets
 from .kernels import group_hidden, group_outputs, network_outputs
-from .losses import get_loss
+from .losses import Loss, get_loss
 from .penalties import PENALTIES
 from .witness import Witness, check_loss_spec
+
+if TYPE_CHECKING:
+    import torch
+    from numpy.typing import ArrayLike
 
 __all__ = ["PolyNetwork", "NPZ_FORMAT_VERSION"]
 
@@ -54,17 +59,13 @@ class PolyNetwork:
             raise ValueError(f"first_layer must be 2-D (n_neurons, n_features), got shape {U.shape}")
         if arch.is_dense:
             if A.ndim not in (1, 2) or A.shape[0] != U.shape[0]:
-                raise ValueError(
-                    "second_layer must have shape (n_neurons,) or (n_neurons, n_outputs) with "
-                    f"n_neurons = {U.shape[0]}, got shape {A.shape}"
-                )
+                raise ValueError("second_layer must have shape (n_neurons,) or (n_neurons, n_outputs) with "
+                                 f"n_neurons = {U.shape[0]}, got shape {A.shape}")
         else:
             G = arch.n_groups()
             if A.ndim not in (2, 3) or A.shape[:2] != (U.shape[0], G):
-                raise ValueError(
-                    f"a {arch!r} network's second_layer must have shape (n_neurons, {G}) or "
-                    f"(n_neurons, {G}, n_outputs) with n_neurons = {U.shape[0]}, got shape {A.shape}"
-                )
+                raise ValueError(f"a {arch!r} network's second_layer must have shape (n_neurons, {G}) or "
+                                 f"(n_neurons, {G}, n_outputs) with n_neurons = {U.shape[0]}, got shape {A.shape}")
             if U.shape[1] != arch.filter_size:
                 raise ValueError(f"first_layer rows must be filters of length C*kh*kw = {arch.filter_size} "
                                  f"for {arch!r}, got shape {U.shape}")
@@ -120,7 +121,8 @@ class PolyNetwork:
         """Second layer as ``(m, P)``, one column per pair ``p = g*C + k`` (``(m, C)`` dense)."""
         return self.second_layer.reshape(self.n_neurons, self.n_pairs)
 
-    def with_layers(self, first_layer, second_layer_2d, *, drop_zero: bool = True) -> "PolyNetwork":
+    def with_layers(self, first_layer: ArrayLike, second_layer_2d: ArrayLike, *,
+                    drop_zero: bool = True) -> "PolyNetwork":
         """A network with the same activation, architecture and output shape and new layers, the
         second given as ``(m, P)``; neurons whose second-layer weights are all zero are dropped."""
         U, A = np.asarray(first_layer, dtype=float), np.asarray(second_layer_2d, dtype=float)
@@ -135,8 +137,8 @@ class PolyNetwork:
         return PolyNetwork(self.first_layer, self.second_layer, self.activation, self.architecture, witness)
 
     @classmethod
-    def zero(cls, n_features: int, activation, n_outputs: int | None = None,
-             architecture=None) -> "PolyNetwork":
+    def zero(cls, n_features: int, activation: ActivationLike, n_outputs: int | None = None,
+             architecture: Dense | Conv2D | None = None) -> "PolyNetwork":
         """The empty network (no neurons): outputs are identically zero."""
         arch = check_architecture(architecture)
         groups = () if arch.is_dense else (arch.n_groups(),)
@@ -144,17 +146,15 @@ class PolyNetwork:
         return cls(np.zeros((0, n_features)), np.zeros(shape), activation, arch)
 
     # -- evaluation -------------------------------------------------------------
-    def _check_X(self, X) -> np.ndarray:
+    def _check_X(self, X: ArrayLike) -> np.ndarray:
         if not self.architecture.is_dense:
             return self.architecture.as_rows(X)
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(
-                f"X must have shape (n_samples, {self.n_features}), got shape {X.shape}"
-            )
+            raise ValueError(f"X must have shape (n_samples, {self.n_features}), got shape {X.shape}")
         return X
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Return the raw outputs :math:`f(X)`, always 2-D.
 
         Parameters
@@ -173,7 +173,7 @@ class PolyNetwork:
         Phi = group_hidden(lift.R, lift.mean, self.first_layer, self.activation)[1]
         return group_outputs(Phi, self.second_layer_2d)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Return the network outputs :math:`f(X)`: ``(n,)`` for a scalar-output network, else ``(n, C)``.
 
         Parameters
@@ -201,7 +201,7 @@ class PolyNetwork:
         r""":math:`\sum_j \|\alpha_j\|_1`."""
         return PENALTIES["l1"].value(self.first_layer, self.second_layer)
 
-    def objective(self, X, y, loss="squared", beta: float = 0.0) -> float:
+    def objective(self, X: ArrayLike, y: ArrayLike, loss: str | Loss = "squared", beta: float = 0.0) -> float:
         r"""Objective (P): :math:`\ell(f(X), y) + \beta \sum_j \|\alpha_j\|_1`.
 
         Parameters
@@ -227,7 +227,7 @@ class PolyNetwork:
         return float(loss.value(self.decision_function(X), Y)) + check_beta(beta) * self.penalty()
 
     # -- persistence ------------------------------------------------------------
-    def save(self, path, *, witness: bool = True) -> None:
+    def save(self, path: str | os.PathLike[str], *, witness: bool = True) -> None:
         """Save to a ``.npz`` file, without pickle (its members: see the class's Notes).
 
         Parameters
@@ -251,7 +251,7 @@ class PolyNetwork:
         np.savez(_npz_path(path), **members)
 
     @classmethod
-    def load(cls, path) -> "PolyNetwork":
+    def load(cls, path: str | os.PathLike[str]) -> "PolyNetwork":
         """Load a network written by :meth:`save`.
 
         The file is untrusted input: every member's ``.npy`` header (shape and dtype) is checked before its data
@@ -289,7 +289,7 @@ class PolyNetwork:
             with archive:
                 return _read_network(cls, _Archive(path, archive))
 
-    def to_torch(self, dtype=None):
+    def to_torch(self, dtype: torch.dtype | None = None) -> torch.nn.Module:
         """A ``torch.nn.Module`` computing the same function (requires torch). A CNN's module
         takes images shaped ``(N, C, H, W)`` (``Conv2d``, the activation, ``AvgPool2d`` or a global
         mean, then a linear layer over groups and filters)."""
@@ -301,10 +301,8 @@ class PolyNetwork:
         a = self.activation
         arch = "" if self.architecture.is_dense else f", architecture={self.architecture!r}"
         arch += "" if self.witness is None else ", witness"
-        return (
-            f"PolyNetwork(n_neurons={self.n_neurons}, n_features={self.n_features}, "
-            f"n_outputs={self.n_outputs}, activation=({a.a:g}, {a.b:g}, {a.c:g}){arch})"
-        )
+        return (f"PolyNetwork(n_neurons={self.n_neurons}, n_features={self.n_features}, "
+                f"n_outputs={self.n_outputs}, activation=({a.a:g}, {a.b:g}, {a.c:g}){arch})")
 
 
 def _npz_path(path) -> str:

@@ -10,20 +10,30 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .certificate import max_violation
 from .data import check_max_time, check_positive_beta, check_tol
 from .problem import Problem
-from .solvers import get_solver
+from .solvers import Solver, get_solver
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .activations import ActivationLike
+    from .architectures import Conv2D, Dense
+    from .losses import Loss
 
 __all__ = ["beta_max", "regularization_path", "PathResult"]
 
 logger = logging.getLogger(__name__)
 
 
-def beta_max(X, y=None, activation="relu", loss="squared", *, n_outputs=None, architecture=None) -> float:
+def beta_max(X: ArrayLike | Problem, y: ArrayLike | None = None, activation: ActivationLike = "relu",
+             loss: str | Loss = "squared", *, n_outputs: int | None = None,
+             architecture: Dense | Conv2D | None = None) -> float:
     r"""Smallest :math:`\beta` for which the zero network is globally optimal.
 
     The zero network is optimal iff :math:`\max_k \max_{\|u\|=1} |V_k^\top \sigma(Xu)| \le \beta`
@@ -175,9 +185,10 @@ def _solve_segment(problem: Problem, solver, betas, tol, max_iter, deadline=None
     return out
 
 
-def regularization_path(X, y, betas, activation="relu", loss="squared", *, solver="auto",
-                        tol=1e-6, max_iter=None, n_outputs=None, n_jobs=None,
-                        architecture=None, max_time=None) -> PathResult:
+def regularization_path(X: ArrayLike, y: ArrayLike, betas: ArrayLike, activation: ActivationLike = "relu",
+                        loss: str | Loss = "squared", *, solver: str | Solver = "auto", tol: float = 1e-6,
+                        max_iter: int | None = None, n_outputs: int | None = None, n_jobs: int | None = None,
+                        architecture: Dense | Conv2D | None = None, max_time: float | None = None) -> PathResult:
     r"""Solve (21) for each :math:`\beta` in ``betas``, largest first, with warm starts.
 
     Each solve reuses the previous one's solver state (a CVXPY backend's compiled model, a previous network).
@@ -246,8 +257,7 @@ def regularization_path(X, y, betas, activation="relu", loss="squared", *, solve
     n_segments = 1
     if n_jobs not in (None, 1):
         if base.is_dask:
-            logger.info("regularization_path: n_jobs=%r ignored for Dask data (each solve runs on "
-                        "the cluster)", n_jobs)
+            logger.info("regularization_path: n_jobs=%r ignored for Dask data (each solve runs on the cluster)", n_jobs)
         else:
             from joblib import effective_n_jobs
 

@@ -25,11 +25,12 @@ matrix-free: they use products with ``X`` and ``X^T`` only.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .activations import PolyActivation, as_activation
-from .architectures import check_architecture
+from .activations import ActivationLike, PolyActivation, as_activation
+from .architectures import Conv2D, Dense, check_architecture
 from .data import (
     ChunkwiseLoss,
     GroupedData,
@@ -48,6 +49,11 @@ from .kernels import lifted_dimension, lifted_features
 from .losses import Loss, get_loss
 from .network import PolyNetwork
 from .penalties import PENALTIES
+
+if TYPE_CHECKING:
+    import dask.array as da
+    import torch
+    from numpy.typing import ArrayLike
 
 __all__ = ["Problem", "check_beta"]
 
@@ -166,8 +172,9 @@ class Problem:
     (0.055296, 'optimal')
     """
 
-    def __init__(self, X, y, activation="relu", loss="squared", beta=1e-2, *, n_outputs=None,
-                 device=None, architecture=None):
+    def __init__(self, X: ArrayLike, y: ArrayLike, activation: ActivationLike = "relu", loss: str | Loss = "squared",
+                 beta: float = 1e-2, *, n_outputs: int | None = None, device: str | torch.device | None = None,
+                 architecture: Dense | Conv2D | None = None) -> None:
         X_input = X
         self.architecture = check_architecture(architecture)
         if not self.architecture.is_dense:
@@ -247,7 +254,7 @@ class Problem:
                 "huber, logistic, softmax), or compute X and y first for the other solvers"
             )
 
-    def with_beta(self, beta) -> "Problem":
+    def with_beta(self, beta: float) -> "Problem":
         """Return a copy sharing the data, with another :math:`\\beta`.
 
         Parameters
@@ -276,7 +283,7 @@ class Problem:
         return new
 
     # -- networks ---------------------------------------------------------------
-    def make_network(self, first_layer, second_layer_2d) -> PolyNetwork:
+    def make_network(self, first_layer: ArrayLike, second_layer_2d: ArrayLike) -> PolyNetwork:
         """Return the problem's network (activation, architecture, output shape) with these layers.
 
         Parameters
@@ -304,7 +311,8 @@ class Problem:
         """The empty network of this problem."""
         return self.make_network(np.zeros((0, self.n_features)), np.zeros((0, self.n_pairs)))
 
-    def hidden(self, first_layer: np.ndarray):
+    def hidden(self, first_layer: np.ndarray) -> tuple[np.ndarray | torch.Tensor | da.Array,
+                                                       np.ndarray | torch.Tensor | da.Array]:
         r"""Pre-activations and activations :math:`(XU^\top, \sigma(XU^\top))` on the data's device
         (for a grouped architecture: the filters' projections and the group activations ``(n, G, m)``,
         :meth:`GroupedData.hidden <spectranet.grouped.GroupedData.hidden>`)."""
@@ -394,7 +402,9 @@ class Problem:
         """
         return self.data.forward(M, self.activation, self.n_outputs)
 
-    def dual_quadratic(self, V: np.ndarray | None = None, *, products=None):
+    def dual_quadratic(self, V: np.ndarray | None = None, *,
+                       products: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r"""Coefficients of :math:`u \mapsto V_k^\top \sigma(X u) = u^\top Q_k u + q_k^\top u + r_k`.
 
         :math:`Q_k = a X^\top \mathrm{diag}(V_k) X`, :math:`q_k = b X^\top V_k`,

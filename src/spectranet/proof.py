@@ -27,6 +27,7 @@ reported bound is proved, whatever the restricted solves' accuracy.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import linprog, minimize
@@ -36,6 +37,11 @@ from .data import check_positive_beta, check_tol
 from .network import PolyNetwork
 from .problem import Problem
 from .witness import loss_from_spec
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .losses import Loss
 
 __all__ = ["certify", "improved_certificate"]
 
@@ -157,8 +163,9 @@ def improved_certificate(problem, network, base: Certificate, *, rounds: int = 2
                        pair=base.pair, source=source, own_gap=base.own_gap)
 
 
-def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *, dual=None,
-            tol: float = 1e-6, witness: bool = True, improve: bool | int = False) -> Certificate:
+def certify(network: PolyNetwork, X: ArrayLike, y: ArrayLike, loss: str | Loss | None = None,
+            beta: float | None = None, *, dual: ArrayLike | None = None, tol: float = 1e-6, witness: bool = True,
+            improve: bool | int = False) -> Certificate:
     r"""Certify how far any network is from the global optimum of (P).
 
     .. math:: \min_{\|u_j\|=1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(Xu_j)\alpha_j^\top, Y\Big)
@@ -247,10 +254,9 @@ def certify(network: PolyNetwork, X, y, loss=None, beta: float | None = None, *,
     witness_dual = None
     if carried is not None:
         if problem.is_dask or not carried.matches(problem.X, problem.Y):
-            raise ValueError(
-                "the network's witness was made for other data (its fingerprint "
-                f"{carried.fingerprint} differs from these data's); pass witness=False to certify the "
-                "network on these data from its own gradient")
+            raise ValueError("the network's witness was made for other data (its fingerprint "
+                             f"{carried.fingerprint} differs from these data's); pass witness=False to certify the "
+                             "network on these data from its own gradient")
         witness_dual = carried.dual
     cert = certify_problem(problem, network, dual=dual, tol=tol, witness=witness_dual)
     if improve and not cert.lower_bound >= cert.objective:

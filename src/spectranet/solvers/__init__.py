@@ -12,9 +12,14 @@ The solvers compute the globally optimal network of problem (P) through the conv
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .base import Solver, SolveResult
 from .cvxpy_backend import ClarabelSolver, MosekSolver, ScsSolver
 from .native import NativeSolver
+
+if TYPE_CHECKING:
+    from ..problem import Problem
 
 __all__ = ["Solver", "SolveResult", "get_solver", "available_solvers", "SOLVERS", "AUTO_ORDER"]
 
@@ -62,7 +67,7 @@ def available_solvers() -> list[str]:
     return [name for name, cls in SOLVERS.items() if cls.is_available()]
 
 
-def get_solver(solver="auto", problem=None, **options) -> Solver:
+def get_solver(solver: str | Solver = "auto", problem: Problem | None = None, **options: Any) -> Solver:
     r"""Return a solver instance of the convex program (21).
 
     The solver of a name, or for ``"auto"`` the first installed solver in :data:`AUTO_ORDER`

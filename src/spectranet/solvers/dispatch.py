@@ -67,8 +67,12 @@ TRIAL = 0.3
 TRIAL_MIN = 0.5
 #: a warm start continues by column generation when the direct engine's estimate exceeds this
 WARM_DIRECT = 2.0
-#: interior-point iterations assumed by the estimates (measured: 10 to 14 for the lifted engine)
-IPM_ITERATIONS, LIFTED_ITERATIONS = 15, 14
+#: interior-point iterations assumed by the estimates: the sample-space engine for a quadratic
+#: loss and for the others (measured on spambase: 9 and 19), the lifted engine (10 to 14)
+IPM_ITERATIONS, IPM_ITERATIONS_NONQUADRATIC, LIFTED_ITERATIONS = 9, 18, 14
+#: the sample-space engine's dense Cholesky and Gram products run faster than FLOP_RATE by this
+#: factor (measured: MNIST 0/1, 4.5e10 flop/s; spambase, 5.2e10)
+IPM_EFFICIENCY = 1.6
 #: flops per Newton block order cubed and iteration of the lifted engine (assembly, Cholesky,
 #: solves), and per multiply-add of its weighted Gram pass (measured: 10^5 x 20 logistic,
 #: D = 231, 0.45 s per iteration)
@@ -97,7 +101,8 @@ def estimate_seconds(problem, engine: str) -> float:
             return float("inf")
         order = n * (C if problem.loss.multi_output_only else 1)
         per_iteration = (order ** 3 / 3) * (1 if problem.loss.multi_output_only else C) + 8.0 * n * n * f * C
-        return IPM_ITERATIONS * per_iteration / FLOP_RATE
+        iterations = IPM_ITERATIONS if problem.loss.quadratic else IPM_ITERATIONS_NONQUADRATIC
+        return iterations * per_iteration / (FLOP_RATE * IPM_EFFICIENCY)
     if engine == "lifted":
         if not lifted.supports(problem):
             return float("inf")

@@ -52,6 +52,11 @@ TRIAL_GAP = 0.1
 #: (10^5 x 20 planted logistic at 0.01 beta_max: gap 5e-4 when its 1.9 s ran out, certified at
 #: 4.6 s, the lifted engine's 7.3 s saved)
 EXTEND_GAP = 1e-2
+#: while a low-rank trial's gap is above CUT_GAP, its subspace polish stops at the milestone (a
+#: third of the budget): 10^5 x 20 logistic at 1e-3 beta_max, gap 0.79 after the first round,
+#: fails the trial either way, 1.2 s sooner; at 1e-2 beta_max the gap is 0.15 there, and the
+#: uncut round reaches 3e-4 and certifies after an extension
+CUT_GAP = 0.5
 #: the interior-point engines stop at a certified relative gap of IPM_GAP * tol: the extracted
 #: network is then certified by the engine's dual to about half that (measured on the planted
 #: 1000 x 50 and UCI instances), and :func:`~spectranet.local.tighten` only works on when it is not
@@ -223,7 +228,8 @@ class NativeSolver(Solver):
         if plan.engine == narrow or plan.trial > 0:
             deadline = run.until(run.start_time + plan.trial if plan.trial > 0 else None)
             # a trial that has not brought the gap below TRIAL_GAP in a third of its budget would
-            # not certify in the rest (spambase: gap 0.65 after 13 s, 0.38 after 38 s)
+            # not certify in the rest (spambase: gap 0.65 after 13 s, 0.38 after 38 s); a low-rank
+            # round's polish stops at that third while the gap is above CUT_GAP
             milestone = (run.start_time + plan.trial / 3, TRIAL_GAP) if plan.trial > 0 else None
             if narrow == "lowrank":
                 network, cert = run.lowrank(deadline, milestone)
@@ -289,9 +295,14 @@ class _Run:
         class _Milestone(Exception):
             pass
 
-        moving = {"at": deadline, "extended": False}
+        moving = {"at": deadline, "extended": False, "gap": 1.0}
+
+        def until():  # while the gap is above CUT_GAP, the polish stops at the milestone
+            slow = milestone is not None and moving["gap"] > CUT_GAP and moving["at"] is not None
+            return min(moving["at"], milestone[0]) if slow else moving["at"]
 
         def check(gap):
+            moving["gap"] = gap
             if milestone is not None and time.perf_counter() > milestone[0] and gap > milestone[1]:
                 raise _Milestone
             if milestone is not None and gap <= EXTEND_GAP and not moving["extended"] and deadline is not None:
@@ -302,7 +313,7 @@ class _Run:
         max_rounds = int(self.max_iter) if self.max_iter is not None else 200
         try:
             network, cert, rounds = solve_lowrank(self.problem, tol=self.tol, max_rounds=max_rounds,
-                                                  verbose=self.verbose, deadline=lambda: moving["at"],
+                                                  verbose=self.verbose, deadline=until,
                                                   callback=check)
         except _Milestone:
             self.log("native: low-rank gap above %.2g at the milestone; stopping", milestone[1])
