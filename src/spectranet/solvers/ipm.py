@@ -260,7 +260,9 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
         history.append((time.perf_counter() - method.clock, m.primal, m.dual))
         log("ipm %3d: primal %.12g dual %.12g gap %.2e link %.1e eq %.1e mu %.2e", it, m.primal,
             m.dual, m.gap, m.res, m.pres, m.mu)
-        if m.pres <= max(tol, 1e-12) and m.gap < np.inf and (best is None or m.gap < best[0]):
+        # a gap of 1 proves nothing (the start's dual point, V = 0): without a better one the last
+        # iterate is returned, the closest to the optimum (spambase logistic at 1e-6 beta_max)
+        if m.pres <= max(tol, 1e-12) and m.gap < 1.0 and (best is None or m.gap < best[0]):
             best = (m.gap, it, x.copy(), m.primal, m.dual)
         if m.gap <= tol and m.pres <= tol:
             status = "optimal"
