@@ -32,8 +32,9 @@ than a low-rank round on the ``n x k`` subspace data), ``"columns"`` otherwise. 
    generation when no direct engine applies, or when the direct engine is estimated slower than
    :data:`WARM_DIRECT` seconds and the warm network is narrow; otherwise the direct engine runs;
 2. a cold start with :math:`\beta \ge` :data:`WIDE` :math:`\beta_{\max}` (narrow optima) tries
-   the narrow engine first for :data:`TRIAL` of the direct engine's estimate when that estimate
-   exceeds :data:`TRIAL_MIN` seconds, then the direct engine if it did not certify;
+   the narrow engine first for :data:`TRIAL` of the direct engine's estimate (at least
+   :data:`TRIAL_FLOOR` seconds) when that estimate exceeds :data:`TRIAL_MIN` seconds, then the
+   direct engine if it did not certify;
 3. below :data:`WIDE` :math:`\beta_{\max}` the direct engine runs at once (wide optima take the
    narrow engines hundreds of rounds);
 4. without a direct engine (large ``d`` and large ``n``, or very large ``n`` with a non-quadratic
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Plan", "plan", "estimate_seconds", "FLOP_RATE", "WIDE", "TRIAL", "TRIAL_MIN", "WARM_DIRECT",
+__all__ = ["Plan", "plan", "estimate_seconds", "FLOP_RATE", "WIDE", "TRIAL", "TRIAL_MIN", "TRIAL_FLOOR", "WARM_DIRECT",
            "LOWRANK_FEATURES", "LOWRANK_ENTRIES"]
 
 #: sustained flop rate assumed for the estimates (dense factorizations and passes over the data
@@ -63,8 +64,10 @@ LOWRANK_ENTRIES = 200_000
 WIDE = 1e-4
 #: fraction of the direct engine's estimate given to a column-generation trial on a cold start
 TRIAL = 0.3
-#: a direct engine estimated below TRIAL_MIN seconds runs at once (no trial)
-TRIAL_MIN = 0.5
+#: a direct engine estimated below TRIAL_MIN seconds runs at once (no trial); a trial gets at
+#: least TRIAL_FLOOR seconds (planted 1000 x 50 squared at 7.7e-4 beta_max: column generation
+#: certifies in 0.10 s, the sample-space interior point in 0.42 s; a failed trial costs 0.3 s)
+TRIAL_MIN, TRIAL_FLOOR = 0.05, 0.3
 #: a warm start continues by column generation when the direct engine's estimate exceeds this
 WARM_DIRECT = 2.0
 #: interior-point iterations assumed by the estimates: the sample-space engine for a quadratic
@@ -152,5 +155,5 @@ def plan(problem, *, beta_max: float, warm_width: int | None = None,
         small = warm_width <= problem.n_features + 1
         return Plan("columns" if (seconds > WARM_DIRECT and small) else direct, 0.0, estimates, "columns")
     if problem.beta >= WIDE * beta_max and seconds > TRIAL_MIN:
-        return Plan(direct, TRIAL * seconds, estimates, narrow)
+        return Plan(direct, max(TRIAL * seconds, TRIAL_FLOOR), estimates, narrow)
     return Plan(direct, 0.0, estimates, narrow)
