@@ -16,8 +16,8 @@ numpy, dask and spectranet installed); by default each run starts a ``LocalClust
 ``--workers`` processes with ``--threads`` threads each, on this machine.
 
 Passes of a Dask fit are counted three ways: ``passes``, the computations (every one goes through
-``spectranet.data._compute``: a scheduler round trip that returns reductions over the data);
-``persist``, the ``n``-sized results kept on the workers (``spectranet.data._persist``); and
+``spectranet.data.daskdata._compute``: a scheduler round trip that returns reductions over the data);
+``persist``, the ``n``-sized results kept on the workers (``spectranet.data.daskdata._persist``); and
 ``graphs``, every graph the scheduler received during the fit (a scheduler plugin: these two plus
 the input validation of ``beta_max`` and ``Problem``).
 """
@@ -34,7 +34,7 @@ import json, resource, sys, time, warnings
 import numpy as np
 warnings.simplefilter("ignore")
 import dask, dask.array as da
-import spectranet.data
+import spectranet.data.daskdata
 from spectranet import beta_max, get_solver, Problem
 
 args = json.loads(sys.argv[1])
@@ -96,8 +96,8 @@ if args["mode"] == "dask":
     wait([X, y])
     t_data = time.perf_counter() - t
     # every computation of the solver (a scheduler round trip returning reductions) goes through
-    # spectranet.data._compute, every persist (n-sized results kept on the workers) through _persist
-    compute, persist = spectranet.data._compute, spectranet.data._persist
+    # spectranet.data.daskdata._compute, every persist (n-sized results kept on the workers) through _persist
+    compute, persist = spectranet.data.daskdata._compute, spectranet.data.daskdata._persist
 
     def counted_compute(a):
         computations[0] += 1
@@ -107,7 +107,7 @@ if args["mode"] == "dask":
         persists[0] += 1
         return persist(a)
 
-    spectranet.data._compute, spectranet.data._persist = counted_compute, counted_persist
+    spectranet.data.daskdata._compute, spectranet.data.daskdata._persist = counted_compute, counted_persist
 else:
     t = time.perf_counter()
     with dask.config.set(scheduler="threads"):
@@ -118,13 +118,14 @@ graphs_before = graphs() if args["mode"] == "dask" else 0
 t = time.perf_counter()
 beta = args["beta_frac"] * beta_max(X, y)
 problem = Problem(X, y, "relu", "squared", beta)
-result = get_solver("native", engine="columns").solve(problem, tol=1e-6)
+result = get_solver("native", engine=args["engine"]).solve(problem, tol=1e-6)
 elapsed = time.perf_counter() - t
 graph_count = graphs() - graphs_before if args["mode"] == "dask" else 0
 print(json.dumps({"time": elapsed, "data_time": t_data, "peak_before": before, "peak": peak_mb(),
                   "objective": result.network_objective, "gap": result.gap, "m": result.n_neurons,
                   "lower_bound": result.lower_bound, "rounds": result.iterations, "beta": beta,
-                  "computations": computations[0], "persists": persists[0], "graphs": graph_count}))
+                  "computations": computations[0], "persists": persists[0], "graphs": graph_count,
+                  "engine": result.engine}))
 """
 
 
@@ -132,7 +133,7 @@ def run(mode: str, n: int, args) -> dict:
     chunk = args.chunk_rows or min(125_000, max(n // 4, 1))
     spec = {"mode": mode, "n": n, "d": args.d, "chunk": chunk, "seed": args.seed,
             "beta_frac": args.beta_frac, "scheduler": args.scheduler, "workers": args.workers,
-            "threads": args.threads}
+            "threads": args.threads, "engine": args.engine}
     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True,
                          text=True, timeout=args.timeout)
     if out.returncode != 0:
@@ -155,12 +156,13 @@ def main(argv=None):
     parser.add_argument("--scheduler", default=None, help="address of an existing distributed scheduler")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    parser.add_argument("--engine", default="auto", help="engine of the native solver (default: its own choice)")
     args = parser.parse_args(argv)
     where = args.scheduler or f"LocalCluster({args.workers} workers x {args.threads} thread)"
     print(f"d={args.d}, beta={args.beta_frac} beta_max, squared loss, tol 1e-6; Dask on {where}")
     header = (f"{'n':>9} {'mode':>5} {'chunk':>7} {'fit s':>8} {'x prev':>7} {'peak MB':>8} "
               f"{'(before)':>9} {'m*':>3} {'gap':>8} {'passes':>7} {'persist':>7} {'graphs':>7} "
-              f"{'objective':>16}")
+              f"{'objective':>16} engine")
     print(header)
     previous: dict[str, float] = {}
     objectives: dict[int, dict[str, float]] = {}
@@ -180,7 +182,7 @@ def main(argv=None):
                                          else ("-", "-", "-"))
             print(f"{n:>9} {mode:>5} {rec['chunk']:>7} {rec['time']:>8.1f} {growth:>7} {rec['peak']:>8.0f} "
                   f"{rec['peak_before']:>9.0f} {rec['m']:>3} {rec['gap']:>8.1e} {passes!s:>7} "
-                  f"{persisted!s:>7} {graphs!s:>7} {rec['objective']:>16.10g}", flush=True)
+                  f"{persisted!s:>7} {graphs!s:>7} {rec['objective']:>16.10g} {rec['engine']}", flush=True)
     for n, obj in objectives.items():
         if len(obj) == 2:
             (f_np, lb_np), (f_dask, lb_dask) = obj["numpy"], obj["dask"]
