@@ -324,9 +324,10 @@ except ImportError:  # pragma: no cover - Python built without lzma (zipfile the
     _LZMA_ERRORS = ()
 else:
     _LZMA_ERRORS = (_LZMAError,)
-# what reading a damaged zip archive raises besides ValueError and OSError
+# what reading a damaged zip archive raises besides ValueError and OSError (UnicodeDecodeError: a
+# member name flagged UTF-8 whose local header holds other bytes; found by the fuzz test)
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError,
-                   RuntimeError, struct.error) + _LZMA_ERRORS
+                   RuntimeError, struct.error, UnicodeDecodeError) + _LZMA_ERRORS
 _REQUIRED = ("format_version", "first_layer", "second_layer", "activation")
 _REAL = "fiu"  # dtype kinds of the numeric members: floats and integers
 _WITNESS_FIELDS = ("loss", "beta", "fingerprint", "shape")

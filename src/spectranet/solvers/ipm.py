@@ -215,8 +215,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
     halved until the link residual decreases (saturated samples have a vanishing Hessian and invite long steps).
     The best iterate is returned; the solve stops after :data:`STALL` iterations without a
     better gap (the limit of double precision, reached near a relative gap of 1e-10).
-    Each iteration costs :math:`O(n^2 d + n^3 + C d^3)` per output: one Cholesky factorization
-    and a few solves.
+    Each iteration: :math:`O(n^2 d + n^3 + C d^3)` per output, one Cholesky and a few solves.
 
     Parameters
     ----------
@@ -260,8 +259,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
         history.append((time.perf_counter() - method.clock, m.primal, m.dual))
         log("ipm %3d: primal %.12g dual %.12g gap %.2e link %.1e eq %.1e mu %.2e", it, m.primal,
             m.dual, m.gap, m.res, m.pres, m.mu)
-        # a gap of 1 proves nothing (the start's dual point, V = 0): without a better one the last
-        # iterate is returned, the closest to the optimum (spambase logistic at 1e-6 beta_max)
+        # gap 1 (the start's V = 0) proves nothing: without a better gap the last iterate is returned
         if m.pres <= max(tol, 1e-12) and m.gap < 1.0 and (best is None or m.gap < best[0]):
             best = (m.gap, it, x.copy(), m.primal, m.dual)
         if m.gap <= tol and m.pres <= tol:
