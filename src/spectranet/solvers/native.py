@@ -52,11 +52,12 @@ TRIAL_GAP = 0.1
 #: (10^5 x 20 planted logistic at 0.01 beta_max: gap 5e-4 when its 1.9 s ran out, certified at
 #: 4.6 s, the lifted engine's 7.3 s saved)
 EXTEND_GAP = 1e-2
-#: while a low-rank trial's gap is above CUT_GAP, its subspace polish stops at the milestone (a
-#: third of the budget): 10^5 x 20 logistic at 1e-3 beta_max, gap 0.79 after the first round,
-#: fails the trial either way, 1.2 s sooner; at 1e-2 beta_max the gap is 0.15 there, and the
-#: uncut round reaches 3e-4 and certifies after an extension
-CUT_GAP = 0.5
+#: the milestone bar of a low-rank trial (TRIAL_GAP is column generation's): its gap falls fast
+#: once its subspace is nearly complete (spambase logistic at 1e-3 beta_max: 0.23 at the
+#: milestone, certified at 5 s); while above the bar, its subspace polish also stops at the
+#: milestone (10^5 x 20 logistic at 1e-3 beta_max, gap 0.79 after the first round: the failing
+#: trial ends 1.2 s sooner; at 1e-2 beta_max the gap is 0.15 there and the trial certifies)
+LOWRANK_TRIAL_GAP = 0.5
 #: the interior-point engines stop at a certified relative gap of IPM_GAP * tol: the extracted
 #: network is then certified by the engine's dual to about half that (measured on the planted
 #: 1000 x 50 and UCI instances), and :func:`~spectranet.local.tighten` only works on when it is not
@@ -228,11 +229,8 @@ class NativeSolver(Solver):
         if plan.engine == narrow or plan.trial > 0:
             deadline = run.until(run.start_time + plan.trial if plan.trial > 0 else None)
             # a trial that has not brought the gap below TRIAL_GAP in a third of its budget would
-            # not certify in the rest (spambase: gap 0.65 after 13 s, 0.38 after 38 s); a low-rank
-            # round's polish stops at that third while the gap is above CUT_GAP
-            # (a low-rank trial's gap falls fast once its subspace is nearly complete, so its bar is
-            # CUT_GAP: spambase logistic at 1e-3 beta_max, gap 0.23 at the milestone, certified at 5 s)
-            bar = TRIAL_GAP if narrow == "columns" else CUT_GAP
+            # not certify in the rest (spambase: gap 0.65 after 13 s, 0.38 after 38 s)
+            bar = TRIAL_GAP if narrow == "columns" else LOWRANK_TRIAL_GAP
             milestone = (run.start_time + plan.trial / 3, bar) if plan.trial > 0 else None
             if narrow == "lowrank":
                 network, cert = run.lowrank(deadline, milestone)
@@ -298,17 +296,22 @@ class _Run:
         class _Milestone(Exception):
             pass
 
+        # a trial (milestone given) moves its deadline: to the milestone while the gap is above
+        # the milestone's bar, doubled once the gap is below EXTEND_GAP
         moving = {"at": deadline, "extended": False, "gap": 1.0}
 
-        def until():  # while the gap is above CUT_GAP, the polish stops at the milestone
-            slow = milestone is not None and moving["gap"] > CUT_GAP and moving["at"] is not None
-            return min(moving["at"], milestone[0]) if slow else moving["at"]
+        def until():
+            if milestone is not None and moving["gap"] > milestone[1]:
+                return min(moving["at"], milestone[0])
+            return moving["at"]
 
         def check(gap):
             moving["gap"] = gap
-            if milestone is not None and time.perf_counter() > milestone[0] and gap > milestone[1]:
+            if milestone is None:
+                return
+            if time.perf_counter() > milestone[0] and gap > milestone[1]:
                 raise _Milestone
-            if milestone is not None and gap <= EXTEND_GAP and not moving["extended"] and deadline is not None:
+            if gap <= EXTEND_GAP and not moving["extended"]:
                 moving["at"], moving["extended"] = self.until(2 * deadline - self.start_time), True
                 self.log("native: low-rank gap %.2e below %.2g; trial extended to %.2fs", gap, EXTEND_GAP,
                          moving["at"] - self.start_time)
@@ -320,8 +323,8 @@ class _Run:
                                                   callback=check)
         except _Milestone:
             self.log("native: low-rank gap above %.2g at the milestone; stopping", milestone[1])
-            return self.problem.zero_network(), certify_problem(self.problem, self.problem.zero_network(),
-                                                                tol=self.tol)
+            zero = self.problem.zero_network()
+            return zero, certify_problem(self.problem, zero, tol=self.tol)
         self.iterations += rounds
         if not cert.is_optimal and not self.out_of_time() and rounds >= max_rounds:
             self.limit = "max_iter"
