@@ -139,16 +139,16 @@ def test_accept_hook_stops_at_the_first_accepted_iterate():
     full = solve_lifted(problem, tol=1e-9)
     seen = []
 
-    def accept(Z, Z_prime, S, S_prime, V):
+    def accept(Z, Z_prime, S, S_prime, V, gap):
         seen.append((Z.shape, Z_prime.shape, V.shape))
-        assert S.shape == Z.shape and S_prime.shape == Z_prime.shape
+        assert S.shape == Z.shape and S_prime.shape == Z_prime.shape and 0 <= gap <= 1e-3
         return len(seen) == 2
 
     sol = solve_lifted(problem, tol=1e-9, accept=accept, accept_gap=1e-3)
     assert seen == [((1, 3, 3), (1, 3, 3), (30, 1))] * 2
     assert sol.status == "optimal" and sol.iterations < full.iterations
     assert (sol.objective - sol.dual_objective) / abs(sol.objective) <= 1e-3
-    assert solve_lifted(problem, tol=1e-9, accept=lambda *a: True).iterations == full.iterations
+    assert solve_lifted(problem, tol=1e-9, accept=lambda *a, gap: True).iterations == full.iterations
 
 
 def test_limits_beta_zero_and_callback():

@@ -230,7 +230,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
     callback : callable, optional
         ``callback(iteration, primal, dual)`` after each iteration; returning True stops.
     accept : callable, optional
-        ``accept(Z, Z_prime, S, S_prime, V)`` on each iterate whose relative gap is at most ``accept_gap``
+        ``accept(Z, Z_prime, S, S_prime, V, gap=gap)`` on each iterate whose relative gap is at most ``accept_gap``
         (and whose equality violation is at most ``accept_gap``); returning True stops with
         status ``"optimal"``: the caller found the iterate good enough (the native solver
         extracts a network and certifies it, which is cheap next to an iteration).
@@ -266,7 +266,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
             status = "optimal"
             break
         if (accept is not None and m.gap <= accept_gap and m.pres <= accept_gap
-                and accept(x.Z[:, 0], x.Z[:, 1], x.S[:, 0], x.S[:, 1], x.V)):
+                and accept(x.Z[:, 0], x.Z[:, 1], x.S[:, 0], x.S[:, 1], x.V, gap=m.gap)):
             status, best = "optimal", None
             log("ipm: iterate %d accepted by the caller", it)
             break

@@ -283,7 +283,7 @@ def solve_lifted_space(problem, *, tol: float = 1e-8, max_iter: int = 100, verbo
     verbose : bool
         Log each iteration at INFO level (DEBUG otherwise).
     accept : callable, optional
-        ``accept(Z, Z_prime, S, S_prime, t, V)`` on each iterate whose certified gap is at most
+        ``accept(Z, Z_prime, S, S_prime, t, V, gap=gap)`` on each iterate whose certified gap is at most
         ``accept_gap`` (``S, S_prime``: its dual slacks)
         (``t * V`` is its certified dual point; ``V`` is None for the squared loss, where the
         iterations never form it: it is ``Y - forward(Z - Z_prime)``); returning True stops with
@@ -346,7 +346,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
             status = "optimal"
             break
         if (accept is not None and gap <= accept_gap and pres <= 1e-9
-                and accept(Z[:, 0], Z[:, 1], S[:, 0], S[:, 1], t, V)):
+                and accept(Z[:, 0], Z[:, 1], S[:, 0], S[:, 1], t, V, gap=gap)):
             status, best = "optimal", (gap, it, Z.copy(), primal, bound, t, V, S.copy())
             log("lifted: iterate %d accepted by the caller", it)
             break

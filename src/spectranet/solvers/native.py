@@ -72,6 +72,17 @@ ACCEPT_GAP = 2.0
 #: (measured, planted 1000 x 50, beta = 1e-6 beta_max: the face of the iterate at 1e-6 gives an own
 #: gap of 4e-4, at 1e-8 of 2e-7)
 SELF_ACCEPT_GAP, SELF_GAP = 0.1, 1e-3
+#: see :func:`_retry_gap` (planted 1000 x 50, beta = 1e-3: own gaps 3.7e-6, 1.1e-6, 2.1e-7 from
+#: the faces of iterates at gaps 9.3e-8, 5.6e-8, 2.5e-8: three face polishes where one suffices)
+RETRY_MARGIN, RETRY_FACTOR = 0.5, 1.5
+
+
+def _retry_gap(gap: float, own_gap: float, tol: float) -> float:
+    """The iterate's gap at which to try the face polish again after one, at ``gap``, gave a
+    network whose own gap is ``own_gap > tol``: RETRY_MARGIN below the gap at which the own gap
+    would reach ``tol`` were the two proportional, and at least RETRY_FACTOR below ``gap`` (an
+    engine that stalls does not repeat the same polish)."""
+    return gap * min(1.0 / RETRY_FACTOR, RETRY_MARGIN * tol / max(own_gap, 1e-300))
 
 
 def _start_network(problem, warm_start) -> PolyNetwork | None:
@@ -251,6 +262,7 @@ class _Run:
         self.deadline, self.limit = deadline, ""
         self.verbose, self.start_time = verbose, start_time
         self.history, self.iterations, self.lifted = [], 0, None
+        self.tried = None  # see _accept
         self.lifted_objective = lifted_objective
         self.log = logger.info if verbose else logger.debug
 
@@ -334,10 +346,18 @@ class _Run:
     def _accept(self, dual_of):
         """The accept hook of an interior-point engine: extract the iterate's network and keep it
         when the iterate's dual point certifies it to ``tol``; with self-certification, keep its
-        face polish when that certifies itself (and nothing otherwise: the engine goes on)."""
-        accepted = []
+        face polish when that certifies itself (and nothing otherwise: the engine goes on).
 
-        def accept(Z, Z_prime, S, S_prime, *dual_args):
+        A face polish costs several interior-point iterations at small ``n`` and the own gap of its
+        network falls about in proportion to the iterate's gap, so after one that did not certify
+        itself the next is tried only once the gap has fallen enough for it to (see
+        :func:`_retry_gap`); the best one tried is kept in ``self.tried``."""
+        accepted = []
+        self.tried = None  # (network, certificate, lifted point, the iterate's gap, the gap to retry at)
+
+        def accept(Z, Z_prime, S, S_prime, *dual_args, gap):
+            if self.solver.self_certify and self.tried is not None and gap > self.tried[4]:
+                return False
             net = extract_network(self.problem, Z, Z_prime, self.solver.rank_tol)
             found = certify_problem(self.problem, net, dual=dual_of(Z, Z_prime, *dual_args), tol=self.tol)
             if not self.solver.self_certify:
@@ -346,6 +366,10 @@ class _Run:
             net, found, lifted = self._face(Z, Z_prime, S, S_prime, net, found)
             ok = found.is_optimal and found.own_gap <= self.tol
             accepted[:] = [(net, found, lifted)] if ok else []
+            if not ok:
+                retry = _retry_gap(gap, found.own_gap, self.tol)
+                best = self.tried is None or (found.is_optimal and found.own_gap < self.tried[1].own_gap)
+                self.tried = (net, found, lifted, gap, retry) if best else self.tried[:4] + (retry,)
             return ok
 
         return accept, accepted
@@ -387,7 +411,12 @@ class _Run:
         else:
             network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
             network, cert = tighten(problem, network, tol=tol, dual=dual, deadline=self.deadline)
-            if sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time():
+            tried = self.tried if certify_self else None
+            if tried is not None and tried[1].is_optimal and cert.gap > tried[4]:
+                # no progress since the best face polish tried (a stalled engine): that one
+                if tried[1].own_gap < cert.own_gap or tried[0].n_neurons <= network.n_neurons:
+                    network, cert, self.lifted = tried[0], tried[1], tried[2] or self.lifted
+            elif sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time():
                 network, cert, lifted = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
                 self.lifted = lifted or self.lifted
         if problem.data.float32:  # the certificate of record: float64 on the host
