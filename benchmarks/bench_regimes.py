@@ -1,6 +1,8 @@
 """The regime grid: every engine on every (data, loss, beta/beta_max) cell, and the one "auto" picks.
 
-Each cell runs the native solver's ``"auto"`` first, then each engine forced (``ipm``, ``lifted``,
+Each cell runs the native solver's ``"auto"`` first, then ``"plain"`` (``"auto"`` with
+``lean=False, self_certify=False``: the cost of the narrow, self-certifying result, and the width
+without it), then each engine forced (``ipm``, ``lifted``,
 ``lowrank``, ``columns``) and the CVXPY backends (``clarabel``, ``scs``, where their model fits), each in a fresh
 subprocess capped at ``--cap`` times the fastest time seen so far in the cell (the losers only
 need to be shown slower). Per run: wall time of the solve, m*, the certified gap from the solver's
@@ -32,7 +34,10 @@ DATASETS = ("planted1k", "planted100k", "credit", "spambase", "mnist", "mnist_cn
 EXTRA = ("planted1m",)
 LOSSES = ("squared", "logistic")
 RELATIVE = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
-SOLVERS = ("auto", "ipm", "lifted", "lowrank", "columns", "clarabel", "scs")
+SOLVERS = ("auto", "plain", "ipm", "lifted", "lowrank", "columns", "clarabel", "scs")
+#: "plain" is "auto" with the lean reduction and the self-certifying polish switched off (their
+#: cost, measured in the same run); it is not an engine, so it is left out of "the fastest"
+NOT_ENGINES = ("plain",)
 
 CHILD = r"""
 import json, os, resource, sys, time, warnings
@@ -80,8 +85,12 @@ base = Problem(X, y, "relu", spec["loss"], 0.0, architecture=arch)
 bmax = beta_max(base)
 problem = base.with_beta(spec["rel"] * bmax)
 name = spec["solver"]
-solver = NativeSolver(engine=name) if name in ("ipm", "lifted", "lowrank", "columns") else get_solver(
-    "native" if name == "auto" else name)
+if name == "plain":
+    solver = NativeSolver(lean=False, self_certify=False)
+elif name in ("ipm", "lifted", "lowrank", "columns"):
+    solver = NativeSolver(engine=name)
+else:
+    solver = get_solver("native" if name == "auto" else name)
 if not solver.supports(problem):
     print(json.dumps({"unsupported": True}))
     sys.exit(0)
@@ -209,7 +218,7 @@ def run_grid(args) -> None:
                 with cache_path.open("a") as fh:
                     fh.write(json.dumps(rec) + "\n")
                 cache[key] = rec
-            if "time" in rec and rec.get("status") == "optimal":
+            if "time" in rec and rec.get("status") == "optimal" and name not in NOT_ENGINES:
                 best = rec["time"] if best is None else min(best, rec["time"])
             print(_line(key, rec), flush=True)
 
@@ -227,8 +236,10 @@ def table(args) -> str:
     """A markdown table, one row per cell: each solver's time and auto's choice and ratio."""
     cache = _load_cache(Path(args.cache))
     solvers = args.solvers.split(",")
-    head = ("| data | loss | β/β_max | " + " | ".join(solvers) + " | auto picked | auto / fastest | m* (auto) | "
-            "gap (dual) | gap (network alone) | MB (auto) |")
+    widths = [s for s in ("plain", "columns", "clarabel") if s in solvers]
+    head = ("| data | loss | β/β_max | " + " | ".join(solvers) + " | auto picked | auto / fastest | "
+            + ("auto / plain | " if "plain" in solvers else "") + "m* (auto) | "
+            + "".join(f"m* ({s}) | " for s in widths) + "gap (dual) | gap (network alone) | MB (auto) |")
     rows = [head, "|" + " --- |" * (head.count("|") - 1)]
     for data, loss, rel in _cells(args):
         recs = {s: cache.get(f"{data}:{loss}:{rel:g}:{s}") for s in solvers}
@@ -242,7 +253,7 @@ def table(args) -> str:
             elif "time" in rec:
                 ok = rec.get("status") == "optimal"
                 cells.append(f"{rec['time']:.2f}" + ("" if ok else f" ({rec['gap']:.0e})"))
-                if ok:
+                if ok and s not in NOT_ENGINES:
                     times[s] = rec["time"]
             else:
                 cells.append("–" if rec.get("unsupported") else f">{rec['timeout']:.0f}" if "timeout" in rec
@@ -254,8 +265,13 @@ def table(args) -> str:
             ratio = f"{times['auto'] / fastest:.2f}"
         gap = f"{auto['gap']:.1e}" if "gap" in auto else ""
         alone = f"{auto['gap_alone']:.1e}" if "gap_alone" in auto else ""
+        plain = recs.get("plain") or {}
+        cost = (f"{auto['time'] / plain['time']:.2f} | " if "time" in auto and "time" in plain else " | "
+                ) if "plain" in solvers else ""
+        m_others = "".join(f"{recs[s]['m']} | " if recs.get(s) and "m" in recs[s] else " | " for s in widths)
         rows.append(f"| {data} | {loss} | {rel:g} | " + " | ".join(cells)
-                    + f" | {auto.get('engine', '')} | {ratio} | {auto.get('m', '')} | {gap} | {alone} | "
+                    + f" | {auto.get('engine', '')} | {ratio} | {cost}{auto.get('m', '')} | {m_others}"
+                    + f"{gap} | {alone} | "
                     + (f"{auto['peak_mb']:.0f}" if "peak_mb" in auto else "") + " |")
     return "\n".join(rows)
 

@@ -181,6 +181,9 @@ def test_convex_optimum_equals_extracted_network(name, loss):
     nat = get_solver("native", prob).solve(prob, tol=1e-6)
     assert nat.gap <= 1e-6
     assert nat.objective == pytest.approx(ref.objective, rel=2e-6)
+    for result in (ref, nat):  # m* per pair (filter group x output) within the bound 2(f+1)
+        assert np.all(np.count_nonzero(result.network.second_layer_2d, axis=0) <= 2 * (prob.n_features + 1))
+        assert result.n_neurons <= prob.max_neurons()
     # local search on (P) from random starts never goes below the certified bound
     for seed in range(2):
         r = np.random.default_rng(seed)

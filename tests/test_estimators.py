@@ -113,6 +113,23 @@ def test_multi_target_regression_predicts_2d():
     assert_certified(est, 3, 2)
 
 
+def test_lean_and_self_certify_reach_the_solver():
+    """On a wide optimum (3 targets) the defaults return a narrow network that proves itself; the
+    switches turn both off (the interior point's extraction: wide, proven by its dual only)."""
+    from spectranet import certify, make_planted
+
+    X, y = make_planted(150, 20, n_neurons=5, noise=0.1, random_state=1)
+    X /= np.sqrt(20)
+    rng = np.random.default_rng(1)
+    Y = np.column_stack([y] + [y * rng.standard_normal() + 0.1 * rng.standard_normal(150) for _ in range(2)])
+    lean = ConvexPolyNetRegressor(beta=0.5).fit(X, Y)
+    plain = ConvexPolyNetRegressor(beta=0.5, lean=False, self_certify=False).fit(X, Y)
+    assert lean.gap_ <= 1e-6 and plain.gap_ <= 1e-6
+    assert lean.n_neurons_ < plain.n_neurons_
+    assert certify(lean.network_, X, Y, "squared", 0.5, witness=False).gap <= 1e-6
+    assert certify(plain.network_, X, Y, "squared", 0.5, witness=False).gap > 1e-6
+
+
 def test_warm_start_refit_with_new_beta_reuses_the_model():
     X, y, _ = planted(n=50, d=3, seed=10)
     est = ConvexPolyNetRegressor(beta=0.1, warm_start=True, solver="clarabel").fit(X, y)

@@ -1,6 +1,6 @@
 """The layers of the library import only downward, function-level imports included, and the
-module graph has no cycle (``DESIGN.md``: leaves < kernels < data < model < certificate < polish <
-solvers < estimators < front ends)."""
+module graph has no cycle (CONTRIBUTING.md, "Style", the *Layers* rule, and the README's "Layout":
+leaves < kernels < data < model < certificate < polish < solvers < estimators < front ends)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ ROOT = Path(spectranet.__file__).parent
 
 #: each module (or package prefix) and its layer; a module may import from its own layer or below
 LAYERS = {
-    "leaves": ["exceptions", "_blas", "_torch", "_docstrings", "_loss_docstrings", "activations", "losses", "penalties",
-               "architectures"],
+    "leaves": ["exceptions", "_blas", "_torch", "_docstrings", "_loss_docstrings", "_method_docstrings", "activations",
+               "losses", "penalties", "architectures"],
     "kernels": ["kernels"],
     "data": ["data"],
     "model": ["witness", "network", "problem", "reductions"],

@@ -14,6 +14,8 @@ def _check_against_sdp(problem, result, C):
     assert result.network_objective == pytest.approx(sdp.network_objective, rel=2e-6)
     assert sdp.lower_bound <= result.network_objective * (1 + 1e-12)
     assert result.n_neurons <= 2 * (problem.n_features + 1) * C
+    # and per output: each output's neurons are an optimal network of their own (the bound 2(d+1))
+    assert np.all(np.count_nonzero(result.network.second_layer_2d, axis=0) <= 2 * (problem.n_features + 1))
     assert np.allclose(np.linalg.norm(result.network.first_layer, axis=1), 1.0)
     times = [h[0] for h in result.history]
     assert times == sorted(times)

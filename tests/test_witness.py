@@ -54,6 +54,24 @@ def test_a_witness_for_other_data_is_refused(fitted):
     assert np.isfinite(cert.gap)
 
 
+def test_a_witness_is_not_checked_against_dask_data(fitted):
+    da = pytest.importorskip("dask.array")
+    X, y, est = fitted
+    with pytest.raises(ValueError, match="Dask arrays.*witness=False"):
+        certify(est.network_, da.from_array(X, chunks=40), da.from_array(y, chunks=40))
+
+
+def test_a_dual_point_argument_is_used_when_it_proves_more(fitted):
+    X, y, est = fitted
+    net = est.network_
+    worse = net.with_layers(net.first_layer, net.second_layer_2d * 1.01)  # not optimal: a poor own gradient
+    alone = certify(worse, X, y, witness=False, beta=est.beta)
+    given = certify(worse, X, y, witness=False, beta=est.beta, dual=net.witness.dual)
+    assert alone.source == "gradient" and given.source == "dual"
+    assert given.lower_bound > alone.lower_bound and given.lower_bound <= est.objective_ * (1 + 1e-12)
+    assert given.objective == alone.objective  # the same network, a better proof
+
+
 def test_classifier_witness_is_in_the_loss_encoding():
     X, y, _ = planted(n=80, d=4, seed=8)
     labels = np.where(y > np.median(y), "yes", "no")

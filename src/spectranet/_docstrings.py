@@ -5,13 +5,41 @@ where the object is defined (numpy's ``_add_newdocs`` pattern): the estimators o
 :mod:`spectranet.estimators` and :mod:`spectranet.baseline` and :class:`~spectranet.PolyNetwork`
 (the losses' are in :mod:`spectranet._loss_docstrings`). Their examples run as doctests of the
 modules that define the objects.
+
+Their methods and those of :class:`~spectranet.problem.Problem` keep a summary (some also Parameters and
+Returns) in the source; :func:`add_sections` appends the other sections, written in
+:mod:`spectranet._method_docstrings` (the losses' in :mod:`spectranet._loss_docstrings`).
 """
 
 from __future__ import annotations
 
-__all__ = ["convex_estimator", "backprop_estimator", "BACKPROP_RELU", "POLY_NETWORK"]
+import inspect
+import textwrap
+
+__all__ = ["convex_estimator", "backprop_estimator", "BACKPROP_RELU", "POLY_NETWORK", "sections", "add_sections"]
 
 _PAPER = "Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*"
+_TITLES = {"params": "Parameters", "returns": "Returns", "raises": "Raises", "see_also": "See Also",
+           "notes": "Notes", "refs": "References", "examples": "Examples"}
+
+
+def sections(**bodies: str) -> str:
+    """numpydoc sections, in numpydoc's order, from their bodies (keywords: the keys of ``_TITLES``)."""
+    if set(bodies) - set(_TITLES):
+        raise TypeError(f"unknown sections {sorted(set(bodies) - set(_TITLES))}")
+    return "\n\n".join(f"{title}\n{'-' * len(title)}\n{textwrap.dedent(bodies[key]).strip(chr(10))}"
+                       for key, title in _TITLES.items() if bodies.get(key))
+
+
+def add_sections(cls: type, docs: dict[str, str]) -> None:
+    """Append ``docs[name]`` (:func:`sections`) to the docstring of each method ``name`` of ``cls``."""
+    for name, text in docs.items():
+        member = cls.__dict__[name]
+        func = getattr(member, "__func__", None) or getattr(member, "fn", member)  # classmethod, available_if
+        func.__doc__ = f"{inspect.cleandoc(func.__doc__ or '')}\n\n{text}\n"
+        if member is not func:
+            member.__doc__ = func.__doc__
+
 
 # -- scikit-learn estimators (spectranet.estimators) ------------------------------------------------
 _CONVEX_OBJECTIVE = r"""
@@ -89,9 +117,11 @@ _CONVEX_PARAMS = r"""
     n_neurons_ : int
         Width :math:`m^* = \sum_k (\operatorname{rank} Z_k^* + \operatorname{rank} Z_k'^*)`.
     objective_ : float
-        Optimal value of the convex program (21).
+        Value of the convex program (21) where the solver stopped (at a feasible point, or the
+        objective of ``network_`` when lower): attainable, never above ``network_objective_``, and
+        equal to the optimum within the certified gap.
     network_objective_ : float
-        Objective (P) of ``network_``; equals ``objective_`` up to the solver's tolerance.
+        Objective (P) of ``network_``: an upper bound on the global optimum, at least ``objective_``.
     lower_bound_ : float
         Certified lower bound on the global optimum.
     gap_ : float

@@ -1,12 +1,15 @@
 r"""The docstrings of :class:`~spectranet.Loss` and the built-in losses (see :mod:`spectranet._docstrings`).
 
 Kept apart so that :mod:`spectranet.losses` stays within the project's 500-line limit; each text is
-assigned to its class's ``__doc__`` in :mod:`spectranet.losses`, where its examples run as doctests.
+assigned to its class's ``__doc__`` in :mod:`spectranet.losses`, where its examples run as doctests. The
+sections of :class:`~spectranet.Loss`'s methods (``LOSS_METHODS``) are appended to their summaries there.
 """
 
 from __future__ import annotations
 
-__all__ = ["LOSS", "KINKS", "SQUARED", "ABSOLUTE", "HUBER", "LOGISTIC", "HINGE", "SOFTMAX"]
+from ._docstrings import sections
+
+__all__ = ["LOSS", "KINKS", "SQUARED", "ABSOLUTE", "HUBER", "LOGISTIC", "HINGE", "SOFTMAX", "LOSS_METHODS"]
 
 _PAPER = "Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*"
 
@@ -326,3 +329,133 @@ SOFTMAX = _builtin(
     >>> round(loss.dual_value(-loss.gradient(np.zeros((2, 3)), Y), Y), 4)  # tight at -gradient
     2.1972
     """)
+
+
+# -- the methods of Loss: appended to their summaries (spectranet.losses) by add_sections --------------
+def _ref(text: str) -> str:
+    """A References section's text: the paper, then ``text`` (its line breaks joined)."""
+    return f"{_PAPER}, {' '.join(text.split())}"
+
+
+_ARGS = """
+    Yhat, Y : ndarray or torch.Tensor of shape (n, C)
+        Network outputs and targets (arrays of one library)."""
+_DUAL_ARGS = """
+    V, Y : ndarray of shape (n, C)
+        Dual point and targets."""
+_Y = """
+    Y : ndarray of shape (n, C)
+        The targets."""
+_NP = """
+    >>> import numpy as np"""
+_DUAL_REF = _ref(r"""eqs. (24) and (26) (the dual problems :math:`\max_v -\ell^*(-v)` subject to
+    :math:`|v^\top \sigma(Xu)| \le \beta`, whose value at a feasible point bounds :math:`p^*` from below).""")
+
+LOSS_METHODS = {
+    "check_targets": sections(params=_Y, returns="""
+    ndarray of shape (n, C)
+        ``Y`` itself.""", raises="""
+    ValueError
+        For targets outside the loss's encoding: values other than -1 and +1 for a margin loss; for the
+        softmax loss, rows that are not one-hot or fewer than two columns."""),
+    "value": sections(params=_ARGS, returns="""
+    float or torch.Tensor
+        A Python float for numpy arrays; a differentiable 0-dim tensor for torch tensors.""", see_also="""
+    gradient : Its gradient in ``Yhat``.
+    dual_value : The dual objective, never above it (weak duality).""", refs=_ref("eq. (20) (the loss of (P))."),
+                      examples=_NP + """
+    >>> Y, Yhat = np.array([[0.0], [1.0]]), np.array([[1.0], [3.0]])
+    >>> SquaredLoss().value(Yhat, Y), AbsoluteLoss().value(Yhat, Y)  # (1 + 4) / 2 and 1 + 2
+    (2.5, 3.0)"""),
+    "gradient": sections(params=_ARGS, returns=r"""
+    ndarray or torch.Tensor of shape (n, C)
+        :math:`\nabla_{\hat Y} \ell(\hat Y, Y)` (a subgradient where the loss is not differentiable), of
+        the array type of ``Yhat``.""", see_also=r"""
+    hessp : Its derivative (smooth losses).
+    spectranet.certify : Takes :math:`V = -\nabla \ell(\hat Y, Y)` as the network's own dual point.""",
+                         refs=_ref("""eqs. (24) and (26) (the dual problems; the certificate scales the negative
+    gradient into their feasible set)."""), examples=_NP + """
+    >>> Y, Yhat = np.array([[1.0], [-1.0]]), np.array([[0.5], [-1.0]])
+    >>> SquaredLoss().gradient(Yhat, Y).ravel(), HingeLoss().gradient(Yhat, Y).ravel()  # hinge: 1/2 at the kink
+    (array([-0.5,  0. ]), array([-1. ,  0.5]))"""),
+    "hessp": sections(params=_ARGS + """
+    D : ndarray or torch.Tensor of shape (n, C)
+        The direction.""", returns=r"""
+    ndarray or torch.Tensor of shape (n, C)
+        :math:`\nabla^2 \ell(\hat Y)[D]` (for the Huber loss, not twice differentiable, the Hessian of the
+        piece that holds at each entry).""", raises="""
+    NotImplementedError
+        For the losses that have none (absolute, hinge).""", see_also="""
+    hessian_blocks : The Hessian itself, per sample.
+    gradient : The first derivative.""", refs=_ref("""eq. (21) (the convex program, whose Newton steps and
+    interior points use it)."""), examples=_NP + """
+    >>> LogisticLoss().hessp(np.zeros((2, 1)), np.array([[1.0], [-1.0]]), np.ones((2, 1))).ravel()  # p (1 - p)
+    array([0.25, 0.25])"""),
+    "hessian_blocks": sections(params="""
+    Yhat, Y : ndarray of shape (n, C)
+        Network outputs and targets.""", returns="""
+    ndarray of shape (n, C) or (n, C, C)
+        Per sample, the diagonal of the Hessian (a loss separable over outputs) or its symmetric block.""",
+                               examples=_NP + """
+    >>> SoftmaxCrossEntropyLoss().hessian_blocks(np.zeros((1, 2)), np.array([[1.0, 0.0]]))
+    array([[[ 0.25, -0.25],
+            [-0.25,  0.25]]])"""),
+    "dual_value": sections(params=_DUAL_ARGS, returns="""
+    float
+        The value; ``-inf`` outside the domain (see :meth:`project_dual`).""", see_also=r"""
+    dual_values : The same at :math:`tV` for several :math:`t`.
+    project_dual : A point of the domain.
+    spectranet.certify : The lower bound it gives.""", refs=_DUAL_REF, examples=_NP + """
+    >>> loss, Y = HuberLoss(delta=1.0), np.array([[1.0], [0.0]])
+    >>> loss.dual_value(np.array([[0.5], [0.5]]), Y)  # <V, Y> - |V|^2 / 2
+    0.25
+    >>> loss.dual_value(np.array([[2.0], [0.0]]), Y)  # outside the box |V| <= delta
+    -inf"""),
+    "dual_values": sections(params=_DUAL_ARGS + """
+    ts : array-like of float
+        The scales :math:`t`.""", returns="""
+    ndarray of shape (len(ts),)
+        ``dual_value(t * V, Y)`` for each ``t``.""", see_also="""
+    dual_value : One value.""", refs=_ref(r"""eq. (26) (:math:`tV` is feasible for
+    :math:`t \le \beta / \max_{\|u\|_2 = 1} |V^\top \sigma(Xu)|`)."""), examples=_NP + """
+    >>> SquaredLoss().dual_values(np.ones((1, 1)), np.ones((1, 1)), [0.0, 0.5, 1.0])  # t - t^2 / 2
+    array([0.   , 0.375, 0.5  ])"""),
+    "project_dual": sections(params=_DUAL_ARGS, returns="""
+    ndarray of shape (n, C)
+        The Euclidean projection of ``V`` on the domain of :meth:`dual_value` for the built-in losses
+        (``V`` itself where the domain is everything).""", see_also="""
+    dual_value : The dual objective on that domain.""", refs=_DUAL_REF, examples=_NP + """
+    >>> AbsoluteLoss().project_dual(np.array([[2.0], [-0.5]]), np.zeros((2, 1))).ravel()  # into [-1, 1]
+    array([ 1. , -0.5])"""),
+    "kinks": sections(params=_Y, returns="""
+    Kinks or None
+        The kinks, for a polyhedral loss.""", examples=_NP + """
+    >>> SquaredLoss().kinks(np.zeros((1, 1))) is None, AbsoluteLoss().kinks(np.zeros((1, 1))).lo
+    (True, -1.0)"""),
+    "dual_box": sections(params=_Y, returns="""
+    lo, hi : ndarray of shape (n, C)
+        The box.
+    q : float
+        The weight of the quadratic term.""", examples=_NP + """
+    >>> lo, hi, q = HingeLoss().dual_box(np.array([[1.0], [-1.0]]))  # 0 <= y V <= 1
+    >>> lo.ravel(), hi.ravel(), q
+    (array([ 0., -1.]), array([1., 0.]), 0.0)"""),
+    "scaled": sections(params="""
+    t : float
+        The unit of the targets, positive.""", returns="""
+    (Loss, float) or None
+        The loss of the targets in that unit and the power of ``t``.""", examples="""
+    >>> HuberLoss(delta=1.0).scaled(2.0), LogisticLoss().scaled(2.0) is None
+    ((HuberLoss(delta=0.5), 2), True)"""),
+    "cvxpy": sections(params="""
+    Yhat : cvxpy.Expression of shape (n, C)
+        The outputs, affine in the program's variables.
+    Y : ndarray of shape (n, C)
+        The targets.""", returns="""
+    cvxpy.Expression
+        A convex scalar expression (DCP), equal to :meth:`value` at the variables' values.""",
+                      refs=_ref("eq. (21) (the convex program the CVXPY backends build)."), examples=_NP + """
+    >>> import cvxpy as cp
+    >>> SquaredLoss().cvxpy(cp.Variable((2, 1)), np.ones((2, 1))).is_convex()
+    True"""),
+}

@@ -6,22 +6,23 @@ neuron multiplies:
 
 * :class:`Dense` — one group, the sample itself: :math:`f = d`.
 * :class:`Conv2D` without pooling — one group per patch :math:`x_{ik} = E_k x_i`
-  (:math:`f = C k_h k_w`); the network is :math:`\sum_j \sum_k \sigma(x_{ik}^\top u_j)\,\alpha_{jk}`.
+  (:math:`f = c_\mathrm{in} k_h k_w`, :math:`c_\mathrm{in}` the image channels); the network is
+  :math:`\sum_j \sum_k \sigma(x_{ik}^\top u_j)\,\alpha_{jk}`.
 * :class:`Conv2D` with average pooling — one group per pooling window :math:`g` of
-  :math:`P` patches, whose averaged activation is, for a quadratic :math:`\sigma`, a moment form:
+  :math:`|g|` patches, whose averaged activation is, for a quadratic :math:`\sigma`, a moment form:
 
-  .. math:: \frac1P \sum_{l \in g} \sigma(x_{il}^\top u)
+  .. math:: \frac1{|g|} \sum_{l \in g} \sigma(x_{il}^\top u)
             = a\, u^\top M_{ig} u + b\, \bar x_{ig}^\top u + c, \qquad
-            M_{ig} = \frac1P \sum_{l \in g} x_{il} x_{il}^\top,\quad
-            \bar x_{ig} = \frac1P \sum_{l\in g} x_{il}.
+            M_{ig} = \frac1{|g|} \sum_{l \in g} x_{il} x_{il}^\top,\quad
+            \bar x_{ig} = \frac1{|g|} \sum_{l\in g} x_{il}.
 
-  Global pooling is a single group (:math:`P = K`): the FC program with :math:`x x^\top` replaced
-  by the image's average patch second moment.
+  Global pooling is a single group (:math:`|g| = K`, the number of patches): the FC program with
+  :math:`x x^\top` replaced by the image's average patch second moment.
 
 :meth:`Conv2D.lift` stores each :math:`M_{ig}` by a factor, :math:`M_{ig} = \sum_r R_{igr}
-R_{igr}^\top` with :math:`r = \min(P, f)` (the scaled patches when :math:`P \le f`, else the
+R_{igr}^\top` with :math:`r = \min(|g|, f)` (the scaled patches when :math:`|g| \le f`, else the
 eigen-factor), so that one formula, :math:`a \sum_r (R_{igr}^\top u)^2 + b \bar x_{ig}^\top u + c`,
-serves every case (:mod:`spectranet.grouped`).
+serves every case (:mod:`spectranet.data.grouped`).
 """
 
 from __future__ import annotations
@@ -124,17 +125,18 @@ class PatchLift:
 class Conv2D:
     r"""Convolutional layer with degree-two activation, optionally followed by average pooling.
 
-    Images are rows of length ``C*H*W`` (channels first, the layout of ``X.reshape(n, C, H, W)``)
-    or arrays of shape ``(N, C, H, W)``. Filters are vectors of length ``f = C*kh*kw`` in the
-    layout of a ``torch.nn.Conv2d`` weight ``(C, kh, kw)``. The network is
+    Images are rows of length ``c_in*H*W`` (``c_in`` channels first, the layout of
+    ``X.reshape(n, c_in, H, W)``) or arrays of shape ``(N, c_in, H, W)``. Filters are vectors of
+    length ``f = c_in*kh*kw`` in the layout of a ``torch.nn.Conv2d`` weight ``(c_in, kh, kw)``. The
+    network is
     :math:`f(x)_k = \sum_j \sum_g \alpha_{jgk} \frac{1}{|g|} \sum_{l \in g} \sigma(x_l^\top u_j)`
     over the groups :math:`g` of patches :math:`x_l`; its convex program has one pair
-    :math:`(Z_p, Z_p') \in \mathcal{N}_f` per (group, output), ``p = g*C + k``.
+    :math:`(Z_p, Z_p') \in \mathcal{N}_f` per (group, output), ``p = g*C + k`` (``C`` outputs).
 
     Parameters
     ----------
     image_shape : tuple of int
-        ``(C, H, W)``, or ``(H, W)`` for one channel.
+        ``(c_in, H, W)``, or ``(H, W)`` for one channel.
     kernel_size : int or (int, int)
         Filter height and width ``(kh, kw)``.
     stride : int or (int, int), default=1
@@ -142,23 +144,23 @@ class Conv2D:
     padding : int or (int, int), default=0
         Zeros added on each side.
     pool : None, int or "global", default=None
-        ``None``: one second-layer weight per patch (output position) and output; ``P``: average
-        pooling over non-overlapping ``P x P`` windows of the output map (``torch.nn.AvgPool2d(P)``:
-        a remainder that does not fill a window is dropped); ``"global"``: the average over all
-        patches (one group).
+        ``None``: one second-layer weight per patch (output position) and output; an int: average
+        pooling over non-overlapping ``pool x pool`` windows of the output map
+        (``torch.nn.AvgPool2d(pool)``: a remainder that does not fill a window is dropped);
+        ``"global"``: the average over all patches (one group).
 
     Attributes
     ----------
     image_shape : tuple of int
-        ``(C, H, W)``.
+        ``(c_in, H, W)``.
     kernel_size, stride, padding : tuple of int
         Pairs ``(h, w)``.
     pool : None, int or "global"
         The ``pool`` argument.
     filter_size : int
-        ``f = C*kh*kw``, the length of a filter (a first-layer row).
+        ``f = c_in*kh*kw``, the length of a filter (a first-layer row).
     n_inputs : int
-        ``C*H*W``, the length of an image row.
+        ``c_in*H*W``, the length of an image row.
     output_map, pooled_map : tuple of int
         Shapes of the convolution's output map and of the map after pooling.
     n_patches : int
@@ -187,7 +189,7 @@ class Conv2D:
     >>> arch = Conv2D((1, 6, 6), kernel_size=3, pool=2)
     >>> arch.filter_size, arch.output_map, arch.n_groups()
     (9, (4, 4), 4)
-    >>> arch.lift(np.ones((2, 36))).R.shape  # (n, G, r, f): r = min(P, f) factors per group
+    >>> arch.lift(np.ones((2, 36))).R.shape  # (n, G, r, f): r = min(|g|, f) factors per group
     (2, 4, 4, 9)
     """
 
@@ -213,7 +215,7 @@ class Conv2D:
         kernel = _pair(kernel_size, "kernel_size", 1)
         stride_ = _pair(stride, "stride", 1)
         pad = _pair(padding, "padding", 0)
-        C, H, W = (int(s) for s in shape)
+        c_in, H, W = (int(s) for s in shape)
         if kernel[0] > H + 2 * pad[0] or kernel[1] > W + 2 * pad[1]:
             raise ValueError(f"kernel_size {kernel} exceeds the padded image ({H + 2 * pad[0]}, "
                              f"{W + 2 * pad[1]})")
@@ -223,7 +225,7 @@ class Conv2D:
             if pool < 1:
                 raise ValueError(f"pool must be None, an int >= 1 or 'global', got {pool!r}")
             pool = int(pool)
-        for name, value in (("image_shape", (C, H, W)), ("kernel_size", kernel), ("stride", stride_),
+        for name, value in (("image_shape", (c_in, H, W)), ("kernel_size", kernel), ("stride", stride_),
                             ("padding", pad), ("pool", pool)):
             object.__setattr__(self, name, value)
         Ho, Wo = self.output_map
@@ -238,13 +240,13 @@ class Conv2D:
 
     @property
     def n_inputs(self) -> int:
-        """Length ``C*H*W`` of an image row."""
-        C, H, W = self.image_shape
-        return C * H * W
+        """Length ``c_in*H*W`` of an image row."""
+        c_in, H, W = self.image_shape
+        return c_in * H * W
 
     @property
     def filter_size(self) -> int:
-        """``f = C*kh*kw``."""
+        """``f = c_in*kh*kw``."""
         return self.image_shape[0] * self.kernel_size[0] * self.kernel_size[1]
 
     @property
@@ -282,38 +284,39 @@ class Conv2D:
         return Gh * Gw
 
     def groups(self) -> np.ndarray:
-        """Patch indices (row-major over the output map) of each group: ``(G, P)``."""
+        """Patch indices (row-major over the output map) of each group: ``(G, |g|)``, ``|g|`` patches
+        per group (1, ``pool*pool`` or ``K``)."""
         Ho, Wo = self.output_map
         index = np.arange(Ho * Wo).reshape(Ho, Wo)
         if self.pool is None:
             return index.reshape(-1, 1)
         if self.pool == "global":
             return index.reshape(1, -1)
-        P = self.pool
+        pool = self.pool
         Gh, Gw = self.pooled_map
-        win = index[: Gh * P, : Gw * P].reshape(Gh, P, Gw, P).transpose(0, 2, 1, 3)
-        return win.reshape(Gh * Gw, P * P)
+        win = index[: Gh * pool, : Gw * pool].reshape(Gh, pool, Gw, pool).transpose(0, 2, 1, 3)
+        return win.reshape(Gh * Gw, pool * pool)
 
     def patch_index(self) -> np.ndarray:
-        """Indices into the flattened zero-padded image ``(C, H+2ph, W+2pw)`` of each patch entry:
+        """Indices into the flattened zero-padded image ``(c_in, H+2ph, W+2pw)`` of each patch entry:
         ``(K, f)``, patches row-major over the output map, entries in the filter layout."""
-        C, H, W = self.image_shape
+        c_in, H, W = self.image_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         Hp, Wp = H + 2 * ph, W + 2 * pw
         Ho, Wo = self.output_map
-        c, di, dj = np.meshgrid(np.arange(C), np.arange(kh), np.arange(kw), indexing="ij")
+        c, di, dj = np.meshgrid(np.arange(c_in), np.arange(kh), np.arange(kw), indexing="ij")
         offsets = (c * Hp * Wp + di * Wp + dj).ravel()  # (f,)
         oi, oj = np.meshgrid(np.arange(Ho) * sh, np.arange(Wo) * sw, indexing="ij")
         corners = (oi * Wp + oj).ravel()  # (K,)
         return corners[:, None] + offsets[None, :]
 
     def patch_operator(self) -> csr_matrix:
-        r"""The explicit patch operators as one sparse matrix ``E`` of shape ``(K*f, C*H*W)``:
+        r"""The explicit patch operators as one sparse matrix ``E`` of shape ``(K*f, c_in*H*W)``:
         rows ``k*f:(k+1)*f`` are :math:`E_k`, so ``(E @ x).reshape(K, f)`` are the patches of an
         image row ``x`` (rows of zero padding are empty)."""
         from scipy.sparse import csr_matrix
 
-        C, H, W = self.image_shape
+        _, H, W = self.image_shape
         (ph, pw) = self.padding
         Hp, Wp = H + 2 * ph, W + 2 * pw
         idx = self.patch_index().ravel()
@@ -327,16 +330,16 @@ class Conv2D:
 
     # -- data -------------------------------------------------------------------
     def as_rows(self, X: ArrayLike) -> np.ndarray:
-        """Return images as float64 rows ``(n, C*H*W)``.
+        """Return images as float64 rows ``(n, c_in*H*W)``.
 
         Parameters
         ----------
         X : array-like
-            Rows ``(n, C*H*W)`` or images ``(N, C, H, W)`` (``(N, H, W)`` for one channel).
+            Rows ``(n, c_in*H*W)`` or images ``(N, c_in, H, W)`` (``(N, H, W)`` for one channel).
 
         Returns
         -------
-        ndarray of shape (n, C*H*W)
+        ndarray of shape (n, c_in*H*W)
         """
         X = np.asarray(X, dtype=float)
         if X.ndim >= 3:
@@ -352,9 +355,9 @@ class Conv2D:
     def patches(self, X: ArrayLike) -> np.ndarray:
         """Patches of each image: ``(n, K, f)`` (a vectorized gather from the padded images)."""
         X = self.as_rows(X)
-        C, H, W = self.image_shape
+        c_in, H, W = self.image_shape
         (ph, pw) = self.padding
-        images = X.reshape(X.shape[0], C, H, W)
+        images = X.reshape(X.shape[0], c_in, H, W)
         if ph or pw:
             images = np.pad(images, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         return images.reshape(X.shape[0], -1)[:, self.patch_index()]
@@ -375,21 +378,21 @@ class Conv2D:
         """
         X = self.as_rows(X)
         groups, f = self.groups(), self.filter_size
-        P = groups.shape[1]
-        if P == 1:
+        size = groups.shape[1]  # |g|, the patches of a group
+        if size == 1:
             patches = self.patches(X)
             return PatchLift(patches[:, :, None, :], patches)
         n, G = X.shape[0], groups.shape[0]
-        r = min(P, f)
+        r = min(size, f)
         R, mean = np.empty((n, G, r, f)), np.empty((n, G, f))
         step = max(1, CHUNK_FLOATS // max(1, self.n_patches * f))
         for s in range(0, n, step):
-            grouped = self.patches(X[s:s + step])[:, groups]  # (n_c, G, P, f)
+            grouped = self.patches(X[s:s + step])[:, groups]  # (n_c, G, |g|, f)
             mean[s:s + step] = grouped.mean(axis=2)
-            if P <= f:
-                R[s:s + step] = grouped / np.sqrt(P)
+            if size <= f:
+                R[s:s + step] = grouped / np.sqrt(size)
             else:
-                M = np.einsum("ngpf,ngpe->ngfe", grouped, grouped, optimize=True) / P
+                M = np.einsum("ngpf,ngpe->ngfe", grouped, grouped, optimize=True) / size
                 w, vecs = np.linalg.eigh(M)
                 R[s:s + step] = np.swapaxes(vecs * np.sqrt(np.clip(w, 0.0, None))[..., None, :], -1, -2)
         return PatchLift(R, mean)
@@ -447,8 +450,8 @@ def _spec_field(name: str, value, minimum: int, lengths: tuple[int, ...], accept
 
 def architecture_from_dict(spec) -> Dense | Conv2D:
     """Inverse of ``to_dict``: a dict or its JSON string, ``{"type": "dense"}`` or ``{"type":
-    "conv2d", "image_shape": [C, H, W], "kernel_size": [kh, kw], "stride": [sh, sw], "padding":
-    [ph, pw], "pool": null | P | "global"}`` (``image_shape`` may be ``[H, W]``; ``kernel_size``,
+    "conv2d", "image_shape": [c_in, H, W], "kernel_size": [kh, kw], "stride": [sh, sw], "padding":
+    [ph, pw], "pool": null | pool | "global"}`` (``image_shape`` may be ``[H, W]``; ``kernel_size``,
     ``stride`` and ``padding`` a single int; ``stride``, ``padding`` and ``pool`` may be left out).
 
     Raises ``ValueError`` naming the field for any content that is not such an architecture (JSON

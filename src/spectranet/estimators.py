@@ -30,7 +30,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._docstrings import convex_estimator
+from ._docstrings import add_sections, convex_estimator
+from ._method_docstrings import CLASSIFIER_METHODS, REGRESSOR_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
 from .data import check_max_time, check_positive_beta, check_tol, is_dask_array
@@ -321,6 +322,14 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         out = self._decision(X)
         return out[:, 0] if self._y_ndim == 1 else out
 
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Return the coefficient of determination :math:`R^2` of :meth:`predict` on ``(X, y)``."""
+        return super().score(X, y, sample_weight=sample_weight)
+
+
+# the methods' See Also, References and Examples (score's Parameters and Returns too)
+add_sections(ConvexPolyNetRegressor, REGRESSOR_METHODS)
+
 
 def _available_if_proba(estimator) -> bool:
     return estimator._proba_loss() is not None
@@ -491,3 +500,10 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Return the accuracy of :meth:`predict` on ``(X, y)``."""
+        return super().score(X, y, sample_weight=sample_weight)
+
+
+add_sections(ConvexPolyNetClassifier, CLASSIFIER_METHODS)

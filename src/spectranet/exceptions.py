@@ -1,13 +1,65 @@
 """Exceptions and warnings of spectranet.
 
-:class:`ConvergenceWarning` is scikit-learn's (:class:`sklearn.exceptions.ConvergenceWarning`),
-re-exported: spectranet issues it when a fit ends with a certified relative gap above ``tol``
-(status ``"inaccurate"``, ``"max_iter"`` or ``"time_limit"``), and its docstring is scikit-learn's.
+:class:`SolverError` (a backend failed), :class:`ProblemTooLargeError` (a model would not fit in
+memory) and :class:`ConvergenceWarning` (a fit ended with a certified relative gap above ``tol``).
+spectranet's :class:`ConvergenceWarning` subclasses scikit-learn's
+(:class:`sklearn.exceptions.ConvergenceWarning`), so filters and handlers written for either catch it.
 """
 
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = ["SolverError", "ProblemTooLargeError", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(_SklearnConvergenceWarning):
+    r"""A fit or solve ended without certifying its tolerance.
+
+    Every fit is certified: the objective (P) of the returned network and a dual lower bound on the
+    global optimum give the relative gap ``gap_``. When that gap is above ``tol`` — the time budget
+    (``max_time``) or the iteration limit (``max_iter``) ran out, or the solver stopped on a
+    numerically difficult problem — the fit keeps the best network it certified, sets ``status_``
+    to ``"time_limit"``, ``"max_iter"`` or ``"inaccurate"`` and issues this warning with the
+    certified gap: a fit never claims more than its certificate. The backprop baselines issue it
+    when training diverges (``diverged_``).
+
+    It is a subclass of :class:`sklearn.exceptions.ConvergenceWarning` (itself a
+    :class:`UserWarning`): filters written for scikit-learn's, such as
+    ``warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)``, apply to it unchanged.
+
+    Parameters
+    ----------
+    message : str
+        Which solver stopped and why, the certified relative gap against ``tol``, and what to try
+        (a larger ``max_iter`` or ``max_time``, standardized features, another solver).
+
+    See Also
+    --------
+    SolverError : Raised when a backend fails outright (no usable solution).
+    spectranet.certify : The certificate behind ``gap_`` and ``status_``.
+    sklearn.exceptions.ConvergenceWarning : The base class.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (problem (P), whose
+    objective bounds the optimum from above), eqs. (24) and (26) (the duals whose feasible points
+    bound it from below) and Theorem 1.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import sklearn.exceptions
+    >>> from spectranet import ConvergenceWarning, ConvexPolyNetRegressor, make_planted
+    >>> issubclass(ConvergenceWarning, sklearn.exceptions.ConvergenceWarning)
+    True
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     est = ConvexPolyNetRegressor(beta=1e-2, max_time=1e-6).fit(X, y)  # no time to certify
+    >>> est.status_, any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    ('time_limit', True)
+    >>> bool(est.gap_ > est.tol)  # the certified gap the warning reports
+    True
+    """
 
 
 class SolverError(RuntimeError):

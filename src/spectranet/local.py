@@ -46,13 +46,34 @@ logger = logging.getLogger(__name__)
 #: solve on credit-approval with two busy cores)
 SMALL_DATA = 1_000_000
 #: column generation first polishes each grown network only to a relative decrease of about this
-#: fraction of the current certified gap (L-BFGS-B's ftol), and 1000x tighter after each round whose
-#: gap (below 0.1) did not halve: far from the optimum the next neuron matters more than the last digits
-#: (MNIST 5x5 GAP CNN: 407 s with ftol 1e-15 throughout), near it only a precise polish lets the
-#: certificate close (a loose polish throughout stalls 50 x 3 problems at gaps of 5e-4)
+#: fraction of the current certified gap (L-BFGS-B's ftol), and TIGHTEN times that after each round
+#: whose gap (below STALL_GAP) did not fall below STALL_RATIO times the previous one: far from the
+#: optimum the next neuron matters more than the last digits (MNIST 5x5 GAP CNN: 407 s with ftol
+#: 1e-15 throughout), near it only a precise polish lets the certificate close (a loose polish
+#: throughout stalls 50 x 3 problems at gaps of 5e-4)
 POLISH_FTOL = 1e-3
+#: the stall rule of column generation above: a gap below STALL_GAP that did not fall below
+#: STALL_RATIO times the previous gap multiplies the ftol factor by TIGHTEN
+STALL_GAP, STALL_RATIO, TIGHTEN = 0.1, 0.5, 1e-3
+#: the range of a polish's ftol: FTOL_MIN (the default, converged to rounding) to FTOL_MAX (the
+#: loosest ftol of a column-generation round)
+FTOL_MIN, FTOL_MAX = 1e-15, 1e-6
+#: L-BFGS-B's projected-gradient tolerance and number of stored corrections (its ftol decides)
+LBFGS_GTOL, LBFGS_MAXCOR = 1e-13, 30
+#: relative rounding slack of objective comparisons: a line-search trial, a polished network and a
+#: column-generation round count as no worse than their start within it
+OBJECTIVE_RTOL = 1e-14
 #: step lengths (1, 1/2, 1/4, ...) of the damped Newton line search evaluated in one pass
 LINE_SEARCH_BATCH = 8
+#: the damped Newton line search of :func:`newton_second_layer` tries at most this many step lengths
+LINE_SEARCH_TRIES = 40
+#: Newton on the second layer has converged when no entry moves by more than STEP_RTOL (relative)
+STEP_RTOL = 1e-15
+#: a grown neuron that vanished in the joint Newton steps is re-seeded with this weight (relative to
+#: the largest second-layer weight)
+SEED_WEIGHT = 1e-8
+#: neurons whose directions agree to |1 - u_i.u_j| <= MERGE_TOL are merged
+MERGE_TOL = 1e-9
 
 
 def _small_blas(func):
@@ -78,7 +99,7 @@ def _objective_and_gradient(problem: Problem, W: np.ndarray, A: np.ndarray, sign
     return value, dW, dA
 
 
-def merge_duplicates(network: PolyNetwork, tol: float = 1e-9) -> PolyNetwork:
+def merge_duplicates(network: PolyNetwork, tol: float = MERGE_TOL) -> PolyNetwork:
     """Merge neurons with the same direction (|1 - u_i.u_j| <= tol): their second layers add up."""
     U, A = network.first_layer, network.second_layer_2d
     keep, merged = [], []
@@ -122,9 +143,9 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
         step = np.linalg.lstsq(H, -(grad + beta * signs)[rows, cols], rcond=None)[0]
         current = A[rows, cols]
         accepted, tried = None, 0
-        while accepted is None and tried < 40:  # damped: a full step from far away can overshoot
+        while accepted is None and tried < LINE_SEARCH_TRIES:  # damped: a full step from far away can overshoot
             trials, steps, flips = [], [], []
-            for _ in range(min(LINE_SEARCH_BATCH, 40 - tried)):
+            for _ in range(min(LINE_SEARCH_BATCH, LINE_SEARCH_TRIES - tried)):
                 new = current + step
                 flipped = np.sign(new) != signs[rows, cols]
                 new[flipped] = 0.0
@@ -139,14 +160,14 @@ def newton_second_layer(problem: Problem, network: PolyNetwork, *, max_iter: int
                 Phi, np.stack(trials), loss, ahead if ahead is not None and ahead.size else None)
             for i, trial in enumerate(trials):
                 trial_value = problem.penalized(values[i], trial, signs)
-                if trial_value <= value + 1e-14 * abs(value):
+                if trial_value <= value + OBJECTIVE_RTOL * abs(value):
                     accepted = i
                     break
             tried += len(trials)
         if accepted is None:
             break  # no decrease along the Newton direction: stationary to rounding
         A, step, value = trials[accepted], steps[accepted], trial_value
-        if np.max(np.abs(step)) <= 1e-15 * max(1.0, np.max(np.abs(current))) and not flips[accepted].any():
+        if np.max(np.abs(step)) <= STEP_RTOL * max(1.0, np.max(np.abs(current))) and not flips[accepted].any():
             break
         active = np.argwhere(A != 0.0)
         if active.size == 0:
@@ -171,7 +192,7 @@ def _newton_steps(problem: Problem, network: PolyNetwork, signs, deadline):
         # existing one (MNIST GAP CNN: ten rounds that each added a neuron and ended with the
         # same width). Retry with its weight from the (convex) second-layer problem first.
         A1 = A0.copy()
-        A1[grow] = signs[grow] * 1e-8 * max(1.0, float(np.max(np.abs(A0))))
+        A1[grow] = signs[grow] * SEED_WEIGHT * max(1.0, float(np.max(np.abs(A0))))
         seeded = newton_second_layer(problem, network.with_layers(network.first_layer, A1, drop_zero=False))
         seeded = newton_second_layer(problem, newton.newton_polish(problem, seeded, deadline=deadline))
         if problem.objective(seeded) < problem.objective(polished):
@@ -209,7 +230,7 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
 
     z0 = np.concatenate([network.first_layer.ravel(), A0.ravel()])
     res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds, callback=stop_at_deadline,
-                   options={"maxiter": max_iter, "ftol": ftol, "gtol": 1e-13, "maxcor": 30})
+                   options={"maxiter": max_iter, "ftol": ftol, "gtol": LBFGS_GTOL, "maxcor": LBFGS_MAXCOR})
     W, A = res.x[: m * d].reshape(m, d), res.x[m * d:].reshape(m, C)
     U = W / np.linalg.norm(W, axis=1, keepdims=True)
     polished = newton_second_layer(problem, network.with_layers(U, A))
@@ -220,12 +241,12 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
 
 def _improves(end: float, start: float) -> bool:
     """Whether a polished network (objective ``end``) is kept over its start."""
-    return end <= start * (1 + 1e-14)
+    return end <= start * (1 + OBJECTIVE_RTOL)
 
 
 @_small_blas
 def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None = None,
-           max_iter: int = 500, ftol: float = 1e-15) -> PolyNetwork:
+           max_iter: int = 500, ftol: float = FTOL_MIN) -> PolyNetwork:
     """Refine ``network`` locally on ``problem`` (smooth losses).
 
     Merges duplicate neurons, runs trust-region Newton steps (:func:`spectranet.newton.newton_polish`,
@@ -245,7 +266,7 @@ def polish(problem: Problem, network: PolyNetwork, *, signs: np.ndarray | None =
 
 
 def _polish_and_certify(problem: Problem, network: PolyNetwork, tol: float, *, signs=None,
-                        max_iter: int = 500, ftol: float = 1e-15, deadline: float | None = None):
+                        max_iter: int = 500, ftol: float = FTOL_MIN, deadline: float | None = None):
     """:func:`polish`, then :func:`certify_problem` of the result: the certificate's objective
     (the same value as :meth:`Problem.objective`, from the same pass as its dual products) makes
     the polish's final comparison, which saves a pass over the data."""
@@ -297,14 +318,14 @@ def column_generation(problem: Problem, network: PolyNetwork, *, tol: float = 1e
         # polish about as precisely as the certificate can tell: far from the optimum the next
         # neuron matters more than the last digits of this network
         candidate, new = _polish_and_certify(problem, grown, tol, signs=signs, deadline=deadline,
-                                             ftol=float(np.clip(factor * own.gap, 1e-15, 1e-6)))
+                                             ftol=float(np.clip(factor * own.gap, FTOL_MIN, FTOL_MAX)))
         logger.debug("column generation: lambda/beta - 1 = %.2e, gap %.2e -> %.2e",
                      own.lam / max(problem.beta, 1e-300) - 1, own.gap, new.gap)
-        progress = new.gap < own.gap or new.objective < own.objective * (1 - 1e-14)
-        if new.gap > 0.5 * own.gap and own.gap < 0.1:  # the polish, not a missing neuron, limits
-            factor *= 1e-3  # the gap (the first neurons of a cold start may gain little): tighten it
+        progress = new.gap < own.gap or new.objective < own.objective * (1 - OBJECTIVE_RTOL)
+        if new.gap > STALL_RATIO * own.gap and own.gap < STALL_GAP:  # the polish, not a missing neuron, limits
+            factor *= TIGHTEN  # the gap (the first neurons of a cold start may gain little): tighten it
         if not progress:
-            if factor * own.gap > 1e-15:
+            if factor * own.gap > FTOL_MIN:
                 continue  # retry this round's neuron with the tighter polish
             break
         network, own = candidate, new

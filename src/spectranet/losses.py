@@ -21,7 +21,8 @@ import numpy as np
 from array_api_compat import array_namespace, is_numpy_namespace
 from scipy.special import xlogy
 
-from ._loss_docstrings import ABSOLUTE, HINGE, HUBER, KINKS, LOGISTIC, LOSS, SOFTMAX, SQUARED
+from ._docstrings import add_sections
+from ._loss_docstrings import ABSOLUTE, HINGE, HUBER, KINKS, LOGISTIC, LOSS, LOSS_METHODS, SOFTMAX, SQUARED
 
 if TYPE_CHECKING:
     import cvxpy as cp
@@ -98,18 +99,7 @@ class Loss:
 
     # -- primal -----------------------------------------------------------------
     def value(self, Yhat: np.ndarray | torch.Tensor, Y: np.ndarray | torch.Tensor) -> float | torch.Tensor:
-        """Return the loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs.
-
-        Parameters
-        ----------
-        Yhat, Y : ndarray or torch.Tensor of shape (n, C)
-            Network outputs and targets (arrays of one library).
-
-        Returns
-        -------
-        float or torch.Tensor
-            A Python float for numpy arrays; a differentiable 0-dim tensor for torch tensors.
-        """
+        """Return the loss :math:`\\ell(\\hat Y, Y)`, summed over samples and outputs."""
         raise NotImplementedError
 
     def gradient(self, Yhat: np.ndarray | torch.Tensor, Y: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
@@ -134,18 +124,7 @@ class Loss:
 
     # -- dual -------------------------------------------------------------------
     def dual_value(self, V: np.ndarray, Y: np.ndarray) -> float:
-        r"""Return the dual objective :math:`-\ell^*(-V) = \inf_{\hat Y} \langle V, \hat Y\rangle + \ell(\hat Y, Y)`.
-
-        Parameters
-        ----------
-        V, Y : ndarray of shape (n, C)
-            Dual point and targets.
-
-        Returns
-        -------
-        float
-            The value; ``-inf`` outside the domain (see :meth:`project_dual`).
-        """
+        r"""Return the dual objective :math:`-\ell^*(-V) = \inf_{\hat Y} \langle V, \hat Y\rangle + \ell(\hat Y, Y)`."""
         raise NotImplementedError
 
     def dual_values(self, V: np.ndarray, Y: np.ndarray, ts: ArrayLike) -> np.ndarray:
@@ -177,6 +156,10 @@ class Loss:
     def cvxpy(self, Yhat: cp.Expression, Y: np.ndarray) -> cp.Expression:
         """The loss as a CVXPY expression of the ``(n, C)`` expression ``Yhat``."""
         raise NotImplementedError
+
+
+# the methods' Parameters, Returns, Raises, See Also, References and Examples
+add_sections(Loss, LOSS_METHODS)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._docstrings import POLY_NETWORK
+from ._docstrings import POLY_NETWORK, add_sections
+from ._method_docstrings import NETWORK_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, architecture_from_dict, check_architecture
 from .data import check_beta, check_data, encode_targets
@@ -155,17 +156,7 @@ class PolyNetwork:
         return X
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
-        """Return the raw outputs :math:`f(X)`, always 2-D.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, n_inputs)
-            Samples (a CNN's: images as rows of ``C*H*W`` values or ``(N, C, H, W)`` arrays).
-
-        Returns
-        -------
-        ndarray of shape (n, C)
-        """
+        """Return the raw outputs :math:`f(X)`, always 2-D."""
         X = self._check_X(X)
         if self.architecture.is_dense:
             return network_outputs(X, self.first_layer, self.second_layer_2d, self.activation)
@@ -174,17 +165,7 @@ class PolyNetwork:
         return group_outputs(Phi, self.second_layer_2d)
 
     def predict(self, X: ArrayLike) -> np.ndarray:
-        """Return the network outputs :math:`f(X)`: ``(n,)`` for a scalar-output network, else ``(n, C)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, n_inputs)
-            Samples, as for :meth:`decision_function`.
-
-        Returns
-        -------
-        ndarray of shape (n,) or (n, C)
-        """
+        """Return the network outputs :math:`f(X)`: ``(n,)`` for a scalar-output network, else ``(n, C)``."""
         out = self.decision_function(X)
         return out[:, 0] if self.scalar_output else out
 
@@ -202,25 +183,7 @@ class PolyNetwork:
         return PENALTIES["l1"].value(self.first_layer, self.second_layer)
 
     def objective(self, X: ArrayLike, y: ArrayLike, loss: str | Loss = "squared", beta: float = 0.0) -> float:
-        r"""Objective (P): :math:`\ell(f(X), y) + \beta \sum_j \|\alpha_j\|_1`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n, n_inputs)
-            Samples (at least two).
-        y : array-like of shape (n,) or (n, C)
-            Targets in the loss's encoding (labels in {-1, +1} for margin losses, class indices or
-            one-hot rows for the softmax loss).
-        loss : str or Loss, default="squared"
-            The loss :math:`\ell`.
-        beta : float, default=0.0
-            The weight :math:`\beta \ge 0`.
-
-        Returns
-        -------
-        float
-            The objective; it is the objective of (P) only for unit-norm first-layer rows.
-        """
+        r"""Objective (P): :math:`\ell(f(X), y) + \beta \sum_j \|\alpha_j\|_1`."""
         loss = get_loss(loss)
         X, y = check_data(self._check_X(X), y)
         Y = encode_targets(y, loss, self.n_outputs)
@@ -228,16 +191,7 @@ class PolyNetwork:
 
     # -- persistence ------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, witness: bool = True) -> None:
-        """Save to a ``.npz`` file, without pickle (its members: see the class's Notes).
-
-        Parameters
-        ----------
-        path : str or path-like
-            The file; it gets the suffix ``.npz`` if it has none (as :meth:`load` expects).
-        witness : bool, default=True
-            Write the witness, if the network carries one (its dual point holds n * C floats and, for the squared
-            loss, reveals the training labels' residuals; without it the network certifies from its gradient).
-        """
+        """Save to a ``.npz`` file, without pickle (its members: see the class's Notes)."""
         members = dict(
             format_version=np.array(NPZ_FORMAT_VERSION),
             first_layer=self.first_layer,
@@ -257,25 +211,6 @@ class PolyNetwork:
         The file is untrusted input: every member's ``.npy`` header (shape and dtype) is checked before its data
         are read, against the other members (see the class's Notes) and against the limits ``MAX_MEMBER_ENTRIES``
         (10**8 entries in an array member) and ``MAX_JSON_CHARS`` (100 000 characters in a JSON member).
-
-        Parameters
-        ----------
-        path : str or path-like
-            The ``path`` given to :meth:`save` (the suffix ``.npz`` is added when no file of that name exists).
-
-        Returns
-        -------
-        PolyNetwork
-            The network, with its witness if the file holds one.
-
-        Raises
-        ------
-        OSError
-            When the file cannot be opened (``FileNotFoundError`` when there is none).
-        ValueError
-            Naming the file and the member for anything else: not a zip archive, a missing member,
-            a wrong dtype, shape or format version, non-finite weights, malformed JSON, a member
-            over the limits.
         """
         path = os.fsdecode(path) if os.path.isfile(os.fspath(path)) else _npz_path(path)
         with open(path, "rb") as fh:
@@ -303,6 +238,10 @@ class PolyNetwork:
         arch += "" if self.witness is None else ", witness"
         return (f"PolyNetwork(n_neurons={self.n_neurons}, n_features={self.n_features}, "
                 f"n_outputs={self.n_outputs}, activation=({a.a:g}, {a.b:g}, {a.c:g}){arch})")
+
+
+# the methods' Parameters, Returns, Raises, See Also, References and Examples
+add_sections(PolyNetwork, NETWORK_METHODS)
 
 
 def _npz_path(path) -> str:

@@ -94,6 +94,22 @@ class Penalty:
         -------
         float or torch.Tensor
             A Python float for numpy arrays, a differentiable 0-dim tensor for torch tensors.
+
+        See Also
+        --------
+        spectranet.Loss.value : The other half of the objective.
+
+        References
+        ----------
+        Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (20) (the :math:`\\ell_1`
+        penalty of (P)), eq. (2) (cubic) and eq. (1) (weight decay).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> W, A = np.array([[0.6, 0.8], [1.0, 0.0]]), np.array([2.0, -1.0])
+        >>> get_penalty("l1").value(W, A), get_penalty("weight_decay").value(W, A)  # 2 + 1, (2 + 5) / 2
+        (3.0, 3.5)
         """
         raise NotImplementedError
 
@@ -156,6 +172,13 @@ class L1Penalty(Penalty):
         -------
         float
             :math:`\langle s, A\rangle`, equal to :meth:`value` where ``signs == sign(A)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> A = np.array([2.0, -1.0])
+        >>> L1Penalty.on_face(np.sign(A), A), L1Penalty.on_face(np.array([1.0, 1.0]), A)
+        (3.0, 1.0)
         """
         return float(np.sum(signs * second_layer))
 

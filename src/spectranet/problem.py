@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._docstrings import add_sections
+from ._method_docstrings import PROBLEM_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
 from .data import (
@@ -103,7 +105,7 @@ class Problem:
         ``None`` (fully connected), or a :class:`~spectranet.architectures.Conv2D` for images
         given as rows of ``C*H*W`` values: one pair per (patch or pooling window, output),
         ``n_features`` is then the filter size ``C*kh*kw`` and the products run on the grouped
-        lift (:mod:`spectranet.grouped`, numpy on the host).
+        lift (:mod:`spectranet.data.grouped`, numpy on the host).
 
     Attributes
     ----------
@@ -315,47 +317,16 @@ class Problem:
                                                        np.ndarray | torch.Tensor | da.Array]:
         r"""Pre-activations and activations :math:`(XU^\top, \sigma(XU^\top))` on the data's device
         (for a grouped architecture: the filters' projections and the group activations ``(n, G, m)``,
-        :meth:`GroupedData.hidden <spectranet.grouped.GroupedData.hidden>`)."""
+        :meth:`GroupedData.hidden <spectranet.data.grouped.GroupedData.hidden>`)."""
         return self.data.hidden(first_layer, self.activation)
 
     def outputs(self, network: PolyNetwork) -> np.ndarray:
-        """Network outputs on the training data.
-
-        Parameters
-        ----------
-        network : PolyNetwork
-            A network of this problem (see :meth:`objective`).
-
-        Returns
-        -------
-        ndarray of shape (n, C)
-            float64 on the host (a persisted Dask array for Dask data).
-        """
+        """Network outputs on the training data."""
         self._check_network(network)
         return self.data.outputs(network.first_layer, network.second_layer_2d, network.activation)
 
     def objective(self, network: PolyNetwork, outputs: np.ndarray | None = None) -> float:
-        r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`.
-
-        Parameters
-        ----------
-        network : PolyNetwork
-            A network of this problem's activation, architecture, features and outputs.
-        outputs : ndarray of shape (n, C), optional
-            :meth:`outputs` of the network, when already computed.
-
-        Returns
-        -------
-        float
-            The objective.
-
-        Raises
-        ------
-        TypeError
-            If ``network`` is not a PolyNetwork.
-        ValueError
-            If it does not match the problem.
-        """
+        r"""Objective (P) of a network: :math:`\ell(f(X), Y) + \beta \sum_j \|\alpha_j\|_1`."""
         Yhat = self.outputs(network) if outputs is None else outputs
         return self.penalized(self.loss.value(Yhat, self.Y), network.second_layer)
 
@@ -388,18 +359,7 @@ class Problem:
 
     # -- the lifted map and its adjoint -----------------------------------------
     def forward(self, M: np.ndarray) -> np.ndarray:
-        r"""Lifted map :math:`\hat Y_{ik} = \langle A_i, M_k \rangle`, matrix-free.
-
-        Parameters
-        ----------
-        M : ndarray of shape (P, d+1, d+1)
-            Symmetric matrices :math:`M_p = Z_p - Z_p'`, one per pair (``P = C`` dense).
-
-        Returns
-        -------
-        ndarray of shape (n, C)
-            float64 on the host (computed on the data's device); a persisted Dask array for Dask data.
-        """
+        r"""Lifted map :math:`\hat Y_{ik} = \langle A_i, M_k \rangle`, matrix-free."""
         return self.data.forward(M, self.activation, self.n_outputs)
 
     def dual_quadratic(self, V: np.ndarray | None = None, *,
@@ -411,7 +371,7 @@ class Problem:
         :math:`r_k = c \mathbf{1}^\top V_k`.
 
         One triple per pair :math:`p` (``P = C`` dense; :meth:`GroupedData.dual_products
-        <spectranet.grouped.GroupedData.dual_products>` for the grouped architectures).
+        <spectranet.data.grouped.GroupedData.dual_products>` for the grouped architectures).
 
         Parameters
         ----------
@@ -435,18 +395,7 @@ class Problem:
         return Q, b * XtV.T, c * sums
 
     def adjoint(self, V: np.ndarray) -> np.ndarray:
-        r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`.
-
-        Parameters
-        ----------
-        V : ndarray of shape (n, C)
-            A point of the output space (a dual point).
-
-        Returns
-        -------
-        ndarray of shape (P, d+1, d+1)
-            One symmetric matrix per pair.
-        """
+        r"""Adjoint of :meth:`forward`: :math:`\mathcal{A}^*(V)_k = \sum_i V_{ik} A_i`."""
         Q, q, r = self.dual_quadratic(V)
         d = self.n_features
         out = np.empty((self.n_pairs, d + 1, d + 1))
@@ -457,21 +406,19 @@ class Problem:
 
     def lifted_objective(self, Z: np.ndarray, Z_prime: np.ndarray) -> float:
         r"""Objective of the convex program (21):
-        :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_k (Z_{k,4} + Z'_{k,4})`.
+        :math:`\ell(\mathcal{A}(Z - Z'), Y) + \beta \sum_p (Z_{p,4} + Z'_{p,4})`."""
+        return self.lifted_penalized(self.loss.value(self.forward(Z - Z_prime), self.Y), Z, Z_prime)
 
-        Parameters
-        ----------
-        Z, Z_prime : ndarray of shape (P, f+1, f+1)
-            The pairs :math:`(Z_p, Z_p')`, one per pair of the program.
-
-        Returns
-        -------
-        float
-            The objective.
-        """
+    def lifted_penalized(self, loss_value: float, Z: np.ndarray, Z_prime: np.ndarray | None = None) -> float:
+        r"""Objective (21) from the loss's value at the lifted outputs: ``loss_value`` plus
+        :math:`\beta \sum_p (Z_{p,4} + Z'_{p,4})`, the corner entries. ``Z`` and ``Z_prime`` of shape
+        (P, f+1, f+1), or ``Z`` alone holding the pairs, of shape (P, 2, f+1, f+1): the one definition
+        of (21)'s objective, used by :meth:`lifted_objective` and the interior-point engines (the
+        analogue of :meth:`penalized`)."""
         d = self.n_features
-        penalty = float(np.sum(Z[:, d, d]) + np.sum(Z_prime[:, d, d]))
-        return self.loss.value(self.forward(Z - Z_prime), self.Y) + self.beta * penalty
+        if Z_prime is None:
+            return loss_value + self.beta * float(np.sum(Z[..., d, d]))
+        return loss_value + self.beta * float(np.sum(Z[:, d, d]) + np.sum(Z_prime[:, d, d]))
 
     def lifted_features(self) -> np.ndarray:
         r"""Explicit lifted features :math:`\Phi` of shape ``(n, (d+1)(d+2)/2)``: ``F @ svec(M)``
@@ -503,3 +450,7 @@ class Problem:
             f"activation={self.activation}{dask}"
             + ("" if self.architecture.is_dense else f", architecture={self.architecture!r}") + ")"
         )
+
+
+# the methods' Raises, See Also, References and Examples (and some Parameters and Returns)
+add_sections(Problem, PROBLEM_METHODS)

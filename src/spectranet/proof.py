@@ -163,6 +163,21 @@ def improved_certificate(problem, network, base: Certificate, *, rounds: int = 2
                        pair=base.pair, source=source, own_gap=base.own_gap)
 
 
+def _witness_dual(carried, problem: Problem):
+    """The dual point of the witness ``carried`` (or None), refused for other data."""
+    if carried is None:
+        return None
+    if problem.is_dask:
+        raise ValueError("a witness is checked against data in memory (a hash of X and y), and these are Dask "
+                         "arrays: certify on the computed arrays, or pass witness=False to certify from the "
+                         "network's own gradient")
+    if not carried.matches(problem.X, problem.Y):
+        raise ValueError("the network's witness was made for other data (its fingerprint "
+                         f"{carried.fingerprint} differs from these data's); pass witness=False to certify the "
+                         "network on these data from its own gradient")
+    return carried.dual
+
+
 def certify(network: PolyNetwork, X: ArrayLike, y: ArrayLike, loss: str | Loss | None = None,
             beta: float | None = None, *, dual: ArrayLike | None = None, tol: float = 1e-6, witness: bool = True,
             improve: bool | int = False) -> Certificate:
@@ -251,14 +266,7 @@ def certify(network: PolyNetwork, X: ArrayLike, y: ArrayLike, loss: str | Loss |
     beta = check_positive_beta(beta)
     problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs,
                       architecture=network.architecture)
-    witness_dual = None
-    if carried is not None:
-        if problem.is_dask or not carried.matches(problem.X, problem.Y):
-            raise ValueError("the network's witness was made for other data (its fingerprint "
-                             f"{carried.fingerprint} differs from these data's); pass witness=False to certify the "
-                             "network on these data from its own gradient")
-        witness_dual = carried.dual
-    cert = certify_problem(problem, network, dual=dual, tol=tol, witness=witness_dual)
+    cert = certify_problem(problem, network, dual=dual, tol=tol, witness=_witness_dual(carried, problem))
     if improve and not cert.lower_bound >= cert.objective:
         rounds = 20 if improve is True else int(improve)
         cert = improved_certificate(problem, network, cert, rounds=rounds)

@@ -2,12 +2,13 @@ r"""The witness a network carries: the dual point that proves its optimality on 
 
 A certificate's bound (:mod:`spectranet.certificate`) holds for *any* dual point once
 :math:`\lambda` is recomputed, so the witness is not trusted, only reused: :func:`certify
-<spectranet.certificate.certify>` recomputes everything from it, the network and the data. It is
-needed where the network's own gradient certifies less than the solver proved (where double
-precision cannot resolve the outputs finely enough: small :math:`\beta`). It holds the dual point,
-the loss and :math:`\beta` it was made for, and a fingerprint of the data (shapes and a hash of
-``X`` and of the targets in the loss's encoding, as float64), so that it is refused, with a clear
-message, on other data.
+<spectranet.certify>` recomputes everything from it, the network and the data. Every
+fit on in-memory data attaches one to its network. It is needed where the network's own gradient
+certifies less than the solver proved: the polyhedral losses (hinge, absolute), whose subgradient
+at a kink sample is not the optimal dual point, and small :math:`\beta` (where double precision
+cannot resolve the outputs finely enough). It holds the dual point, the loss and :math:`\beta` it
+was made for, and a fingerprint of the data (shapes and a hash of ``X`` and of the targets in the
+loss's encoding, as float64), so that it is refused, with a clear message, on other data.
 """
 
 from __future__ import annotations
@@ -79,17 +80,88 @@ def check_loss_spec(spec) -> None:
 
 @dataclass(frozen=True, eq=False)
 class Witness:
-    """A dual point of a network's training problem.
+    r"""A dual point of a network's training problem, carried by the network to prove its optimality.
+
+    Every fit on in-memory data attaches its certificate's dual point :math:`V` (the one that
+    attains ``certificate_.lower_bound``) to the network it returns, as
+    :attr:`PolyNetwork.witness <spectranet.PolyNetwork>`, with the loss and :math:`\beta` it was
+    made for and a fingerprint of the training data (Dask fits attach none: their dual point stays
+    on the workers). :func:`~spectranet.certify` takes it as one candidate dual point, next to the
+    network's own gradient, on the data it was made for. Any :math:`V` gives the lower bound
+
+    .. math:: p^* \ \ge\ \max_{0 \le t \le \min(1, \beta/\lambda)} -\ell^*(-t V), \qquad
+              \lambda = \max_k \max_{\|u\|_2 = 1} |V_k^\top \sigma(X u)|,
+
+    once :math:`\lambda` is recomputed, so the witness is reused, never trusted: a stale or wrong
+    one can only give a weaker bound. It matters where the network's own gradient proves less than
+    the solver did (the hinge and absolute losses, very small :math:`\beta`). The witness is
+    immutable and its dual point read-only; :meth:`PolyNetwork.save <spectranet.PolyNetwork.save>`
+    writes it without pickle (``witness=False`` leaves it out: it holds :math:`n \times C`
+    numbers, for the squared loss the training residuals).
+
+    Parameters
+    ----------
+    dual : array-like of shape (n, C)
+        The dual point :math:`V` (a fit's :attr:`Certificate.dual <spectranet.Certificate>`); finite.
+    loss : dict
+        :func:`loss_spec` of the loss it was made for.
+    beta : float
+        The :math:`\beta` it was made for.
+    fingerprint : str
+        :func:`data_fingerprint` of the training data ``X`` and targets ``Y`` (in the loss's
+        encoding, shape (n, C)).
 
     Attributes
     ----------
     dual : ndarray of shape (n, C)
-        The dual point :math:`V` (a fit's :attr:`Certificate.dual <spectranet.Certificate>`).
+        A read-only float64 copy of ``dual``.
     loss : dict
-        :func:`loss_spec` of the loss it was made for.
+        A copy of ``loss``.
     beta : float
+        ``beta`` as a float.
     fingerprint : str
-        :func:`data_fingerprint` of the training data.
+        ``fingerprint``.
+
+    Raises
+    ------
+    ValueError
+        If ``dual`` is not a finite two-dimensional array.
+
+    See Also
+    --------
+    spectranet.certify : Certifies a network with its witness (``Certificate.source == "witness"``
+        when the witness's dual point proves the bound).
+    spectranet.Certificate : A fit's ``certificate_.dual`` is its network's witness.
+    spectranet.PolyNetwork : Carries the witness (``witness``, ``with_witness``, ``save``, ``load``).
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, eq. (24) and eq. (26) (the dual
+    problems whose feasible points the witness's :math:`V` gives, once scaled), eq. (27) (the two
+    quadratic constraints whose maxima give :math:`\lambda`) and Theorem 1.
+
+    Examples
+    --------
+    A hinge-loss fit: the subgradient at the kink samples does not certify the network, the
+    witness does.
+
+    >>> import numpy as np
+    >>> from spectranet import ConvexPolyNetClassifier, certify, make_planted
+    >>> X, t = make_planted(40, 3, random_state=0)
+    >>> y = np.where(t > np.median(t), 1, -1)  # labels in the loss's encoding
+    >>> net = ConvexPolyNetClassifier(loss="hinge", beta=0.1).fit(X, y).network_
+    >>> w = net.witness
+    >>> w.dual.shape, w.loss, w.beta, w.matches(X, y.reshape(-1, 1))
+    ((40, 1), {'name': 'hinge'}, 0.1, True)
+    >>> cert = certify(net, X, y)  # loss and beta from the witness
+    >>> cert.is_optimal, cert.source
+    (True, 'witness')
+    >>> certify(net, X, y, "hinge", beta=0.1, witness=False).is_optimal  # the network alone
+    False
+    >>> Witness(np.zeros(3), {"name": "hinge"}, 0.1, w.fingerprint)
+    Traceback (most recent call last):
+    ...
+    ValueError: a witness's dual point must be a finite (n, C) array, got shape (3,)
     """
 
     dual: np.ndarray = field(repr=False)

@@ -81,7 +81,64 @@ class Progress:
 
 @dataclass
 class ExperimentResult:
-    """What an experiment returns: its rows (one per run), files and notes."""
+    r"""What an experiment returns: its rows (one per run), the files it wrote and its notes.
+
+    Made by each experiment's ``run`` (and so by :func:`run_experiment`, which also writes the rows
+    to ``results.csv``). Every row is one fit: the convex program's, or one backprop run (an
+    optimizer, a learning rate and a seed). Objectives are problem (P), sums over samples:
+
+    .. math:: \ell\Big(\sum_{j=1}^m \sigma(X u_j)\, \alpha_j^\top,\ Y\Big)
+              + \beta \sum_{j=1}^m \|\alpha_j\|_1,
+
+    and ``gap_to_optimum`` is ``(train_objective - lower_bound) / |train_objective|`` against the
+    certified lower bound of the convex row of the same dataset, split and :math:`\beta`.
+
+    Parameters
+    ----------
+    name : str
+        The experiment: ``"fig4"``, ``"fig5"``, ``"fig6"``, ``"fig7"`` or ``"demo"``.
+    rows : list of dict, optional
+        One per run, each with the keys :data:`COLUMNS` (empty string where a column does not
+        apply).
+    plots : list of Path, optional
+        The PNG files drawn (none when matplotlib is missing).
+    notes : list of str, optional
+        One-line findings (the certified optimum, the best learning rates, skipped parts).
+    csv_path : Path or None, optional
+        ``results.csv``, once written.
+    out_dir : Path or None, optional
+        The folder of the plots and ``results.csv``.
+
+    Attributes
+    ----------
+    name, rows, plots, notes, csv_path, out_dir
+        The parameters.
+
+    See Also
+    --------
+    run_experiment : Runs an experiment and writes ``results.csv``.
+    format_table : The plain-text table of :meth:`summary_table`.
+    write_csv : Writes the rows as CSV.
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Section 6 and Figs. 4-7 (the
+    experiments), eq. (20) (problem (P), the objective of every row) and eq. (21) (the convex
+    program whose certified bound gives ``gap_to_optimum``).
+
+    Examples
+    --------
+    >>> from spectranet.experiments import COLUMNS, ExperimentResult
+    >>> row = dict.fromkeys(COLUMNS, "")
+    >>> row.update(experiment="demo", dataset="planted", method="convex", beta=0.01,
+    ...            train_objective=1.25, lower_bound=1.2499999, gap_to_optimum=8e-8, n_neurons=3)
+    >>> result = ExperimentResult("demo", rows=[row])
+    >>> line = result.summary()[0]  # means over seeds, one line per method and learning rate
+    >>> line["method"], line["train obj (mean)"], line["gap to optimum"], line["neurons"]
+    ('convex', '1.25', '8.0e-08', '3')
+    >>> result.summary_table().split()[:4]  # the header of the table the command line prints
+    ['dataset', 'method', 'optimizer', 'formulation']
+    """
 
     name: str
     rows: list = field(default_factory=list)
@@ -91,9 +148,12 @@ class ExperimentResult:
     out_dir: Path | None = None
 
     def summary(self) -> list[dict]:
+        """One line per (dataset, method, optimizer, formulation, learning rate, beta): means over
+        the seeds of the rows."""
         return summarize(self.rows)
 
     def summary_table(self) -> str:
+        """:meth:`summary` as a plain-text table (what the command line prints)."""
         return format_table(self.summary())
 
 

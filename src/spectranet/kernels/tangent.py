@@ -45,7 +45,7 @@ def _block_terms(R, mean, Y, U, A, free, Q, loss, activation):
     r"""The loss's part of the Newton system summed over the samples: ``(value, gradient (P,),
     Hessian (P, P))`` in the tangent coordinates ``(z, A[free])`` (``Q``: the tangent bases).
 
-    Written for the grouped lift of :mod:`spectranet.grouped` (``R`` (n, G, r, f), ``mean``
+    Written for the grouped lift of :mod:`spectranet.data.grouped` (``R`` (n, G, r, f), ``mean``
     (n, G, f); a group's activation :math:`\phi_{ig}(u) = a\sum_r (R_{igr}^\top u)^2 + b\,\bar
     x_{ig}^\top u + c`, outputs :math:`\hat y_{ik} = \sum_{j,g}\phi_{ig}(u_j)\alpha_{j,gC+k}`); a
     dense network is the case ``G = r = 1``, ``R = X`` and ``mean = None`` (with ``r = 1``: the

@@ -95,10 +95,10 @@ def build_model(problem: Problem) -> _ConicModel:
     Zp = [cp.Variable((d + 1, d + 1), PSD=True, name=f"Zp{k}") for k in range(P)]
     constraints = [cp.trace(M[:d, :d]) == M[d, d] for M in Z + Zp]
 
-    S = svec_matrix(d + 1)  # the svec layout of spectranet.kernels.lift (that of the lifted features)
+    svec_map = svec_matrix(d + 1)  # the svec layout of kernels.lift (that of the lifted features)
 
     def svec(M):
-        return S @ cp.vec(M, order="C")
+        return svec_map @ cp.vec(M, order="C")
 
     # output k sums the groups' pairs p = g*C + k: one (C, p) block of svecs per group
     lifted = sum(F[g] @ cp.vstack([svec(Z[g * C + k] - Zp[g * C + k]) for k in range(C)]).T
@@ -249,7 +249,58 @@ def _out_of_time(problem: Problem, tol: float, solver: str, start: float):
 
 
 class ClarabelSolver(CvxpySolver):
-    """Interior-point backend (Clarabel): accurate; the default for small and medium problems."""
+    r"""Interior-point backend (Clarabel): accurate; the default for small and medium problems.
+
+    Builds the SDP (21) of a :class:`~spectranet.Problem` in CVXPY (:func:`build_model`), solves it
+    with Clarabel, extracts the network by neural decomposition, then polishes and certifies it
+    (:func:`~spectranet.local.tighten`). Takes every loss with a CVXPY form and every architecture,
+    but materializes the lifted features (about 600 bytes per lifted entry).
+
+    Parameters
+    ----------
+    rank_tol : float, default=1e-7
+        Relative eigenvalue cut of the neural decomposition of the backend's solution: eigenvalues
+        at most ``rank_tol`` times the largest of each :math:`Z_p`, :math:`Z_p'` count as zero.
+    memory_limit : float or None, default=None
+        Bytes the CVXPY model may take: a problem whose estimate (:func:`estimate_model_bytes`)
+        exceeds it is refused with :class:`~spectranet.ProblemTooLargeError` before anything is
+        built. ``None``: the memory available to the process.
+    **solver_options
+        Keyword arguments of CVXPY's ``solve`` for Clarabel (e.g. ``max_iter``, ``tol_gap_rel``);
+        they override the options that :meth:`solve` derives from ``tol`` and ``max_iter``.
+
+    Notes
+    -----
+    A target gap ``tol`` sets ``tol_gap_abs``, ``tol_gap_rel`` and ``tol_feas`` to ``tol / 100``
+    (``tol / 10**4`` for the polyhedral losses, whose certificate rests on the backend's dual),
+    clipped to :math:`[10^{-12}, 10^{-8}]`. A numerical failure is retried once with a larger
+    ``static_regularization_constant``.
+
+    See Also
+    --------
+    ScsSolver : The first-order backend.
+    MosekSolver : The commercial interior-point backend.
+    spectranet.solvers.native.NativeSolver : Matrix-free, for large problems and smooth losses.
+    spectranet.get_solver : A solver by name (``"clarabel"``).
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, program (21) (the SDP this
+    backend solves), Section 4 (neural decomposition) and Section 6 (solved with CVXPY and SCS).
+
+    Goulart & Chen, *Clarabel: An interior-point solver for conic programs with quadratic
+    objectives*, arXiv:2405.12762, 2024.
+
+    Examples
+    --------
+    >>> from spectranet import Problem, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> result = ClarabelSolver().solve(Problem(X, y, beta=1e-2))
+    >>> result.status, result.solver, result.n_neurons
+    ('optimal', 'clarabel', 4)
+    >>> ClarabelSolver(max_iter=50).solve(Problem(X, y, loss="absolute", beta=1e-2)).status
+    'optimal'
+    """
 
     name = "clarabel"
     cvxpy_name = "CLARABEL"
@@ -270,7 +321,55 @@ class ClarabelSolver(CvxpySolver):
 
 
 class ScsSolver(CvxpySolver):
-    """First-order backend (SCS): cheaper iterations, usually a looser certified gap."""
+    r"""First-order backend (SCS): cheaper iterations, usually a looser certified gap.
+
+    Builds the SDP (21) of a :class:`~spectranet.Problem` in CVXPY (:func:`build_model`), solves it
+    with the splitting conic solver SCS, extracts the network by neural decomposition, then
+    polishes and certifies it (:func:`~spectranet.local.tighten`): the polish recovers the digits
+    that the first-order iterations leave out.
+
+    Parameters
+    ----------
+    rank_tol : float, default=1e-7
+        Relative eigenvalue cut of the neural decomposition of the backend's solution: eigenvalues
+        at most ``rank_tol`` times the largest of each :math:`Z_p`, :math:`Z_p'` count as zero.
+    memory_limit : float or None, default=None
+        Bytes the CVXPY model may take: a problem whose estimate (:func:`estimate_model_bytes`)
+        exceeds it is refused with :class:`~spectranet.ProblemTooLargeError` before anything is
+        built. ``None``: the memory available to the process.
+    **solver_options
+        Keyword arguments of CVXPY's ``solve`` for SCS (e.g. ``eps_abs``, ``eps_rel``,
+        ``max_iters``); they override the options that :meth:`solve` derives from ``tol`` and
+        ``max_iter``.
+
+    Notes
+    -----
+    A target gap ``tol`` sets ``eps_abs`` and ``eps_rel`` to ``tol / 10`` (``tol / 1000`` for the
+    polyhedral losses), clipped to :math:`[10^{-12}, 10^{-5}]`; ``max_iters`` is ``max_iter`` or
+    100 000.
+
+    See Also
+    --------
+    ClarabelSolver : The interior-point backend.
+    MosekSolver : The commercial interior-point backend.
+    spectranet.get_solver : A solver by name (``"scs"``).
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, program (21) (the SDP this
+    backend solves), Section 4 (neural decomposition) and Section 6 (solved with CVXPY and SCS).
+
+    O'Donoghue, Chu, Parikh & Boyd, *Conic optimization via operator splitting and homogeneous
+    self-dual embedding*, J. Optim. Theory Appl. 169 (2016).
+
+    Examples
+    --------
+    >>> from spectranet import Problem, make_planted
+    >>> X, y = make_planted(40, 3, random_state=0)
+    >>> result = ScsSolver(eps_abs=1e-6, eps_rel=1e-6).solve(Problem(X, y, beta=1e-2), tol=1e-4)
+    >>> result.status, result.solver, result.gap <= 1e-4
+    ('optimal', 'scs', True)
+    """
 
     name = "scs"
     cvxpy_name = "SCS"
@@ -285,7 +384,58 @@ class ScsSolver(CvxpySolver):
 
 
 class MosekSolver(CvxpySolver):
-    """Commercial interior-point backend (MOSEK), used when installed and licensed."""
+    r"""Commercial interior-point backend (MOSEK), used when installed and licensed.
+
+    Builds the SDP (21) of a :class:`~spectranet.Problem` in CVXPY (:func:`build_model`), solves it
+    with MOSEK's conic interior point, extracts the network by neural decomposition, then polishes
+    and certifies it (:func:`~spectranet.local.tighten`).
+
+    Parameters
+    ----------
+    rank_tol : float, default=1e-7
+        Relative eigenvalue cut of the neural decomposition of the backend's solution: eigenvalues
+        at most ``rank_tol`` times the largest of each :math:`Z_p`, :math:`Z_p'` count as zero.
+    memory_limit : float or None, default=None
+        Bytes the CVXPY model may take: a problem whose estimate (:func:`estimate_model_bytes`)
+        exceeds it is refused with :class:`~spectranet.ProblemTooLargeError` before anything is
+        built. ``None``: the memory available to the process.
+    **solver_options
+        Keyword arguments of CVXPY's ``solve`` for MOSEK (e.g. ``mosek_params``, a dict of MOSEK
+        parameters, which replaces the derived one); they override the options that
+        :meth:`solve` derives from ``tol`` and ``max_iter``.
+
+    Notes
+    -----
+    A target gap ``tol`` sets MOSEK's relative gap and feasibility tolerances
+    (``MSK_DPAR_INTPNT_CO_TOL_*``) to ``tol / 100`` (``tol / 10**4`` for the polyhedral losses),
+    clipped to :math:`[10^{-12}, 10^{-8}]`; ``max_time`` goes into ``mosek_params`` as
+    ``MSK_DPAR_OPTIMIZER_MAX_TIME``.
+
+    See Also
+    --------
+    ClarabelSolver : The open-source interior-point backend.
+    ScsSolver : The first-order backend.
+    spectranet.get_solver : A solver by name (``"mosek"``).
+
+    References
+    ----------
+    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, program (21) (the SDP this
+    backend solves), Section 4 (neural decomposition) and Section 6 (solved with CVXPY and SCS).
+
+    MOSEK ApS, *MOSEK Optimizer API for Python* (the conic interior-point optimizer).
+
+    Examples
+    --------
+    >>> from spectranet import Problem, make_planted
+    >>> solver = MosekSolver(rank_tol=1e-8)
+    >>> solver.name, solver.rank_tol
+    ('mosek', 1e-08)
+    >>> solver.options(1e-6, None, smooth=True)["mosek_params"]["MSK_DPAR_INTPNT_CO_TOL_REL_GAP"]
+    1e-08
+    >>> if MosekSolver.is_available():  # installed and licensed
+    ...     X, y = make_planted(40, 3, random_state=0)
+    ...     status = solver.solve(Problem(X, y, beta=1e-2)).status
+    """
 
     name = "mosek"
     cvxpy_name = "MOSEK"

@@ -410,7 +410,7 @@ class _PathFollowing:
         else:
             r1 = grad + x.V
         rp = -np.einsum("ab,ksab->ks", self.Gm, x.Z)
-        primal = loss.value(Yhat, Y) + problem.beta * float(np.sum(x.Z[..., d, d]))
+        primal = problem.lifted_penalized(loss.value(Yhat, Y), x.Z)
         pres = float(np.max(np.abs(rp))) / (1.0 + float(np.max(x.Z[..., d, d])))
         res = max(float(np.linalg.norm(r1)) / (1.0 + float(np.linalg.norm(grad))), pres)
         dual = loss.dual_value(x.V, Y)  # -inf while V is outside the domain of the conjugate; with

@@ -76,8 +76,7 @@ class _Newton:
 
     def __init__(self, problem, R, sgn, Gm, S=None, Sp=None, theta=None, split=True, store_kernel=True):
         X, (a, b, c) = problem.X, problem.activation.coefficients
-        h = 0.5 * b
-        n, d, C = problem.n_samples, problem.n_features, problem.n_outputs
+        C = problem.n_outputs
         # S, Sp: (loss Hessian)^(1/2) and its pseudo-inverse; or theta: the inverse of a positive
         # diagonal Hessian (box losses), with the system Theta + K instead of I + S K S
         S_half, self.Sp = S, (Sp if theta is None else theta)
@@ -95,73 +94,95 @@ class _Newton:
         self.Rb = Qw * np.sqrt(om)[..., None, :]  # orthogonal factors W = Rb Rb^T
         self.Kr, self.terms = [None] * C, [None] * C
         self.F, self.blocks = [[] for _ in range(C)], []
-        split = split and store_kernel
         for k in range(C):
-            q0, plain, rest = 0, [], []
-            for s in (0, 1):
-                g, gamma, Rb, w = self.g[:, k, s], self.gamma[k, s], self.Rb[k, s], om[k, s]
-                act = w * w.max() * scale > SPLIT
-                r = int(act.sum())
-                if (not split or w.max() ** 2 * scale <= SPLIT_MIN or r == 0
-                        or q0 + r * (r + 1) // 2 > n // 2):
-                    plain.append(s)
-                    continue
-                # huge part: Gram of svec(R_a^T (A_i - g_i G / gamma) R_a), kept as a factor F
-                Ra, Ri = Rb[:, act], Rb[:, ~act]
-                U, rho = X @ Ra[:d], Ra[d]
-                iu, ju, wts = svec_indices(r)
-                Gaa = Ra.T @ Gm @ Ra
-                F = a * U[:, iu] * U[:, ju] + h * (U[:, iu] * rho[ju] + rho[iu] * U[:, ju])
-                F += c * rho[iu] * rho[ju] - np.outer(g / gamma, Gaa[iu, ju])
-                self.F[k].append(F * wts)
-                self.blocks.append((k, s, act, slice(q0, q0 + iu.size), iu, ju, wts, Gaa))
-                q0 += iu.size
-                # moderate rest: the other blocks of R^T (A_i - g_i G / gamma) R
-                pa, pi = _parts(X, Ra), _parts(X, Ri)
-                Wa, Wi = Ra @ Ra.T, Ri @ Ri.T
-                Mx = Wa @ Gm @ Wi
-                Mx = Mx + Mx.T + Wi @ Gm @ Wi
-                e = problem.forward(Mx[None])[:, 0] / np.sqrt(gamma)
-                cg = g / np.sqrt(gamma)
-                rest.append(2.0 * _kernel_cross(pa, pi, (a, b, c)) + _kernel(*pi, (a, b, c)))
-                rest[-1] += np.outer(float(np.sum(Gm * Mx)) / gamma * cg - e, cg) - np.outer(cg, e)
-            # the blocks kept whole: their kernels in a few passes
-            self.Kr[k] = (kernel_sum(X, self.Rb[k, plain], (a, b, c),
-                                     [(self.g[:, k, s] / self.gamma[k, s], self.g[:, k, s]) for s in plain])
-                          if plain else rest.pop())
-            for K in rest:
-                self.Kr[k] += K
-            self.F[k] = np.hstack(self.F[k]) if self.F[k] else np.zeros((n, 0))
-            self.terms[k] = (self.Rb[k, plain], [(self.g[:, k, s] / self.gamma[k, s], self.g[:, k, s])
-                                                 for s in plain])
-        if S_half is None or S_half.ndim == 2:  # one system of order n per output
-            self.solvers = []
-            for k in range(C):
-                # low-memory mode: the kernel becomes the Schur matrix in place (its products are
-                # then taken matrix-free, _Kmul)
-                K = self.Kr[k]
-                if not store_kernel:
-                    self.Kr[k] = None
-                if S_half is None:
-                    D = K.copy() if store_kernel else K
-                    D[np.diag_indices(n)] += self.Sp[:, k]
-                    Fs = self.F[k]
-                else:
-                    sk = S_half[:, k]
-                    D, Fs = (sk[:, None] * K if store_kernel else K), sk[:, None] * self.F[k]
-                    if not store_kernel:
-                        D *= sk[:, None]
-                    D *= sk
-                    D[np.diag_indices(n)] += 1.0
-                self.solvers.append(_factor(D, Fs))
-        else:  # softmax: one system of order n C, the Hessian couples the outputs
+            self._output_kernel(k, om[k], scale, split and store_kernel)
+        self.solvers = self._schur_solvers(store_kernel)
+
+    def _output_kernel(self, k, om, scale, split):
+        r"""The projected kernel :math:`\hat K_k = F_k F_k^\top + K_{r,k}` of output ``k``: the blocks
+        ``s`` whose scaling point has huge eigenvalues ``om[s]`` split (:meth:`_split_block`), the
+        others kept whole (their kernels in a few passes, :func:`kernel_sum`)."""
+        n, q0, plain, rest = self.problem.n_samples, 0, [], []
+        for s in (0, 1):
+            w = om[s]
+            act = w * w.max() * scale > SPLIT
+            r = int(act.sum())
+            if (not split or w.max() ** 2 * scale <= SPLIT_MIN or r == 0
+                    or q0 + r * (r + 1) // 2 > n // 2):
+                plain.append(s)
+                continue
+            q0 = self._split_block(k, s, act, q0, rest)
+        coefficients = self.problem.activation.coefficients
+        outer = [(self.g[:, k, s] / self.gamma[k, s], self.g[:, k, s]) for s in plain]
+        self.Kr[k] = (kernel_sum(self.problem.X, self.Rb[k, plain], coefficients, outer)
+                      if plain else rest.pop())
+        for K in rest:
+            self.Kr[k] += K
+        self.F[k] = np.hstack(self.F[k]) if self.F[k] else np.zeros((n, 0))
+        self.terms[k] = (self.Rb[k, plain], outer)  # for the matrix-free products (_kernel_product)
+
+    def _split_block(self, k, s, act, q0, rest):
+        r"""Split block ``(k, s)`` along its huge directions ``act``: appends the factor
+        :math:`F = \operatorname{svec}(R_a^\top (A_i - g_i G/\gamma) R_a)` (columns ``q0:``) to
+        ``self.F[k]``, its layout to ``self.blocks`` and the moderate rest's kernel to ``rest``;
+        returns the next free column."""
+        X, Gm, d = self.problem.X, self.Gm, self.problem.n_features
+        (a, b, c) = self.problem.activation.coefficients
+        h = 0.5 * b
+        g, gamma, Rb = self.g[:, k, s], self.gamma[k, s], self.Rb[k, s]
+        r = int(act.sum())
+        # huge part: Gram of svec(R_a^T (A_i - g_i G / gamma) R_a), kept as a factor F
+        Ra, Ri = Rb[:, act], Rb[:, ~act]
+        U, rho = X @ Ra[:d], Ra[d]
+        iu, ju, wts = svec_indices(r)
+        Gaa = Ra.T @ Gm @ Ra
+        F = a * U[:, iu] * U[:, ju] + h * (U[:, iu] * rho[ju] + rho[iu] * U[:, ju])
+        F += c * rho[iu] * rho[ju] - np.outer(g / gamma, Gaa[iu, ju])
+        self.F[k].append(F * wts)
+        self.blocks.append((k, s, act, slice(q0, q0 + iu.size), iu, ju, wts, Gaa))
+        # moderate rest: the other blocks of R^T (A_i - g_i G / gamma) R
+        pa, pi = _parts(X, Ra), _parts(X, Ri)
+        Wa, Wi = Ra @ Ra.T, Ri @ Ri.T
+        Mx = Wa @ Gm @ Wi
+        Mx = Mx + Mx.T + Wi @ Gm @ Wi
+        e = self.problem.forward(Mx[None])[:, 0] / np.sqrt(gamma)
+        cg = g / np.sqrt(gamma)
+        rest.append(2.0 * _kernel_cross(pa, pi, (a, b, c)) + _kernel(*pi, (a, b, c)))
+        rest[-1] += np.outer(float(np.sum(Gm * Mx)) / gamma * cg - e, cg) - np.outer(cg, e)
+        return q0 + iu.size
+
+    def _schur_solvers(self, store_kernel):
+        r"""Factor the Schur systems :math:`I + \mathcal S \hat K \mathcal S` (or
+        :math:`\Theta + \hat K`): one of order ``n`` per output, or one of order ``n C`` for softmax,
+        whose Hessian couples the outputs. In low-memory mode the kernel becomes the Schur matrix in
+        place (its products are then taken matrix-free, :meth:`_Kmul`)."""
+        S_half, n, C = self.S, self.problem.n_samples, self.problem.n_outputs
+        if S_half is not None and S_half.ndim != 2:  # softmax
             D = np.zeros((n, C, n, C))
             for m in range(C):
                 D += S_half[:, :, m, None, None] * self.Kr[m][:, None, :, None] * S_half[None, None, :, m, :]
             D = D.reshape(n * C, n * C)
             D[np.diag_indices(n * C)] += 1.0
             Fs = [S_half[:, :, k, None] * self.F[k][:, None, :] for k in range(C)]  # (n, C, q_k)
-            self.solvers = _factor(D, np.concatenate(Fs, axis=2).reshape(n * C, -1))
+            return _factor(D, np.concatenate(Fs, axis=2).reshape(n * C, -1))
+        solvers = []
+        for k in range(C):
+            K = self.Kr[k]
+            if not store_kernel:
+                self.Kr[k] = None
+            if S_half is None:
+                D = K.copy() if store_kernel else K
+                D[np.diag_indices(n)] += self.Sp[:, k]
+                Fs = self.F[k]
+            else:
+                sk = S_half[:, k]
+                D, Fs = (sk[:, None] * K if store_kernel else K), sk[:, None] * self.F[k]
+                if not store_kernel:
+                    D *= sk[:, None]
+                D *= sk
+                D[np.diag_indices(n)] += 1.0
+            solvers.append(_factor(D, Fs))
+        return solvers
 
     def _schur_solve(self, b):
         r"""Solve :math:`(I + \mathcal S \hat K \mathcal S) u = b` (or :math:`(\Theta + \hat K) u = b`)

@@ -329,7 +329,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
         zs = svec(Z)
         m = zs[:, 0] - zs[:, 1]
         value, grad, V = objective.evaluate(m, hessian=True)
-        primal = value + beta * float(np.sum(Z[..., f, f]))
+        primal = problem.lifted_penalized(value, Z)
         rd = sgn[None, :, None] * grad[:, None, :] + beta * e4 - y[..., None] * g - svec(S)
         rp = zs @ g
         mu = float(np.sum(Z * S)) / nu

@@ -105,6 +105,15 @@ def _units(problem):
     return UnitScaling.of(problem)
 
 
+def _warm_beta_max(warm_start, problem) -> float | None:
+    r"""The :math:`\beta_{\max}` a previous solve on the same data and loss found (a path)."""
+    state = getattr(warm_start, "warm_state", None)
+    known = state.get("beta_max") if isinstance(state, dict) else None
+    if known is None or known[0] is not problem.data or known[1] != problem.loss:
+        return None
+    return known[2]
+
+
 def _warm_objective(warm_start):
     """The lifted engine's sufficient statistics of a previous solve (a path; reused by
     :func:`~spectranet.solvers.lifted.objective_model` when the data are the same)."""
@@ -193,10 +202,13 @@ class NativeSolver(Solver):
         start = _start_network(problem, warm_start)
         if start is not None:  # the same point of the lifted program with rank-many neurons
             start = compress_network(problem, start)
-        zero_cert = certify_problem(problem, problem.zero_network(), tol=tol)  # its lam: beta_max
-        zero = zero_if_optimal(problem, tol, self.name, start_time, zero_cert)
-        if zero is not None:
-            return zero
+        lam = _warm_beta_max(warm_start, problem)  # a path: beta_max of the same data, known
+        if lam is None or lam <= problem.beta:
+            zero_cert = certify_problem(problem, problem.zero_network(), tol=tol)  # its lam: beta_max
+            zero = zero_if_optimal(problem, tol, self.name, start_time, zero_cert)
+            if zero is not None:
+                return zero
+            lam = zero_cert.lam
         units = _units(problem)
         base = problem if units is None else units.apply()
         if units is not None and start is not None:
@@ -207,8 +219,9 @@ class NativeSolver(Solver):
         if reduction is not None and start is not None:
             start = reduction.reduce_network(start)
         run = _Run(self, work, tol, max_iter, verbose, start_time, _warm_objective(warm_start), deadline)
-        network, cert, engine = self._run(run, work, zero_cert.lam * (1.0 if units is None else base.beta /
-                                                                      problem.beta), start)
+        run.beta_max = (problem.data, problem.loss, lam)
+        network, cert, engine = self._run(run, work, lam * (1.0 if units is None else base.beta / problem.beta),
+                                          start)
         if reduction is not None or units is not None:  # back to the original problem; its certificate
             dual = cert.dual
             if reduction is not None:
@@ -263,6 +276,7 @@ class _Run:
         self.verbose, self.start_time = verbose, start_time
         self.history, self.iterations, self.lifted = [], 0, None
         self.tried = None  # see _accept
+        self.beta_max = None  # (data, loss, beta_max) of the problem solved: for a warm start
         self.lifted_objective = lifted_objective
         self.log = logger.info if verbose else logger.debug
 
@@ -405,26 +419,32 @@ class _Run:
         self.iterations += sol.iterations
         self.lifted = (sol.Z, sol.Z_prime)
         self.limit = {"time_limit": "time_limit", "max_iter": "max_iter"}.get(sol.status, "")
+        bound = getattr(sol, "lower_bound", getattr(sol, "dual_objective", None))
+        final_gap = (sol.objective - bound) / max(abs(sol.objective), 1e-300)
+        tried = self.tried if certify_self and not accepted else None
+        faced = None  # the lifted point of a face polish's network (the optimum on its face)
         if accepted:
-            network, cert, lifted = accepted[0]
-            self.lifted = lifted or self.lifted
+            network, cert, faced = accepted[0]
+        elif tried is not None and tried[1].is_optimal and not final_gap <= tried[4]:
+            # the engine stopped before its gap made another face polish worth it: the best tried
+            network, cert, faced = tried[:3]
         else:
             network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
-            network, cert = tighten(problem, network, tol=tol, dual=dual, deadline=self.deadline)
-            tried = self.tried if certify_self else None
-            if tried is not None and tried[1].is_optimal and cert.gap > tried[4]:
-                # no progress since the best face polish tried (a stalled engine): that one
-                if tried[1].own_gap < cert.own_gap or tried[0].n_neurons <= network.n_neurons:
-                    network, cert, self.lifted = tried[0], tried[1], tried[2] or self.lifted
-            elif sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time():
-                network, cert, lifted = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
-                self.lifted = lifted or self.lifted
+            face = sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time()
+            cert = certify_problem(problem, network, dual=dual, tol=tol) if face and dual is not None else None
+            if cert is None or not cert.is_optimal:  # (the face polish needs no polish before it: 10^5 x 20,
+                # 2e-3 beta_max: 59 L-BFGS steps, 4 s, for a network the dual certified already)
+                network, cert = tighten(problem, network, tol=tol, dual=dual, deadline=self.deadline)
+            if face:
+                network, cert, faced = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
+        self.lifted = faced or self.lifted
         if problem.data.float32:  # the certificate of record: float64 on the host
             cert = certify_problem(problem.on_host(), network, dual=cert.dual, tol=tol)
-        if cert.own_gap > tol and newton.applicable(problem, network) and not self.out_of_time():
+        if cert.own_gap > tol and faced is None and newton.applicable(problem, network) and not self.out_of_time():
             # cheap where the exact Newton polish runs: the extraction from an iterate that
             # stopped at tol keeps small spurious neurons (planted 100 x 10, beta = 1: 6
-            # neurons at a gap of 1e-7; polished, 2 at 1e-13)
+            # neurons at a gap of 1e-7; polished, 2 at 1e-13); a face polish's network is the
+            # optimum on its face already (polished, its own gap only grows)
             polished = polish(problem, network)
             again = certify_problem(problem, polished, dual=cert.dual, tol=tol)
             if again.is_optimal and (again.gap <= cert.gap or polished.n_neurons < network.n_neurons):
@@ -454,7 +474,7 @@ class _Run:
         objective = cert.objective
         if self.lifted is not None:  # the lifted point is feasible: its value is attainable too
             objective = min(objective, problem.lifted_objective(*self.lifted))
-        warm = {"lifted_objective": self.lifted_objective, "reduction": reduction}
+        warm = {"lifted_objective": self.lifted_objective, "reduction": reduction, "beta_max": self.beta_max}
         lifted = self.lifted
         if reduction is not None and lifted is not None:
             lifted = tuple(reduction.invert_lifted(Z) for Z in lifted)
