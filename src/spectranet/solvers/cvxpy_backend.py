@@ -248,6 +248,16 @@ def _out_of_time(problem: Problem, tol: float, solver: str, start: float):
                             engine=solver, problem=problem, limit="time_limit")
 
 
+#: the Parameters every CVXPY backend shares (filled into the class docstrings below)
+_BACKEND_PARAMETERS = """rank_tol : float, default=1e-7
+        Relative eigenvalue cut of the neural decomposition of the backend's solution: eigenvalues
+        at most ``rank_tol`` times the largest of each :math:`Z_p`, :math:`Z_p'` count as zero.
+    memory_limit : float or None, default=None
+        Bytes the CVXPY model may take: a problem whose estimate (:func:`estimate_model_bytes`)
+        exceeds it is refused with :class:`~spectranet.ProblemTooLargeError` before anything is
+        built. ``None``: the memory available to the process."""
+
+
 class ClarabelSolver(CvxpySolver):
     r"""Interior-point backend (Clarabel): accurate; the default for small and medium problems.
 
@@ -258,13 +268,7 @@ class ClarabelSolver(CvxpySolver):
 
     Parameters
     ----------
-    rank_tol : float, default=1e-7
-        Relative eigenvalue cut of the neural decomposition of the backend's solution: eigenvalues
-        at most ``rank_tol`` times the largest of each :math:`Z_p`, :math:`Z_p'` count as zero.
-    memory_limit : float or None, default=None
-        Bytes the CVXPY model may take: a problem whose estimate (:func:`estimate_model_bytes`)
-        exceeds it is refused with :class:`~spectranet.ProblemTooLargeError` before anything is
-        built. ``None``: the memory available to the process.
+    {backend_parameters}
     **solver_options
         Keyword arguments of CVXPY's ``solve`` for Clarabel (e.g. ``max_iter``, ``tol_gap_rel``);
         they override the options that :meth:`solve` derives from ``tol`` and ``max_iter``.
@@ -330,13 +334,7 @@ class ScsSolver(CvxpySolver):
 
     Parameters
     ----------
-    rank_tol : float, default=1e-7
-        Relative eigenvalue cut of the neural decomposition of the backend's solution: eigenvalues
-        at most ``rank_tol`` times the largest of each :math:`Z_p`, :math:`Z_p'` count as zero.
-    memory_limit : float or None, default=None
-        Bytes the CVXPY model may take: a problem whose estimate (:func:`estimate_model_bytes`)
-        exceeds it is refused with :class:`~spectranet.ProblemTooLargeError` before anything is
-        built. ``None``: the memory available to the process.
+    {backend_parameters}
     **solver_options
         Keyword arguments of CVXPY's ``solve`` for SCS (e.g. ``eps_abs``, ``eps_rel``,
         ``max_iters``); they override the options that :meth:`solve` derives from ``tol`` and
@@ -392,13 +390,7 @@ class MosekSolver(CvxpySolver):
 
     Parameters
     ----------
-    rank_tol : float, default=1e-7
-        Relative eigenvalue cut of the neural decomposition of the backend's solution: eigenvalues
-        at most ``rank_tol`` times the largest of each :math:`Z_p`, :math:`Z_p'` count as zero.
-    memory_limit : float or None, default=None
-        Bytes the CVXPY model may take: a problem whose estimate (:func:`estimate_model_bytes`)
-        exceeds it is refused with :class:`~spectranet.ProblemTooLargeError` before anything is
-        built. ``None``: the memory available to the process.
+    {backend_parameters}
     **solver_options
         Keyword arguments of CVXPY's ``solve`` for MOSEK (e.g. ``mosek_params``, a dict of MOSEK
         parameters, which replaces the derived one); they override the options that
@@ -451,3 +443,7 @@ class MosekSolver(CvxpySolver):
 
     def time_limit(self, seconds):  # merged into the mosek_params of options() by solve()
         return {"mosek_params": {"MSK_DPAR_OPTIMIZER_MAX_TIME": float(seconds)}}
+
+
+for _backend in (ClarabelSolver, ScsSolver, MosekSolver):
+    _backend.__doc__ = _backend.__doc__.replace("{backend_parameters}", _BACKEND_PARAMETERS)
