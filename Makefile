@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test docs bench clean
+.PHONY: demo test docs bench smoke clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,20 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_cvxpy_memory.py
+
+# the distribution as a user gets it: the sdist and the wheel, each in a fresh venv with no extras
+# (dependencies from PyPI), then `spectranet demo --quick` (without torch: the backprop runs and the
+# plots are skipped with a note)
+SMOKE := build/smoke
+smoke: $(STAMP)
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
+	$(PY) -m build --no-isolation --outdir $(SMOKE)/dist .
+	for dist in $(SMOKE)/dist/*.whl $(SMOKE)/dist/*.tar.gz; do \
+	  rm -rf $(SMOKE)/venv && $(PYTHON) -m venv $(SMOKE)/venv && \
+	  $(SMOKE)/venv/bin/python -m pip install --quiet "$$dist" && \
+	  (cd $(SMOKE) && venv/bin/spectranet demo --quick) || exit 1; \
+	done
+	rm -rf $(SMOKE)/venv
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

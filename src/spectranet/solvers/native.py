@@ -39,6 +39,7 @@ from ..local import column_generation, polish, tighten
 from ..network import PolyNetwork
 from . import dispatch
 from .base import Solver, SolveResult, certified_result, compress_network, extract_network, zero_if_optimal
+from .warm import start_network, units_of, warm_beta_max, warm_objective
 
 __all__ = ["NativeSolver", "ENGINES"]
 
@@ -72,53 +73,14 @@ ACCEPT_GAP = 2.0
 #: (measured, planted 1000 x 50, beta = 1e-6 beta_max: the face of the iterate at 1e-6 gives an own
 #: gap of 4e-4, at 1e-8 of 2e-7)
 SELF_ACCEPT_GAP, SELF_GAP = 0.1, 1e-3
-#: see :func:`_retry_gap` (planted 1000 x 50, beta = 1e-3: own gaps 3.7e-6, 1.1e-6, 2.1e-7 from
-#: the faces of iterates at gaps 9.3e-8, 5.6e-8, 2.5e-8: three face polishes where one suffices)
-RETRY_MARGIN, RETRY_FACTOR = 0.5, 1.5
-
-
-def _retry_gap(gap: float, own_gap: float, tol: float) -> float:
-    """The iterate's gap at which to try the face polish again after one, at ``gap``, gave a
-    network whose own gap is ``own_gap > tol``: RETRY_MARGIN below the gap at which the own gap
-    would reach ``tol`` were the two proportional, and at least RETRY_FACTOR below ``gap`` (an
-    engine that stalls does not repeat the same polish)."""
-    return gap * min(1.0 / RETRY_FACTOR, RETRY_MARGIN * tol / max(own_gap, 1e-300))
-
-
-def _start_network(problem, warm_start) -> PolyNetwork | None:
-    """The network a warm start provides (a SolveResult or a PolyNetwork), if it fits."""
-    net = warm_start.network if isinstance(warm_start, SolveResult) else warm_start
-    if net is None:
-        return None
-    if not isinstance(net, PolyNetwork):
-        raise TypeError(f"warm_start must be a SolveResult or a PolyNetwork, got {type(net).__name__}")
-    if (net.n_features, net.n_outputs, net.activation, net.architecture) != (
-            problem.n_features, problem.n_outputs, problem.activation, problem.architecture):
-        logger.info("warm start ignored: its network does not match the problem")
-        return None
-    return net.check_unit_norm("a warm-start network")
-
-
-def _units(problem):
-    from ..reductions import UnitScaling
-
-    return UnitScaling.of(problem)
-
-
-def _warm_beta_max(warm_start, problem) -> float | None:
-    r"""The :math:`\beta_{\max}` a previous solve on the same data and loss found (a path)."""
-    state = getattr(warm_start, "warm_state", None)
-    known = state.get("beta_max") if isinstance(state, dict) else None
-    if known is None or known[0] is not problem.data or known[1] != problem.loss:
-        return None
-    return known[2]
-
-
-def _warm_objective(warm_start):
-    """The lifted engine's sufficient statistics of a previous solve (a path; reused by
-    :func:`~spectranet.solvers.lifted.objective_model` when the data are the same)."""
-    state = getattr(warm_start, "warm_state", None)
-    return state.get("lifted_objective") if isinstance(state, dict) else None
+#: see :meth:`_Tried.due` (planted 1000 x 50, beta = 1e-3: own gaps 3.7e-6, 1.1e-6, 2.1e-7 from the
+#: faces of iterates at gaps 9.3e-8, 5.6e-8, 3.9e-9; at beta = 1e-6 the engine stalls at 1.7e-8 and
+#: repeated the same polish nine times). The own gap is no smooth function of the iterate's gap
+#: (credit-approval logistic at 0.01 beta_max: 1.6e-4 from the face at 1.8e-8, 8e-11 at 2.8e-9:
+#: the face is either the optimal one or not), so no finer prediction is attempted.
+RETRY_FACTOR = 2.0
+#: see :meth:`_Run._tighten_after_face`
+TIGHTEN_SHARE = 0.5
 
 
 class NativeSolver(Solver):
@@ -199,17 +161,17 @@ class NativeSolver(Solver):
             raise ValueError(self._unsupported(problem))
         start_time = time.perf_counter()
         deadline = None if max_time is None else start_time + float(max_time)
-        start = _start_network(problem, warm_start)
+        start = start_network(problem, warm_start)
         if start is not None:  # the same point of the lifted program with rank-many neurons
             start = compress_network(problem, start)
-        lam = _warm_beta_max(warm_start, problem)  # a path: beta_max of the same data, known
+        lam = warm_beta_max(warm_start, problem)  # a path: beta_max of the same data, known
         if lam is None or lam <= problem.beta:
             zero_cert = certify_problem(problem, problem.zero_network(), tol=tol)  # its lam: beta_max
             zero = zero_if_optimal(problem, tol, self.name, start_time, zero_cert)
             if zero is not None:
                 return zero
             lam = zero_cert.lam
-        units = _units(problem)
+        units = units_of(problem)
         base = problem if units is None else units.apply()
         if units is not None and start is not None:
             start = PolyNetwork(start.first_layer, start.second_layer * (units.kappa / units.scale), base.activation,
@@ -218,7 +180,7 @@ class NativeSolver(Solver):
         work = base if reduction is None else reduction.apply().with_beta(base.beta)
         if reduction is not None and start is not None:
             start = reduction.reduce_network(start)
-        run = _Run(self, work, tol, max_iter, verbose, start_time, _warm_objective(warm_start), deadline)
+        run = _Run(self, work, tol, max_iter, verbose, start_time, warm_objective(warm_start), deadline)
         run.beta_max = (problem.data, problem.loss, lam)
         network, cert, engine = self._run(run, work, lam * (1.0 if units is None else base.beta / problem.beta),
                                           start)
@@ -265,6 +227,22 @@ class NativeSolver(Solver):
             run.log("native: the %s trial did not certify within %.2fs; %s", narrow, plan.trial, plan.engine)
         network, cert = run.interior_point(plan.engine)
         return network, cert, plan.engine
+
+
+class _Tried:
+    """The best network the face polishes of an engine's iterates gave so far (``candidate``:
+    network, certificate, lifted point), the iterate's ``gap`` at the last polish, when it ended
+    (``at``) and what it cost."""
+
+    def __init__(self, candidate, gap: float, at: float, cost: float):
+        self.candidate, self.gap, self.at, self.cost = candidate, gap, at, cost
+
+    def due(self, gap: float) -> bool:
+        """Whether to polish the iterate at ``gap``: once the gap has fallen by RETRY_FACTOR, or has
+        fallen at all and the engine has spent as long as the last polish took since (a polish
+        costs several iterations at small n, a fraction of one at large n: the total is then at most
+        about twice the better of the two; an engine that stalls does not repeat the same polish)."""
+        return gap <= self.gap / RETRY_FACTOR or (gap < self.gap and time.perf_counter() - self.at >= self.cost)
 
 
 class _Run:
@@ -362,31 +340,57 @@ class _Run:
         when the iterate's dual point certifies it to ``tol``; with self-certification, keep its
         face polish when that certifies itself (and nothing otherwise: the engine goes on).
 
-        A face polish costs several interior-point iterations at small ``n`` and the own gap of its
-        network falls about in proportion to the iterate's gap, so after one that did not certify
-        itself the next is tried only once the gap has fallen enough for it to (see
-        :func:`_retry_gap`); the best one tried is kept in ``self.tried``."""
+        After a face polish that gave no network that certifies itself, the next is tried when it
+        is due (:meth:`_Tried.due`); the best network tried is kept in ``self.tried``."""
         accepted = []
-        self.tried = None  # (network, certificate, lifted point, the iterate's gap, the gap to retry at)
+        self.tried = None
 
         def accept(Z, Z_prime, S, S_prime, *dual_args, gap):
-            if self.solver.self_certify and self.tried is not None and gap > self.tried[4]:
+            if self.solver.self_certify and self.tried is not None and not self.tried.due(gap):
                 return False
+            started = time.perf_counter()
             net = extract_network(self.problem, Z, Z_prime, self.solver.rank_tol)
             found = certify_problem(self.problem, net, dual=dual_of(Z, Z_prime, *dual_args), tol=self.tol)
             if not self.solver.self_certify:
                 accepted[:] = [(net, found, None)] if found.is_optimal else []
                 return found.is_optimal
+            extracted = (net, found, None)
             net, found, lifted = self._face(Z, Z_prime, S, S_prime, net, found)
             ok = found.is_optimal and found.own_gap <= self.tol
             accepted[:] = [(net, found, lifted)] if ok else []
-            if not ok:
-                retry = _retry_gap(gap, found.own_gap, self.tol)
-                best = self.tried is None or (found.is_optimal and found.own_gap < self.tried[1].own_gap)
-                self.tried = (net, found, lifted, gap, retry) if best else self.tried[:4] + (retry,)
+            if not ok:  # (the face's network may be narrower than the extraction but prove less)
+                best = min([c for c in (self.tried and self.tried.candidate, extracted, (net, found, lifted)) if c],
+                           key=lambda c: self._rank(*c[:2]))
+                self.tried = _Tried(best, gap, time.perf_counter(), time.perf_counter() - started)
             return ok
 
         return accept, accepted
+
+    def _tighten_after_face(self, candidates, dual):
+        """The best of ``candidates`` (``(network, certificate, lifted point)``, see :meth:`_rank`),
+        after :func:`~spectranet.local.tighten` of the best one when it is not proven to ``tol`` (by
+        the dual point, and with ``self_certify`` by itself), or of the narrowest one the dual
+        certifies when it is narrower; for at most TIGHTEN_SHARE of the solve's time so far
+        (credit-approval logistic at 0.01 beta_max: the face's 8 neurons prove 2.8e-6 by themselves,
+        tightened 7.8e-11 in 0.1 s; 10^5 x 20 squared at 2e-5 beta_max: 59 L-BFGS steps, 4 s, for
+        nothing)."""
+        best = min(candidates, key=lambda c: self._rank(*c[:2]))
+        narrowest = min((c for c in candidates if c[1].is_optimal), key=lambda c: c[0].n_neurons, default=best)
+        proven = best[1].is_optimal and (best[1].own_gap <= self.tol or not self.solver.self_certify)
+        target = best if not proven else narrowest if narrowest[0].n_neurons < best[0].n_neurons else None
+        if target is None or self.out_of_time():
+            return best
+        now = time.perf_counter()
+        budget = self.until(now + TIGHTEN_SHARE * (now - self.start_time))
+        network, cert = tighten(self.problem, target[0], tol=self.tol, dual=target[1].dual if dual is None else dual,
+                                deadline=budget)
+        return min([best, (network, cert, None)], key=lambda c: self._rank(*c[:2]))
+
+    def _rank(self, network, cert):
+        """Order of the networks an engine's iterates gave (smaller is better): certified by the
+        dual point first, then certifying itself, then narrower, then a smaller own gap."""
+        proves = cert.own_gap <= self.tol
+        return (not cert.is_optimal, not proves, network.n_neurons if proves else cert.own_gap)
 
     def interior_point(self, engine: str):
         problem, tol = self.problem, self.tol
@@ -425,18 +429,18 @@ class _Run:
         faced = None  # the lifted point of a face polish's network (the optimum on its face)
         if accepted:
             network, cert, faced = accepted[0]
-        elif tried is not None and tried[1].is_optimal and not final_gap <= tried[4]:
-            # the engine stopped before its gap made another face polish worth it: the best tried
-            network, cert, faced = tried[:3]
+        elif tried is not None and tried.candidate[1].is_optimal and not tried.due(final_gap):
+            # the engine stopped before another face polish was due: the best tried
+            network, cert, faced = tried.candidate
         else:
             network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
             face = sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time()
-            cert = certify_problem(problem, network, dual=dual, tol=tol) if face and dual is not None else None
-            if cert is None or not cert.is_optimal:  # (the face polish needs no polish before it: 10^5 x 20,
-                # 2e-3 beta_max: 59 L-BFGS steps, 4 s, for a network the dual certified already)
+            if not face:
                 network, cert = tighten(problem, network, tol=tol, dual=dual, deadline=self.deadline)
-            if face:
-                network, cert, faced = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
+            else:  # the face polish first, tighten after it only where it is still needed
+                cert = certify_problem(problem, network, dual=dual, tol=tol)
+                found = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
+                network, cert, faced = self._tighten_after_face([found] + ([tried.candidate] if tried else []), dual)
         self.lifted = faced or self.lifted
         if problem.data.float32:  # the certificate of record: float64 on the host
             cert = certify_problem(problem.on_host(), network, dual=cert.dual, tol=tol)
