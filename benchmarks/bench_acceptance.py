@@ -4,6 +4,12 @@ For each case: the certified relative gap, |network objective - convex objective
 m* against the bound 2(d+1)C, the status, and the median wall time of --repeat fits.
 
     python benchmarks/bench_acceptance.py [--repeat 3] [--solver clarabel]
+    python benchmarks/bench_acceptance.py --widths       # m* of native, columns from scratch, Clarabel
+
+``--widths`` fits each case once with the native solver's defaults (lean, self-certifying), with
+column generation from scratch and with Clarabel, and prints the three widths m* (the lean target:
+the native network is never wider than the narrower of the other two) and the gap the native
+network proves by itself.
 """
 
 from __future__ import annotations
@@ -48,11 +54,48 @@ def cases():
             yield "breast cancer 569x30 (regression)", ConvexPolyNetRegressor, loss, beta, Xb, yb
 
 
+def widths() -> None:
+    """m* of the native solver, column generation from scratch and Clarabel on every case."""
+    from spectranet import certify
+    from spectranet.solvers.native import NativeSolver
+
+    print(f"{'data':34s} {'loss':9s} {'beta':>6s} {'native':>6s} {'columns':>7s} {'clarabel':>8s} {'alone':>8s}")
+    for name, cls, loss, beta, X, y in cases():
+        fits = {}
+        for label, solver in (("native", "native"), ("columns", NativeSolver(engine="columns")),
+                              ("clarabel", "clarabel")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                try:
+                    fits[label] = cls(beta=beta, loss=loss, solver=solver).fit(X, y)
+                except ValueError:  # the native engines take the smooth losses only
+                    fits[label] = None
+        m = {k: (f"{f.n_neurons_}" if f is not None else "-") for k, f in fits.items()}
+        native = fits["native"]
+        alone = "-"
+        if native is not None:
+            alone = f"{certify(native.network_, X, _encoded(native, y), loss, beta=beta, witness=False).gap:.1e}"
+        print(f"{name:34s} {loss:9s} {beta:>6g} {m['native']:>6s} {m['columns']:>7s} {m['clarabel']:>8s} {alone:>8s}",
+              flush=True)
+
+
+def _encoded(est, y):
+    """The targets as the estimator's loss sees them (±1 or class indices for classifiers)."""
+    if not hasattr(est, "classes_"):
+        return y
+    index = np.searchsorted(est.classes_, y)
+    return index if len(est.classes_) > 2 else 2.0 * index - 1.0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--solver", default="clarabel")
+    parser.add_argument("--widths", action="store_true", help="m* of native, columns and Clarabel")
     args = parser.parse_args(argv)
+    if args.widths:
+        widths()
+        return
     print(f"{'data':34s} {'loss':9s} {'beta':>6s} {'gap':>9s} {'|P-SDP|/SDP':>11s} {'m*':>4s} "
           f"{'bound':>5s} {'status':>10s} {'time s':>7s}")
     for name, cls, loss, beta, X, y in cases():

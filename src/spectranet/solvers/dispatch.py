@@ -31,7 +31,7 @@ than a low-rank round on the ``n x k`` subspace data), ``"columns"`` otherwise. 
 1. a warm start (a regularization path, a network trained elsewhere) continues by column
    generation when no direct engine applies, or when the direct engine is estimated slower than
    :data:`WARM_DIRECT` seconds and the warm network is narrow; on small data (below
-   :data:`LOWRANK_ENTRIES` entries) a warm network of at most half the features gets a
+   :data:`LOWRANK_ENTRIES` entries) a warm network of at most :math:`f + 1` neurons gets a
    column-generation trial (:data:`WARM_TRIAL_FLOOR`) before the direct engine; otherwise the
    direct engine runs;
 2. a cold start with :math:`\beta \ge` :data:`WIDE` :math:`\beta_{\max}` (narrow optima) tries
@@ -73,12 +73,13 @@ TRIAL = 0.3
 TRIAL_MIN, TRIAL_FLOOR = 0.05, 0.3
 #: a warm start continues by column generation when the direct engine's estimate exceeds this
 WARM_DIRECT = 2.0
-#: otherwise a warm start from a narrow network (at most half the features, on data below
-#: LOWRANK_ENTRIES entries, where a round is cheap) tries column generation first, for TRIAL of the
-#: direct estimate and at least WARM_TRIAL_FLOOR seconds (credit-approval, logistic, 20 beta down to
-#: 1e-3 beta_max: the first 12 points in 5-30 ms each, 0.06-0.1 s by the lifted engine; on 10^5 x
-#: 20 a round of column generation alone takes longer than the lifted engine)
-WARM_TRIAL_FLOOR = 0.1
+#: otherwise a warm start from a network of at most f + 1 neurons, on data below LOWRANK_ENTRIES
+#: entries (where a round is cheap), tries column generation first, for TRIAL of the direct
+#: estimate and at least WARM_TRIAL_FLOOR seconds (credit-approval, logistic, 20 beta down to 1e-3
+#: beta_max: the narrow points in 5-30 ms each, against 0.05-0.1 s by the lifted engine; a floor of
+#: 0.1 s cut the wider points just before they certified; on 10^5 x 20 a round of column generation
+#: alone takes longer than the lifted engine)
+WARM_TRIAL_FLOOR = 0.25
 #: interior-point iterations assumed by the estimates: the sample-space engine for a quadratic
 #: loss and for the others (measured on spambase: 9 and 19), the lifted engine (10 to 14)
 IPM_ITERATIONS, IPM_ITERATIONS_NONQUADRATIC, LIFTED_ITERATIONS = 9, 18, 14
@@ -164,7 +165,7 @@ def plan(problem, *, beta_max: float, warm_width: int | None = None,
         small = warm_width <= problem.n_features + 1
         if seconds > WARM_DIRECT and small:
             return Plan("columns", 0.0, estimates, "columns")
-        if (problem.beta >= WIDE * beta_max and 0 < 2 * warm_width <= problem.n_features + 1
+        if (problem.beta >= WIDE * beta_max and 0 < warm_width <= problem.n_features + 1
                 and not large):
             return Plan(direct, max(TRIAL * seconds, WARM_TRIAL_FLOOR), estimates, "columns")
         return Plan(direct, 0.0, estimates, "columns")

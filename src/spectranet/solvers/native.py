@@ -370,18 +370,22 @@ class _Run:
         """The best of ``candidates`` (``(network, certificate, lifted point)``, see :meth:`_rank`),
         after :func:`~spectranet.local.tighten` of the best one when it is not proven to ``tol`` (by
         the dual point, and with ``self_certify`` by itself), or of the narrowest one the dual
-        certifies when it is narrower; for at most TIGHTEN_SHARE of the solve's time so far
+        certifies when it is narrower; for at most TIGHTEN_SHARE of the solve's time so far when the
+        best is certified by the dual point
         (credit-approval logistic at 0.01 beta_max: the face's 8 neurons prove 2.8e-6 by themselves,
         tightened 7.8e-11 in 0.1 s; 10^5 x 20 squared at 2e-5 beta_max: 59 L-BFGS steps, 4 s, for
-        nothing)."""
+        nothing: on data of LOWRANK_ENTRIES entries or more, only a network the dual does not
+        certify is tightened)."""
         best = min(candidates, key=lambda c: self._rank(*c[:2]))
         narrowest = min((c for c in candidates if c[1].is_optimal), key=lambda c: c[0].n_neurons, default=best)
         proven = best[1].is_optimal and (best[1].own_gap <= self.tol or not self.solver.self_certify)
         target = best if not proven else narrowest if narrowest[0].n_neurons < best[0].n_neurons else None
+        if best[1].is_optimal and self.problem.n_samples * self.problem.n_features >= dispatch.LOWRANK_ENTRIES:
+            target = None  # large data: a polish pass costs what an engine's iteration does, for little
         if target is None or self.out_of_time():
             return best
-        now = time.perf_counter()
-        budget = self.until(now + TIGHTEN_SHARE * (now - self.start_time))
+        now = time.perf_counter()  # (a network the dual does not certify gets all the time left)
+        budget = self.until(now + TIGHTEN_SHARE * (now - self.start_time)) if best[1].is_optimal else self.deadline
         network, cert = tighten(self.problem, target[0], tol=self.tol, dual=target[1].dual if dual is None else dual,
                                 deadline=budget)
         return min([best, (network, cert, None)], key=lambda c: self._rank(*c[:2]))
