@@ -24,6 +24,8 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 
 from spectranet import ConvergenceWarning, ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork
+from spectranet.data.targets import encode_classes
+from spectranet.estimators import classifier_loss
 
 
 def planted(n=200, d=10, m=5, seed=0):
@@ -80,11 +82,11 @@ def widths() -> None:
 
 
 def _encoded(est, y):
-    """The targets as the estimator's loss sees them (±1 or class indices for classifiers)."""
+    """The targets as the estimator's loss sees them (the library's own encoding of classes)."""
     if not hasattr(est, "classes_"):
         return y
-    index = np.searchsorted(est.classes_, y)
-    return index if len(est.classes_) > 2 else 2.0 * index - 1.0
+    n_classes = len(est.classes_)
+    return encode_classes(np.searchsorted(est.classes_, y), n_classes, classifier_loss(est.loss, n_classes))
 
 
 def main(argv=None):

@@ -165,8 +165,7 @@ def plan(problem, *, beta_max: float, warm_width: int | None = None,
         small = warm_width <= problem.n_features + 1
         if seconds > WARM_DIRECT and small:
             return Plan("columns", 0.0, estimates, "columns")
-        if (problem.beta >= WIDE * beta_max and 0 < warm_width <= problem.n_features + 1
-                and not large):
+        if problem.beta >= WIDE * beta_max and small and warm_width > 0 and not large:
             return Plan(direct, max(TRIAL * seconds, WARM_TRIAL_FLOOR), estimates, "columns")
         return Plan(direct, 0.0, estimates, "columns")
     if problem.beta >= WIDE * beta_max and seconds > TRIAL_MIN:

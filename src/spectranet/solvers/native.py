@@ -343,7 +343,6 @@ class _Run:
         After a face polish that gave no network that certifies itself, the next is tried when it
         is due (:meth:`_Tried.due`); the best network tried is kept in ``self.tried``."""
         accepted = []
-        self.tried = None
 
         def accept(Z, Z_prime, S, S_prime, *dual_args, gap):
             if self.solver.self_certify and self.tried is not None and not self.tried.due(gap):
@@ -370,12 +369,11 @@ class _Run:
         """The best of ``candidates`` (``(network, certificate, lifted point)``, see :meth:`_rank`),
         after :func:`~spectranet.local.tighten` of the best one when it is not proven to ``tol`` (by
         the dual point, and with ``self_certify`` by itself), or of the narrowest one the dual
-        certifies when it is narrower; for at most TIGHTEN_SHARE of the solve's time so far when the
-        best is certified by the dual point
-        (credit-approval logistic at 0.01 beta_max: the face's 8 neurons prove 2.8e-6 by themselves,
-        tightened 7.8e-11 in 0.1 s; 10^5 x 20 squared at 2e-5 beta_max: 59 L-BFGS steps, 4 s, for
-        nothing: on data of LOWRANK_ENTRIES entries or more, only a network the dual does not
-        certify is tightened)."""
+        certifies when it is narrower. When the best is certified by the dual point, tighten gets at
+        most TIGHTEN_SHARE of the solve's time so far, and none on data of LOWRANK_ENTRIES entries or
+        more; otherwise all the time left. (credit-approval logistic at 0.01 beta_max: the face's 8
+        neurons prove 2.8e-6 by themselves, tightened 7.8e-11 in 0.1 s; 10^5 x 20 squared at 2e-5
+        beta_max: 59 L-BFGS steps, 4 s, for nothing.)"""
         best = min(candidates, key=lambda c: self._rank(*c[:2]))
         narrowest = min((c for c in candidates if c[1].is_optimal), key=lambda c: c[0].n_neurons, default=best)
         proven = best[1].is_optimal and (best[1].own_gap <= self.tol or not self.solver.self_certify)
