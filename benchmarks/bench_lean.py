@@ -7,7 +7,12 @@ through spectranet: the width m* of each one's network, the certified gap of the
 median time of ``--repeat`` solves. *cost* = time with the polish / time without it, measured in
 the same run.
 
-    python benchmarks/bench_lean.py [--repeat 3] [--data-dir ../shared/data] [--no-clarabel]
+``--regrow`` adds the other lean strategy the library does not run: drop the smaller half of the
+native network's neurons (by the size of their second-layer weights) and grow the support back by
+column generation from the survivors (``spectranet.local.column_generation``, at most
+``--regrow-limit`` seconds); its width, own gap and time.
+
+    python benchmarks/bench_lean.py [--repeat 3] [--data-dir ../shared/data] [--no-clarabel] [--regrow]
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from spectranet import ConvergenceWarning, Problem, beta_max, certify, get_solver, load_uci, make_planted
+from spectranet.local import column_generation
 from spectranet.solvers.native import NativeSolver
 
 
@@ -58,6 +64,17 @@ def _alone(result, X, y, loss, beta) -> float:
     return certify(result.network.with_witness(None), X, y, loss=loss, beta=beta, witness=False).gap
 
 
+def _regrow(problem, network, limit):
+    """Drop the smaller half of ``network``'s neurons and grow the support back by column
+    generation from the survivors: ``(width, own gap, seconds)``."""
+    order = np.argsort(-np.abs(network.second_layer_2d).sum(axis=1))
+    keep = np.sort(order[: max(1, network.n_neurons // 2)])
+    survivors = network.with_layers(network.first_layer[keep], network.second_layer_2d[keep])
+    start = time.perf_counter()
+    grown, own, _ = column_generation(problem, survivors, tol=1e-6, max_rounds=100, deadline=start + limit)
+    return grown.n_neurons, own.gap, time.perf_counter() - start
+
+
 def _run(solver, problem, repeat):
     times, result = [], None
     for _ in range(repeat):
@@ -74,25 +91,32 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--no-clarabel", action="store_true")
+    parser.add_argument("--regrow", action="store_true", help="drop half the neurons, regrow by column generation")
+    parser.add_argument("--regrow-limit", type=float, default=60.0, help="seconds per regrowth")
     args = parser.parse_args(argv)
     solvers = {"native": NativeSolver(), "plain": NativeSolver(lean=False, self_certify=False),
                "columns": NativeSolver(engine="columns")}
     if not args.no_clarabel:
         solvers["clarabel"] = get_solver("clarabel")
     head = " | ".join(f"{k:>8s} m*  alone    s" for k in solvers)
-    print(f"{'case':28s} {'loss':8s} {'beta':>9s} | {head} |  cost")
+    regrow_head = " |  regrow m*  alone      s" if args.regrow else ""
+    print(f"{'case':28s} {'loss':8s} {'beta':>9s} | {head} |  cost{regrow_head}")
     for name, X, y, loss, beta in cases(args.data_dir):
         if isinstance(beta, tuple):
             beta = beta[1] * beta_max(Problem(X, y, "relu", loss, 0.0))
         problem = Problem(X, y, "relu", loss, beta)
-        row, times = [], {}
+        row, times, results = [], {}, {}
         for key, solver in solvers.items():
             repeat = 1 if key == "clarabel" else args.repeat
-            result, seconds = _run(solver, problem, repeat)
+            results[key], seconds = _run(solver, problem, repeat)
             times[key] = seconds
-            row.append(f"{result.n_neurons:>11d} {_alone(result, X, y, loss, beta):7.1e} {seconds:5.2f}")
-        print(f"{name:28s} {loss:8s} {beta:>9.3g} | {' | '.join(row)} | {times['native'] / times['plain']:5.2f}",
-              flush=True)
+            row.append(f"{results[key].n_neurons:>11d} {_alone(results[key], X, y, loss, beta):7.1e} {seconds:5.2f}")
+        regrown = ""
+        if args.regrow:
+            width, gap, seconds = _regrow(problem, results["native"].network, args.regrow_limit)
+            regrown = f" | {width:>11d} {gap:7.1e} {seconds:6.2f}"
+        print(f"{name:28s} {loss:8s} {beta:>9.3g} | {' | '.join(row)} | {times['native'] / times['plain']:5.2f}"
+              f"{regrown}", flush=True)
 
 
 if __name__ == "__main__":

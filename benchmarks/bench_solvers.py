@@ -15,6 +15,8 @@ beta in {1e-3, 1}; ``uci`` every Fernandez-Delgado set in --data-dir (logistic, 
 ``mnist`` MNIST 0/1 fully connected, d = 784, n = 12,665 (logistic, beta = 1e-3 beta_max,
 target gap 1e-4); ``path`` 20 beta values on credit-approval, warm-started path vs cold
 solves; ``large`` n = 10^6, d = 50 planted (squared, beta = 1e-2 beta_max, target 1e-4).
+Solvers: any name of ``spectranet.get_solver``, and ``native-plain``, the native solver with the
+lean reduction and the self-certifying polish off (``lean=False, self_certify=False``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ import numpy as np
 warnings.simplefilter("ignore")
 from spectranet import Problem, beta_max, get_solver, load_mnist, load_uci, make_planted
 from spectranet.exceptions import ProblemTooLargeError, SolverError
+from spectranet.solvers.native import NativeSolver
 spec = json.loads(sys.argv[1])
+solver = NativeSolver(lean=False, self_certify=False) if spec["solver"] == "native-plain" else spec["solver"]
 kind = spec["kind"]
 if kind == "planted":
     X, y = make_planted(spec["n"], spec["d"], n_neurons=5, noise=0.1, random_state=0)
@@ -51,7 +55,7 @@ problem = Problem(X, y, "relu", spec["loss"], beta)
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 try:
-    r = get_solver(spec["solver"]).solve(problem, tol=spec["tol"])
+    r = get_solver(solver).solve(problem, tol=spec["tol"])
 except ProblemTooLargeError as exc:
     print(json.dumps({"refused": str(exc).split(";")[0]}))
     sys.exit(0)
@@ -70,21 +74,23 @@ import json, sys, time, warnings
 import numpy as np
 warnings.simplefilter("ignore")
 from spectranet import Problem, beta_max, get_solver, load_uci, regularization_path
+from spectranet.solvers.native import NativeSolver
 spec = json.loads(sys.argv[1])
+solver = NativeSolver(lean=False, self_certify=False) if spec["solver"] == "native-plain" else spec["solver"]
 X, y = load_uci(spec["name"], spec["data_dir"], return_X_y=True)
 y = 2.0 * y - 1.0
 bmax = beta_max(X, y, "relu", "logistic")
 betas = bmax * np.logspace(0, -3, 20)
 # one untimed solve first: one-time costs (lazy imports, the BLAS thread controller: 33 ms) fall
 # on neither side of the comparison
-get_solver(spec["solver"]).solve(Problem(X, y, "relu", "logistic", betas[10]), tol=spec["tol"])
+get_solver(solver).solve(Problem(X, y, "relu", "logistic", betas[10]), tol=spec["tol"])
 t = time.perf_counter()
-path = regularization_path(X, y, betas, "relu", "logistic", solver=spec["solver"], tol=spec["tol"])
+path = regularization_path(X, y, betas, "relu", "logistic", solver=solver, tol=spec["tol"])
 t_path = time.perf_counter() - t
 cold = []
 for b in betas:
     t = time.perf_counter()
-    get_solver(spec["solver"]).solve(Problem(X, y, "relu", "logistic", b), tol=spec["tol"])
+    get_solver(solver).solve(Problem(X, y, "relu", "logistic", b), tol=spec["tol"])
     cold.append(time.perf_counter() - t)
 print(json.dumps({"time": t_path, "cold_sum": sum(cold), "cold_median": float(np.median(cold)),
                   "cold_max": max(cold), "max_gap": float(np.max(path.gaps)),
@@ -96,7 +102,8 @@ def run(args, spec, child=CHILD):
     """Median over ``--repeat`` runs (``--repeat-reference`` for the CVXPY backends) of one spec
     in fresh subprocesses."""
     records = []
-    repeat = args.repeat if spec.get("solver") == "native" else (args.repeat_reference or args.repeat)
+    native = spec.get("solver") in ("native", "native-plain")
+    repeat = args.repeat if native else (args.repeat_reference or args.repeat)
     for _ in range(repeat):
         try:
             out = subprocess.run([sys.executable, "-c", child, json.dumps(spec)], capture_output=True,
@@ -132,7 +139,7 @@ def table(args, specs):
     for label, spec in specs:
         recs = {s: run(args, {**spec, "solver": s}) for s in solvers}
         nat = recs.get("native", {})
-        others = [r["time"] for s, r in recs.items() if s != "native" and "time" in r]
+        others = [r["time"] for s, r in recs.items() if not s.startswith("native") and "time" in r]
         ratio = f"{nat['time'] / min(others):>6.3f}" if "time" in nat and others else "     -"
         beta = next((r["beta"] for r in recs.values() if "beta" in r), spec["beta"])
         m = next((r["m"] for r in recs.values() if "m" in r), 0)

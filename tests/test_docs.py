@@ -47,3 +47,55 @@ def test_docs_build(tmp_path):
     documented += [f"spectranet.penalties.{n}" for n in penalties.__all__ if n not in ("PENALTIES", "C0")]
     missing = [n for n in documented if not (out / "api" / "generated" / f"{n}.html").is_file()]
     assert not missing, f"no API page for {missing}: add them to docs/api/index.md"
+
+
+def _api_names():
+    """The public names: ``spectranet.__all__`` and every name the API reference lists."""
+    import re
+
+    names, module = {f"spectranet.{n}" for n in spectranet.__all__ if n != "__version__"}, "spectranet"
+    for line in (ROOT / "docs" / "api" / "index.md").read_text().splitlines():
+        if found := re.match(r"\.\. currentmodule:: (\S+)", line.strip()):
+            module = found.group(1)
+        elif re.fullmatch(r"   [A-Za-z_][\w.]*", line):
+            names.add(f"{module}.{line.strip()}")
+    return sorted(names)
+
+
+def _resolve(full):
+    import importlib
+
+    module, _, attr = full.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError:  # a method or attribute of a class
+        outer, _, cls = module.rpartition(".")
+        return getattr(getattr(importlib.import_module(outer), cls), attr)
+
+
+@pytest.mark.parametrize("name", _api_names())
+def test_public_docstring_sections(name):
+    """Every public name has the numpydoc sections CONTRIBUTING asks for: Parameters (where its
+    signature has any; a dataclass documents its fields as Attributes), Returns (functions),
+    Examples, See Also and References."""
+    import dataclasses
+    import inspect
+
+    from numpydoc.docscrape import NumpyDocString
+
+    obj = _resolve(name)
+    if not callable(obj):  # constants and registries
+        return
+    doc = NumpyDocString(inspect.getdoc(obj) or "")
+    required = ["Examples", "See Also", "References"]
+    is_class = inspect.isclass(obj)
+    try:
+        parameters = inspect.signature(obj).parameters.values()
+    except ValueError:  # an exception or warning class (the built-in constructor)
+        parameters = []
+    if [p for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]:
+        required.append("Attributes" if is_class and dataclasses.is_dataclass(obj) else "Parameters")
+    if not is_class:
+        required.append("Returns")
+    missing = [section for section in required if not doc[section]]
+    assert not missing, f"{name} lacks the numpydoc sections {missing}"

@@ -149,3 +149,64 @@ def test_warm_starts_try_column_generation_on_small_data_only():
         assert plan.trial == 0.0 and plan.engine in ("ipm", "lifted")
     big = Problem(np.tile(X, (1000, 1)), np.tile(y, 1000), "relu", "squared", 0.1 * bmax)  # 2e6 entries
     assert dispatch.plan(big, beta_max=bmax, warm_width=3).trial == 0.0
+
+
+def test_newton_system_factors_a_hessian_indefinite_by_rounding():
+    """Near the optimum the scaled Newton matrix I + U^T H U has entries of order 1/mu^2 and the
+    rounding of H breaks its Cholesky factorization; the QR of the stacked root solves it instead,
+    backward stable (planted 10^5 x 20 logistic at 1e-4 beta_max stopped at a gap of 1.5e-7)."""
+    import scipy.linalg as sla
+
+    from spectranet.solvers.lifted_newton import _root_factor
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((10, 4))
+    H = A @ A.T  # rank 4: positive semidefinite, indefinite to rounding in the scaled product
+    Ut = 1e9 * rng.standard_normal((10, 20))
+    M = Ut.T @ H @ Ut + np.eye(20)
+    with pytest.raises(sla.LinAlgError):
+        sla.cho_factor(0.5 * (M + M.T))
+    b = rng.standard_normal(20)
+    x = sla.cho_solve(_root_factor(H, Ut), b)
+    B = A.T @ Ut
+    backward = np.linalg.norm(x + B.T @ (B @ x) - b) / (np.linalg.norm(B) ** 2 * np.linalg.norm(x))
+    assert backward < 1e-14
+    # well conditioned: the same solution as the Cholesky route
+    small = Ut * 1e-9
+    Ms = small.T @ H @ small + np.eye(20)
+    assert np.allclose(sla.cho_solve(_root_factor(H, small), b), np.linalg.solve(Ms, b), rtol=1e-10, atol=1e-12)
+
+
+def test_nt_scaling_of_an_iterate_singular_by_rounding():
+    """A block with an eigenvalue rounded to a tiny negative number (an iterate a step from the
+    boundary) still gets its Nesterov-Todd scaling, from the eigenvalue factor."""
+    from spectranet.solvers._conic import PSD_FLOOR, nt_scaling, psd_factor
+
+    rng = np.random.default_rng(1)
+    Q = np.linalg.qr(rng.standard_normal((5, 5)))[0]
+    Z = (Q * np.array([1.0, 0.5, 0.2, 0.1, -1e-18])) @ Q.T
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(Z)
+    L = psd_factor(Z)
+    assert np.allclose(L @ L.T, Z, atol=2 * PSD_FLOOR)
+    S = np.eye(5)
+    R, Rinv, lam = nt_scaling(Z[None], S[None])
+    assert np.allclose(R[0] @ Rinv[0], np.eye(5), atol=1e-6)
+    # R^T S R = Lambda = R^{-1} Z R^{-T} (Z at its floor)
+    assert np.allclose(R[0].T @ S @ R[0], np.diag(lam[0]))
+    assert np.allclose(Rinv[0] @ (L @ L.T) @ Rinv[0].T, np.diag(lam[0]), atol=1e-8)
+
+
+def test_stall_needs_real_progress():
+    """Near the optimum, an interior point whose gap creeps (each iterate 'better' than the last,
+    by 0.5 %) has stalled after the window, one whose gap falls by 10 % or more has not; far from
+    it (a relative gap above STALL_NEAR) any decrease is progress; an infinite gap (no certified
+    bound yet) never stalls."""
+    from spectranet.solvers._conic import STALL_FACTOR, STALL_NEAR, Stall
+
+    near, falling, far, unbounded = Stall(8), Stall(8), Stall(8), Stall(8)
+    gaps = [0.12 * 0.995 ** k for k in range(20)]
+    assert [near(g, 1e-5, k) for k, g in enumerate(gaps)].index(True) == 8
+    assert not any(falling(0.12 * STALL_FACTOR ** k, 1e-5, k) for k in range(40))
+    assert not any(far(g, 10 * STALL_NEAR, k) for k, g in enumerate(gaps))
+    assert not any(unbounded(np.inf, np.inf, k) for k in range(40))

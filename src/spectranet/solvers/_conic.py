@@ -5,14 +5,35 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["nt_scaling", "max_step", "sym"]
+__all__ = ["PSD_FLOOR", "STALL_FACTOR", "STALL_NEAR", "Stall", "max_step", "nt_scaling", "psd_factor", "sym"]
+
+
+#: eigenvalues of a block below this fraction of its largest are raised to it by :func:`psd_factor`
+PSD_FLOOR = 1e-15
+
+
+def psd_factor(M):
+    r"""A square factor :math:`L` with :math:`L L^\top = M` for stacked symmetric blocks: the
+    Cholesky factor, or where rounding left a block indefinite (an interior-point iterate a step
+    from the boundary, eigenvalues of order :math:`10^{-16}` of the largest), its eigenvalue factor
+    :math:`Q\,\mathrm{diag}(\sqrt{\max(\lambda, \epsilon\lambda_{\max})})` with
+    :math:`\epsilon` = :data:`PSD_FLOOR` (a change of the block at the level of rounding)."""
+    try:
+        return np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        lam, Q = np.linalg.eigh(0.5 * (M + M.swapaxes(-1, -2)))
+        top = np.max(np.abs(lam), axis=-1, keepdims=True)
+        if not np.all(top > 0):
+            raise
+        return Q * np.sqrt(np.maximum(lam, PSD_FLOOR * top))[..., None, :]
 
 
 def nt_scaling(Z, S):
     r"""Nesterov–Todd scaling of each block: :math:`R` with :math:`R^{-1} Z R^{-\top} = R^\top S R
-    = \Lambda` diagonal; returns ``(R, Rinv, lam)``."""
-    L = np.linalg.cholesky(Z)
-    Ls = np.linalg.cholesky(S)
+    = \Lambda` diagonal; returns ``(R, Rinv, lam)``. Any square factors of ``Z`` and ``S`` serve
+    (:func:`psd_factor`)."""
+    L = psd_factor(Z)
+    Ls = psd_factor(S)
     _, lam, Vt = np.linalg.svd(Ls.swapaxes(-1, -2) @ L)
     R = (L @ Vt.swapaxes(-1, -2)) / np.sqrt(lam)[..., None, :]
     Rinv = np.sqrt(lam)[..., :, None] * (Vt @ np.linalg.inv(L))
@@ -29,3 +50,29 @@ def max_step(lam, D):
 
 def sym(A):
     return 0.5 * (A + A.swapaxes(-1, -2))
+
+
+#: progress, for :class:`Stall`: near the optimum (a relative gap below STALL_NEAR), the duality gap
+#: falls to STALL_FACTOR of its value at the last progress; farther, any decrease counts (credit-
+#: approval logistic at 1e-6 beta_max: the gap falls 3 % in 8 iterations at a relative 0.95, then
+#: fast). Planted 10^5 x 20 logistic at 1e-6 beta_max: the lifted bound crept from a gap of 1.28e-5
+#: to 1.21e-5 in 285 iterations, each one "better" than the last.
+STALL_FACTOR, STALL_NEAR = 0.9, 1e-3
+
+
+class Stall:
+    """The stall test of an interior point: ``window`` iterations without progress on its duality
+    gap (see :data:`STALL_FACTOR`)."""
+
+    def __init__(self, window: int):
+        self.window, self.mark = window, None  # (gap, iteration) at the last progress
+
+    def __call__(self, gap: float, relative: float, it: int) -> bool:
+        """Whether the engine has stalled at iteration ``it``, its iterate's duality gap ``gap``
+        (primal minus certified bound; ``relative`` to the objective)."""
+        if not np.isfinite(gap):
+            return False
+        if self.mark is None or gap < (STALL_FACTOR if relative <= STALL_NEAR else 1.0) * self.mark[0]:
+            self.mark = (gap, it)
+            return False
+        return it - self.mark[1] >= self.window

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .._blas import single_threaded_blas
+from ._conic import Stall
 from ._conic import max_step as _max_step
 from ._conic import nt_scaling as _nt_scaling
 from ._conic import sym as _sym
@@ -72,7 +73,8 @@ REFINE_GAP = 1e-3
 #: a relative link residual at which a dual point outside the conjugate's domain is there by
 #: rounding only, and is measured at its projection onto the domain
 ROUNDED_LINK = 1e-8
-#: iterations without a better duality gap before stopping (double precision exhausted)
+#: iterations without progress on the duality gap before stopping (double precision exhausted;
+#: progress: :data:`~spectranet.solvers._conic.STALL_FACTOR`)
 STALL = 6
 
 
@@ -251,7 +253,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
     """
     _refuse_unsupported(problem)
     log = logger.info if verbose else logger.debug
-    method = _PathFollowing(problem)
+    method, stalled = _PathFollowing(problem), Stall(STALL)
     x = method.start()
     history, status, best, first, it = [], "max_iter", None, None, 0
     for it in range(max_iter + 1):
@@ -276,7 +278,7 @@ def _solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: b
             status = "time_limit"
             log("ipm: time limit reached")
             break
-        if best is not None and m.gap < np.inf and it - best[1] >= STALL:
+        if best is not None and stalled(m.primal - m.dual, m.gap, it):
             status = "numerical"
             log("ipm: no progress in %d iterations (double precision exhausted)", STALL)
             break

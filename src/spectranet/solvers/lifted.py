@@ -54,7 +54,7 @@ import scipy.linalg as sla
 from .._blas import single_threaded_blas
 from ..kernels import smat, svec
 from ..sphere import eig_desc, sphere_max_abs
-from ._conic import max_step, sym
+from ._conic import Stall, max_step, sym
 from .lifted_newton import _NewtonSystem, skron
 
 __all__ = ["MAX_ORDER", "LiftedSolution", "supports", "solve_lifted_space", "skron", "newton_order",
@@ -67,7 +67,8 @@ logger = logging.getLogger(__name__)
 MAX_ORDER = 4000
 #: fraction of the step to the boundary of the cones
 STEP_FRACTION = 0.98
-#: iterations without a better certified gap before stopping (double precision exhausted)
+#: iterations without progress on the certified gap before stopping (double precision exhausted;
+#: progress: :data:`~spectranet.solvers._conic.STALL_FACTOR`)
 STALL = 8
 #: the squared loss from its sufficient statistics, 1/2 m^T H m - b^T m + 1/2 |y|^2, is taken only
 #: where it keeps this fraction of the terms' size (its relative rounding is then below 1e-10);
@@ -325,6 +326,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
     Z, S, y = _initial_point(problem, P, f)
     nonlinear = not objective.quadratic
     history, status, best, it = [], "max_iter", None, 0
+    stalled = Stall(STALL)
     for it in range(max_iter + 1):
         zs = svec(Z)
         m = zs[:, 0] - zs[:, 1]
@@ -355,7 +357,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
             break
-        if best is not None and it - best[1] >= STALL:
+        if best is not None and stalled(primal - bound, gap, it):
             status = "numerical"
             log("lifted: no progress in %d iterations (double precision exhausted)", STALL)
             break
