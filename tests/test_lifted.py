@@ -134,17 +134,18 @@ def test_dispatch_takes_the_lowrank_engine_for_narrow_optima_at_large_d():
 
 
 def test_warm_starts_try_column_generation_on_small_data_only():
-    """A warm network of at most d + 1 neurons on small data gets a column-generation trial before the
-    direct engine; a wider one, the zero network, a wide optimum or large data go to the direct
-    engine at once."""
+    """A warm network of at most d + 1 neurons on small data, the zero network included, gets a
+    column-generation trial before the direct engine; a wider one, a wide optimum or large data go
+    to the direct engine at once."""
     rng = np.random.default_rng(7)
     X = rng.standard_normal((200, 10))
     y = (X[:, 0] + X[:, 1]) ** 2
     problem = Problem(X, y, "relu", "squared", 0.0)
     bmax = beta_max(problem)
-    narrow = dispatch.plan(problem.with_beta(0.1 * bmax), beta_max=bmax, warm_width=3)
-    assert narrow.trial >= dispatch.WARM_TRIAL_FLOOR and narrow.narrow == "columns"
-    for width, rel in ((12, 0.1), (0, 0.1), (3, 1e-5)):
+    for width in (3, 0):
+        narrow = dispatch.plan(problem.with_beta(0.1 * bmax), beta_max=bmax, warm_width=width)
+        assert narrow.trial >= dispatch.WARM_TRIAL_FLOOR and narrow.narrow == "columns"
+    for width, rel in ((12, 0.1), (3, 1e-5)):
         plan = dispatch.plan(problem.with_beta(rel * bmax), beta_max=bmax, warm_width=width)
         assert plan.trial == 0.0 and plan.engine in ("ipm", "lifted")
     big = Problem(np.tile(X, (1000, 1)), np.tile(y, 1000), "relu", "squared", 0.1 * bmax)  # 2e6 entries
