@@ -126,3 +126,35 @@ def test_small_beta_cold_start_skips_the_column_generation_trial(caplog, monkeyp
     with caplog.at_level(logging.DEBUG, logger="spectranet"):  # a large beta: the trial first
         NativeSolver().solve(wide.with_beta(0.5 * beta_max(X, y, "relu", "squared")))
     assert any("trial did not" in r.getMessage() or r.name == "spectranet.local" for r in caplog.records)
+
+
+def test_face_network_is_kept_when_nothing_is_certified(monkeypatch):
+    """When neither the extraction nor the face polish's network is certified to tol (an engine
+    that stalled), the one that proves the smaller gap by itself is kept, as tighten's start; a
+    certified extraction is never traded for an uncertified face network."""
+    import time
+
+    from spectranet import face
+    from spectranet.certificate import certify_problem
+    from spectranet.solvers.native import _Run
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((80, 5))
+    y = X[:, 0] ** 2 - X[:, 1] + 0.1 * rng.standard_normal(80)
+    problem = Problem(X, y, "relu", "squared", 0.5)
+    optimum = NativeSolver().solve(problem, tol=1e-9).network
+    near = optimum.with_layers(optimum.first_layer, optimum.second_layer_2d * (1 + 1e-3))  # not certified
+    far = optimum.with_layers(optimum.first_layer, optimum.second_layer_2d * 0.5)
+    certs = {k: certify_problem(problem, net, tol=1e-6) for k, net in (("near", near), ("far", far))}
+    assert not certs["near"].is_optimal and certs["near"].own_gap < certs["far"].own_gap
+    p = problem.n_features + 1
+    monkeypatch.setattr(face, "face_polish", lambda *a, **k: face.FaceResult(np.zeros((1, p, p)), np.zeros((1, p, p)),
+                                                                             near, 0))
+    run = _Run(NativeSolver(), problem, 1e-6, None, False, time.perf_counter(), None)
+    Z = np.zeros((1, p, p))
+    network, cert, lifted = run._face(Z, Z, Z, Z, far, certs["far"])
+    assert network is near and lifted is not None and cert.own_gap == pytest.approx(certs["near"].own_gap)
+    # a certified extraction stays, whatever the face network proves by itself
+    exact = certify_problem(problem, optimum, tol=1e-6)
+    network, cert, lifted = run._face(Z, Z, Z, Z, optimum, exact)
+    assert network is optimum and lifted is None
