@@ -21,7 +21,7 @@ def psd_factor(M):
     try:
         return np.linalg.cholesky(M)
     except np.linalg.LinAlgError:
-        lam, Q = np.linalg.eigh(0.5 * (M + M.swapaxes(-1, -2)))
+        lam, Q = np.linalg.eigh(sym(M))
         top = np.max(np.abs(lam), axis=-1, keepdims=True)
         if not np.all(top > 0):
             raise

@@ -53,7 +53,7 @@ def _root_factor(H, Ut):
     With :math:`H = B^\top B` (eigenvalues clipped at zero) the matrix is
     :math:`[B\tilde U; I]^\top [B\tilde U; I]`: the triangular factor of a Householder QR of the
     stacked matrix, in the ``(factor, lower=False)`` form of ``scipy.linalg.cho_factor``."""
-    lam, Q = np.linalg.eigh(0.5 * (H + H.T))
+    lam, Q = np.linalg.eigh(sym(H))
     keep = lam > 0
     B = (np.sqrt(lam[keep])[:, None] * Q[:, keep].T) @ Ut
     R = np.linalg.qr(np.vstack([B, np.eye(Ut.shape[1])]), mode="r")

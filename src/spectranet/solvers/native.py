@@ -287,6 +287,10 @@ class _Run:
             return self.deadline if deadline is None else deadline
         return min(deadline, self.deadline)
 
+    def share(self, fraction: float) -> float | None:  # a deadline: now + fraction of the time so far
+        now = time.perf_counter()
+        return self.until(now + fraction * (now - self.start_time))
+
     def out_of_time(self) -> bool:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             self.limit = "time_limit"
@@ -392,11 +396,10 @@ class _Run:
         """The best of ``candidates`` (``(network, certificate, lifted point)``, see :meth:`_rank`),
         after :func:`~spectranet.local.tighten` of the best one when it is not proven to ``tol`` (by
         the dual point, and with ``self_certify`` by itself), or of the narrowest one the dual
-        certifies when it is narrower. When the best is certified by the dual point, tighten gets at
-        most TIGHTEN_SHARE of the solve's time so far, and none on data of LOWRANK_ENTRIES entries or
-        more; otherwise as long again as the solve so far (it once ran past 400 s). (credit-approval
-        logistic at 0.01 beta_max: the face's 8 neurons prove 2.8e-6 by themselves, tightened to
-        7.8e-11 in 0.1 s; 10^5 x 20 squared at 2e-5 beta_max: 59 L-BFGS steps, 4 s, for nothing.)"""
+        certifies when it is narrower. Tighten gets TIGHTEN_SHARE of the solve's time so far when the
+        dual certifies the best (none on data of LOWRANK_ENTRIES entries or more), else as long again.
+        (credit-approval logistic at 0.01 beta_max: the face's 8 neurons prove 2.8e-6 by themselves,
+        7.8e-11 tightened, in 0.1 s; 10^5 x 20 squared at 2e-5 beta_max: 4 s of L-BFGS for nothing.)"""
         best = min(candidates, key=lambda c: self._rank(*c[:2]))
         narrowest = min((c for c in candidates if c[1].is_optimal), key=lambda c: c[0].n_neurons, default=best)
         proven = best[1].is_optimal and (best[1].own_gap <= self.tol or not self.solver.self_certify)
@@ -405,10 +408,8 @@ class _Run:
             target = None  # large data: a polish pass costs what an engine's iteration does, for little
         if target is None or self.out_of_time():
             return best
-        now = time.perf_counter()
-        budget = self.until(now + (TIGHTEN_SHARE if best[1].is_optimal else 1.0) * (now - self.start_time))
         network, cert = tighten(self.problem, target[0], tol=self.tol, dual=target[1].dual if dual is None else dual,
-                                deadline=budget)
+                                deadline=self.share(TIGHTEN_SHARE if best[1].is_optimal else 1.0))
         return min([best, (network, cert, None)], key=lambda c: self._rank(*c[:2]))
 
     def _rank(self, network, cert):
@@ -461,8 +462,7 @@ class _Run:
             network = extract_network(problem, sol.Z, sol.Z_prime, self.solver.rank_tol)
             face = sol.S is not None and (certify_self or self.solver.lean) and not self.out_of_time()
             if not face:
-                budget = self.until(2 * time.perf_counter() - self.start_time)  # as long again at most
-                network, cert = tighten(problem, network, tol=tol, dual=dual, deadline=budget)
+                network, cert = tighten(problem, network, tol=tol, dual=dual, deadline=self.share(1.0))
             else:  # the face polish first, tighten after it only where it is still needed
                 cert = certify_problem(problem, network, dual=dual, tol=tol)
                 found = self._face(sol.Z, sol.Z_prime, sol.S, sol.S_prime, network, cert)
