@@ -212,7 +212,7 @@ def run_grid(args) -> None:
             else:
                 limit = args.limit if best is None else max(args.cap * best, args.min_limit)
                 runs = []
-                for _ in range(args.repeat if name == "auto" else 1):
+                for _ in range(args.repeat if name in ("auto", "plain") else 1):
                     rec = _run(spec, min(limit, args.limit), overhead=1.5 * overhead)
                     if "time" not in rec:
                         break
@@ -293,7 +293,7 @@ def main():
     parser.add_argument("--cells", default="", help="filters data[:loss[:rel]], comma-separated")
     parser.add_argument("--solvers", default=",".join(SOLVERS))
     parser.add_argument("--tol", type=float, default=1e-6)
-    parser.add_argument("--repeat", type=int, default=1, help="runs of 'auto' per cell (median)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of 'auto' and 'plain' per cell (median)")
     parser.add_argument("--cap", type=float, default=1.5, help="losers stop at cap x the fastest")
     parser.add_argument("--min-limit", type=float, default=5.0)
     parser.add_argument("--limit", type=float, default=900.0, help="seconds per run at most")

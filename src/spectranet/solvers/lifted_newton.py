@@ -3,6 +3,7 @@ NT-scaled coordinates, and the symmetric Kronecker product it is written with.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -11,7 +12,7 @@ import scipy.linalg as sla
 from ..kernels import smat, svec
 from ._conic import nt_scaling, sym
 
-__all__ = ["skron"]
+__all__ = ["Direction", "skron"]
 
 
 def skron(W: np.ndarray) -> np.ndarray:
@@ -140,12 +141,12 @@ class _NewtonSystem:
         dy = np.einsum("psd,psd->ps", self.c, Axi - rhs) / self.cc
         return xi, dy, Hdm
 
-    def solve(self, B, rd, rp, refinements: int = 0):
+    def solve(self, B, rd, rp, refinements: int = 0) -> Direction:
         r"""The Newton step for the scaled complementarity target ``B`` (``(P, 2, p, p)``:
         :math:`R^{-1}\Delta Z R^{-\top} + R^\top \Delta S R = B`), the dual residual ``rd``
         (``(P, 2, D)``) and the equality's violation ``rp`` (``(P, 2)``), with up to ``refinements``
         rounds of iterative refinement of the reduced system (each kept if it reduces its
-        residual). Returns ``(dZ, dS, dy, dZt, dSt)`` (the last two scaled)."""
+        residual)."""
         Ut = self.U.swapaxes(-1, -2)
         rhs = svec(B) - np.einsum("psde,pse->psd", Ut, rd)
         xi, dy, Hdm = self._kkt(rhs, rp)
@@ -166,8 +167,35 @@ class _NewtonSystem:
                 (xi, dy), res, size = new, new_res, new_size
             Hdm = self._hmul(self._dm(xi))
         p = B.shape[-1]
-        sig = svec(B) - xi
         ds = rd + self.sgn[None, :, None] * Hdm[:, None, :] - dy[..., None] * self.g
-        dZt, dSt = smat(xi, p), smat(sig, p)
-        dZ = self.R @ dZt @ self.R.swapaxes(-1, -2)
-        return sym(dZ), sym(smat(ds, p)), dy, dZt, dSt
+        dZt, dS = smat(xi, p), sym(smat(ds, p))
+        dSt = smat(svec(B) - xi, p)
+        Rt = self.R.swapaxes(-1, -2)
+        return Direction(dZ=sym(self.R @ dZt @ Rt), dy=dy, dZt=dZt, dS=dS, dSt=sym(Rt @ dS @ self.R),
+                         dS_comp=sym(self.Rinv.swapaxes(-1, -2) @ dSt @ self.Rinv), dSt_comp=dSt)
+
+
+@dataclass(frozen=True)
+class Direction:
+    r"""A Newton direction of the lifted interior point, with its two dual slack steps.
+
+    ``dS`` comes from the dual equation :math:`\Delta s = r_d \pm H\Delta m - \Delta y\, g`:
+    along it the dual residual falls by exactly the step's fraction (the squared loss). ``dS_comp``
+    comes from the scaled complementarity :math:`R^\top \Delta S R = B - R^{-1}\Delta Z
+    R^{-\top}`. They agree when the reduced system is solved exactly; near the optimum of a
+    degenerate program (pooled CNNs at 1e-6 beta_max: the lifted Hessian of norm 1e9 times the
+    scaling's 1e15) its residual, which is their difference in scaled coordinates, can be as large
+    as the direction itself. Then the dual equation's slack leaves the cone a step into the boundary
+    the complementarity's slack sees (CIFAR-10 squared: S indefinite at -4e-9, the engine stuck at a
+    gap of 4e-5), and :func:`~spectranet.solvers.lifted._choose_slack` picks one.
+    ``dZt, dSt, dSt_comp``: the scaled steps :math:`R^{-1}\Delta Z R^{-\top}` and
+    :math:`R^\top\Delta S R` of each slack.
+    """
+
+    dZ: np.ndarray
+    dy: np.ndarray
+    dZt: np.ndarray
+    dS: np.ndarray
+    dSt: np.ndarray
+    dS_comp: np.ndarray
+    dSt_comp: np.ndarray
