@@ -78,7 +78,7 @@ SELF_ACCEPT_GAP, SELF_GAP = 0.1, 1e-3
 #: repeated the same polish nine times). The own gap is no smooth function of the iterate's gap
 #: (credit-approval logistic at 0.01 beta_max: 1.6e-4 from the face at 1.8e-8, 8e-11 at 2.8e-9:
 #: the face is either the optimal one or not), so no finer prediction is attempted.
-RETRY_FACTOR = 2.0
+RETRY_FACTOR, RETRY_ITERATIONS = 2.0, 3
 #: see :meth:`_Run._tighten_after_face`
 TIGHTEN_SHARE = 0.5
 #: iterations of an interior-point engine when ``max_iter`` is not given (spambase logistic at
@@ -254,18 +254,17 @@ class NativeSolver(Solver):
 
 class _Tried:
     """The best network the face polishes of an engine's iterates gave so far (``candidate``:
-    network, certificate, lifted point), the iterate's ``gap`` at the last polish, when it ended
-    (``at``) and what it cost."""
+    network, certificate, lifted point), the iterate's ``gap`` at the last polish and the engine's
+    iterations since (``waited``)."""
 
-    def __init__(self, candidate, gap: float, at: float, cost: float):
-        self.candidate, self.gap, self.at, self.cost = candidate, gap, at, cost
+    def __init__(self, candidate, gap: float):
+        self.candidate, self.gap, self.waited = candidate, gap, 0
 
     def due(self, gap: float) -> bool:
-        """Whether to polish the iterate at ``gap``: once the gap has fallen by RETRY_FACTOR, or has
-        fallen at all and the engine has spent as long as the last polish took since (a polish
-        costs several iterations at small n, a fraction of one at large n: the total is then at most
-        about twice the better of the two; an engine that stalls does not repeat the same polish)."""
-        return gap <= self.gap / RETRY_FACTOR or (gap < self.gap and time.perf_counter() - self.at >= self.cost)
+        """Whether to polish the iterate at ``gap``: once the gap has fallen by RETRY_FACTOR, or at all
+        and the engine has run RETRY_ITERATIONS iterations since (a stalled engine does not repeat a
+        polish). In iterations, not seconds: the same data give the same network under any load."""
+        return gap <= self.gap / RETRY_FACTOR or (gap < self.gap and self.waited >= RETRY_ITERATIONS)
 
 
 class _Run:
@@ -372,9 +371,10 @@ class _Run:
         accepted = []
 
         def accept(Z, Z_prime, S, S_prime, *dual_args, gap):
-            if self.solver.self_certify and self.tried is not None and not self.tried.due(gap):
-                return False
-            started = time.perf_counter()
+            if self.solver.self_certify and self.tried is not None:
+                self.tried.waited += 1
+                if not self.tried.due(gap):
+                    return False
             net = extract_network(self.problem, Z, Z_prime, self.solver.rank_tol)
             found = certify_problem(self.problem, net, dual=dual_of(Z, Z_prime, *dual_args), tol=self.tol)
             if not self.solver.self_certify:
@@ -387,7 +387,7 @@ class _Run:
             if not ok:  # (the face's network may be narrower than the extraction but prove less)
                 best = min([c for c in (self.tried and self.tried.candidate, extracted, (net, found, lifted)) if c],
                            key=lambda c: self._rank(*c[:2]))
-                self.tried = _Tried(best, gap, time.perf_counter(), time.perf_counter() - started)
+                self.tried = _Tried(best, gap)
             return ok
 
         return accept, accepted
