@@ -37,7 +37,7 @@ from ..certificate import certify_problem
 from ..data import check_max_time, check_positive_beta, check_tol
 from ..local import column_generation, polish, tighten
 from ..network import PolyNetwork
-from . import dispatch
+from . import dispatch, ipm, lifted  # imported with the solver: on a first solve they cost 15 ms
 from .base import Solver, SolveResult, certified_result, compress_network, extract_network, zero_if_optimal
 from .warm import start_network, units_of, warm_beta_max, warm_objective
 
@@ -138,8 +138,6 @@ class NativeSolver(Solver):
 
     # -- what runs --------------------------------------------------------------------------
     def supports(self, problem) -> bool:
-        from . import ipm, lifted
-
         if self.engine == "ipm":  # the polyhedral losses only on request: not yet robust
             return ipm.supports(problem) and not problem.is_dask
         if self.engine == "lifted":
@@ -151,8 +149,6 @@ class NativeSolver(Solver):
         return problem.loss.smooth
 
     def _unsupported(self, problem) -> str:
-        from . import ipm, lifted
-
         if self.engine == "ipm":
             why = (f"the sample-space interior point needs in-memory data and n*C <= {ipm.MAX_SCHUR} "
                    f"(here {problem.n_samples * problem.n_outputs}); use engine='lifted' or 'columns'")
@@ -381,11 +377,11 @@ class _Run:
                 accepted[:] = [(net, found, None)] if found.is_optimal else []
                 return found.is_optimal
             extracted = (net, found, None)
-            net, found, lifted = self._face(Z, Z_prime, S, S_prime, net, found)
+            net, found, point = self._face(Z, Z_prime, S, S_prime, net, found)
             ok = found.is_optimal and found.own_gap <= self.tol
-            accepted[:] = [(net, found, lifted)] if ok else []
+            accepted[:] = [(net, found, point)] if ok else []
             if not ok:  # (the face's network may be narrower than the extraction but prove less)
-                best = min([c for c in (self.tried and self.tried.candidate, extracted, (net, found, lifted)) if c],
+                best = min([c for c in (self.tried and self.tried.candidate, extracted, (net, found, point)) if c],
                            key=lambda c: self._rank(*c[:2]))
                 self.tried = _Tried(best, gap)
             return ok
@@ -424,25 +420,21 @@ class _Run:
         stop, accept_gap = ((SELF_GAP * tol, SELF_ACCEPT_GAP * tol) if certify_self else
                             (IPM_GAP * tol, ACCEPT_GAP * tol))
         if engine == "ipm":
-            from .ipm import solve_lifted
-
             accept, accepted = self._accept(lambda Z, Zp, V: V)
-            sol = solve_lifted(problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER, verbose=self.verbose,
-                               accept=accept, accept_gap=accept_gap, deadline=self.deadline)
+            sol = ipm.solve_lifted(problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER, verbose=self.verbose,
+                                   accept=accept, accept_gap=accept_gap, deadline=self.deadline)
             dual = sol.dual
         else:
-            from .lifted import objective_model, solve_lifted_space
-
-            self.lifted_objective = objective_model(problem, self.lifted_objective)
+            self.lifted_objective = lifted.objective_model(problem, self.lifted_objective)
             def lifted_dual(Z, Zp, t, V):
                 if V is None:  # the squared loss (never formed in the iterations): at the iterate's outputs
                     V = -problem.loss.gradient(problem.forward(Z - Zp), problem.Y)
                 return t * problem.data.host(V) if not problem.is_dask else t * V
 
             accept, accepted = self._accept(lifted_dual)
-            sol = solve_lifted_space(problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER,
-                                     verbose=self.verbose, accept=accept, accept_gap=accept_gap,
-                                     objective=self.lifted_objective, deadline=self.deadline)
+            sol = lifted.solve_lifted_space(problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER,
+                                            verbose=self.verbose, accept=accept, accept_gap=accept_gap,
+                                            objective=self.lifted_objective, deadline=self.deadline)
             self.lifted_objective = sol.objective_model
             dual = None if accepted else lifted_dual(sol.Z, sol.Z_prime, sol.dual_scale, sol.dual)
         self.history.extend(sol.history)
