@@ -274,8 +274,7 @@ def _step(lam, d):
     eq, comp = min(to_z, max_step(lam, d.dSt)), min(to_z, max_step(lam, d.dSt_comp))
     dS, dSt, bound = (d.dS, d.dSt, eq) if eq >= CONSISTENT_SHARE * comp else (d.dS_comp, d.dSt_comp, comp)
     alpha = min(1.0, STEP_FRACTION * bound)
-    now = float(np.min(lam)) ** 2 / float(np.mean(lam ** 2))
-    floor = min(CENTRALITY, 0.5 * now)
+    floor = min(CENTRALITY, 0.5 * _centrality(lam, d.dZt, dSt, 0.0))
     for _ in range(30):
         if _centrality(lam, d.dZt, dSt, alpha) >= floor:
             break

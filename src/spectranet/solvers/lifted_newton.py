@@ -187,7 +187,7 @@ class Direction:
     scaling's 1e15) its residual, which is their difference in scaled coordinates, can be as large
     as the direction itself. Then the dual equation's slack leaves the cone a step into the boundary
     the complementarity's slack sees (CIFAR-10 squared: S indefinite at -4e-9, the engine stuck at a
-    gap of 4e-5), and :func:`~spectranet.solvers.lifted._choose_slack` picks one.
+    gap of 4e-5), and :func:`~spectranet.solvers.lifted._step` picks one.
     ``dZt, dSt, dSt_comp``: the scaled steps :math:`R^{-1}\Delta Z R^{-\top}` and
     :math:`R^\top\Delta S R` of each slack.
     """
