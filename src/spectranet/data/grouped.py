@@ -14,14 +14,17 @@ import numpy as np
 
 from ..architectures import PatchLift
 from ..kernels import (
+    activation_factors,
     group_first_gradient,
     group_forward,
     group_hidden,
-    group_lifted_features,
+    group_moments,
     group_outputs,
     group_second_gradient,
     lifted_dimension,
     sample_terms,
+    smat,
+    svec,
 )
 from .host import GRAM_ENTRIES, HostData, _square
 
@@ -41,6 +44,21 @@ class GroupedData(HostData):
         self.R, self.mean = lift.R, lift.mean
         self.X = None  # no design matrix: every product goes through the lift
         self.Y = Y
+        self._moments = None  # see moments()
+
+    def moments(self) -> np.ndarray | None:
+        r"""The groups' moments :func:`~spectranet.kernels.lift.group_moments` ``(G, n, D)``,
+        computed on first use and kept, when they take no more memory than the lift itself
+        (:math:`D \le r f`, pooling over many patches; ``None`` otherwise). With them the lifted
+        map, its adjoint and the lifted Gram cost :math:`nGD`, :math:`nGDC` and :math:`n(GD)^2`
+        instead of a pass over the lift each (:math:`nGrf^2`). MNIST 0/1 with a global-pooling 5 x 5
+        CNN: 36 MB of moments against the lift's 1.5 GB."""
+        n, G, r, f = self.R.shape
+        if self._moments is None and lifted_dimension(f) <= r * f:
+            moments = group_moments(self.R, self.mean)
+            moments.flags.writeable = False
+            self._moments = moments
+        return self._moments
 
     @property
     def n_groups(self) -> int:
@@ -81,6 +99,11 @@ class GroupedData(HostData):
         V = np.asarray(V, dtype=float)
         n, G, r, f = self.R.shape
         C = V.shape[1]
+        sums = np.tile(V.sum(axis=0), G)
+        moments = self.moments()
+        if moments is not None:  # the svec of sum_i V_ik [[M_ig, mean_ig], [mean_ig^T, 1]]
+            full = smat(np.stack([(moments[g].T @ V).T for g in range(G)]), f + 1)  # (G, C, f+1, f+1)
+            return full[..., :f, :f].reshape(G * C, f, f), full[..., :f, f].reshape(G * C, f).T, sums
         Q = np.empty((G, C, f, f))
         Vr = np.repeat(V, r, axis=0)  # (n*r, C): row i*r + s carries V_i
         for g in range(G):
@@ -88,7 +111,6 @@ class GroupedData(HostData):
             for k in range(C):
                 Q[g, k] = (Rg * Vr[:, k, None]).T @ Rg
         lin = np.einsum("ngf,nk->gkf", self.mean, V, optimize=True).reshape(G * C, f).T
-        sums = np.tile(V.sum(axis=0), G)
         return Q.reshape(G * C, f, f), lin, sums
 
     def outputs(self, first_layer, second_layer, activation):
@@ -96,13 +118,26 @@ class GroupedData(HostData):
 
     def forward(self, M, activation, n_outputs: int):
         r"""Lifted map: :math:`\hat Y_{ik} = \sum_g \langle A_{ig}, M_{gC+k}\rangle` for ``M``
-        ``(P, f+1, f+1)`` (:func:`~spectranet.kernels.forward.group_forward`)."""
-        return group_forward(self.R, self.mean, M, activation, n_outputs)
+        ``(P, f+1, f+1)`` (:func:`~spectranet.kernels.forward.group_forward`, or through the
+        :meth:`moments`)."""
+        moments = self.moments()
+        if moments is None:
+            return group_forward(self.R, self.mean, M, activation, n_outputs)
+        G, p = moments.shape[0], M.shape[-1]
+        weights = svec(M).reshape(G, n_outputs, -1) * activation_factors(p, activation)
+        return sum(moments[g] @ weights[g].T for g in range(G))
 
     def lifted_features(self, activation) -> np.ndarray:
         """Explicit lifted features of each group ``(G, n, D)`` in the svec layout of
         :mod:`spectranet.kernels.lift`."""
-        return group_lifted_features(self.R, self.mean, activation)
+        return self._features(slice(None), activation)
+
+    def _features(self, rows, activation) -> np.ndarray:
+        """:meth:`lifted_features` of the samples ``rows`` (from the :meth:`moments` when kept)."""
+        moments = self.moments()
+        f = self.R.shape[-1]
+        moments = group_moments(self.R[rows], self.mean[rows]) if moments is None else moments[:, rows]
+        return moments * activation_factors(f + 1, activation)
 
     def lifted_gram(self, weights, activation) -> np.ndarray:
         """:meth:`HostData.lifted_gram <spectranet.data.host.HostData.lifted_gram>` of the grouped
@@ -117,7 +152,7 @@ class GroupedData(HostData):
         for i in range(0, n, step):
             rows = slice(i, i + step)
             # (rows, G*D): group g's features in columns g*D:(g+1)*D
-            Phi = group_lifted_features(self.R[rows], self.mean[rows], activation).transpose(1, 0, 2)
+            Phi = self._features(rows, activation).transpose(1, 0, 2)
             Phi = Phi.reshape(Phi.shape[0], G * D)
             for k in range(C):
                 if separable:
@@ -140,6 +175,6 @@ class GroupedData(HostData):
         R = np.zeros((0, G * D))
         for i in range(0, n, step):
             rows = slice(i, i + step)
-            Phi = group_lifted_features(self.R[rows], self.mean[rows], activation).transpose(1, 0, 2)
+            Phi = self._features(rows, activation).transpose(1, 0, 2)
             R = np.linalg.qr(np.vstack([R, Phi.reshape(Phi.shape[0], G * D)]), mode="r")
         return _square(R, G * D)

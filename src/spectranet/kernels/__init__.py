@@ -26,8 +26,10 @@ from .forward import (
                       network_outputs,
 )
 from .lift import (
+                      activation_factors,
                       block_svec,
                       group_lifted_features,
+                      group_moments,
                       lifted_dimension,
                       lifted_features,
                       lifted_map,
@@ -39,7 +41,8 @@ from .lift import (
 from .tangent import sample_terms
 
 __all__ = [
-    "block_svec", "group_first_gradient", "group_forward", "group_hidden", "group_lifted_features", "group_outputs",
-    "group_second_gradient", "hidden_layer", "lifted_dimension", "lifted_features", "lifted_map",
-    "network_outputs", "sample_terms", "smat", "svec", "svec_indices", "svec_matrix",
+    "activation_factors", "block_svec", "group_first_gradient", "group_forward", "group_hidden",
+    "group_lifted_features", "group_moments", "group_outputs", "group_second_gradient", "hidden_layer",
+    "lifted_dimension", "lifted_features", "lifted_map", "network_outputs", "sample_terms", "smat", "svec",
+    "svec_indices", "svec_matrix",
 ]

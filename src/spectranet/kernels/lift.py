@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = ["svec_indices", "svec", "smat", "svec_matrix", "lifted_dimension", "lifted_map",
-           "lifted_features", "group_lifted_features", "block_svec"]
+           "lifted_features", "group_moments", "group_lifted_features", "activation_factors", "block_svec"]
 
 SQRT2 = float(np.sqrt(2.0))
 
@@ -84,14 +84,20 @@ def lifted_map(X: np.ndarray, M: np.ndarray, activation) -> np.ndarray:
     return a * quad + b * (X @ M2.T) + c * M4[None, :]
 
 
-def _coefficients(p: int, activation) -> np.ndarray:
-    """The factor of each svec entry of :math:`A_i` over the product of the extended
-    sample's entries :math:`\\tilde x = (x, 1)`: ``a``, ``b/2`` or ``c``, times the weight."""
+def activation_factors(p: int, activation) -> np.ndarray:
+    """The factor of each svec entry of :math:`A_i` (a ``p x p`` matrix) over the same entry of
+    :math:`\tilde x \tilde x^\top`, :math:`\tilde x = (x, 1)`: ``a`` in the quadratic block,
+    ``b/2`` in the last column, ``c`` in the corner."""
     a, b, c = activation.coefficients
-    rows, cols, weights = svec_indices(p)
+    rows, cols, _ = svec_indices(p)
     last = p - 1
-    coef = np.where(cols < last, a, np.where(rows < last, 0.5 * b, c))
-    return coef * weights
+    return np.where(cols < last, a, np.where(rows < last, 0.5 * b, c))
+
+
+def _coefficients(p: int, activation) -> np.ndarray:
+    """:func:`activation_factors` times the svec weights: the factor of each svec entry of
+    :math:`A_i` over the product of the extended sample's entries."""
+    return activation_factors(p, activation) * svec_indices(p)[2]
 
 
 def lifted_features(X, activation):
@@ -130,15 +136,24 @@ def block_svec(Q: np.ndarray, q: np.ndarray, r) -> np.ndarray:
     return svec(full)
 
 
+def group_moments(R: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    r"""The moments of each group of a patch lift, activation-free: ``(G, n, (f+1)(f+2)/2)``, the
+    svec of :math:`\begin{bmatrix} \sum_r R_{igr} R_{igr}^\top & \bar x_{ig} \\ \bar x_{ig}^\top & 1
+    \end{bmatrix}` (times :func:`activation_factors`: the lifted features
+    :func:`group_lifted_features`). One pass over the lift, :math:`n G r f^2` multiply-adds."""
+    n, G, r, f = R.shape
+    out = np.empty((G, n, lifted_dimension(f)))
+    for g in range(G):
+        Rg = R[:, g]
+        out[g] = block_svec(np.matmul(Rg.swapaxes(1, 2), Rg), mean[:, g], 1.0)
+    return out
+
+
 def group_lifted_features(R: np.ndarray, mean: np.ndarray, activation) -> np.ndarray:
     r"""Lifted features of each group of a patch lift: ``(G, n, (f+1)(f+2)/2)``, the svec of
     :math:`A_{ig} = \begin{bmatrix} a \sum_r R_{igr} R_{igr}^\top & \frac b2 \bar x_{ig} \\
     \frac b2 \bar x_{ig}^\top & c\end{bmatrix}` (group ``g``'s features times ``svec(M_{gC+k})``
-    summed over groups give output ``k``)."""
-    a, b, c = activation.coefficients
-    n, G, r, f = R.shape
-    out = np.empty((G, n, lifted_dimension(f)))
-    for g in range(G):
-        moments = np.einsum("nrf,nre->nfe", R[:, g], R[:, g])
-        out[g] = block_svec(a * moments, 0.5 * b * mean[:, g], c)
+    summed over groups give output ``k``): :func:`group_moments` times :func:`activation_factors`."""
+    out = group_moments(R, mean)
+    out *= activation_factors(R.shape[-1] + 1, activation)
     return out
