@@ -164,3 +164,38 @@ def test_gram_summed_over_blocks_of_rows_equals_the_whole(monkeypatch):
     blocked = HostData(X, None).gram(V)
     np.testing.assert_allclose(blocked, whole, rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(whole[1], (X * V[:, 1, None]).T @ X, rtol=1e-13, atol=1e-12)
+
+
+@pytest.mark.parametrize("pool, kept", [("global", True), (None, False)])
+def test_grouped_moments_give_the_products_of_a_pass_over_the_lift(pool, kept):
+    """GroupedData keeps the groups' moments where they are no larger than the lift (global pooling:
+    D = 55 <= r f = 16 * 9; one patch per group: D > f) and computes the lifted map, its adjoint,
+    the features and the lifted Gram from them: the numbers of a pass over the patches."""
+    from spectranet.architectures import Conv2D
+    from spectranet.kernels import group_forward, smat, svec
+
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((40, 36)), rng.standard_normal(40)
+    problem = Problem(X, y, (0.2, 0.9, -0.3), "squared", 0.1, architecture=Conv2D((1, 6, 6), 3, pool=pool))
+    data, act = problem.data, problem.activation
+    n, G, r, f = data.R.shape
+    assert (data.moments() is not None) == kept and (data.moments() is data.moments())
+    if kept:
+        assert data.moments().shape == (G, n, (f + 1) * (f + 2) // 2) and not data.moments().flags.writeable
+    M = rng.standard_normal((G, f + 1, f + 1))
+    M = M + M.swapaxes(1, 2)
+    np.testing.assert_allclose(data.forward(M, act, 1), group_forward(data.R, data.mean, M, act, 1), rtol=1e-12)
+    a, b, c = act.coefficients
+    features = np.array([[svec(np.block([[a * Rig.T @ Rig, 0.5 * b * m[:, None]], [0.5 * b * m[None], np.full((1, 1), c)]]))
+                          for Rig, m in zip(data.R[:, g], data.mean[:, g])] for g in range(G)])  # svec(A_ig)
+    np.testing.assert_allclose(data.lifted_features(act), features, rtol=1e-12, atol=1e-14)
+    V = rng.standard_normal((n, 1))
+    Q, lin, sums = data.dual_products(V)
+    for g in range(G):  # sum_i V_i A_ig, assembled from the products
+        full = smat(features[g].T @ V[:, 0], f + 1)
+        np.testing.assert_allclose(0.2 * Q[g], full[:f, :f], rtol=1e-11, atol=1e-11)
+        np.testing.assert_allclose(0.45 * lin[:, g], full[:f, f], rtol=1e-11, atol=1e-11)
+        assert -0.3 * sums[g] == pytest.approx(full[f, f], rel=1e-12)
+    w = rng.random((n, 1))
+    Phi = features.transpose(1, 0, 2).reshape(n, -1)
+    np.testing.assert_allclose(data.lifted_gram(w, act)[0], (Phi * w).T @ Phi, rtol=1e-11, atol=1e-11)
