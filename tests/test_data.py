@@ -186,8 +186,12 @@ def test_grouped_moments_give_the_products_of_a_pass_over_the_lift(pool, kept):
     M = M + M.swapaxes(1, 2)
     np.testing.assert_allclose(data.forward(M, act, 1), group_forward(data.R, data.mean, M, act, 1), rtol=1e-12)
     a, b, c = act.coefficients
-    features = np.array([[svec(np.block([[a * Rig.T @ Rig, 0.5 * b * m[:, None]], [0.5 * b * m[None], np.full((1, 1), c)]]))
-                          for Rig, m in zip(data.R[:, g], data.mean[:, g])] for g in range(G)])  # svec(A_ig)
+
+    def sample_matrix(Rig, m):  # A_ig
+        return np.block([[a * Rig.T @ Rig, 0.5 * b * m[:, None]], [0.5 * b * m[None], np.full((1, 1), c)]])
+
+    features = np.array([[svec(sample_matrix(Rig, m)) for Rig, m in zip(data.R[:, g], data.mean[:, g])]
+                         for g in range(G)])
     np.testing.assert_allclose(data.lifted_features(act), features, rtol=1e-12, atol=1e-14)
     V = rng.standard_normal((n, 1))
     Q, lin, sums = data.dual_products(V)

@@ -38,6 +38,20 @@ def test_unit_scaling_is_used_only_out_of_range(data):
     assert UnitScaling.of(Problem(X * 1e5, y, "relu", "squared", 0.1)) is not None
 
 
+@pytest.mark.parametrize("sx", [1e-120, 1e-90, 1e20])  # (larger data are refused: test below)
+def test_unit_scaling_measures_rows_alike_inside_and_outside_the_safe_range(data, sx):
+    """UnitScaling sums the squares of rows in place inside SAFE_SQUARE and scaled outside it: the same
+    kappa (activation (1, 0, 0): the largest squared row norm) either way."""
+    from spectranet import Problem
+    from spectranet.reductions import SAFE_SQUARE
+
+    X, y, _ = data
+    sq = float(np.max(np.sum(X * X, axis=1)))
+    unit = UnitScaling.of(Problem(X * sx, y, (1.0, 0.0, 0.0), "squared", 0.1))
+    assert (SAFE_SQUARE[0] < np.max(np.abs(X * sx)) < SAFE_SQUARE[1]) == (1e-100 < sx < 1e100)
+    assert unit.kappa == pytest.approx(sq * sx * sx, rel=1e-13)
+
+
 @pytest.mark.parametrize("sx, sy, what", [(1e60, 1.0, "X has rows of norm up to"), (1e75, 1.0, "X has rows of norm"),
                                           (1e150, 1.0, "X has rows of norm"), (1e160, 1.0, "X has rows of norm"),
                                           (1.0, 1e150, "y has values up to"), (1.0, 1e200, "y has values up to")])

@@ -177,6 +177,9 @@ class RowSpaceReduction:
 #: data are solved in their own units while the activation's largest value over the data is in
 #: [UNITS_LOW, UNITS_HIGH] and the regression targets' largest magnitude in [1/UNITS_HIGH, UNITS_HIGH]
 UNITS_LOW, UNITS_HIGH = 1e-3, 1e6
+#: data whose largest magnitude lies in this range have their row norms summed unscaled (no copy of
+#: the data; the squares can neither overflow nor lose the largest rows to underflow)
+SAFE_SQUARE = (1e-100, 1e100)
 
 
 class UnitScaling:
@@ -203,8 +206,11 @@ class UnitScaling:
             return None
         a, b, c = problem.activation.coefficients
         X = problem.X
-        top = float(np.max(np.abs(X))) if X.size else 0.0
-        s = top * float(np.sqrt(np.max(np.einsum("ij,ij->i", X / top, X / top)))) if top > 0 else 0.0
+        top = max(float(X.max()), -float(X.min())) if X.size else 0.0  # max |X| without a copy of X
+        if top > 0 and SAFE_SQUARE[0] < top < SAFE_SQUARE[1]:  # squares and their row sums cannot overflow
+            s = float(np.sqrt(np.max(np.einsum("ij,ij->i", X, X))))
+        else:
+            s = top * float(np.sqrt(np.max(np.einsum("ij,ij->i", X / top, X / top)))) if top > 0 else 0.0
         kappa = abs(a) * s * s + abs(b) * s + abs(c)
         regression = problem.loss.scaled(1.0) is not None
         t = float(np.max(np.abs(problem.Y))) if regression and problem.Y.size else 1.0
