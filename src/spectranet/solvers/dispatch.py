@@ -10,8 +10,9 @@ makes expensive:
   Newton blocks of order :math:`o = D = (f+1)(f+2)/2` per pair (:math:`GD` per output for pooled
   CNNs, :math:`PD` for softmax), :math:`\approx 9\,o^3` flops per block and iteration, plus one
   weighted Gram pass of :math:`n D^2` multiply-adds per iteration for a non-quadratic loss (once
-  for the squared loss: its sufficient statistics). Independent of the width of the optimum and, for the squared loss,
-  of ``n``; any data backend (numpy, torch on any device, Dask, the grouped lift).
+  for the squared loss: its sufficient statistics; for a pooled CNN, over each image's patch
+  moments, which the grouped data keep). Independent of the width of the optimum and, for the
+  squared loss, of ``n``; any data backend (numpy, torch on any device, Dask, the grouped lift).
 * ``"lowrank"`` — Burer–Monteiro factors in a growing subspace (:mod:`~spectranet.solvers.lowrank`):
   one pass over ``X`` per round, the rest on ``n x k`` subspace data; fast for narrow optima at
   large ``d`` (MNIST, :math:`10^{-3}\beta_{\max}`: 24 s), slow when the subspace must grow
