@@ -108,3 +108,19 @@ def test_a_user_defined_loss_whose_module_is_not_imported_is_named():
         loss_from_spec(spec)
     with pytest.raises(ValueError, match="'class' must be 'module.QualName', got 3"):
         check_loss_spec({"name": "pinball", "class": 3})
+
+
+@pytest.mark.parametrize("X", [np.arange(12.0).reshape(3, 4), np.arange(12.0).reshape(3, 4).T,
+                               np.arange(6, dtype=np.float32).reshape(2, 3), np.zeros((0, 3))])
+def test_fingerprint_is_the_hash_of_the_float64_bytes(X):
+    """The fingerprint hashes the bytes of each array as C-ordered float64 (read from its buffer, not a
+    copy): files saved by earlier versions keep matching, whatever the array's order, dtype or size."""
+    import hashlib
+
+    Y = np.ones((len(X), 1))
+    digest = hashlib.blake2b(digest_size=16)
+    for a in (X, Y):
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        digest.update(repr(a.shape).encode())
+        digest.update(a.tobytes())
+    assert data_fingerprint(X, Y) == f"{X.shape}x{Y.shape}:{digest.hexdigest()}"

@@ -32,7 +32,7 @@ def data_fingerprint(X, Y) -> str:
     for a in (X, Y):
         a = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
         digest.update(repr(a.shape).encode())
-        digest.update(memoryview(a).cast("B"))  # the bytes of a.tobytes(), without the copy
+        digest.update(a.reshape(-1).view(np.uint8))  # the bytes of a.tobytes(), without the copy
     return f"{np.shape(X)}x{np.shape(Y)}:{digest.hexdigest()}"
 
 

@@ -85,7 +85,7 @@ def lifted_map(X: np.ndarray, M: np.ndarray, activation) -> np.ndarray:
 
 
 def activation_factors(p: int, activation) -> np.ndarray:
-    """The factor of each svec entry of :math:`A_i` (a ``p x p`` matrix) over the same entry of
+    r"""The factor of each svec entry of :math:`A_i` (a ``p x p`` matrix) over the same entry of
     :math:`\tilde x \tilde x^\top`, :math:`\tilde x = (x, 1)`: ``a`` in the quadratic block,
     ``b/2`` in the last column, ``c`` in the corner."""
     a, b, c = activation.coefficients
