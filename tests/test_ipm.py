@@ -40,6 +40,26 @@ def test_kernel_formula_equals_explicit_products(coefficients):
                                atol=1e-11)
 
 
+@pytest.mark.parametrize("coefficients", [(0.09, 0.5, 0.47), (1.0, 0.0, 0.0), (-0.3, 1.2, -0.7)])
+@pytest.mark.parametrize("block", [1 << 22, 40])  # one block of rows, or blocks of 2 rows
+def test_split_rest_kernel_equals_explicit_products(coefficients, block, monkeypatch):
+    """The moderate rest of a split block, formed in row blocks: 2 K_x(U, V) + K(V) - u v^T."""
+    monkeypatch.setattr(_schur, "KERNEL_BLOCK_ENTRIES", block)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((21, 4))
+    Ra, Ri = rng.standard_normal((5, 2)), rng.standard_normal((5, 3))
+    U, V = Ra @ Ra.T, Ri @ Ri.T
+    u, v = rng.standard_normal(21), rng.standard_normal(21)
+    A = _lifted_A(X, coefficients)
+    explicit = (2.0 * np.einsum("iab,bc,jcd,da->ij", A, U, A, V) + np.einsum("iab,bc,jcd,da->ij", A, V, A, V)
+                - np.outer(u, v))
+    got = _schur.split_rest_kernel(X, Ra, Ri, coefficients, [(u, v)])
+    np.testing.assert_allclose(got, explicit, rtol=1e-11, atol=1e-11)
+    reference = 2.0 * _schur._kernel_cross(_schur._parts(X, Ra), _schur._parts(X, Ri), coefficients)
+    np.testing.assert_allclose(got, reference + kernel_matrix(X, coefficients, V) - np.outer(u, v),
+                               rtol=1e-11, atol=1e-11)
+
+
 def test_split_kernel_equals_the_projected_kernel():
     """The split F F^T + K_r (used near the optimum) is the same projected kernel."""
     X, y, _ = planted(n=40, d=4)

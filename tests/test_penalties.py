@@ -37,7 +37,7 @@ def test_torch_values_equal_numpy_and_differentiate():
     for name in ("l1", "cubic", "weight_decay"):
         value = get_penalty(name).value(Wt, At)
         assert isinstance(value, torch.Tensor) and value.ndim == 0
-        assert float(value) == pytest.approx(get_penalty(name).value(W, A), rel=1e-14)
+        assert float(value.detach()) == pytest.approx(get_penalty(name).value(W, A), rel=1e-14)
     WeightDecay().value(Wt, At).backward()
     assert np.allclose(Wt.grad.numpy(), W) and np.allclose(At.grad.numpy(), A)
 

@@ -94,11 +94,22 @@ def test_one_dimensional_case_is_a_two_feature_lasso():
 def test_iteration_limit_is_reported_not_hidden():
     X, y, _ = loss_case("absolute", n=80, d=5)  # non-smooth: no local polish to rescue it
     problem = Problem(X, y, "relu", "absolute", 1e-3)
-    with pytest.warns(ConvergenceWarning, match="certified relative gap"):
+    with pytest.warns(ConvergenceWarning, match="certified relative gap") as caught:
         result = get_solver("scs").solve(problem, max_iter=5)
     assert result.status == "inaccurate"
     assert result.gap > 1e-6
     assert result.lower_bound <= result.network_objective
+    assert "try solver='clarabel' or 'mosek', a larger max_iter" in str(caught[0].message)
+
+
+def test_inaccurate_backend_suggests_the_other_backends():
+    """The hint names the interior-point backends other than the one that stopped short."""
+    X, y, _ = loss_case("absolute", n=80, d=5)
+    problem = Problem(X, y, "relu", "absolute", 1e-3)
+    with pytest.warns(ConvergenceWarning, match="certified relative gap") as caught:
+        get_solver("clarabel").solve(problem, max_iter=3)
+    message = str(caught[0].message)
+    assert "try solver='mosek', a larger max_iter" in message and "solver='clarabel'" not in message
 
 
 def test_backend_failure_raises_solver_error(monkeypatch):

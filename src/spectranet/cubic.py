@@ -54,7 +54,7 @@ from .local import tighten
 from .network import PolyNetwork
 from .penalties import C0, CubicPenalty
 from .problem import Problem
-from .solvers.base import CubicWeights, SolveResult, certified_result
+from .solvers.base import CubicWeights, SolveResult, certified_result, other_backends_hint
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -406,7 +406,7 @@ def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol
         network, certificate, tol=tol, solver=name, objective=problem.lifted_objective(Z, Zp),
         iterations=int(stats.num_iters or 0) if stats is not None else 0,
         elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
-        hint="; try solver='clarabel' or 'mosek', or standardized features", lifted=(Z, Zp),
+        hint=other_backends_hint(name), lifted=(Z, Zp),
         engine=name, cubic=CubicWeights(first, second, W), problem=problem, limit=limit)
     logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%.2fs)", name, result.objective,
                 network.n_neurons, certificate.gap, result.time)

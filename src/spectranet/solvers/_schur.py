@@ -109,7 +109,8 @@ def _parts(X, Rm):
 
 def _kernel_cross(pa, pb, coefficients):
     r"""Symmetric cross kernel :math:`K^\times_{ij} = \langle A_i, U A_j V\rangle` (so that
-    :math:`K(U + V) = K(U) + K(V) + 2K^\times`) from the parts of :math:`U` and :math:`V`."""
+    :math:`K(U + V) = K(U) + K(V) + 2K^\times`) from the parts of :math:`U` and :math:`V` (the
+    reference formula of :func:`split_rest_kernel`, which forms it in row blocks)."""
     (P, w, s), (Q, v, t) = pa, pb
     a, b, c = coefficients
     h = 0.5 * b
@@ -120,6 +121,55 @@ def _kernel_cross(pa, pb, coefficients):
     K += f[:, None]
     K += f[None, :]
     return K
+
+
+def split_rest_kernel(X, Ra, Ri, coefficients, outer=()):
+    r""":math:`2K^\times(U, V) + K(V) - \sum_t u_t v_t^\top` for :math:`U = R_a R_a^\top`,
+    :math:`V = R_i R_i^\top` (the moderate rest of a split block, :mod:`.ipm_newton`; ``outer``:
+    the pairs :math:`(u_t, v_t)`), formed like :func:`kernel_sum`: in row blocks, the result the
+    only ``n x n`` array. With :math:`P = X U_1 X^\top`, :math:`Q = X V_1 X^\top`, :math:`w, s` and
+    :math:`v, t` the parts of :math:`U` and :math:`V` (:func:`_parts`) and
+    :math:`M = aQ + h(v\mathbf 1^\top + \mathbf 1 v^\top)` (one product per block),
+
+    .. math::
+
+        M^{\circ 2} + 2P \circ (aM + h^2 t) + 2Q \circ (ah(w\mathbf 1^\top + \mathbf 1 w^\top)
+        + h^2(s + t)) + 2h^2(wv^\top + vw^\top) + e\mathbf 1^\top + \mathbf 1 e^\top
+
+    with :math:`e = 2f + g`, :math:`f` the rank-one part of :func:`_kernel_cross` and :math:`g`
+    that of :func:`kernel_matrix` for :math:`V`. (Spambase, n = 4601: five ``n x n`` arrays of
+    170 MB fewer per iteration near the optimum.)"""
+    a, b, c = coefficients
+    h = 0.5 * b
+    n, d = X.shape
+    Ba, Bi = X @ Ra[:d], X @ Ri[:d]
+    w, v = Ba @ Ra[d], Bi @ Ri[d]
+    s, t = float(Ra[d] @ Ra[d]), float(Ri[d] @ Ri[d])
+    ones = np.ones(n)
+    lhs, rhs = np.column_stack([a * Bi, h * v, ones]), np.column_stack([Bi, ones, h * v])
+    K = np.empty((n, n))
+    step = max(1, KERNEL_BLOCK_ENTRIES // max(n, 1))
+    for r in range(0, n, step):
+        rows = slice(r, r + step)
+        M, block = lhs[rows] @ rhs.T, K[rows]
+        np.multiply(M, M, out=block)
+        M *= a
+        M += h * h * t
+        M *= Ba[rows] @ Ba.T
+        M *= 2.0
+        block += M
+        np.add((a * h) * w[rows, None], (a * h) * w[None, :], out=M)
+        M += h * h * (s + t)
+        M *= Bi[rows] @ Bi.T
+        M *= 2.0
+        block += M
+    e = 2.0 * (a * c * w * v + h * c * (s * v + t * w) + 0.5 * c * c * s * t) + _offset(v, t, coefficients)
+    left = [2.0 * h * h * w[:, None], 2.0 * h * h * v[:, None], e[:, None], ones[:, None]]
+    right = [v[:, None], w[:, None], ones[:, None], e[:, None]]
+    left += [-np.asarray(u)[:, None] for u, _ in outer]
+    right += [np.asarray(x)[:, None] for _, x in outer]
+    return sla.blas.dgemm(1.0, np.hstack(right), np.hstack(left), beta=1.0, c=K.T, trans_b=True,
+                          overwrite_c=True).T
 
 
 def _cholesky_in_place(D):
@@ -158,11 +208,21 @@ def _factor(D, Fs):
         return lambda rhs: (sla.cho_solve((L, True), rhs, check_finite=False), np.zeros(0))
     q = Fs.shape[1]
     Gs = sla.solve_triangular(L, Fs, lower=True, check_finite=False)
-    Q, Rq = np.linalg.qr(np.vstack([Gs, np.eye(q)]))
+    # Householder QR of [Gs; I], its reflectors kept (Q is never formed: that took as long again,
+    # 0.6 s of 1.6 s at n = 4601, q = 870); Q^T [c; 0] per right-hand side costs O((n + q) q)
+    (reflectors, tau), _ = sla.qr(np.vstack([Gs, np.eye(q)]), mode="raw", overwrite_a=True, check_finite=False)
+    Rq = np.triu(reflectors[:q])
+    n = Fs.shape[0]
 
     def solve(rhs):
         c = sla.solve_triangular(L, rhs, lower=True, check_finite=False)
-        z = sla.solve_triangular(Rq, Q[: rhs.shape[0]].T @ c, lower=False, check_finite=False)
+        stacked = np.zeros((n + q,) + c.shape[1:])
+        stacked[:n] = c
+        qc, _, info = sla.lapack.dormqr("L", "T", reflectors, tau, stacked.reshape(n + q, -1),
+                                        lwork=max(1, int(np.prod(stacked.shape[1:]))) * 64, overwrite_c=1)
+        if info != 0:
+            raise sla.LinAlgError(f"dormqr failed (info {info})")
+        z = sla.solve_triangular(Rq, qc[:q].reshape((q,) + c.shape[1:]), lower=False, check_finite=False)
         u = sla.solve_triangular(L, c - Gs @ z, lower=True, trans="T", check_finite=False)
         return u, z
 

@@ -286,6 +286,13 @@ def compress_network(problem: Problem, network: PolyNetwork, rank_tol: float = 1
     return compact
 
 
+def other_backends_hint(name: str, extra: str = "") -> str:
+    """The hint of an inaccurate CVXPY fit: the interior-point backends other than ``name``
+    (suggesting the backend that just stopped short helps no one), then ``extra``."""
+    others = " or ".join(f"'{b}'" for b in ("clarabel", "mosek") if b != name)
+    return f"; try solver={others}{extra}, or standardized features"
+
+
 def certified_result(network: PolyNetwork, certificate: Certificate, *, tol: float, solver: str, objective: float,
                      iterations: int, elapsed: float, stopped: str = "", hint: str = "",
                      history: list | None = None, lifted=None, engine: str = "", cubic=None,

@@ -24,7 +24,7 @@ from ..exceptions import ProblemTooLargeError, SolverError
 from ..kernels import svec_matrix
 from ..local import tighten
 from ..problem import Problem
-from .base import Solver, certified_result, extract_network, zero_if_optimal
+from .base import Solver, certified_result, extract_network, other_backends_hint, zero_if_optimal
 
 __all__ = ["CvxpySolver", "ClarabelSolver", "ScsSolver", "MosekSolver", "estimate_model_bytes",
            "extract_network"]
@@ -233,7 +233,7 @@ class CvxpySolver(Solver):
             network, certificate, tol=tol, solver=self.name, objective=problem.lifted_objective(Z, Zp),
             iterations=int(stats.num_iters or 0) if stats is not None else 0,
             elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
-            hint="; try solver='clarabel' or 'mosek', a larger max_iter, or standardized features",
+            hint=other_backends_hint(self.name, ", a larger max_iter"),
             lifted=(Z, Zp), engine=self.name, warm_state=model, problem=problem, limit=limit)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import lifted_map, svec_indices
-from ._schur import _factor, _kernel, _kernel_cross, _parts, kernel_sum
+from ._schur import _factor, kernel_sum, split_rest_kernel
 
 __all__ = ["SPLIT", "SPLIT_MIN"]
 
@@ -141,14 +141,14 @@ class _Newton:
         self.F[k].append(F * wts)
         self.blocks.append((k, s, act, slice(q0, q0 + iu.size), iu, ju, wts, Gaa))
         # moderate rest: the other blocks of R^T (A_i - g_i G / gamma) R
-        pa, pi = _parts(X, Ra), _parts(X, Ri)
         Wa, Wi = Ra @ Ra.T, Ri @ Ri.T
         Mx = Wa @ Gm @ Wi
         Mx = Mx + Mx.T + Wi @ Gm @ Wi
         e = self.problem.forward(Mx[None])[:, 0] / np.sqrt(gamma)
         cg = g / np.sqrt(gamma)
-        rest.append(2.0 * _kernel_cross(pa, pi, (a, b, c)) + _kernel(*pi, (a, b, c)))
-        rest[-1] += np.outer(float(np.sum(Gm * Mx)) / gamma * cg - e, cg) - np.outer(cg, e)
+        # 2 K_x(Wa, Wi) + K(Wi) + (sum(Gm Mx) / gamma cg - e) cg^T - cg e^T
+        rest.append(split_rest_kernel(X, Ra, Ri, (a, b, c),
+                                      [(e - float(np.sum(Gm * Mx)) / gamma * cg, cg), (cg, e)]))
         return q0 + iu.size
 
     def _schur_solvers(self, store_kernel):
