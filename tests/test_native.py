@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from spectranet import ConvexPolyNetRegressor, PolyNetwork, Problem, get_solver
+from spectranet.exceptions import SolverError
 from spectranet.solvers.native import NativeSolver
 
 from .test_solvers import loss_case
@@ -41,10 +42,38 @@ def test_native_reaches_the_sdp_optimum_with_a_certificate(loss, beta, engine):
 def test_native_polyhedral_losses_through_the_interior_point_method(loss):
     X, y, C = loss_case(loss, n=50, d=3)
     problem = Problem(X, y, "relu", loss, 1.0)
-    assert get_solver("auto", problem).name == "clarabel"  # engine="ipm" only on request
+    auto = get_solver("auto", problem)  # the native interior point, Clarabel as its fallback
+    assert (type(auto).__name__, auto.first.engine, auto.second.name) == ("FallbackSolver", "ipm", "clarabel")
     result = NativeSolver(engine="ipm").solve(problem)
     assert result.engine == "ipm"
     _check_against_sdp(problem, result, C)
+    assert auto.solve(problem).engine == "ipm"  # certified by the native engine: no fallback
+
+
+def test_fallback_hands_an_uncertified_problem_to_the_second_solver(monkeypatch, recwarn):
+    """A first result short of tol goes to the second solver, whose certified result is returned
+    with the time of both, and the first one's ConvergenceWarning is not shown."""
+    from spectranet.solvers.cvxpy_backend import ClarabelSolver
+    from spectranet.solvers.fallback import FallbackSolver
+
+    X, y, C = loss_case("absolute", n=50, d=3)
+    problem = Problem(X, y, "relu", "absolute", 1.0)
+    first = NativeSolver(engine="ipm")
+    solver = FallbackSolver(first, ClarabelSolver())
+    real = first.solve
+    monkeypatch.setattr(first, "solve", lambda problem, **kw: real(problem, **{**kw, "max_iter": 2}))
+    assert real(problem, max_iter=2).status != "optimal"  # two iterations: not certified
+    recwarn.clear()
+    result = solver.solve(problem)
+    assert (result.solver, result.status) == ("clarabel", "optimal") and result.gap <= 1e-6
+    assert not [w for w in recwarn if "native" in str(w.message)]
+    _check_against_sdp(problem, result, C)
+
+    def fail(*args, **kwargs):
+        raise SolverError("the Schur matrix is not positive definite")
+
+    monkeypatch.setattr(first, "solve", fail)
+    assert solver.solve(problem).solver == "clarabel"  # a first solver that fails outright
 
 
 def test_auto_prefers_native():

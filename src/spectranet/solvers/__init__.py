@@ -4,8 +4,9 @@ The solvers compute the globally optimal network of problem (P) through the conv
 (Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*) and certify it:
 
 * ``"native"`` (:class:`~spectranet.solvers.native.NativeSolver`): matrix-free interior points in the
-  sample or the lifted space, column generation and low-rank engines, for smooth losses (and
-  experimentally, through their dual box, for the polyhedral ones);
+  sample or the lifted space, column generation and low-rank engines, for smooth losses (and,
+  through their dual box, the sample-space interior point for the polyhedral ones, which
+  ``"auto"`` runs with Clarabel as its fallback: :mod:`spectranet.solvers.fallback`);
 * ``"clarabel"``, ``"scs"``, ``"mosek"`` (:mod:`spectranet.solvers.cvxpy_backend`): the program
   written in CVXPY with the explicit lift, for every loss with a :meth:`~spectranet.Loss.cvxpy` form.
 """
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import Solver, SolveResult
 from .cvxpy_backend import ClarabelSolver, MosekSolver, ScsSolver
+from .fallback import FallbackSolver
 from .native import NativeSolver
 
 if TYPE_CHECKING:
@@ -72,7 +74,10 @@ def get_solver(solver: str | Solver = "auto", problem: Problem | None = None, **
 
     The solver of a name, or for ``"auto"`` the first installed solver in :data:`AUTO_ORDER`
     (``"native"``, ``"clarabel"``, ``"mosek"``, ``"scs"``) that supports ``problem``: the native solver
-    for the smooth losses, a CVXPY backend for the polyhedral ones (hinge, absolute).
+    for the smooth losses. For the polyhedral ones (hinge, absolute), ``"auto"`` gives a
+    :class:`~spectranet.solvers.fallback.FallbackSolver`: the native sample-space interior point,
+    then Clarabel if that did not certify ``tol`` (a CVXPY backend alone where the native engine
+    does not take the problem).
 
     Parameters
     ----------
@@ -115,14 +120,18 @@ def get_solver(solver: str | Solver = "auto", problem: Problem | None = None, **
     >>> X, y = make_planted(40, 3, random_state=0)
     >>> get_solver("auto", Problem(X, y, loss="squared")).name  # a smooth loss
     'native'
-    >>> get_solver("auto", Problem(X, y, loss="absolute")).name  # a polyhedral loss
-    'clarabel'
+    >>> get_solver("auto", Problem(X, y, loss="absolute")).name  # a polyhedral loss: native, then Clarabel
+    'native'
     """
     if isinstance(solver, Solver):
         return solver
     if not isinstance(solver, str):
         raise TypeError(f"solver must be a name or a Solver instance, got {solver!r}")
     if solver == "auto":
+        polyhedral = (NativeSolver(engine="ipm") if problem is not None and not problem.loss.smooth and not options
+                      else None)
+        if polyhedral is not None and polyhedral.supports(problem) and ClarabelSolver.is_available():
+            return FallbackSolver(polyhedral, ClarabelSolver())  # see spectranet.solvers.fallback
         for name in AUTO_ORDER:
             cls = SOLVERS[name]
             if cls.is_available():

@@ -94,7 +94,8 @@ class NativeSolver(Solver):
     ----------
     engine : {"auto", "ipm", "lifted", "lowrank", "columns"}, default="auto"
         ``"auto"``: the cost model of :mod:`spectranet.solvers.dispatch` (smooth losses).
-        ``"ipm"`` also accepts the polyhedral losses (experimental).
+        ``"ipm"`` also accepts the polyhedral losses (``"auto"`` of the registry runs it for them,
+        with Clarabel as its fallback: :mod:`spectranet.solvers.fallback`).
     rank_tol : float, default=1e-7
         Relative eigenvalue cut of the neural decomposition after an interior-point engine.
     self_certify : bool, default=True
@@ -138,7 +139,7 @@ class NativeSolver(Solver):
 
     # -- what runs --------------------------------------------------------------------------
     def supports(self, problem) -> bool:
-        if self.engine == "ipm":  # the polyhedral losses only on request: not yet robust
+        if self.engine == "ipm":  # also the polyhedral losses (get_solver("auto"): with a fallback)
             return ipm.supports(problem) and not problem.is_dask
         if self.engine == "lifted":
             return lifted.supports(problem)
@@ -162,8 +163,8 @@ class NativeSolver(Solver):
                    "engine='columns' for large d")
         else:
             why = (f"its engines need a smooth loss (squared, huber, logistic, softmax), not "
-                   f"{problem.loss.name} (engine='ipm' handles the polyhedral losses experimentally); use "
-                   "solver='clarabel'")
+                   f"{problem.loss.name} (engine='ipm' takes the polyhedral losses with a dual box); use "
+                   "solver='auto' (engine='ipm', then Clarabel) or 'clarabel'")
         return f"solver 'native' (engine={self.engine!r}) does not support this problem: {why}"
 
     def plan(self, problem, beta_max: float, start=None) -> dispatch.Plan:
