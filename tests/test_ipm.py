@@ -216,3 +216,22 @@ def test_low_memory_mode_reaches_the_same_optimum(monkeypatch, loss):
     assert low.status == "optimal"
     assert low.objective == pytest.approx(ref.objective, rel=1e-7)
     assert low.dual_objective == pytest.approx(ref.dual_objective, rel=1e-7)
+
+
+@pytest.mark.parametrize("n, d, rel, n_neurons, seed", [(292, 3, 1e-5, 4, 485342), (269, 8, 1e-4, 2, 489014)])
+def test_hinge_at_small_beta_is_not_taken_for_a_stall(n, d, rel, n_neurons, seed):
+    """From its infeasible start the box interior point's gap can rise for a while as its link
+    residual falls: that is progress, not double precision exhausted (these two stopped at a gap of
+    0.95 after 23 iterations; bench_campaign --polyhedral, seed 7)."""
+    from spectranet import beta_max, make_planted
+    from spectranet.solvers.native import NativeSolver
+
+    X, y = make_planted(n, d, n_neurons=n_neurons, noise=0.1, random_state=seed)
+    X /= np.sqrt(d)
+    y = np.where(y > np.median(y), 1.0, -1.0)
+    base = Problem(X, y, "relu", "hinge", 0.0)
+    problem = base.with_beta(rel * beta_max(base))
+    result = NativeSolver(engine="ipm").solve(problem, tol=1e-6)
+    assert result.status == "optimal" and result.gap <= 1e-6
+    independent = certify_problem(problem, result.network, dual=result.certificate.dual, tol=1e-6)
+    assert independent.gap <= 1e-6

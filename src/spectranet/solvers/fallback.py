@@ -4,12 +4,12 @@ polyhedral losses.
 The native sample-space interior point handles the hinge and absolute losses through their dual
 box (:meth:`~spectranet.Loss.dual_box`). On 140 random planted problems
 (``benchmarks/bench_campaign.py --polyhedral``, seeds 7 and 11: n 40–300, d 3–30,
-:math:`\beta/\beta_{\max}` from 1 to :math:`10^{-5}`) it certified 136 to :math:`10^{-6}`; the other
-4 (the hinge loss at :math:`\beta \le 10^{-4}\beta_{\max}` on 3–8 features) it gave up on within
-0.07 s, and Clarabel certified each. Clarabel alone left 14 of the 140 short of :math:`10^{-6}`
-(``"inaccurate"``, gaps up to :math:`10^{-2}`). So ``"auto"`` runs the native engine first and
-Clarabel when the native result is not certified to ``tol``: all 140 certified, in a median 0.47–0.66
-of Clarabel's time (27.5 s against 93.8 s in all).
+:math:`\beta/\beta_{\max}` from 1 to :math:`10^{-5}`) it certified 139 to :math:`10^{-6}`; the other
+(the hinge loss at :math:`10^{-5}\beta_{\max}` on 8 features) Clarabel certified. Clarabel alone
+left 14 of the 140 short of :math:`10^{-6}` (``"inaccurate"``, gaps up to :math:`10^{-2}`). So
+``"auto"`` runs the native engine first and Clarabel when the native result is not certified to
+``tol``: all 140 certified, in a median 0.46–0.62 of Clarabel's time (25.2 s against 86.7 s in
+all).
 """
 
 from __future__ import annotations
