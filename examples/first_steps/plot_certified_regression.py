@@ -52,8 +52,9 @@ plt.show()
 
 # %%
 # Other losses are one argument away: ``loss="absolute"`` and ``loss="huber"`` (or any
-# :class:`spectranet.Loss` object, see the pinball example). The absolute loss is polyhedral,
-# so ``solver="auto"`` hands it to the CVXPY backend Clarabel.
+# :class:`spectranet.Loss` object, see the pinball example). The absolute loss is polyhedral:
+# ``solver="auto"`` runs the native sample-space interior point on it, and the CVXPY backend
+# Clarabel only if that does not certify ``tol``.
 robust = ConvexPolyNetRegressor(beta=0.1, loss="huber").fit(X_train, y_train)
 print(f"huber: gap {robust.gap_:.1e}, m* = {robust.n_neurons_}, solver {robust.solver_}")
 robust = ConvexPolyNetRegressor(beta=0.1, loss="absolute").fit(X_train, y_train)
