@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from spectranet import ConvexPolyNetRegressor, PolyNetwork, Problem, get_solver
-from spectranet.exceptions import SolverError
+from spectranet.exceptions import ConvergenceWarning, SolverError
 from spectranet.solvers.native import NativeSolver
 
 from .test_solvers import loss_case
@@ -74,6 +74,13 @@ def test_fallback_hands_an_uncertified_problem_to_the_second_solver(monkeypatch,
 
     monkeypatch.setattr(first, "solve", fail)
     assert solver.solve(problem).solver == "clarabel"  # a first solver that fails outright
+    with pytest.raises(SolverError, match="not positive definite"):  # ... with no time left for the second
+        solver.solve(problem, max_time=1e-9)
+    monkeypatch.setattr(first, "solve", lambda problem, **kw: real(problem, **{**kw, "max_iter": 2}))
+    monkeypatch.setattr(solver.second, "solve", fail)
+    with pytest.warns(ConvergenceWarning, match="native stopped"):  # a failing second: the first result
+        kept = solver.solve(problem)
+    assert kept.solver == "native" and kept.status == "max_iter"
 
 
 def test_auto_prefers_native():

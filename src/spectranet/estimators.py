@@ -40,6 +40,7 @@ from .data.targets import encode_classes, encode_dask_classes
 from .losses import Loss, get_loss
 from .problem import Problem
 from .solvers import Solver, get_solver
+from .solvers.fallback import FallbackSolver
 from .solvers.native import NativeSolver
 
 if TYPE_CHECKING:
@@ -76,6 +77,16 @@ def classifier_loss(param: str | Loss, n_classes: int, owner: str = "ConvexPolyN
         if n_classes > 2 and param == "logistic":
             param = "softmax"
     return get_loss(param)
+
+
+def _with_flags(solver, self_certify, lean):
+    """``solver`` with the estimator's ``self_certify`` and ``lean`` on its native solver (also the
+    native first solver of ``"auto"``'s fallback for the polyhedral losses)."""
+    if isinstance(solver, NativeSolver):
+        return NativeSolver(solver.engine, solver.rank_tol, self_certify=self_certify, lean=lean)
+    if isinstance(solver, FallbackSolver):
+        return FallbackSolver(_with_flags(solver.first, self_certify, lean), solver.second)
+    return solver
 
 
 def _decision_block(X_block, network):
@@ -184,8 +195,8 @@ class _ConvexPolyNetBase(BaseEstimator):
         else:
             name = "native" if problem.is_dask and not isinstance(self.solver, Solver) else self.solver
             solver = get_solver(name, problem)
-            if isinstance(solver, NativeSolver) and not isinstance(self.solver, Solver):  # (a given instance as is)
-                solver = NativeSolver(solver.engine, solver.rank_tol, self_certify=self.self_certify, lean=self.lean)
+            if not isinstance(self.solver, Solver):  # (a given instance as is)
+                solver = _with_flags(solver, self.self_certify, self.lean)
             previous = getattr(self, "_last_result", None) if self.warm_start else None
             result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
                                   verbose=bool(self.verbose), warm_start=previous, max_time=self.max_time)

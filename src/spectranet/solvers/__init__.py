@@ -77,7 +77,7 @@ def get_solver(solver: str | Solver = "auto", problem: Problem | None = None, **
     for the smooth losses. For the polyhedral ones (hinge, absolute), ``"auto"`` gives a
     :class:`~spectranet.solvers.fallback.FallbackSolver`: the native sample-space interior point,
     then Clarabel if that did not certify ``tol`` (a CVXPY backend alone where the native engine
-    does not take the problem).
+    does not take the problem, or when ``options`` are given: they are the backend's).
 
     Parameters
     ----------
@@ -130,7 +130,8 @@ def get_solver(solver: str | Solver = "auto", problem: Problem | None = None, **
     if solver == "auto":
         polyhedral = (NativeSolver(engine="ipm") if problem is not None and not problem.loss.smooth and not options
                       else None)
-        if polyhedral is not None and polyhedral.supports(problem) and ClarabelSolver.is_available():
+        probe = problem if problem is None or problem.beta > 0 else problem.with_beta(1.0)  # (a path's base: beta 0)
+        if polyhedral is not None and polyhedral.supports(probe) and ClarabelSolver.is_available():
             return FallbackSolver(polyhedral, ClarabelSolver())  # see spectranet.solvers.fallback
         for name in AUTO_ORDER:
             cls = SOLVERS[name]

@@ -62,19 +62,19 @@ STALL_FACTOR, STALL_NEAR = 0.9, 1e-3
 
 class Stall:
     """The stall test of an interior point: ``window`` iterations without progress on its duality
-    gap (see :data:`STALL_FACTOR`), or far from the optimum on its dual residual either."""
+    gap (see :data:`STALL_FACTOR`), or far from the optimum on its residual either."""
 
     def __init__(self, window: int):
         self.window, self.mark = window, None  # (gap, iteration) at the last progress
-        self.residual = None  # the smallest dual residual so far
+        self.residual = None  # the smallest residual so far
 
     def __call__(self, gap: float, relative: float, it: int, residual: float | None = None) -> bool:
         """Whether the engine has stalled at iteration ``it``, its iterate's duality gap ``gap``
-        (primal minus certified bound; ``relative`` to the objective) and dual residual
-        ``residual``. Far from the optimum a smaller residual is progress too: from an infeasible
-        start the objective may grow for a few iterations while the residual falls (a pooled CNN
-        on 300 random 10 x 10 images, logistic, 1e-6 beta_max: eight such iterations, then the
-        gap fell)."""
+        (primal minus certified bound; ``relative`` to the objective) and ``residual`` (the lifted
+        engine's dual residual, the sample-space one's largest relative residual). Far from the
+        optimum a smaller residual is progress too: from an infeasible start the objective may grow
+        for a few iterations while the residual falls (a pooled CNN on 300 random 10 x 10 images,
+        logistic, 1e-6 beta_max: eight such iterations, then the gap fell)."""
         if not np.isfinite(gap):
             return False
         far = relative > STALL_NEAR

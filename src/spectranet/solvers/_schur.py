@@ -210,7 +210,11 @@ def _factor(D, Fs):
     Gs = sla.solve_triangular(L, Fs, lower=True, check_finite=False)
     # Householder QR of [Gs; I], its reflectors kept (Q is never formed: that took as long again,
     # 0.6 s of 1.6 s at n = 4601, q = 870); Q^T [c; 0] per right-hand side costs O((n + q) q)
-    (reflectors, tau), _ = sla.qr(np.vstack([Gs, np.eye(q)]), mode="raw", overwrite_a=True, check_finite=False)
+    stacked_F = np.vstack([Gs, np.eye(q)])
+    lwork = int(sla.lapack.dgeqrf(stacked_F, lwork=-1)[2][0])  # the blocked routine's workspace
+    reflectors, tau, _, info = sla.lapack.dgeqrf(stacked_F, lwork=lwork, overwrite_a=1)
+    if info != 0:
+        raise sla.LinAlgError(f"dgeqrf failed (info {info})")
     Rq = np.triu(reflectors[:q])
     n = Fs.shape[0]
 
@@ -218,8 +222,10 @@ def _factor(D, Fs):
         c = sla.solve_triangular(L, rhs, lower=True, check_finite=False)
         stacked = np.zeros((n + q,) + c.shape[1:])
         stacked[:n] = c
-        qc, _, info = sla.lapack.dormqr("L", "T", reflectors, tau, stacked.reshape(n + q, -1),
-                                        lwork=max(1, int(np.prod(stacked.shape[1:]))) * 64, overwrite_c=1)
+        columns = stacked.reshape(n + q, -1)
+        lwork = 64 * columns.shape[1] if columns.shape[1] == 1 else int(  # (one column: unblocked, faster)
+            sla.lapack.dormqr("L", "T", reflectors, tau, columns, lwork=-1)[1][0])
+        qc, _, info = sla.lapack.dormqr("L", "T", reflectors, tau, columns, lwork=lwork, overwrite_c=1)
         if info != 0:
             raise sla.LinAlgError(f"dormqr failed (info {info})")
         z = sla.solve_triangular(Rq, qc[:q].reshape((q,) + c.shape[1:]), lower=False, check_finite=False)

@@ -20,7 +20,7 @@ import time
 import warnings
 
 from ..data import check_max_time
-from ..exceptions import ConvergenceWarning, SolverError
+from ..exceptions import SolverError
 from .base import Solver, SolveResult
 
 __all__ = ["FallbackSolver"]
@@ -37,9 +37,11 @@ class FallbackSolver(Solver):
     first, second : Solver
         The solvers, in order; ``name`` is the first one's. Both get the same ``tol``,
         ``max_iter``, ``verbose`` and ``warm_start``; the second gets the time the first left of
-        ``max_time``. The result keeps the name of the solver that produced it (``solver``,
-        ``engine``) and the time of both; the first one's :class:`~spectranet.ConvergenceWarning`
-        is shown only when its result is the one returned.
+        ``max_time`` (a first solver that raised :class:`~spectranet.SolverError` with no time
+        left re-raises). The result keeps the name of the solver that produced it (``solver``,
+        ``engine``) and the time of both; each solver's warnings (its
+        :class:`~spectranet.ConvergenceWarning`) are shown only when its result is the one returned,
+        and a second solver that fails leaves the first one's result.
 
     See Also
     --------
@@ -75,27 +77,39 @@ class FallbackSolver(Solver):
         kwargs = dict(tol=tol, max_iter=max_iter, verbose=verbose, warm_start=warm_start)
         if not self.first.supports(problem):
             return self.second.solve(problem, **kwargs, max_time=max_time)
-        with warnings.catch_warnings(record=True) as caught:  # its ConvergenceWarning: only if kept
-            warnings.simplefilter("always")
-            try:
-                result = self.first.solve(problem, **kwargs, max_time=max_time)
-            except SolverError as exc:
-                if not self.second.supports(problem):
-                    raise
-                logger.info("%s failed (%s); %s takes over", self.first.name, exc, self.second.name)
-                result = None
-        for w in caught:
-            if not issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        result, first_warnings = _quietly(self.first.solve, problem, **kwargs, max_time=max_time)
+        if isinstance(result, SolverError) and not self.second.supports(problem):
+            raise result
         left = None if max_time is None else max_time - (time.perf_counter() - start)
-        if result is None or (result.status != "optimal" and self.second.supports(problem)
-                              and (left is None or left > 0)):
-            if result is not None:
-                logger.info("%s certified %.2e > tol; %s takes over", self.first.name, result.gap, self.second.name)
-            other = self.second.solve(problem, **kwargs, max_time=left if left is None or left > 0 else None)
-            if result is None or other.gap <= result.gap:
+        if isinstance(result, SolverError) and left is not None and left <= 0:
+            raise result  # no time left for the second solver
+        if isinstance(result, SolverError) or (result.status != "optimal" and self.second.supports(problem)
+                                               and (left is None or left > 0)):
+            logger.info("%s did not certify tol (%s); %s takes over", self.first.name,
+                        result if isinstance(result, SolverError) else f"gap {result.gap:.2e}", self.second.name)
+            other, second_warnings = _quietly(self.second.solve, problem, **kwargs, max_time=left)
+            if isinstance(result, SolverError) or (not isinstance(other, SolverError) and other.gap <= result.gap):
+                if isinstance(other, SolverError):
+                    raise other
+                _reissue(second_warnings)
                 return dataclasses.replace(other, time=time.perf_counter() - start)
-        for w in caught:
-            if issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            result = dataclasses.replace(result, time=time.perf_counter() - start)  # the first one's, kept
+        _reissue(first_warnings)
         return result
+
+
+def _quietly(solve, *args, **kwargs):
+    """``(result or the SolverError raised, the warnings recorded)``: a solver's warnings are
+    shown only for the result returned."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return solve(*args, **kwargs), caught
+        except SolverError as exc:
+            return exc, caught
+
+
+def _reissue(caught) -> None:
+    """Show the recorded warnings, attributed to the caller of :meth:`FallbackSolver.solve`."""
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=3)
