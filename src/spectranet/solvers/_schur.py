@@ -99,46 +99,23 @@ def kernel_sum(X, factors, coefficients, outer=()):
                           overwrite_c=True).T
 
 
-def _parts(X, Rm):
-    r""":math:`(P, w, s)` of :math:`W = R_m R_m^\top`: :math:`P = X W_1 X^\top` (exactly symmetric),
-    :math:`w = X W_2`, :math:`s = W_4`."""
-    d = X.shape[1]
-    B = X @ Rm[:d]
-    return B @ B.T, B @ Rm[d], float(Rm[d] @ Rm[d])
-
-
-def _kernel_cross(pa, pb, coefficients):
-    r"""Symmetric cross kernel :math:`K^\times_{ij} = \langle A_i, U A_j V\rangle` (so that
-    :math:`K(U + V) = K(U) + K(V) + 2K^\times`) from the parts of :math:`U` and :math:`V` (the
-    reference formula of :func:`split_rest_kernel`, which forms it in row blocks)."""
-    (P, w, s), (Q, v, t) = pa, pb
-    a, b, c = coefficients
-    h = 0.5 * b
-    K = P * (a * a * Q + a * h * (v[:, None] + v[None, :]) + h * h * t)
-    K += Q * (a * h * (w[:, None] + w[None, :]) + h * h * s)
-    K += h * h * (np.outer(w, v) + np.outer(v, w))
-    f = a * c * w * v + h * c * (s * v + t * w) + 0.5 * c * c * s * t
-    K += f[:, None]
-    K += f[None, :]
-    return K
-
-
 def split_rest_kernel(X, Ra, Ri, coefficients, outer=()):
     r""":math:`2K^\times(U, V) + K(V) - \sum_t u_t v_t^\top` for :math:`U = R_a R_a^\top`,
     :math:`V = R_i R_i^\top` (the moderate rest of a split block, :mod:`.ipm_newton`; ``outer``:
     the pairs :math:`(u_t, v_t)`), formed like :func:`kernel_sum`: in row blocks, the result the
-    only ``n x n`` array. With :math:`P = X U_1 X^\top`, :math:`Q = X V_1 X^\top`, :math:`w, s` and
-    :math:`v, t` the parts of :math:`U` and :math:`V` (:func:`_parts`) and
-    :math:`M = aQ + h(v\mathbf 1^\top + \mathbf 1 v^\top)` (one product per block),
+    only ``n x n`` array. The cross kernel is :math:`K^\times_{ij} = \langle A_i, U A_j V\rangle`
+    (:math:`K(U + V) = K(U) + K(V) + 2K^\times`). With :math:`P = X U_1 X^\top`,
+    :math:`Q = X V_1 X^\top`, :math:`w = X U_2`, :math:`s = U_4`, :math:`v = X V_2`, :math:`t = V_4`
+    and :math:`M = aQ + h(v\mathbf 1^\top + \mathbf 1 v^\top)` (one product per block),
 
     .. math::
 
         M^{\circ 2} + 2P \circ (aM + h^2 t) + 2Q \circ (ah(w\mathbf 1^\top + \mathbf 1 w^\top)
         + h^2(s + t)) + 2h^2(wv^\top + vw^\top) + e\mathbf 1^\top + \mathbf 1 e^\top
 
-    with :math:`e = 2f + g`, :math:`f` the rank-one part of :func:`_kernel_cross` and :math:`g`
-    that of :func:`kernel_matrix` for :math:`V`. (Spambase, n = 4601: five ``n x n`` arrays of
-    170 MB fewer per iteration near the optimum.)"""
+    with :math:`e = 2f + g`, :math:`f = acwv + hc(sv + tw) + \tfrac12 c^2 st` (the cross kernel's
+    rank-one part) and :math:`g` that of :func:`kernel_matrix` for :math:`V`. (Spambase,
+    n = 4601: five ``n x n`` arrays of 170 MB fewer per iteration near the optimum.)"""
     a, b, c = coefficients
     h = 0.5 * b
     n, d = X.shape
@@ -209,7 +186,7 @@ def _factor(D, Fs):
     q = Fs.shape[1]
     Gs = sla.solve_triangular(L, Fs, lower=True, check_finite=False)
     # Householder QR of [Gs; I], its reflectors kept (Q is never formed: that took as long again,
-    # 0.6 s of 1.6 s at n = 4601, q = 870); Q^T [c; 0] per right-hand side costs O((n + q) q)
+    # spambase at 1e-6 beta_max, n = 4601, q = 1711); Q^T [c; 0] per right-hand side costs O((n + q) q)
     stacked_F = np.vstack([Gs, np.eye(q)])
     lwork = int(sla.lapack.dgeqrf(stacked_F, lwork=-1)[2][0])  # the blocked routine's workspace
     reflectors, tau, _, info = sla.lapack.dgeqrf(stacked_F, lwork=lwork, overwrite_a=1)
