@@ -77,25 +77,24 @@ class FallbackSolver(Solver):
         kwargs = dict(tol=tol, max_iter=max_iter, verbose=verbose, warm_start=warm_start)
         if not self.first.supports(problem):
             return self.second.solve(problem, **kwargs, max_time=max_time)
-        result, first_warnings = _quietly(self.first.solve, problem, **kwargs, max_time=max_time)
-        if isinstance(result, SolverError) and not self.second.supports(problem):
-            raise result
+        result, shown = _quietly(self.first.solve, problem, **kwargs, max_time=max_time)
+        failed = isinstance(result, SolverError)
         left = None if max_time is None else max_time - (time.perf_counter() - start)
-        if isinstance(result, SolverError) and left is not None and left <= 0:
-            raise result  # no time left for the second solver
-        if isinstance(result, SolverError) or (result.status != "optimal" and self.second.supports(problem)
-                                               and (left is None or left > 0)):
-            logger.info("%s did not certify tol (%s); %s takes over", self.first.name,
-                        result if isinstance(result, SolverError) else f"gap {result.gap:.2e}", self.second.name)
-            other, second_warnings = _quietly(self.second.solve, problem, **kwargs, max_time=left)
-            if isinstance(result, SolverError) or (not isinstance(other, SolverError) and other.gap <= result.gap):
-                if isinstance(other, SolverError):
-                    raise other
-                _reissue(second_warnings)
-                return dataclasses.replace(other, time=time.perf_counter() - start)
-            result = dataclasses.replace(result, time=time.perf_counter() - start)  # the first one's, kept
-        _reissue(first_warnings)
-        return result
+        if (not failed and result.status == "optimal") or not self.second.supports(problem) or (
+                left is not None and left <= 0):
+            if failed:
+                raise result
+            _reissue(shown)
+            return result
+        logger.info("%s did not certify tol (%s); %s takes over", self.first.name,
+                    result if failed else f"gap {result.gap:.2e}", self.second.name)
+        other, other_shown = _quietly(self.second.solve, problem, **kwargs, max_time=left)
+        if failed or (not isinstance(other, SolverError) and other.gap <= result.gap):
+            if isinstance(other, SolverError):
+                raise other
+            result, shown = other, other_shown
+        _reissue(shown)  # (a second solver that failed leaves the first one's result)
+        return dataclasses.replace(result, time=time.perf_counter() - start)
 
 
 def _quietly(solve, *args, **kwargs):
