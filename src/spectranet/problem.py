@@ -284,6 +284,23 @@ class Problem:
         new.data = HostData(self.X, self.Y)
         return new
 
+    def in_float64(self) -> "Problem":
+        """A copy whose products run in float64 on the data's own device: for float32 torch tensors,
+        a float64 copy of them there (twice their memory, made once per data object: the solves of a
+        path share it); the problem itself otherwise."""
+        if not self.data.float32:
+            return self
+        from .data import TorchData
+
+        data = self.data
+        twin = getattr(data, "float64_twin", None)
+        if twin is None:
+            twin = data.float64_twin = TorchData(data.X, data.Y, device=data.device, dtype=data._torch.float64)
+        new = object.__new__(Problem)
+        new.__dict__.update(self.__dict__)
+        new.data = twin
+        return new
+
     # -- networks ---------------------------------------------------------------
     def make_network(self, first_layer: ArrayLike, second_layer_2d: ArrayLike) -> PolyNetwork:
         """Return the problem's network (activation, architecture, output shape) with these layers.

@@ -5,7 +5,8 @@ makes expensive:
 
 * ``"ipm"`` — interior point in **sample space** (:mod:`~spectranet.solvers.ipm`): a Schur
   complement of order :math:`nC` per iteration, :math:`O(n^3 C^3 + n^2 d C)`. Independent of the
-  width of the optimum; dense numpy data with :math:`nC \le` ``ipm.MAX_SCHUR`` only.
+  width of the optimum; dense in-memory data with :math:`nC \le` ``ipm.MAX_SCHUR`` only (for torch
+  tensors, on any device, it runs on the problem's float64 copy on the host).
 * ``"lifted"`` — interior point in the **lifted space** (:mod:`~spectranet.solvers.lifted`):
   Newton blocks of order :math:`o = D = (f+1)(f+2)/2` per pair (:math:`GD` per output for pooled
   CNNs, :math:`PD` for softmax), :math:`\approx 9\,o^3` flops per block and iteration, plus one
@@ -112,8 +113,8 @@ def estimate_seconds(problem, engine: str) -> float:
 
     n, f, C = problem.n_samples, problem.n_features, problem.n_outputs
     if engine == "ipm":
-        if not ipm.supports(problem) or problem.is_dask or type(problem.data).__name__ != "HostData":
-            return float("inf")
+        if not ipm.supports(problem) or type(problem.data).__name__ not in ("HostData", "TorchData"):
+            return float("inf")  # (torch data: the engine runs on the problem's float64 host copy)
         order = n * (C if problem.loss.multi_output_only else 1)
         per_iteration = (order ** 3 / 3) * (1 if problem.loss.multi_output_only else C) + 8.0 * n * n * f * C
         iterations = IPM_ITERATIONS if problem.loss.quadratic else IPM_ITERATIONS_NONQUADRATIC
