@@ -9,6 +9,8 @@ Each run is a fresh process (``--repeat`` of them per cell and backend, alternat
     python benchmarks/bench_backends.py                                   # planted 1000 x 50, 5000 x 10
     python benchmarks/bench_backends.py --src /tmp/old/src --repeat 3     # another version
     python benchmarks/bench_backends.py --device cuda --sizes 1000x50     # tensors on a GPU
+    python benchmarks/bench_backends.py --device cuda --data mnist --data-dir ../shared/data \
+        --losses squared --rel 1e-5 --backends torch64 --repeat 1         # issue 13's GPU cell
 """
 
 from __future__ import annotations
@@ -28,13 +30,17 @@ import json, sys, time, warnings
 import numpy as np
 warnings.simplefilter("ignore")
 import torch
-from spectranet import Problem, beta_max, make_planted
+from spectranet import Problem, beta_max, load_mnist, make_planted
 from spectranet.solvers.native import NativeSolver
 spec = json.loads(sys.argv[1])
-X, y = make_planted(spec["n"], spec["d"], n_neurons=5, noise=0.1, random_state=0)
-X /= np.sqrt(spec["d"])
-if spec["loss"] == "logistic":
-    y = np.where(y > np.median(y), 1.0, -1.0)
+if spec["data"] == "mnist":  # MNIST 0/1 fully connected, pixels in [0, 1], labels -1/+1
+    X, y = load_mnist(spec["data_dir"], digits=(0, 1))
+    y = 2.0 * y - 1.0
+else:
+    X, y = make_planted(spec["n"], spec["d"], n_neurons=5, noise=0.1, random_state=0)
+    X /= np.sqrt(spec["d"])
+    if spec["loss"] == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
 X = X.astype(np.float32).astype(np.float64)  # the same values for every backend
 beta = spec["rel"] * beta_max(X, y, "relu", spec["loss"])
 backend = spec["backend"]
@@ -63,7 +69,9 @@ def once(spec, src):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1000x50,5000x10")
+    parser.add_argument("--data", default="planted", choices=["planted", "mnist"])
+    parser.add_argument("--data-dir", default="../shared/data", help="where MNIST is (--data mnist)")
+    parser.add_argument("--sizes", default="1000x50,5000x10", help="planted n x d (--data planted)")
     parser.add_argument("--losses", default="squared,logistic")
     parser.add_argument("--rel", default="1e-2,1e-4,1e-6", help="beta / beta_max values")
     parser.add_argument("--backends", default=",".join(BACKENDS))
@@ -77,15 +85,16 @@ def main(argv=None):
     backends = args.backends.split(",")
     print(f"{'cell':<28} " + " | ".join(f"{b:>8} s engine    m     gap     own" for b in backends)
           + " | torch/numpy")
-    for size in args.sizes.split(","):
+    for size in (args.sizes.split(",") if args.data == "planted" else ["12665x784"]):
         n, d = (int(v) for v in size.split("x"))
         for loss in args.losses.split(","):
             for rel in (float(v) for v in args.rel.split(",")):
                 runs = {b: [] for b in backends}
                 for _ in range(args.repeat):
                     for b in backends:
-                        runs[b].append(once(dict(n=n, d=d, loss=loss, rel=rel, backend=b, device=args.device,
-                                                 tol=args.tol, limit=args.limit), src))
+                        runs[b].append(once(dict(data=args.data, data_dir=str(Path(args.data_dir).resolve()), n=n, d=d,
+                                                 loss=loss, rel=rel, backend=b, device=args.device, tol=args.tol,
+                                                 limit=args.limit), src))
                 cells, med = [], {}
                 for b in backends:
                     ok = [r for r in runs[b] if "time" in r]

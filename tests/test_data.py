@@ -58,6 +58,65 @@ def test_small_beta_on_torch_tensors_runs_the_sample_space_interior_point_on_the
     assert result.network_objective == pytest.approx(exact.objective(result.network), rel=1e-12)
 
 
+def test_device_schur_forms_equal_the_host_ones():
+    from spectranet.solvers import _schur
+    from spectranet.solvers._schur_torch import DeviceSchur
+
+    rng = np.random.default_rng(7)
+    n, d = 40, 5
+    X = rng.standard_normal((n, d))
+    dev = DeviceSchur(torch.tensor(X))
+    coefficients = (0.09, 0.5, 0.47)
+    factors = [rng.standard_normal((d + 1, 3)), rng.standard_normal((d + 1, 2))]
+    outer = [(rng.standard_normal(n), rng.standard_normal(n))]
+    np.testing.assert_allclose(dev.host(dev.kernel_sum(factors, coefficients, outer)),
+                               _schur.kernel_sum(X, factors, coefficients, outer), rtol=1e-12, atol=1e-12)
+    Ra, Ri = factors
+    np.testing.assert_allclose(dev.host(dev.split_rest_kernel(Ra, Ri, coefficients, outer)),
+                               _schur.split_rest_kernel(X, Ra, Ri, coefficients, outer), rtol=1e-12, atol=1e-12)
+    B = rng.standard_normal((n, n))
+    D, Fs, b = B @ B.T + np.eye(n), rng.standard_normal((n, 4)) * 1e3, rng.standard_normal(n)
+    for F in (Fs, Fs[:, :0]):
+        u, z = dev.factor(torch.tensor(D), torch.tensor(F))(b)
+        u0, z0 = _schur._factor(D.copy(), F)(b)
+        np.testing.assert_allclose(u, u0, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(z, z0, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose((D + F @ F.T) @ u, b, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss, seed", [("squared", 6), ("logistic", 5)])
+def test_sample_space_interior_point_on_a_device_matches_the_host(monkeypatch, loss, seed):
+    # on a GPU the interior point keeps its kernels, Cholesky factors and split corrections there
+    # (solvers._schur_torch.DeviceSchur); CPU tensors stand in for the device here
+    from spectranet.solvers import _schur_torch, ipm_newton
+
+    X, y, _ = planted(150, 20, seed=seed)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    lam = get_solver("native").solve(Problem(X, y, "relu", loss, 1e9)).certificate.lam
+    ref = NativeSolver().solve(Problem(X, y, "relu", loss, 1e-5 * lam))
+    assert not _schur_torch.runs_on_device(Problem(torch.tensor(X), y, "relu", loss, 1.0))  # CPU: numpy
+    used = {"factor": 0, "split": 0}
+    factor, split = _schur_torch.DeviceSchur.factor, ipm_newton._Newton._split_block
+
+    def counted(name, func):
+        def wrapper(*args, **kwargs):
+            used[name] += 1
+            return func(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(_schur_torch.DeviceSchur, "factor", counted("factor", factor))
+    monkeypatch.setattr(ipm_newton._Newton, "_split_block", counted("split", split))
+    monkeypatch.setattr(_schur_torch, "runs_on_device", lambda p: type(p.data).__name__ == "TorchData")
+    result = NativeSolver().solve(Problem(torch.tensor(X), y, "relu", loss, 1e-5 * lam))
+    assert used["factor"] > 0  # the device path ran
+    assert used["split"] > 0 or loss != "squared"  # near the optimum too (the split Newton systems)
+    assert ref.engine == result.engine == "ipm"
+    assert result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
+    assert result.n_neurons == ref.n_neurons
+    assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-9)
+
+
 def test_float32_tensors_are_certified_in_float64():
     X, y, _ = planted(60, 3, seed=3)
     problem = Problem(torch.tensor(X, dtype=torch.float32), y, "relu", "squared", 0.5)

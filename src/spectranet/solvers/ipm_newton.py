@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import lifted_map, svec_indices
-from ._schur import _factor, kernel_sum, split_rest_kernel
+from ._schur_torch import schur_backend
 
 __all__ = ["SPLIT", "SPLIT_MIN"]
 
@@ -81,6 +81,8 @@ class _Newton:
         # diagonal Hessian (box losses), with the system Theta + K instead of I + S K S
         S_half, self.Sp = S, (Sp if theta is None else theta)
         self.problem, self.S, self.sgn, self.Gm = problem, S_half, sgn, Gm
+        self.dev = schur_backend(problem)  # where the n-sized kernels, factors and products live
+        store_kernel = store_kernel or self.dev.on_device  # (low-memory mode is for the host's memory)
         self.W = R @ R.swapaxes(-1, -2)  # (C, 2, p, p)
         self.WGW = self.W @ Gm @ self.W
         self.g = np.stack([problem.forward(self.WGW[:, s]) for s in (0, 1)], axis=2)  # (n, C, 2)
@@ -114,11 +116,10 @@ class _Newton:
             q0 = self._split_block(k, s, act, q0, rest)
         coefficients = self.problem.activation.coefficients
         outer = [(self.g[:, k, s] / self.gamma[k, s], self.g[:, k, s]) for s in plain]
-        self.Kr[k] = (kernel_sum(self.problem.X, self.Rb[k, plain], coefficients, outer)
-                      if plain else rest.pop())
+        self.Kr[k] = self.dev.kernel_sum(self.Rb[k, plain], coefficients, outer) if plain else rest.pop()
         for K in rest:
             self.Kr[k] += K
-        self.F[k] = np.hstack(self.F[k]) if self.F[k] else np.zeros((n, 0))
+        self.F[k] = self.dev.hstack(self.F[k], n)
         self.terms[k] = (self.Rb[k, plain], outer)  # for the matrix-free products (_kernel_product)
 
     def _split_block(self, k, s, act, q0, rest):
@@ -126,19 +127,20 @@ class _Newton:
         :math:`F = \operatorname{svec}(R_a^\top (A_i - g_i G/\gamma) R_a)` (columns ``q0:``) to
         ``self.F[k]``, its layout to ``self.blocks`` and the moderate rest's kernel to ``rest``;
         returns the next free column."""
-        X, Gm, d = self.problem.X, self.Gm, self.problem.n_features
+        Gm, d, dev = self.Gm, self.problem.n_features, self.dev
         (a, b, c) = self.problem.activation.coefficients
         h = 0.5 * b
         g, gamma, Rb = self.g[:, k, s], self.gamma[k, s], self.Rb[k, s]
         r = int(act.sum())
         # huge part: Gram of svec(R_a^T (A_i - g_i G / gamma) R_a), kept as a factor F
         Ra, Ri = Rb[:, act], Rb[:, ~act]
-        U, rho = X @ Ra[:d], Ra[d]
+        U, rho = dev.rows_times(Ra[:d]), Ra[d]
         iu, ju, wts = svec_indices(r)
         Gaa = Ra.T @ Gm @ Ra
-        F = a * U[:, iu] * U[:, ju] + h * (U[:, iu] * rho[ju] + rho[iu] * U[:, ju])
-        F += c * rho[iu] * rho[ju] - np.outer(g / gamma, Gaa[iu, ju])
-        self.F[k].append(F * wts)
+        Ui, Uj = U[:, dev.index(iu)], U[:, dev.index(ju)]
+        F = a * Ui * Uj + h * (Ui * dev.to(rho[ju]) + dev.to(rho[iu]) * Uj)
+        F += dev.to(c * rho[iu] * rho[ju]) - dev.outer(g / gamma, Gaa[iu, ju])
+        self.F[k].append(F * dev.to(wts))
         self.blocks.append((k, s, act, slice(q0, q0 + iu.size), iu, ju, wts, Gaa))
         # moderate rest: the other blocks of R^T (A_i - g_i G / gamma) R
         Wa, Wi = Ra @ Ra.T, Ri @ Ri.T
@@ -147,8 +149,7 @@ class _Newton:
         e = self.problem.forward(Mx[None])[:, 0] / np.sqrt(gamma)
         cg = g / np.sqrt(gamma)
         # 2 K_x(Wa, Wi) + K(Wi) + (sum(Gm Mx) / gamma cg - e) cg^T - cg e^T
-        rest.append(split_rest_kernel(X, Ra, Ri, (a, b, c),
-                                      [(e - float(np.sum(Gm * Mx)) / gamma * cg, cg), (cg, e)]))
+        rest.append(dev.split_rest_kernel(Ra, Ri, (a, b, c), [(e - float(np.sum(Gm * Mx)) / gamma * cg, cg), (cg, e)]))
         return q0 + iu.size
 
     def _schur_solvers(self, store_kernel):
@@ -164,24 +165,25 @@ class _Newton:
             D = D.reshape(n * C, n * C)
             D[np.diag_indices(n * C)] += 1.0
             Fs = [S_half[:, :, k, None] * self.F[k][:, None, :] for k in range(C)]  # (n, C, q_k)
-            return _factor(D, np.concatenate(Fs, axis=2).reshape(n * C, -1))
+            return self.dev.factor(D, np.concatenate(Fs, axis=2).reshape(n * C, -1))  # (on the host)
         solvers = []
         for k in range(C):
             K = self.Kr[k]
             if not store_kernel:
                 self.Kr[k] = None
+            dev = self.dev
             if S_half is None:
-                D = K.copy() if store_kernel else K
-                D[np.diag_indices(n)] += self.Sp[:, k]
+                D = dev.copy(K) if store_kernel else K
+                dev.add_diagonal(D, self.Sp[:, k])
                 Fs = self.F[k]
             else:
-                sk = S_half[:, k]
+                sk = dev.to(S_half[:, k])
                 D, Fs = (sk[:, None] * K if store_kernel else K), sk[:, None] * self.F[k]
                 if not store_kernel:
                     D *= sk[:, None]
                 D *= sk
-                D[np.diag_indices(n)] += 1.0
-            solvers.append(_factor(D, Fs))
+                dev.add_diagonal(D, 1.0)
+            solvers.append(dev.factor(D, Fs))
         return solvers
 
     def _schur_solve(self, b):
@@ -199,8 +201,8 @@ class _Newton:
         r""":math:`\hat K V` per output (matrix-free in low-memory mode: :meth:`_kernel_product`)."""
         if not np.any(V):
             return np.zeros_like(V)
-        return np.stack([(self.Kr[k] @ V[:, k] if self.Kr[k] is not None else self._kernel_product(k, V[:, k]))
-                         + self.F[k] @ (self.F[k].T @ V[:, k]) for k in range(V.shape[1])], axis=1)
+        return np.stack([self.dev.kernel_times(self.Kr[k], self.F[k], V[:, k]) + (
+            self._kernel_product(k, V[:, k]) if self.Kr[k] is None else 0.0) for k in range(V.shape[1])], axis=1)
 
     def _kernel_product(self, k, v):
         r""":math:`\hat K_k v` without the kernel: :math:`\sum_s \mathcal A(W_s \mathcal A^*(v) W_s)
@@ -236,7 +238,7 @@ class _Newton:
         for k, s, act, sl, iu, ju, wts, Gaa in self.blocks:
             # the block amplified by W, from z = F^T S w rather than from Delta V
             M = np.zeros((len(Gaa), len(Gaa)))
-            M[iu, ju] = M[ju, iu] = (-(self.F[k][:, sl].T @ r1[:, k]) - z[k][sl]) / wts
+            M[iu, ju] = M[ju, iu] = (-self.dev.transposed_times(self.F[k][:, sl], r1[:, k]) - z[k][sl]) / wts
             Bt[k, s][np.ix_(act, act)] = sgn[s] * M + y0[k, s] * Gaa
         return dV, dy, Rc + Rb @ Bt @ Rb.swapaxes(-1, -2), -AdV - dy[:, :, None, None] * self.Gm
 

@@ -213,8 +213,15 @@ class NativeSolver(Solver):
                 return network, cert, narrow
             run.log("native: the %s trial did not certify within %.2fs; %s", narrow, plan.trial, plan.engine)
         if plan.engine == "ipm" and type(problem.data).__name__ == "TorchData":
-            # the sample-space interior point reads the data in float64 numpy (its Schur kernels and
-            # the face polish): on the problem's host copy, whatever the tensors' device and dtype
-            run.problem = problem.on_host()
+            # the sample-space interior point on torch data: on a GPU its Schur kernels, factors and
+            # solves run there (solvers._schur_torch), the face polish's Jacobian on the host copy;
+            # on the CPU all of it on the host copy in numpy (the same hardware)
+            from . import _schur_torch
+
+            host = problem.on_host()
+            if _schur_torch.runs_on_device(problem.in_float64()):
+                run.face_problem = host
+            else:
+                run.problem = host
         network, cert = run.interior_point(plan.engine)
         return network, cert, plan.engine

@@ -81,6 +81,7 @@ class _Run:
         self.verbose, self.start_time = verbose, start_time
         self.history, self.iterations, self.lifted = [], 0, None
         self.tried = None  # see _accept
+        self.face_problem = None  # the problem the face polish runs on, when not ``problem`` (its host copy)
         self.beta_max = None  # (data, loss, beta_max) of the problem solved: for a warm start
         self.lifted_objective = lifted_objective
         self.log = logger.info if verbose else logger.debug
@@ -292,7 +293,8 @@ class _Run:
         (and is certified if the extraction was). Returns ``(network, certificate, lifted or None)``."""
         from ..face import face_polish
 
-        found = face_polish(self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean, model=self.lifted_objective)
+        found = face_polish(self.face_problem or self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean,
+                            model=self.lifted_objective)
         if found is None:
             return network, cert, None
         again = certify_problem(self.problem, found.network, dual=cert.dual, tol=self.tol)

@@ -1,0 +1,244 @@
+r"""Where the sample-space interior point's ``n``-sized objects live: its Schur kernels, their
+factors and the products with them (:class:`~spectranet.solvers.ipm_newton._Newton`).
+
+:class:`HostSchur` keeps them in numpy on the host (the functions of :mod:`._schur`);
+:class:`DeviceSchur` on a torch device, in float64, with the same formulas: for data on a GPU the
+``n x n`` kernels (:math:`O(n^2 d)` each), the Cholesky factor (:math:`O(n^3)`) and the solves run
+there, and only ``n``-vectors and ``(d+1) x (d+1)`` matrices cross to the host. torch is imported
+only with torch data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._schur import _factor, _offset, kernel_sum, split_rest_kernel
+
+__all__ = ["HostSchur", "DeviceSchur", "runs_on_device", "schur_backend"]
+
+
+class HostSchur:
+    """The numpy forms (the data's float64 host copy ``X``); every method takes and returns numpy."""
+
+    on_device = False
+
+    def __init__(self, X):
+        self.X = X
+
+    @staticmethod
+    def to(a):
+        return a
+
+    @staticmethod
+    def host(a):
+        return a
+
+    def kernel_sum(self, factors, coefficients, outer=()):
+        return kernel_sum(self.X, factors, coefficients, outer)
+
+    def split_rest_kernel(self, Ra, Ri, coefficients, outer=()):
+        return split_rest_kernel(self.X, Ra, Ri, coefficients, outer)
+
+    def rows_times(self, R):
+        """``X @ R`` for a small ``R`` (``d x r``)."""
+        return self.X @ R
+
+    @staticmethod
+    def index(i):
+        """Integer indices for the arrays of this backend."""
+        return i
+
+    @staticmethod
+    def hstack(blocks, n):
+        return np.hstack(blocks) if blocks else np.zeros((n, 0))
+
+    @staticmethod
+    def outer(u, v):
+        return np.outer(u, v)
+
+    @staticmethod
+    def copy(K):
+        return K.copy()
+
+    @staticmethod
+    def add_diagonal(D, values):
+        D[np.diag_indices(len(D))] += values
+
+    @staticmethod
+    def factor(D, Fs):
+        return _factor(D, Fs)
+
+    @staticmethod
+    def kernel_times(K, F, v):
+        """:math:`(K + FF^\\top) v` (``K`` None: the :math:`FF^\\top` part only)."""
+        out = F @ (F.T @ v)
+        return out if K is None else K @ v + out
+
+    @staticmethod
+    def transposed_times(F, v):
+        return F.T @ v
+
+
+class DeviceSchur(HostSchur):
+    """The torch forms on the device of ``X`` (a float64 tensor); inputs may be numpy, the
+    results of :meth:`factor`'s solver, :meth:`kernel_times` and :meth:`transposed_times` come
+    back to the host. The kernels are always stored (the interior point's low-memory mode saves
+    host memory; on a device, order 20,000 takes 3.2 GB per kernel)."""
+
+    on_device = True
+
+    def __init__(self, X):
+        import torch
+
+        self.torch, self.X = torch, X
+        self.kw = {"dtype": torch.float64, "device": X.device}
+
+    def to(self, a):
+        if isinstance(a, self.torch.Tensor):
+            return a
+        return self.torch.as_tensor(np.require(a, dtype=float, requirements="W"), **self.kw)  # (read-only: a copy)
+
+    def host(self, a):
+        return a.detach().cpu().numpy() if isinstance(a, self.torch.Tensor) else a
+
+    def rows_times(self, R):
+        return self.X @ self.to(R)
+
+    def index(self, i):
+        return self.torch.as_tensor(np.array(i), device=self.X.device)
+
+    def _finish(self, K, left, right):
+        torch = self.torch
+        K.addmm_(torch.hstack([self.to(x)[:, None] if np.ndim(x) == 1 else self.to(x) for x in left]),
+                 torch.hstack([self.to(x)[:, None] if np.ndim(x) == 1 else self.to(x) for x in right]).T)
+        return K
+
+    def kernel_sum(self, factors, coefficients, outer=()):
+        """:func:`~spectranet.solvers._schur.kernel_sum` on the device."""
+        torch, X = self.torch, self.X
+        a, b, c = coefficients
+        h = 0.5 * b
+        n, d = X.shape
+        ones = torch.ones(n, **self.kw)
+        K, f, left, right = torch.zeros((n, n), **self.kw), torch.zeros(n, **self.kw), [], []
+        for Rm in factors:
+            Rm = self.to(Rm)
+            B = X @ Rm[:d]
+            w = B @ Rm[d]
+            s = float(Rm[d] @ Rm[d])
+            T = torch.column_stack([a * B, h * w, ones]) @ torch.column_stack([B, ones, h * w]).T
+            K.addcmul_(T, T)
+            del T
+            if h != 0.0 and s > 0.0:
+                left.append(np.sqrt(2.0 * h * h * s) * B)
+                right.append(left[-1])
+            f += _offset(w, s, coefficients)
+        left += [f, ones] + [-self.to(u) for u, _ in outer]
+        right += [ones, f] + [self.to(v) for _, v in outer]
+        return self._finish(K, left, right)
+
+    def split_rest_kernel(self, Ra, Ri, coefficients, outer=()):
+        """:func:`~spectranet.solvers._schur.split_rest_kernel` on the device."""
+        torch, X = self.torch, self.X
+        a, b, c = coefficients
+        h = 0.5 * b
+        n, d = X.shape
+        Ra, Ri = self.to(Ra), self.to(Ri)
+        Ba, Bi = X @ Ra[:d], X @ Ri[:d]
+        w, v = Ba @ Ra[d], Bi @ Ri[d]
+        s, t = float(Ra[d] @ Ra[d]), float(Ri[d] @ Ri[d])
+        ones = torch.ones(n, **self.kw)
+        M = torch.column_stack([a * Bi, h * v, ones]) @ torch.column_stack([Bi, ones, h * v]).T
+        K = M * M
+        M *= a
+        M += h * h * t
+        M *= Ba @ Ba.T
+        K.add_(M, alpha=2.0)
+        M = (a * h) * (w[:, None] + w[None, :]) + h * h * (s + t)
+        M *= Bi @ Bi.T
+        K.add_(M, alpha=2.0)
+        del M
+        e = 2.0 * (a * c * w * v + h * c * (s * v + t * w) + 0.5 * c * c * s * t) + _offset(v, t, coefficients)
+        left = [2.0 * h * h * w, 2.0 * h * h * v, e, ones] + [-self.to(u) for u, _ in outer]
+        right = [v, w, ones, e] + [self.to(x) for _, x in outer]
+        return self._finish(K, left, right)
+
+    def hstack(self, blocks, n):
+        return self.torch.hstack(blocks) if blocks else self.torch.zeros((n, 0), **self.kw)
+
+    def outer(self, u, v):
+        return self.torch.outer(self.to(u), self.to(v))
+
+    @staticmethod
+    def copy(K):
+        return K.clone()
+
+    def add_diagonal(self, D, values):
+        D.diagonal().add_(self.to(values) if np.ndim(values) else values)
+
+    def factor(self, D, Fs):
+        """:func:`~spectranet.solvers._schur._factor` on the device (``D`` is consumed): the
+        solver of :math:`(D + F_s F_s^\\top) u = b` for a numpy ``b``, returning numpy ``(u, z)``."""
+        torch = self.torch
+        L, info = torch.linalg.cholesky_ex(D)
+        if int(info) != 0:  # indefinite by rounding (polyhedral losses near the optimum)
+            D.diagonal().add_(1e-13 * float(D.diagonal().abs().max()))
+            L, info = torch.linalg.cholesky_ex(D)
+            if int(info) != 0:
+                raise np.linalg.LinAlgError("the Schur matrix is not positive definite")
+        del D
+        q = Fs.shape[1]
+        tri = torch.linalg.solve_triangular
+        if q == 0:
+            return lambda rhs: (self.host(torch.cholesky_solve(self.to(rhs)[:, None], L)[:, 0]), np.zeros(0))
+        Gs = tri(L, Fs, upper=False)
+        n = Fs.shape[0]
+        Q, R = torch.linalg.qr(torch.vstack([Gs, torch.eye(q, **self.kw)]))  # (see _factor: never normal equations)
+        Qn = Q[:n]
+
+        def solve(rhs):
+            c = tri(L, self.to(rhs)[:, None], upper=False)
+            z = tri(R, Qn.T @ c, upper=True)
+            u = tri(L.T, c - Gs @ z, upper=True)
+            return self.host(u[:, 0]), self.host(z[:, 0])
+
+        return solve
+
+    def kernel_times(self, K, F, v):
+        v = self.to(v)
+        out = F @ (F.T @ v)
+        return self.host(out if K is None else K @ v + out)
+
+    def transposed_times(self, F, v):
+        return self.host(F.T @ self.to(v))
+
+
+def runs_on_device(problem) -> bool:
+    """Whether the sample-space interior point keeps its ``n``-sized objects on the data's device:
+    float64 torch data on a device other than the CPU (where the host's numpy is the same
+    hardware) and a loss separable over outputs (softmax couples the outputs into one system of
+    order ``nC``, formed on the host)."""
+    data = problem.data
+    if not (type(data).__name__ == "TorchData" and not data.float32 and data.device.type != "cpu"
+            and not problem.loss.multi_output_only):
+        return False
+    return device_memory_free(data) >= DEVICE_KERNELS * 8 * problem.n_samples ** 2
+
+
+#: n x n float64 arrays the device path holds at its peak (kernel, Schur matrix, Cholesky factor,
+#: the split rest's products): a device with less free memory leaves the Schur systems on the host
+DEVICE_KERNELS = 6
+
+
+def device_memory_free(data) -> float:
+    """Free bytes on the device of torch ``data`` (CUDA: ``torch.cuda.mem_get_info``; other
+    devices report none, taken as unlimited)."""
+    torch = data._torch
+    if data.device.type == "cuda":
+        return float(torch.cuda.mem_get_info(data.device)[0])
+    return float("inf")
+
+
+def schur_backend(problem):
+    """:class:`DeviceSchur` where :func:`runs_on_device`, :class:`HostSchur` otherwise."""
+    return DeviceSchur(problem.data.X) if runs_on_device(problem) else HostSchur(problem.X)
