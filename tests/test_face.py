@@ -34,6 +34,22 @@ def test_face_polish_certifies_itself_at_the_sdp_optimum(loss, rel):
     assert own.lower_bound <= sdp.network_objective * (1 + 1e-9)
 
 
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_just_below_beta_max_the_network_is_one_neuron(loss):
+    # within 1e-4 of beta_max the iterate's eigenvalues have not separated when the gap is met:
+    # no block showed a face, and the extraction returned 10 tiny neurons (2(d+1): the iterate's
+    # full rank); the face of the dominant eigenvectors gives the optimum, one neuron
+    X, y, _ = planted(200, 4, seed=1)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    base = Problem(X, y, "relu", loss, 0.0)
+    result = NativeSolver().solve(base.with_beta((1 - 1e-4) * beta_max(base)))
+    assert result.n_neurons == 1
+    assert result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
+    zero = certify(base.zero_network(), X, base.Y, loss, result.certificate.beta)
+    assert result.network_objective < zero.objective  # below beta_max the neuron lowers the objective
+
+
 def test_face_basis_separates_the_ranges():
     problem = _problem("squared", 1e-1)
     sol = solve_lifted(problem, tol=1e-9)

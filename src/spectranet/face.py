@@ -75,15 +75,27 @@ def face_basis(Z: np.ndarray, S: np.ndarray) -> np.ndarray:
     return Q[:, keep]
 
 
-def _cone_basis(Z: np.ndarray, S: np.ndarray) -> np.ndarray | None:
+def dominant_basis(Z: np.ndarray, top: float) -> np.ndarray:
+    """Orthonormal basis of the eigenvectors of ``Z`` whose eigenvalue is at least ``DOMINANT``
+    times ``top`` (the largest eigenvalue of all blocks): the face to try when no block shows one."""
+    lam, Q = np.linalg.eigh(0.5 * (Z + Z.T))
+    return Q[:, lam >= DOMINANT * top]
+
+
+#: see :func:`dominant_basis`
+DOMINANT = 1e-2
+
+
+def _cone_basis(Z: np.ndarray, S: np.ndarray, top: float | None = None) -> np.ndarray | None:
     r"""A basis of the iterate's face made of vectors on the cone :math:`y^\top G y = 0`: the cone
-    factors (neural decomposition) of the projection of ``Z`` on :func:`face_basis`. In this basis
+    factors (neural decomposition) of the projection of ``Z`` on :func:`face_basis` (on
+    :func:`dominant_basis` with ``top``). In this basis
     ``Z = Y W Y^T`` with ``W = I`` satisfies the trace condition exactly and every diagonal ``W`` does
     too; an orthonormal basis of an approximate face may admit no feasible point but zero (rank
     one: its vector is off the cone by rounding). None when the factors do not span the face."""
     from .decomposition import cone_factors
 
-    P = face_basis(Z, S)
+    P = face_basis(Z, S) if top is None else dominant_basis(Z, top)
     if P.shape[1] == 0:
         return P
     Zf = P @ (P.T @ Z @ P) @ P.T
@@ -232,12 +244,16 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
     if (kind not in ("HostData", "GroupedData") and not gram) or not problem.loss.smooth:
         return None
     f, P = problem.n_features, problem.n_pairs
-    blocks = [_cone_basis(M, T) for Zs, Ss in ((Z, S), (Z_prime, S_prime)) for M, T in zip(Zs, Ss)]
-    bases = [blocks[s * P + p] for p in range(P) for s in range(2)]  # block b = 2 p + s
-    if any(B is None for B in bases):
-        return None
-    kept = [b for b, B in enumerate(bases) if B.shape[1]]
-    if not kept:
+    pairs = [(M, T) for Zs, Ss in ((Z, S), (Z_prime, S_prime)) for M, T in zip(Zs, Ss)]
+    bases, kept = _bases(pairs, P)
+    if bases is not None and not kept and np.any(Z) | np.any(Z_prime):
+        # no block shows its face: the iterate's eigenvalues have not separated yet (beta within
+        # 1e-4 of beta_max: the gap is met while the one optimal eigenvalue is still below the others'
+        # curvature; 22 tiny neurons instead of 1): try the dominant eigenvectors (the caller keeps
+        # the result only where it certifies itself)
+        top = max(float(np.linalg.eigvalsh(0.5 * (M + M.T))[-1]) for M, _ in pairs)
+        bases, kept = _bases(pairs, P, top)
+    if bases is None or not kept:
         return None
     sizes = [bases[b].shape[1] * (bases[b].shape[1] + 1) // 2 for b in kept]
     N = int(sum(sizes))
@@ -284,6 +300,17 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
     logger.debug("face polish: ranks %s, %d reductions, %d neurons", [bases[b].shape[1] for b in kept],
                  reductions, network.n_neurons)
     return FaceResult(Zs, Zps, network, reductions)
+
+
+def _bases(pairs, P: int, top: float | None = None):
+    """The cone bases of the blocks ``pairs`` (``(Z, S)`` of the ``P`` first cones, then of the ``P``
+    second ones) in the order ``b = 2 p + s``, and the blocks with a non-empty basis; ``(None, [])``
+    when a block's cone factors do not span its face."""
+    blocks = [_cone_basis(M, T, top) for M, T in pairs]
+    bases = [blocks[s * P + p] for p in range(P) for s in range(2)]
+    if any(B is None for B in bases):
+        return None, []
+    return bases, [b for b, B in enumerate(bases) if B.shape[1]]
 
 
 def _null_space(R: np.ndarray) -> np.ndarray:
