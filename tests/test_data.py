@@ -84,17 +84,21 @@ def test_device_schur_forms_equal_the_host_ones():
         np.testing.assert_allclose((D + F @ F.T) @ u, b, rtol=1e-8, atol=1e-8)
 
 
-@pytest.mark.parametrize("loss, seed", [("squared", 6), ("logistic", 5)])
-def test_sample_space_interior_point_on_a_device_matches_the_host(monkeypatch, loss, seed):
+@pytest.mark.parametrize("loss, seed, shape, outputs, rel", [("squared", 6, (150, 20), None, 1e-5),
+                                                             ("logistic", 5, (150, 20), None, 1e-5),
+                                                             ("squared", 1, (300, 6), 3, 1e-7)])
+def test_sample_space_interior_point_on_a_device_matches_the_host(monkeypatch, loss, seed, shape, outputs, rel):
     # on a GPU the interior point keeps its kernels, Cholesky factors and split corrections there
-    # (solvers._schur_torch.DeviceSchur); CPU tensors stand in for the device here
+    # (solvers._schur_torch.DeviceSchur) and everything else runs on the host copy, as for numpy
+    # data (the exact Newton polish included: 42 neurons instead of 21 on the 3-output case while
+    # the extraction ran on the device); CPU tensors stand in for the device here
     from spectranet.solvers import _schur_torch, ipm_newton
 
-    X, y, _ = planted(150, 20, seed=seed)
+    X, y, _ = planted(*shape, seed=seed, outputs=outputs)
     if loss == "logistic":
         y = np.where(y > np.median(y), 1.0, -1.0)
     lam = get_solver("native").solve(Problem(X, y, "relu", loss, 1e9)).certificate.lam
-    ref = NativeSolver().solve(Problem(X, y, "relu", loss, 1e-5 * lam))
+    ref = NativeSolver(engine="ipm").solve(Problem(X, y, "relu", loss, rel * lam))
     assert not _schur_torch.runs_on_device(Problem(torch.tensor(X), y, "relu", loss, 1.0))  # CPU: numpy
     used = {"factor": 0, "split": 0}
     factor, split = _schur_torch.DeviceSchur.factor, ipm_newton._Newton._split_block
@@ -108,13 +112,50 @@ def test_sample_space_interior_point_on_a_device_matches_the_host(monkeypatch, l
     monkeypatch.setattr(_schur_torch.DeviceSchur, "factor", counted("factor", factor))
     monkeypatch.setattr(ipm_newton._Newton, "_split_block", counted("split", split))
     monkeypatch.setattr(_schur_torch, "runs_on_device", lambda p: type(p.data).__name__ == "TorchData")
-    result = NativeSolver().solve(Problem(torch.tensor(X), y, "relu", loss, 1e-5 * lam))
+    result = NativeSolver(engine="ipm").solve(Problem(torch.tensor(X), y, "relu", loss, rel * lam))
     assert used["factor"] > 0  # the device path ran
     assert used["split"] > 0 or loss != "squared"  # near the optimum too (the split Newton systems)
     assert ref.engine == result.engine == "ipm"
     assert result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
     assert result.n_neurons == ref.n_neurons
     assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-9)
+
+
+def test_out_of_device_memory_falls_back_to_the_host(monkeypatch, caplog):
+    from spectranet.solvers import _schur_torch
+
+    class OutOfMemoryError(RuntimeError):  # the name torch's CUDA allocator error carries
+        pass
+
+    def exhausted(self, D, Fs):
+        raise OutOfMemoryError("CUDA out of memory. Tried to allocate 1.20 GiB")
+
+    X, y, _ = planted(150, 20, seed=6)
+    ref = NativeSolver(engine="ipm").solve(Problem(X, y, "relu", "squared", 0.01))
+    monkeypatch.setattr(_schur_torch, "runs_on_device", lambda p: type(p.data).__name__ == "TorchData")
+    monkeypatch.setattr(_schur_torch.DeviceSchur, "factor", exhausted)
+    with caplog.at_level("WARNING", logger="spectranet.solvers.native"):
+        result = NativeSolver(engine="ipm").solve(Problem(torch.tensor(X), y, "relu", "squared", 0.01))
+    assert "ran out of device memory" in caplog.text and "solving on the host" in caplog.text
+    assert result.gap <= 1e-6 and result.n_neurons == ref.n_neurons
+    assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-12)
+
+
+def test_float32_tensors_without_a_float64_copy_on_the_device_are_solved_on_the_host(monkeypatch, caplog):
+    import spectranet.data
+
+    def no_room(*args, **kwargs):
+        raise ValueError("cannot place the data on device=cuda: CUDA out of memory")
+
+    X, y, _ = planted(60, 3, seed=3)
+    problem = Problem(torch.tensor(X, dtype=torch.float32), y, "relu", "squared", 0.5)
+    monkeypatch.setattr(spectranet.data, "TorchData", no_room)
+    with caplog.at_level("WARNING", logger="spectranet.problem"):
+        work = problem.in_float64()
+    assert isinstance(work.data, HostData) and "solving on the host" in caplog.text
+    assert problem.data.float32 and problem.data.float64_twin is work.data  # made once, the data untouched
+    result = NativeSolver().solve(problem)
+    assert result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
 
 
 def test_float32_tensors_are_certified_in_float64():

@@ -286,8 +286,10 @@ class Problem:
 
     def in_float64(self) -> "Problem":
         """A copy whose products run in float64 on the data's own device: for float32 torch tensors,
-        a float64 copy of them there (twice their memory, made once per data object: the solves of a
-        path share it); the problem itself otherwise."""
+        a float64 copy there of the host copy ``X`` and of the targets ``Y`` (twice the tensors'
+        memory on a GPU, none on the CPU, where it shares ``X``'s memory), made once per data object
+        and kept with it (the solves of a path share it); where the device cannot hold it, the
+        problem on the host (:meth:`on_host`). The problem itself for other data."""
         if not self.data.float32:
             return self
         from .data import TorchData
@@ -295,7 +297,13 @@ class Problem:
         data = self.data
         twin = getattr(data, "float64_twin", None)
         if twin is None:
-            twin = data.float64_twin = TorchData(data.X, data.Y, device=data.device, dtype=data._torch.float64)
+            try:
+                twin = TorchData(self.X, self.Y, device=data.device, dtype=data._torch.float64)
+            except ValueError as exc:  # out of memory, or a device without float64
+                logger.warning("no float64 copy of the float32 tensors on %s (%s): solving on the host",
+                               data.device, str(exc).splitlines()[0])
+                twin = HostData(self.X, self.Y)
+            data.float64_twin = twin
         new = object.__new__(Problem)
         new.__dict__.update(self.__dict__)
         new.data = twin

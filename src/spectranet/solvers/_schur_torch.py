@@ -14,7 +14,7 @@ import numpy as np
 
 from ._schur import _factor, _offset, kernel_sum, split_rest_kernel
 
-__all__ = ["HostSchur", "DeviceSchur", "runs_on_device", "schur_backend"]
+__all__ = ["HostSchur", "DeviceSchur", "device_arrays", "runs_on_device", "schur_backend"]
 
 
 class HostSchur:
@@ -214,31 +214,42 @@ class DeviceSchur(HostSchur):
 
 
 def runs_on_device(problem) -> bool:
-    """Whether the sample-space interior point keeps its ``n``-sized objects on the data's device:
-    float64 torch data on a device other than the CPU (where the host's numpy is the same
-    hardware) and a loss separable over outputs (softmax couples the outputs into one system of
-    order ``nC``, formed on the host)."""
+    """Whether the sample-space interior point should iterate on the data's device: float64 torch
+    data on a device other than the CPU (where the host's numpy is the same hardware), a loss
+    separable over outputs (softmax couples the outputs into one system of order ``nC``, formed
+    on the host) and :func:`device_arrays` ``(C)`` arrays of order ``n`` free there."""
     data = problem.data
-    if not (type(data).__name__ == "TorchData" and not data.float32 and data.device.type != "cpu"
-            and not problem.loss.multi_output_only):
+    if not (_device_capable(problem) and data.device.type != "cpu"):
         return False
-    return device_memory_free(data) >= DEVICE_KERNELS * 8 * problem.n_samples ** 2
+    return device_memory_free(data) >= device_arrays(problem.n_outputs) * 8 * problem.n_samples ** 2
 
 
-#: n x n float64 arrays the device path holds at its peak (kernel, Schur matrix, Cholesky factor,
-#: the split rest's products): a device with less free memory leaves the Schur systems on the host
-DEVICE_KERNELS = 6
+def _device_capable(problem) -> bool:
+    data = problem.data
+    return type(data).__name__ == "TorchData" and not data.float32 and not problem.loss.multi_output_only
+
+
+def device_arrays(C: int) -> int:
+    """``n x n`` float64 arrays the device path holds at its peak for ``C`` outputs: a kernel and a
+    Cholesky factor per output (kept for the iteration's solves), the Schur matrix being factored,
+    the split corrections (``F``, its triangular solve and its QR: up to three ``n x n/2``) and the
+    products of the split rest: ``2C + 4``."""
+    return 2 * C + 4
 
 
 def device_memory_free(data) -> float:
-    """Free bytes on the device of torch ``data`` (CUDA: ``torch.cuda.mem_get_info``; other
-    devices report none, taken as unlimited)."""
+    """Bytes available on the device of torch ``data``: free on a CUDA device
+    (``torch.cuda.mem_get_info``) plus what PyTorch's allocator caches there unused; other devices
+    report none, taken as unlimited."""
     torch = data._torch
     if data.device.type == "cuda":
-        return float(torch.cuda.mem_get_info(data.device)[0])
+        cached = torch.cuda.memory_reserved(data.device) - torch.cuda.memory_allocated(data.device)
+        return float(torch.cuda.mem_get_info(data.device)[0] + cached)
     return float("inf")
 
 
 def schur_backend(problem):
-    """:class:`DeviceSchur` where :func:`runs_on_device`, :class:`HostSchur` otherwise."""
-    return DeviceSchur(problem.data.X) if runs_on_device(problem) else HostSchur(problem.X)
+    """:class:`DeviceSchur` for float64 torch data and a loss separable over outputs (the caller,
+    :class:`~spectranet.solvers.native.NativeSolver`, hands the interior point a torch problem only
+    where :func:`runs_on_device`), :class:`HostSchur` otherwise."""
+    return DeviceSchur(problem.data.X) if _device_capable(problem) else HostSchur(problem.X)

@@ -5,8 +5,9 @@ makes expensive:
 
 * ``"ipm"`` — interior point in **sample space** (:mod:`~spectranet.solvers.ipm`): a Schur
   complement of order :math:`nC` per iteration, :math:`O(n^3 C^3 + n^2 d C)`. Independent of the
-  width of the optimum; dense in-memory data with :math:`nC \le` ``ipm.MAX_SCHUR`` only (for torch
-  tensors, on any device, it runs on the problem's float64 copy on the host).
+  width of the optimum; dense in-memory data with :math:`nC \le` ``ipm.MAX_SCHUR`` only (torch
+  tensors: its Schur systems on a GPU, :mod:`~spectranet.solvers._schur_torch`; on the CPU it runs
+  on the problem's float64 host copy).
 * ``"lifted"`` — interior point in the **lifted space** (:mod:`~spectranet.solvers.lifted`):
   Newton blocks of order :math:`o = D = (f+1)(f+2)/2` per pair (:math:`GD` per output for pooled
   CNNs, :math:`PD` for softmax), :math:`\approx 9\,o^3` flops per block and iteration, plus one
@@ -114,7 +115,7 @@ def estimate_seconds(problem, engine: str) -> float:
     n, f, C = problem.n_samples, problem.n_features, problem.n_outputs
     if engine == "ipm":
         if not ipm.supports(problem) or type(problem.data).__name__ not in ("HostData", "TorchData"):
-            return float("inf")  # (torch data: the engine runs on the problem's float64 host copy)
+            return float("inf")  # (torch data: on a GPU or the host copy, NativeSolver._ipm_on_torch)
         order = n * (C if problem.loss.multi_output_only else 1)
         per_iteration = (order ** 3 / 3) * (1 if problem.loss.multi_output_only else C) + 8.0 * n * n * f * C
         iterations = IPM_ITERATIONS if problem.loss.quadratic else IPM_ITERATIONS_NONQUADRATIC

@@ -168,23 +168,28 @@ class _Newton:
             return self.dev.factor(D, np.concatenate(Fs, axis=2).reshape(n * C, -1))  # (on the host)
         solvers = []
         for k in range(C):
-            K = self.Kr[k]
-            if not store_kernel:
-                self.Kr[k] = None
-            dev = self.dev
-            if S_half is None:
-                D = dev.copy(K) if store_kernel else K
-                dev.add_diagonal(D, self.Sp[:, k])
-                Fs = self.F[k]
-            else:
-                sk = dev.to(S_half[:, k])
-                D, Fs = (sk[:, None] * K if store_kernel else K), sk[:, None] * self.F[k]
-                if not store_kernel:
-                    D *= sk[:, None]
-                D *= sk
-                dev.add_diagonal(D, 1.0)
-            solvers.append(dev.factor(D, Fs))
+            Fs = self.F[k] if S_half is None else self.dev.to(S_half[:, k])[:, None] * self.F[k]
+            # (the Schur matrix is referenced by the factorization alone, which may free it)
+            solvers.append(self.dev.factor(self._schur_matrix(k, store_kernel), Fs))
         return solvers
+
+    def _schur_matrix(self, k, store_kernel):
+        r""":math:`I + \mathcal S K_r \mathcal S` (or :math:`\Theta + K_r`) of output ``k``: a new array,
+        or, in low-memory mode, the kernel itself turned into it in place (then dropped here)."""
+        dev, K = self.dev, self.Kr[k]
+        if not store_kernel:
+            self.Kr[k] = None
+        if self.S is None:
+            D = dev.copy(K) if store_kernel else K
+            dev.add_diagonal(D, self.Sp[:, k])
+            return D
+        sk = dev.to(self.S[:, k])
+        D = sk[:, None] * K if store_kernel else K
+        if not store_kernel:
+            D *= sk[:, None]
+        D *= sk
+        dev.add_diagonal(D, 1.0)
+        return D
 
     def _schur_solve(self, b):
         r"""Solve :math:`(I + \mathcal S \hat K \mathcal S) u = b` (or :math:`(\Theta + \hat K) u = b`)

@@ -213,15 +213,30 @@ class NativeSolver(Solver):
                 return network, cert, narrow
             run.log("native: the %s trial did not certify within %.2fs; %s", narrow, plan.trial, plan.engine)
         if plan.engine == "ipm" and type(problem.data).__name__ == "TorchData":
-            # the sample-space interior point on torch data: on a GPU its Schur kernels, factors and
-            # solves run there (solvers._schur_torch), the face polish's Jacobian on the host copy;
-            # on the CPU all of it on the host copy in numpy (the same hardware)
-            from . import _schur_torch
-
-            host = problem.on_host()
-            if _schur_torch.runs_on_device(problem.in_float64()):
-                run.face_problem = host
-            else:
-                run.problem = host
+            return self._ipm_on_torch(run, problem)
         network, cert = run.interior_point(plan.engine)
         return network, cert, plan.engine
+
+    @staticmethod
+    def _ipm_on_torch(run, problem):
+        """The sample-space interior point on torch data: everything but its iterations on the
+        float64 host copy (extraction, face polish, the exact Newton polish, certificates: as for
+        numpy data); the iterations on a GPU where :func:`~spectranet.solvers._schur_torch.
+        runs_on_device` (their Schur kernels, factors and solves there), on the host otherwise (on
+        the CPU numpy is the same hardware), and again on the host if the device runs out of memory."""
+        from . import _schur_torch
+
+        run.problem = problem.on_host()
+        if _schur_torch.runs_on_device(problem):
+            run.iterate_on = problem
+            try:
+                network, cert = run.interior_point("ipm")
+                return network, cert, "ipm"
+            except Exception as exc:  # torch.OutOfMemoryError (torch.cuda.OutOfMemoryError before 2.5)
+                if "OutOfMemoryError" not in type(exc).__name__:
+                    raise
+                logger.warning("the sample-space interior point ran out of device memory (%s); solving on the "
+                               "host", str(exc).splitlines()[0])
+                run.iterate_on, run.tried = None, None
+        network, cert = run.interior_point("ipm")
+        return network, cert, "ipm"

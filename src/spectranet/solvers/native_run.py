@@ -18,7 +18,7 @@ __all__ = ["TRIAL_GAP", "EXTEND_GAP", "LOWRANK_TRIAL_GAP", "IPM_GAP", "ACCEPT_GA
 
 logger = logging.getLogger("spectranet.solvers.native")
 
-#: see the milestone of the column-generation trial in :meth:`NativeSolver._columns`
+#: see the milestone of the narrow engine's trial in :meth:`NativeSolver._run`
 TRIAL_GAP = 0.1
 #: a low-rank trial whose gap is below EXTEND_GAP at any round gets its budget doubled, once
 #: (10^5 x 20 planted logistic at 0.01 beta_max: gap 5e-4 when its 1.9 s ran out, certified at
@@ -81,7 +81,7 @@ class _Run:
         self.verbose, self.start_time = verbose, start_time
         self.history, self.iterations, self.lifted = [], 0, None
         self.tried = None  # see _accept
-        self.face_problem = None  # the problem the face polish runs on, when not ``problem`` (its host copy)
+        self.iterate_on = None  # the problem the sample-space interior point iterates on, when not ``problem``
         self.beta_max = None  # (data, loss, beta_max) of the problem solved: for a warm start
         self.lifted_objective = lifted_objective
         self.log = logger.info if verbose else logger.debug
@@ -235,8 +235,8 @@ class _Run:
                             (IPM_GAP * tol, ACCEPT_GAP * tol))
         if engine == "ipm":
             accept, accepted = self._accept(lambda Z, Zp, V: V)
-            sol = ipm.solve_lifted(problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER, verbose=self.verbose,
-                                   accept=accept, accept_gap=accept_gap, deadline=self.deadline)
+            sol = ipm.solve_lifted(self.iterate_on or problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER,
+                                   verbose=self.verbose, accept=accept, accept_gap=accept_gap, deadline=self.deadline)
             dual = sol.dual
         else:
             self.lifted_objective = lifted.objective_model(problem, self.lifted_objective)
@@ -293,8 +293,7 @@ class _Run:
         (and is certified if the extraction was). Returns ``(network, certificate, lifted or None)``."""
         from ..face import face_polish
 
-        found = face_polish(self.face_problem or self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean,
-                            model=self.lifted_objective)
+        found = face_polish(self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean, model=self.lifted_objective)
         if found is None:
             return network, cert, None
         again = certify_problem(self.problem, found.network, dual=cert.dual, tol=self.tol)
