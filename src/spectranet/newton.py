@@ -18,7 +18,8 @@ the second layer) and the last term is the sphere's curvature. For a quadratic a
 :math:`\nabla^2 \hat y_i` has the blocks :math:`2a\,\alpha_{jk} x_i x_i^\top` and
 :math:`\sigma'(x_i^\top u_j) x_i` (the grouped lift of the convolutional architectures: see
 :func:`sample_terms`). One step costs :math:`O(nCP^2 + P^3)`: this runs where that is small
-(:func:`applicable`: numpy, Dask or grouped data); elsewhere L-BFGS-B polishes. Directions of
+(:func:`applicable`: numpy, Dask or grouped data, and torch data on their float64 host copy);
+elsewhere L-BFGS-B polishes. Directions of
 (near-)zero curvature — a neuron whose weight vanishes turns freely — are left out of the Newton
 step, and second-layer weights at zero pushed outward are held there (projected Newton).
 """
@@ -53,11 +54,12 @@ def _n_params(problem, network) -> int:
 
 
 def applicable(problem, network) -> bool:
-    """Whether :func:`newton_polish` runs on ``problem``: smooth loss, float64 data in numpy, Dask
-    or the grouped lift (not torch), at most :data:`MAX_PARAMS` parameters and :data:`MAX_FLOPS`
-    for the Gram matrix of the Jacobian."""
+    """Whether :func:`newton_polish` runs on ``problem``: smooth loss, data in numpy, Dask, the
+    grouped lift or torch tensors (on the problem's float64 host copy: the step is small, as the
+    next two conditions keep it), at most :data:`MAX_PARAMS` parameters and :data:`MAX_FLOPS` for
+    the Gram matrix of the Jacobian."""
     P = _n_params(problem, network)
-    return (type(problem.data).__name__ in ("HostData", "DaskData", "GroupedData")
+    return (type(problem.data).__name__ in ("HostData", "DaskData", "GroupedData", "TorchData")
             and problem.loss.smooth and network.n_neurons > 0 and problem.n_features > 1 and P <= MAX_PARAMS
             and problem.n_samples * problem.n_outputs * P * P <= MAX_FLOPS)
 
@@ -211,6 +213,7 @@ def newton_polish(problem, network, *, signs=None, max_iter: int = 50, ftol: flo
     PolyNetwork
         Never one with a larger objective than ``network``.
     """
+    problem = problem.on_host() if type(problem.data).__name__ == "TorchData" else problem  # (see applicable)
     U, A = network.first_layer.copy(), network.second_layer_2d.copy()
     signs = np.sign(A) if signs is None else np.asarray(signs, dtype=float)
     A[signs == 0] = 0.0
