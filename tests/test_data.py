@@ -158,6 +158,19 @@ def test_float32_tensors_without_a_float64_copy_on_the_device_are_solved_on_the_
     assert result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
 
 
+def test_torch_networks_are_polished_on_their_faces_like_numpy_ones():
+    # the face polish (passes on the float64 host copy) ran for numpy data only: this logistic
+    # network proved itself to 3.7e-8 on torch data against 4.1e-9 on numpy data
+    X, y, _ = planted(2000, 6, seed=2)
+    y = np.where(y > np.median(y), 1.0, -1.0)
+    lam = get_solver("native").solve(Problem(X, y, "relu", "logistic", 1e9)).certificate.lam
+    ref = NativeSolver().solve(Problem(X, y, "relu", "logistic", 1e-4 * lam))
+    result = NativeSolver().solve(Problem(torch.tensor(X), y, "relu", "logistic", 1e-4 * lam))
+    assert ref.engine == result.engine == "lifted"
+    assert result.n_neurons == ref.n_neurons
+    assert result.certificate.own_gap <= 1.01 * ref.certificate.own_gap
+
+
 def test_float32_tensors_are_certified_in_float64():
     X, y, _ = planted(60, 3, seed=3)
     problem = Problem(torch.tensor(X, dtype=torch.float32), y, "relu", "squared", 0.5)

@@ -236,11 +236,13 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
     """Solve (21) on the face of the iterate ``(Z, Z_prime)`` with dual slacks ``(S, S_prime)``
     (all ``(P, f+1, f+1)``), then (``lean``) reduce its rank by Pataki's steps. ``model``: the
     lifted engine's objective with its sufficient statistics (squared loss), used instead of
-    passes over the data. Returns None when the face's program has no optimum inside the face (the
-    iterate did not show the optimal face), or for data the face Jacobian is not written for
-    (torch, Dask) without ``model``."""
+    passes over the data (torch data without it: the passes on the problem's float64 host copy).
+    Returns None when the face's program has no optimum inside the face (the iterate did not show
+    the optimal face), or for Dask data without ``model``."""
     kind = type(problem.data).__name__
     gram = model is not None and getattr(model, "root", None) is not None
+    if kind == "TorchData" and not gram:  # the face Jacobian's passes on the float64 host copy
+        problem, kind = problem.on_host(), "HostData"
     if (kind not in ("HostData", "GroupedData") and not gram) or not problem.loss.smooth:
         return None
     f, P = problem.n_features, problem.n_pairs
