@@ -8,6 +8,8 @@ Each lifted constraint matrix :math:`A_i = L_i C_\sigma L_i^\top` has rank two
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -59,7 +61,41 @@ def kernel_matrix(X, coefficients, W) -> np.ndarray:
 KERNEL_BLOCK_ENTRIES = 1 << 22
 
 
-def kernel_sum(X, factors, coefficients, outer=()):
+class NumpyOps:
+    """The array operations :func:`kernel_sum` and :func:`split_rest_kernel` need, in numpy (a
+    torch device supplies its own: :class:`~spectranet.solvers._schur_torch.DeviceSchur`)."""
+
+    @staticmethod
+    def to(a):
+        return np.asarray(a)
+
+    zeros, ones = staticmethod(np.zeros), staticmethod(np.ones)
+
+    @staticmethod
+    def empty(n):
+        return np.empty((n, n))
+
+    @staticmethod
+    def column_stack(columns):
+        return np.column_stack(columns)
+
+    @staticmethod
+    def multiply(a, b, out):
+        return np.multiply(a, b, out=out)
+
+    @staticmethod
+    def add(a, b, out):
+        return np.add(a, b, out=out)
+
+    @staticmethod
+    def accumulate(K, left, right):
+        """``K += hstack(left) @ hstack(right).T`` in place (BLAS on the Fortran-ordered view
+        ``K.T``, no n x n temporary)."""
+        return sla.blas.dgemm(1.0, np.hstack(right), np.hstack(left), beta=1.0, c=K.T, trans_b=True,
+                              overwrite_c=True).T
+
+
+def kernel_sum(X, factors, coefficients, outer=(), ops=NumpyOps):
     r""":math:`\sum_s K(R_s R_s^\top) - \sum_t u_t v_t^\top` (``factors``: the :math:`R_s`,
     ``outer``: the pairs :math:`(u_t, v_t)`) with a few n x n passes: with :math:`B = X R_{s,1}`,
     :math:`w = B\, r_s` (:math:`r_s` the last row of :math:`R_s`), the term
@@ -67,18 +103,20 @@ def kernel_sum(X, factors, coefficients, outer=()):
     :math:`[aB, hw, \mathbf 1][B, \mathbf 1, hw]^\top`, squared in place, and every other term
     (:math:`2h^2 sP`, the rank-one ones) goes into one accumulating product. The result is the
     only n x n array: each factor's term is formed in blocks of rows and added into it (the
-    memory of the large-n interior point is one Schur matrix)."""
+    memory of the large-n interior point is one Schur matrix). ``ops``: the array operations
+    (:class:`NumpyOps`, or a torch device's, with ``X`` and the factors there)."""
     a, b, c = coefficients
     h = 0.5 * b
     n, d = X.shape
-    ones = np.ones(n)
-    K, f, left, right = np.empty((n, n)), np.zeros(n), [], []
+    ones = ops.ones(n)
+    K, f, left, right = ops.empty(n), ops.zeros(n), [], []
     step = max(1, KERNEL_BLOCK_ENTRIES // max(n, 1))
     for i, Rm in enumerate(factors):
+        Rm = ops.to(Rm)
         B = X @ Rm[:d]
         w = B @ Rm[d]
         s = float(Rm[d] @ Rm[d])
-        lhs, rhs = np.column_stack([a * B, h * w, ones]), np.column_stack([B, ones, h * w])
+        lhs, rhs = ops.column_stack([a * B, h * w, ones]), ops.column_stack([B, ones, h * w])
         for r in range(0, n, step):
             T = lhs[r:r + step] @ rhs.T
             T *= T
@@ -87,19 +125,17 @@ def kernel_sum(X, factors, coefficients, outer=()):
             else:
                 K[r:r + step] += T
         if h != 0.0 and s > 0.0:
-            left.append(np.sqrt(2.0 * h * h * s) * B)
+            left.append(math.sqrt(2.0 * h * h * s) * B)
             right.append(left[-1])
         f += _offset(w, s, coefficients)
     if len(factors) == 0:
         K[...] = 0.0
-    left += [f[:, None], ones[:, None]] + [-np.asarray(u)[:, None] for u, _ in outer]
-    right += [ones[:, None], f[:, None]] + [np.asarray(v)[:, None] for _, v in outer]
-    # in place: K^T (a Fortran-ordered view) += right @ left^T
-    return sla.blas.dgemm(1.0, np.hstack(right), np.hstack(left), beta=1.0, c=K.T, trans_b=True,
-                          overwrite_c=True).T
+    left += [f[:, None], ones[:, None]] + [-ops.to(u)[:, None] for u, _ in outer]
+    right += [ones[:, None], f[:, None]] + [ops.to(v)[:, None] for _, v in outer]
+    return ops.accumulate(K, left, right)
 
 
-def split_rest_kernel(X, Ra, Ri, coefficients, outer=()):
+def split_rest_kernel(X, Ra, Ri, coefficients, outer=(), ops=NumpyOps):
     r""":math:`2K^\times(U, V) + K(V) - \sum_t u_t v_t^\top` for :math:`U = R_a R_a^\top`,
     :math:`V = R_i R_i^\top` (the moderate rest of a split block, :mod:`.ipm_newton`; ``outer``:
     the pairs :math:`(u_t, v_t)`), formed like :func:`kernel_sum`: in row blocks, the result the
@@ -115,27 +151,29 @@ def split_rest_kernel(X, Ra, Ri, coefficients, outer=()):
 
     with :math:`e = 2f + g`, :math:`f = acwv + hc(sv + tw) + \tfrac12 c^2 st` (the cross kernel's
     rank-one part) and :math:`g` that of :func:`kernel_matrix` for :math:`V`. (Spambase,
-    n = 4601: five ``n x n`` arrays of 170 MB fewer per iteration near the optimum.)"""
+    n = 4601: five ``n x n`` arrays of 170 MB fewer per iteration near the optimum.) ``ops``: as
+    for :func:`kernel_sum`."""
     a, b, c = coefficients
     h = 0.5 * b
     n, d = X.shape
+    Ra, Ri = ops.to(Ra), ops.to(Ri)
     Ba, Bi = X @ Ra[:d], X @ Ri[:d]
     w, v = Ba @ Ra[d], Bi @ Ri[d]
     s, t = float(Ra[d] @ Ra[d]), float(Ri[d] @ Ri[d])
-    ones = np.ones(n)
-    lhs, rhs = np.column_stack([a * Bi, h * v, ones]), np.column_stack([Bi, ones, h * v])
-    K = np.empty((n, n))
+    ones = ops.ones(n)
+    lhs, rhs = ops.column_stack([a * Bi, h * v, ones]), ops.column_stack([Bi, ones, h * v])
+    K = ops.empty(n)
     step = max(1, KERNEL_BLOCK_ENTRIES // max(n, 1))
     for r in range(0, n, step):
         rows = slice(r, r + step)
         M, block = lhs[rows] @ rhs.T, K[rows]
-        np.multiply(M, M, out=block)
+        ops.multiply(M, M, out=block)
         M *= a
         M += h * h * t
         M *= Ba[rows] @ Ba.T
         M *= 2.0
         block += M
-        np.add((a * h) * w[rows, None], (a * h) * w[None, :], out=M)
+        ops.add((a * h) * w[rows, None], (a * h) * w[None, :], out=M)
         M += h * h * (s + t)
         M *= Bi[rows] @ Bi.T
         M *= 2.0
@@ -143,10 +181,9 @@ def split_rest_kernel(X, Ra, Ri, coefficients, outer=()):
     e = 2.0 * (a * c * w * v + h * c * (s * v + t * w) + 0.5 * c * c * s * t) + _offset(v, t, coefficients)
     left = [2.0 * h * h * w[:, None], 2.0 * h * h * v[:, None], e[:, None], ones[:, None]]
     right = [v[:, None], w[:, None], ones[:, None], e[:, None]]
-    left += [-np.asarray(u)[:, None] for u, _ in outer]
-    right += [np.asarray(x)[:, None] for _, x in outer]
-    return sla.blas.dgemm(1.0, np.hstack(right), np.hstack(left), beta=1.0, c=K.T, trans_b=True,
-                          overwrite_c=True).T
+    left += [-ops.to(u)[:, None] for u, _ in outer]
+    right += [ops.to(x)[:, None] for _, x in outer]
+    return ops.accumulate(K, left, right)
 
 
 def _cholesky_in_place(D):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._schur import _factor, _offset, kernel_sum, split_rest_kernel
+from ._schur import _factor, kernel_sum, split_rest_kernel
 
 __all__ = ["HostSchur", "DeviceSchur", "device_arrays", "runs_on_device", "schur_backend"]
 
@@ -107,61 +107,35 @@ class DeviceSchur(HostSchur):
     def index(self, i):
         return self.torch.as_tensor(np.array(i), device=self.X.device)
 
-    def _finish(self, K, left, right):
-        torch = self.torch
-        K.addmm_(torch.hstack([self.to(x)[:, None] if np.ndim(x) == 1 else self.to(x) for x in left]),
-                 torch.hstack([self.to(x)[:, None] if np.ndim(x) == 1 else self.to(x) for x in right]).T)
-        return K
+    # -- the array operations of _schur.kernel_sum and _schur.split_rest_kernel (NumpyOps) ----------
+    def zeros(self, n):
+        return self.torch.zeros(n, **self.kw)
+
+    def ones(self, n):
+        return self.torch.ones(n, **self.kw)
+
+    def empty(self, n):
+        return self.torch.empty((n, n), **self.kw)
+
+    def column_stack(self, columns):
+        return self.torch.column_stack(columns)
+
+    def multiply(self, a, b, out):
+        return self.torch.mul(a, b, out=out)
+
+    def add(self, a, b, out):
+        return self.torch.add(a, b, out=out)
+
+    def accumulate(self, K, left, right):
+        return K.addmm_(self.torch.hstack(left), self.torch.hstack(right).T)
 
     def kernel_sum(self, factors, coefficients, outer=()):
         """:func:`~spectranet.solvers._schur.kernel_sum` on the device."""
-        torch, X = self.torch, self.X
-        a, b, c = coefficients
-        h = 0.5 * b
-        n, d = X.shape
-        ones = torch.ones(n, **self.kw)
-        K, f, left, right = torch.zeros((n, n), **self.kw), torch.zeros(n, **self.kw), [], []
-        for Rm in factors:
-            Rm = self.to(Rm)
-            B = X @ Rm[:d]
-            w = B @ Rm[d]
-            s = float(Rm[d] @ Rm[d])
-            T = torch.column_stack([a * B, h * w, ones]) @ torch.column_stack([B, ones, h * w]).T
-            K.addcmul_(T, T)
-            del T
-            if h != 0.0 and s > 0.0:
-                left.append(np.sqrt(2.0 * h * h * s) * B)
-                right.append(left[-1])
-            f += _offset(w, s, coefficients)
-        left += [f, ones] + [-self.to(u) for u, _ in outer]
-        right += [ones, f] + [self.to(v) for _, v in outer]
-        return self._finish(K, left, right)
+        return kernel_sum(self.X, factors, coefficients, outer, ops=self)
 
     def split_rest_kernel(self, Ra, Ri, coefficients, outer=()):
         """:func:`~spectranet.solvers._schur.split_rest_kernel` on the device."""
-        torch, X = self.torch, self.X
-        a, b, c = coefficients
-        h = 0.5 * b
-        n, d = X.shape
-        Ra, Ri = self.to(Ra), self.to(Ri)
-        Ba, Bi = X @ Ra[:d], X @ Ri[:d]
-        w, v = Ba @ Ra[d], Bi @ Ri[d]
-        s, t = float(Ra[d] @ Ra[d]), float(Ri[d] @ Ri[d])
-        ones = torch.ones(n, **self.kw)
-        M = torch.column_stack([a * Bi, h * v, ones]) @ torch.column_stack([Bi, ones, h * v]).T
-        K = M * M
-        M *= a
-        M += h * h * t
-        M *= Ba @ Ba.T
-        K.add_(M, alpha=2.0)
-        M = (a * h) * (w[:, None] + w[None, :]) + h * h * (s + t)
-        M *= Bi @ Bi.T
-        K.add_(M, alpha=2.0)
-        del M
-        e = 2.0 * (a * c * w * v + h * c * (s * v + t * w) + 0.5 * c * c * s * t) + _offset(v, t, coefficients)
-        left = [2.0 * h * h * w, 2.0 * h * h * v, e, ones] + [-self.to(u) for u, _ in outer]
-        right = [v, w, ones, e] + [self.to(x) for _, x in outer]
-        return self._finish(K, left, right)
+        return split_rest_kernel(self.X, Ra, Ri, coefficients, outer, ops=self)
 
     def hstack(self, blocks, n):
         return self.torch.hstack(blocks) if blocks else self.torch.zeros((n, 0), **self.kw)
