@@ -29,10 +29,6 @@ class HostSchur:
     def to(a):
         return a
 
-    @staticmethod
-    def host(a):
-        return a
-
     def kernel_sum(self, factors, coefficients, outer=()):
         return kernel_sum(self.X, factors, coefficients, outer)
 
