@@ -182,6 +182,24 @@ def test_float32_tensors_are_certified_in_float64():
     assert result.lower_bound <= get_solver("clarabel").solve(exact).network_objective * (1 + 1e-9)
 
 
+@pytest.mark.parametrize("dtype, stored", [("int64", "float64"), ("float16", "float32"), ("bfloat16", "float32"),
+                                           ("float64", "float64")])
+def test_tensors_of_any_real_dtype_are_accepted_like_numpy_arrays(dtype, stored):
+    # integer tensors were refused ("dtype must be torch.float64 or torch.float32") where integer
+    # numpy arrays are accepted, and bfloat16 ones crashed in .numpy() ("unsupported ScalarType")
+    X, y, _ = planted(40, 3, seed=8)
+    Xt = torch.tensor(np.round(4 * X)).to(getattr(torch, dtype)).requires_grad_(dtype != "int64")
+    values = Xt.detach().to(torch.float64).numpy()  # the values the tensor holds
+    problem = Problem(Xt, y, "relu", "squared", 0.1)
+    assert problem.data.dtype == getattr(torch, stored)
+    np.testing.assert_array_equal(problem.X, values)
+    result = NativeSolver().solve(problem)
+    ref = NativeSolver().solve(Problem(values, y, "relu", "squared", 0.1))
+    assert result.gap <= 1e-6 and result.n_neurons == ref.n_neurons
+    assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-9)
+    assert Xt.grad is None and Xt.dtype == getattr(torch, dtype)  # the input untouched
+
+
 def test_device_argument_and_errors():
     X, y, _ = planted(20, 2)
     assert isinstance(Problem(X, y, device="cpu").data, TorchData)

@@ -65,6 +65,13 @@ logger = logging.getLogger(__name__)
 L1 = PENALTIES["l1"]
 
 
+def _tensor_on_host(a) -> np.ndarray:
+    """A torch tensor's values as a numpy array on the host (bfloat16, which numpy lacks, as float32:
+    its values exactly)."""
+    a = a.detach().to("cpu")
+    return (a.float() if str(a.dtype) == "torch.bfloat16" else a).numpy()
+
+
 class Problem:
     r"""A training problem (P) / (21): data, activation, loss and :math:`\beta`.
 
@@ -99,8 +106,8 @@ class Problem:
         Number of outputs ``C`` when it cannot be read from ``y`` (softmax labels).
     device : str or torch.device, optional
         Keep the data on this torch device (e.g. ``"cuda"``) for the matrix-free products
-        (:mod:`spectranet.data`). Torch tensors ``X`` stay on their own device and dtype
-        (float64 or float32) without it.
+        (:mod:`spectranet.data`). Torch tensors ``X`` stay on their own device without it, in
+        float32 (float32, float16 and bfloat16 tensors) or float64 (the others: float64, integers).
     architecture : Dense or Conv2D, optional
         ``None`` (fully connected), or a :class:`~spectranet.architectures.Conv2D` for images
         given as rows of ``C*H*W`` values: one pair per (patch or pooling window, output),
@@ -189,7 +196,7 @@ class Problem:
         if is_dask_array(X):
             self.X, y = check_dask_data(X, y)
         else:
-            X, y = (a.detach().to("cpu").numpy() if is_torch_tensor(a) else a for a in (X, y))
+            X, y = (_tensor_on_host(a) if is_torch_tensor(a) else a for a in (X, y))
             if is_dask_array(y):  # in-memory X: the targets come to it
                 y = y.compute()
             self.X, y = check_data(X, y)

@@ -68,6 +68,12 @@ def make_data(X_input, X, Y, device=None):
         return DaskData(X, Y)
     if device is None and not is_torch_tensor(X_input):
         return HostData(X, Y)
-    dtype = X_input.dtype if is_torch_tensor(X_input) else None
-    source = X_input if is_torch_tensor(X_input) else X
-    return TorchData(source, Y, device=device, dtype=dtype)
+    if not is_torch_tensor(X_input):
+        return TorchData(X, Y, device=device)
+    from .._torch import import_torch
+
+    torch = import_torch()
+    # float32 tensors stay float32 (and float16/bfloat16 ones become float32: their values exactly);
+    # the others (float64, integers, booleans) float64, as numpy input would
+    low = (torch.float16, torch.bfloat16, torch.float32)
+    return TorchData(X_input, Y, device=device, dtype=torch.float32 if X_input.dtype in low else torch.float64)
