@@ -200,6 +200,33 @@ def test_tensors_of_any_real_dtype_are_accepted_like_numpy_arrays(dtype, stored)
     assert Xt.grad is None and Xt.dtype == getattr(torch, dtype)  # the input untouched
 
 
+def test_estimators_take_tensors_as_numpy_arrays():
+    # scikit-learn's validation read tensors through np.asarray: tensors that require grad, bfloat16
+    # ones (and CUDA ones) failed inside it with torch's errors
+    from spectranet import ConvexPolyNetClassifier, ConvexPolyNetRegressor
+
+    X, y, _ = planted(50, 3, seed=9)
+    labels = (y > np.median(y)).astype(int)
+    Xt = torch.tensor(X, requires_grad=True)
+    reg = ConvexPolyNetRegressor(beta=0.1).fit(Xt, torch.tensor(y, requires_grad=True))
+    ref = ConvexPolyNetRegressor(beta=0.1).fit(X, y)
+    assert reg.gap_ <= 1e-6 and reg.n_neurons_ == ref.n_neurons_
+    np.testing.assert_allclose(reg.predict(Xt), ref.predict(X), rtol=1e-7, atol=1e-9)
+    bf16 = torch.tensor(X, dtype=torch.bfloat16)
+    np.testing.assert_allclose(reg.predict(bf16), reg.predict(bf16.float().numpy()), rtol=1e-12)
+    assert reg.score(Xt, torch.tensor(y)) == pytest.approx(ref.score(X, y), rel=1e-9)
+    clf = ConvexPolyNetClassifier(beta=0.1).fit(Xt, torch.tensor(labels))
+    assert clf.gap_ <= 1e-6 and set(clf.classes_) == {0, 1} and Xt.grad is None
+
+
+@pytest.mark.parametrize("make, match", [(lambda X: X.to_sparse(), "sparse torch tensor"),
+                                         (lambda X: torch.empty(X.shape, device="meta"), "'meta' device")])
+def test_tensors_without_dense_values_are_refused(make, match):
+    X, y, _ = planted(20, 3, seed=1)
+    with pytest.raises(TypeError, match=match):
+        Problem(make(torch.tensor(X)), y, "relu", "squared", 0.1)
+
+
 def test_device_argument_and_errors():
     X, y, _ = planted(20, 2)
     assert isinstance(Problem(X, y, device="cpu").data, TorchData)

@@ -34,13 +34,12 @@ from ._docstrings import add_sections, convex_estimator
 from ._method_docstrings import CLASSIFIER_METHODS, REGRESSOR_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
-from .data import check_max_time, check_positive_beta, check_tol, is_dask_array
+from .data import check_max_time, check_positive_beta, check_tol, host_values, is_dask_array
 from .data.targets import dask_labels as _dask_labels
 from .data.targets import encode_classes, encode_dask_classes
 from .losses import Loss, get_loss
 from .problem import Problem
 from .solvers import Solver, get_solver
-from .solvers.fallback import FallbackSolver
 from .solvers.native import NativeSolver
 
 if TYPE_CHECKING:
@@ -77,16 +76,6 @@ def classifier_loss(param: str | Loss, n_classes: int, owner: str = "ConvexPolyN
         if n_classes > 2 and param == "logistic":
             param = "softmax"
     return get_loss(param)
-
-
-def _with_flags(solver, self_certify, lean):
-    """``solver`` with the estimator's ``self_certify`` and ``lean`` on its native solver (also the
-    native first solver of ``"auto"``'s fallback for the polyhedral losses)."""
-    if isinstance(solver, NativeSolver):
-        return NativeSolver(solver.engine, solver.rank_tol, self_certify=self_certify, lean=lean)
-    if isinstance(solver, FallbackSolver):
-        return FallbackSolver(_with_flags(solver.first, self_certify, lean), solver.second)
-    return solver
 
 
 def _decision_block(X_block, network):
@@ -196,7 +185,7 @@ class _ConvexPolyNetBase(BaseEstimator):
             name = "native" if problem.is_dask and not isinstance(self.solver, Solver) else self.solver
             solver = get_solver(name, problem)
             if not isinstance(self.solver, Solver):  # (a given instance as is)
-                solver = _with_flags(solver, self.self_certify, self.lean)
+                solver = solver.with_flags(self.self_certify, self.lean)
             previous = getattr(self, "_last_result", None) if self.warm_start else None
             result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
                                   verbose=bool(self.verbose), warm_start=previous, max_time=self.max_time)
@@ -228,7 +217,9 @@ class _ConvexPolyNetBase(BaseEstimator):
         return self.network_.decision_function(X)
 
     def _image_rows(self, X):
-        """Images ``(N, C, H, W)`` as rows for a convolutional architecture; ``X`` otherwise."""
+        """Images ``(N, C, H, W)`` as rows for a convolutional architecture; ``X`` otherwise (a torch
+        tensor's values on the host: :func:`~spectranet.data.host_values`)."""
+        X = host_values(X)
         arch = check_architecture(self.architecture)
         if not arch.is_dense and not is_dask_array(X) and np.ndim(X) >= 3:
             return arch.as_rows(X)
@@ -311,7 +302,7 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         if is_dask_array(X):  # validated by Dask reductions in Problem, never gathered
             y = self._check_dask_fit(X, y, loss)
         else:
-            X, y = validate_data(self, self._image_rows(X), y, multi_output=True, y_numeric=True,
+            X, y = validate_data(self, self._image_rows(X), host_values(y), multi_output=True, y_numeric=True,
                                  dtype=np.float64, ensure_min_samples=2)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
@@ -335,7 +326,7 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
 
     def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Return the coefficient of determination :math:`R^2` of :meth:`predict` on ``(X, y)``."""
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, host_values(y), sample_weight=sample_weight)
 
 
 # the methods' See Also, References and Examples (score's Parameters and Returns too)
@@ -411,7 +402,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                 y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
             self.classes_, y = _dask_labels(y)
         else:
-            X, y = validate_data(self, self._image_rows(X), y, dtype=np.float64, ensure_min_samples=2)
+            X, y = validate_data(self, self._image_rows(X), host_values(y), dtype=np.float64, ensure_min_samples=2)
             check_classification_targets(y)
             self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size
@@ -514,7 +505,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
 
     def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Return the accuracy of :meth:`predict` on ``(X, y)``."""
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, host_values(y), sample_weight=sample_weight)
 
 
 add_sections(ConvexPolyNetClassifier, CLASSIFIER_METHODS)

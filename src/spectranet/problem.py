@@ -43,6 +43,7 @@ from .data import (
     check_scale,
     encode_dask_targets,
     encode_targets,
+    host_values,
     is_dask_array,
     is_torch_tensor,
     make_data,
@@ -63,13 +64,6 @@ logger = logging.getLogger(__name__)
 
 #: the penalty of problem (P)
 L1 = PENALTIES["l1"]
-
-
-def _tensor_on_host(a) -> np.ndarray:
-    """A torch tensor's values as a numpy array on the host (bfloat16, which numpy lacks, as float32:
-    its values exactly)."""
-    a = a.detach().to("cpu")
-    return (a.float() if str(a.dtype) == "torch.bfloat16" else a).numpy()
 
 
 class Problem:
@@ -196,7 +190,7 @@ class Problem:
         if is_dask_array(X):
             self.X, y = check_dask_data(X, y)
         else:
-            X, y = (_tensor_on_host(a) if is_torch_tensor(a) else a for a in (X, y))
+            X, y = host_values(X), host_values(y)
             if is_dask_array(y):  # in-memory X: the targets come to it
                 y = y.compute()
             self.X, y = check_data(X, y)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from .daskdata import ChunkwiseLoss, DaskData, check_dask_data, encode_dask_targets
 from .grouped import GroupedData
-from .host import GRAM_ENTRIES, HostData, is_dask_array, is_torch_tensor
+from .host import GRAM_ENTRIES, HostData, host_values, is_dask_array, is_torch_tensor
 from .targets import encode_targets
 from .torchdata import TorchData
 from .validation import (
@@ -51,10 +51,10 @@ from .validation import (
     check_tol,
 )
 
-__all__ = ["HostData", "TorchData", "GroupedData", "DaskData", "ChunkwiseLoss", "make_data", "is_torch_tensor",
-           "is_dask_array", "check_beta", "check_data", "check_positive_beta", "check_tol", "check_max_time",
-           "TOL_FLOOR", "SCALE_LIMIT", "check_scale", "check_dask_data", "as_real_array", "encode_targets",
-           "encode_dask_targets", "GRAM_ENTRIES"]
+__all__ = ["HostData", "TorchData", "GroupedData", "DaskData", "ChunkwiseLoss", "make_data", "host_values",
+           "is_torch_tensor", "is_dask_array", "check_beta", "check_data", "check_positive_beta", "check_tol",
+           "check_max_time", "TOL_FLOOR", "SCALE_LIMIT", "check_scale", "check_dask_data", "as_real_array",
+           "encode_targets", "encode_dask_targets", "GRAM_ENTRIES"]
 
 
 def make_data(X_input, X, Y, device=None):

@@ -25,6 +25,20 @@ def is_torch_tensor(a) -> bool:
     return type(a).__module__.startswith("torch") and hasattr(a, "detach")
 
 
+def host_values(a):
+    """A torch tensor's values as a numpy array on the host, whatever its device, autograd state or
+    dtype (bfloat16, which numpy lacks, as float32: its values exactly); anything else unchanged. A
+    sparse tensor, or one on the ``meta`` device (no values), is refused with a ``TypeError``."""
+    if not is_torch_tensor(a):
+        return a
+    if str(a.layout) != "torch.strided":
+        raise TypeError(f"a sparse torch tensor ({a.layout}) is not accepted; pass a dense one (.to_dense())")
+    if a.device.type == "meta":
+        raise TypeError("a torch tensor on the 'meta' device holds no values; pass one with data")
+    a = a.detach().to("cpu")
+    return (a.float() if str(a.dtype) == "torch.bfloat16" else a).numpy()
+
+
 def is_dask_array(a) -> bool:
     """Whether ``a`` is a Dask array (without importing dask)."""
     return type(a).__module__.startswith("dask") and hasattr(a, "chunks") and hasattr(a, "dask")

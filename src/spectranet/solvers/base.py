@@ -212,6 +212,11 @@ class Solver(ABC):
         """
         return True
 
+    def with_flags(self, self_certify: bool, lean: bool) -> "Solver":
+        """This solver with the estimators' ``self_certify`` and ``lean`` where it has them (the
+        native solver, and the native first solver of a fallback); itself otherwise."""
+        return self
+
     @abstractmethod
     def solve(self, problem: Problem, *, tol: float = 1e-6, max_iter: int | None = None,
               verbose: bool = False, warm_start: SolveResult | None = None,

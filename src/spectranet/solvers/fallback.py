@@ -67,6 +67,9 @@ class FallbackSolver(Solver):
         self.first, self.second = first, second
         self.name = first.name
 
+    def with_flags(self, self_certify: bool, lean: bool) -> "FallbackSolver":
+        return FallbackSolver(self.first.with_flags(self_certify, lean), self.second.with_flags(self_certify, lean))
+
     def supports(self, problem) -> bool:
         return self.first.supports(problem) or self.second.supports(problem)
 

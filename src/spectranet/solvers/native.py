@@ -100,6 +100,9 @@ class NativeSolver(Solver):
         self.self_certify = bool(self_certify)
         self.lean = bool(lean)
 
+    def with_flags(self, self_certify: bool, lean: bool) -> "NativeSolver":
+        return NativeSolver(self.engine, self.rank_tol, self_certify=self_certify, lean=lean)
+
     # -- what runs --------------------------------------------------------------------------
     def supports(self, problem) -> bool:
         if self.engine == "ipm":  # also the polyhedral losses (get_solver("auto"): with a fallback)
