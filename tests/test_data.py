@@ -200,11 +200,21 @@ def test_tensors_of_any_real_dtype_are_accepted_like_numpy_arrays(dtype, stored)
     assert Xt.grad is None and Xt.dtype == getattr(torch, dtype)  # the input untouched
 
 
-def test_estimators_take_tensors_as_numpy_arrays():
+def test_estimators_take_tensors_as_numpy_arrays(monkeypatch):
     # scikit-learn's validation read tensors through np.asarray: tensors that require grad, bfloat16
-    # ones (and CUDA ones) failed inside it with torch's errors
+    # ones (and CUDA ones) failed inside it with torch's errors; the problem keeps the tensor (its
+    # device), as Problem does
+    import spectranet.estimators
     from spectranet import ConvexPolyNetClassifier, ConvexPolyNetRegressor
 
+    kinds = []
+
+    def recording(*args, **kwargs):
+        problem = Problem(*args, **kwargs)
+        kinds.append(type(problem.data).__name__)
+        return problem
+
+    monkeypatch.setattr(spectranet.estimators, "Problem", recording)
     X, y, _ = planted(50, 3, seed=9)
     labels = (y > np.median(y)).astype(int)
     Xt = torch.tensor(X, requires_grad=True)
@@ -217,6 +227,7 @@ def test_estimators_take_tensors_as_numpy_arrays():
     assert reg.score(Xt, torch.tensor(y)) == pytest.approx(ref.score(X, y), rel=1e-9)
     clf = ConvexPolyNetClassifier(beta=0.1).fit(Xt, torch.tensor(labels))
     assert clf.gap_ <= 1e-6 and set(clf.classes_) == {0, 1} and Xt.grad is None
+    assert kinds == ["TorchData", "HostData", "TorchData"]
 
 
 @pytest.mark.parametrize("make, match", [(lambda X: X.to_sparse(), "sparse torch tensor"),

@@ -34,7 +34,7 @@ from ._docstrings import add_sections, convex_estimator
 from ._method_docstrings import CLASSIFIER_METHODS, REGRESSOR_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
-from .data import check_max_time, check_positive_beta, check_tol, host_values, is_dask_array
+from .data import check_max_time, check_positive_beta, check_tol, host_values, is_dask_array, is_torch_tensor
 from .data.targets import dask_labels as _dask_labels
 from .data.targets import encode_classes, encode_dask_classes
 from .losses import Loss, get_loss
@@ -216,6 +216,12 @@ class _ConvexPolyNetBase(BaseEstimator):
         X = validate_data(self, self._image_rows(X), reset=False, dtype=np.float64)
         return self.network_.decision_function(X)
 
+    def _problem_data(self, given, validated):
+        """What the problem is built from: a torch tensor as given to a dense network (it stays on its
+        device and in its precision, as :class:`~spectranet.Problem` keeps it), the validated array
+        otherwise."""
+        return given if is_torch_tensor(given) and check_architecture(self.architecture).is_dense else validated
+
     def _image_rows(self, X):
         """Images ``(N, C, H, W)`` as rows for a convolutional architecture; ``X`` otherwise (a torch
         tensor's values on the host: :func:`~spectranet.data.host_values`)."""
@@ -302,8 +308,9 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         if is_dask_array(X):  # validated by Dask reductions in Problem, never gathered
             y = self._check_dask_fit(X, y, loss)
         else:
-            X, y = validate_data(self, self._image_rows(X), host_values(y), multi_output=True, y_numeric=True,
-                                 dtype=np.float64, ensure_min_samples=2)
+            Xv, y = validate_data(self, self._image_rows(X), host_values(y), multi_output=True, y_numeric=True,
+                                  dtype=np.float64, ensure_min_samples=2)
+            X = self._problem_data(X, Xv)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
         return self._solve(X, Y, loss, Y.shape[1])
@@ -402,7 +409,8 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                 y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
             self.classes_, y = _dask_labels(y)
         else:
-            X, y = validate_data(self, self._image_rows(X), host_values(y), dtype=np.float64, ensure_min_samples=2)
+            Xv, y = validate_data(self, self._image_rows(X), host_values(y), dtype=np.float64, ensure_min_samples=2)
+            X = self._problem_data(X, Xv)
             check_classification_targets(y)
             self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size

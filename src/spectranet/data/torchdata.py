@@ -34,8 +34,8 @@ class TorchData(HostData):
             raise ValueError(f"device={device!r} needs a CUDA build of PyTorch and a GPU, but this torch "
                              f"({torch.__version__}) has no CUDA device available; leave device=None "
                              "(numpy on the host) or use device='cpu'")
-        try:
-            self.X = torch.as_tensor(X, dtype=dtype, device=self.device)
+        try:  # (detached: the products build no autograd graph on a tensor that requires grad)
+            self.X = torch.as_tensor(X.detach() if is_torch_tensor(X) else X, dtype=dtype, device=self.device)
         except (RuntimeError, TypeError, AssertionError) as exc:
             raise ValueError(f"cannot place the data on device={device!r}: {exc}") from exc
         self.dtype = dtype
