@@ -7,7 +7,14 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from spectranet import ConvergenceWarning, ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork
+from spectranet import (
+    ConvergenceWarning,
+    ConvexPolyNetClassifier,
+    ConvexPolyNetRegressor,
+    PolyNetwork,
+    Problem,
+    get_solver,
+)
 
 from ._data import planted
 
@@ -146,8 +153,8 @@ def test_warm_start_refit_continues_from_the_previous_network():
     X, y, _ = planted(n=50, d=3, seed=10)
     est = ConvexPolyNetRegressor(beta=0.1, warm_start=True).fit(X, y)
     assert est.solver_ == "native" and est.engine_ == "lifted"  # small d: the lifted interior point
-    est.set_params(beta=0.05).fit(X, y)  # the same data: its sufficient statistics are reused
-    assert est._last_result.warm_state["lifted_objective"] is not None and est.gap_ <= 1e-6
+    est.set_params(beta=0.05).fit(X, y)  # from the previous network (each fit makes its own problem: the
+    assert est.gap_ <= 1e-6 and est._last_result.warm_state is None  # native warm state is not kept)
     cold = ConvexPolyNetRegressor(beta=0.05).fit(X, y)
     assert est.network_objective_ == pytest.approx(cold.network_objective_, rel=2e-6)
     columns = ConvexPolyNetRegressor(beta=0.1, warm_start=True, solver=NativeSolver(engine="columns")).fit(X, y)
@@ -164,6 +171,19 @@ def test_pickle_roundtrip_drops_solver_state():
     back = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
     assert isinstance(back.network_, PolyNetwork) and not hasattr(back, "_last_result")
+    assert hasattr(est, "_last_result")  # pickling leaves the live estimator as it was (its warm start)
+
+
+def test_solvers_take_the_estimators_flags_where_they_have_them():
+    from spectranet.solvers.fallback import FallbackSolver
+
+    X, y, _ = planted(n=30, d=3)
+    native = get_solver("native").with_flags(False, False)
+    assert not native.self_certify and not native.lean and native.engine == "auto"
+    fallback = get_solver("auto", Problem(X, y, "relu", "absolute", 0.1)).with_flags(False, True)
+    assert isinstance(fallback, FallbackSolver) and not fallback.first.self_certify and fallback.first.lean
+    clarabel = get_solver("clarabel")
+    assert clarabel.with_flags(False, False) is clarabel and fallback.second.with_flags(True, True) is fallback.second
 
 
 @pytest.mark.parametrize(

@@ -371,7 +371,7 @@ def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol
     """
     import cvxpy as cp
 
-    problem = _check_problem(problem)
+    problem = _check_problem(problem).in_float64()  # (float32 tensors: certificates in float64)
     backend = _backend(solver)
     start = time.perf_counter()
     cp_problem, P, N, link = _build(problem)

@@ -169,7 +169,7 @@ class _ConvexPolyNetBase(BaseEstimator):
         self.n_features_in_ = int(X.shape[1])
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        return y if is_dask_array(y) else np.asarray(y)
+        return y if is_dask_array(y) else np.asarray(host_values(y))
 
     def _solve(self, X, Y, loss: Loss, n_outputs: int):
         problem = Problem(X, Y, self.activation, loss, self.beta, n_outputs=n_outputs,
@@ -189,7 +189,8 @@ class _ConvexPolyNetBase(BaseEstimator):
             previous = getattr(self, "_last_result", None) if self.warm_start else None
             result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
                                   verbose=bool(self.verbose), warm_start=previous, max_time=self.max_time)
-        self._last_result = result
+        # (a native warm state matches data by identity, never a later fit's, and holds the data: dropped)
+        self._last_result = replace(result, warm_state=None) if isinstance(result.warm_state, dict) else result
         self.network_ = result.network
         self.n_neurons_ = result.n_neurons
         self.objective_ = result.objective
@@ -217,10 +218,10 @@ class _ConvexPolyNetBase(BaseEstimator):
         return self.network_.decision_function(X)
 
     def _problem_data(self, given, validated):
-        """What the problem is built from: a torch tensor as given to a dense network (it stays on its
-        device and in its precision, as :class:`~spectranet.Problem` keeps it), the validated array
-        otherwise."""
-        return given if is_torch_tensor(given) and check_architecture(self.architecture).is_dense else validated
+        """What the problem is built from: a dense network's torch tensor off the CPU as given (it stays on
+        its device, as in :class:`~spectranet.Problem`), else the validated array (numpy on the CPU)."""
+        dense = check_architecture(self.architecture).is_dense
+        return given if is_torch_tensor(given) and given.device.type != "cpu" and dense else validated
 
     def _image_rows(self, X):
         """Images ``(N, C, H, W)`` as rows for a convolutional architecture; ``X`` otherwise (a torch
@@ -245,7 +246,7 @@ class _ConvexPolyNetBase(BaseEstimator):
                             chunks=(X.chunks[0], (self.network_.n_outputs,)))
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # (a copy: scikit-learn's may be the live __dict__)
         state.pop("_last_result", None)  # solver state (a compiled CVXPY model) is not pickled
         cert = state.get("certificate_")
         if cert is not None and is_dask_array(cert.dual):  # worker memory: not part of the model
@@ -333,7 +334,7 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
 
     def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Return the coefficient of determination :math:`R^2` of :meth:`predict` on ``(X, y)``."""
-        return super().score(X, host_values(y), sample_weight=sample_weight)
+        return super().score(X, host_values(y), sample_weight=host_values(sample_weight))
 
 
 # the methods' See Also, References and Examples (score's Parameters and Returns too)
@@ -405,7 +406,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
             if not is_dask_array(y):
                 import dask.array as da
 
-                y = np.asarray(y)
+                y = np.asarray(host_values(y))
                 y = da.from_array(y, chunks=(X.chunks[0],) + ((-1,) if y.ndim == 2 else ()))
             self.classes_, y = _dask_labels(y)
         else:
@@ -513,7 +514,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
 
     def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
         """Return the accuracy of :meth:`predict` on ``(X, y)``."""
-        return super().score(X, host_values(y), sample_weight=sample_weight)
+        return super().score(X, host_values(y), sample_weight=host_values(sample_weight))
 
 
 add_sections(ConvexPolyNetClassifier, CLASSIFIER_METHODS)

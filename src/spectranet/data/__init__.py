@@ -73,7 +73,7 @@ def make_data(X_input, X, Y, device=None):
     from .._torch import import_torch
 
     torch = import_torch()
-    # float32 tensors stay float32 (and float16/bfloat16 ones become float32: their values exactly);
-    # the others (float64, integers, booleans) float64, as numpy input would
-    low = (torch.float16, torch.bfloat16, torch.float32)
-    return TorchData(X_input, Y, device=device, dtype=torch.float32 if X_input.dtype in low else torch.float64)
+    # float32 tensors stay float32 (and the narrower floating ones become float32: their values
+    # exactly); the others (float64, integers, booleans) float64, as numpy input would
+    low = X_input.dtype.is_floating_point and torch.finfo(X_input.dtype).bits <= 32
+    return TorchData(X_input, Y, device=device, dtype=torch.float32 if low else torch.float64)

@@ -27,16 +27,18 @@ def is_torch_tensor(a) -> bool:
 
 def host_values(a):
     """A torch tensor's values as a numpy array on the host, whatever its device, autograd state or
-    dtype (bfloat16, which numpy lacks, as float32: its values exactly); anything else unchanged. A
-    sparse tensor, or one on the ``meta`` device (no values), is refused with a ``TypeError``."""
+    dtype (the floating dtypes numpy lacks, bfloat16 and the float8 ones, as float32: their values
+    exactly); anything else unchanged. A tensor of another layout than the dense one (sparse, MKL-DNN)
+    or on the ``meta`` device (no values) is refused with a ``TypeError``."""
     if not is_torch_tensor(a):
         return a
     if str(a.layout) != "torch.strided":
-        raise TypeError(f"a sparse torch tensor ({a.layout}) is not accepted; pass a dense one (.to_dense())")
+        raise TypeError(f"a torch tensor of layout {a.layout} is not accepted; pass a dense one (.to_dense())")
     if a.device.type == "meta":
         raise TypeError("a torch tensor on the 'meta' device holds no values; pass one with data")
-    a = a.detach().to("cpu")
-    return (a.float() if str(a.dtype) == "torch.bfloat16" else a).numpy()
+    a = a.detach().to("cpu").resolve_conj().resolve_neg()
+    numpy_float = str(a.dtype) in ("torch.float16", "torch.float32", "torch.float64")
+    return (a.float() if a.dtype.is_floating_point and not numpy_float else a).numpy()
 
 
 def is_dask_array(a) -> bool:

@@ -182,6 +182,7 @@ class CvxpySolver(Solver):
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None, max_time=None):
         tol, max_time = check_tol(tol), check_max_time(max_time)
         check_positive_beta(problem.beta)
+        problem = problem.in_float64()  # (float32 tensors: the polish and the certificate in float64)
         import cvxpy as cp
 
         start = time.perf_counter()
