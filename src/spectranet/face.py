@@ -248,7 +248,7 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
     f, P = problem.n_features, problem.n_pairs
     pairs = [(M, T) for Zs, Ss in ((Z, S), (Z_prime, S_prime)) for M, T in zip(Zs, Ss)]
     bases, kept = _bases(pairs, P)
-    if bases is not None and not kept and np.any(Z) | np.any(Z_prime):
+    if bases is not None and not kept and (np.any(Z) or np.any(Z_prime)):
         # no block shows its face: the iterate's eigenvalues have not separated yet (beta within
         # 1e-4 of beta_max: the gap is met while the one optimal eigenvalue is still below the others'
         # curvature; 22 tiny neurons instead of 1): try the dominant eigenvectors (the caller keeps

@@ -12,28 +12,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._schur import _factor, kernel_sum, split_rest_kernel
+from ._schur import NumpyOps, _factor, kernel_sum, split_rest_kernel
 
 __all__ = ["HostSchur", "DeviceSchur", "device_arrays", "runs_on_device", "schur_backend"]
 
 
-class HostSchur:
-    """The numpy forms (the data's float64 host copy ``X``); every method takes and returns numpy."""
+class HostSchur(NumpyOps):
+    """The numpy forms (the data's float64 host copy ``X``); every method takes and returns numpy.
+    Its array operations (:class:`~spectranet.solvers._schur.NumpyOps`, or a device's in
+    :class:`DeviceSchur`) are those the shared kernel formulas run on."""
 
     on_device = False
 
     def __init__(self, X):
         self.X = X
 
-    @staticmethod
-    def to(a):
-        return a
-
     def kernel_sum(self, factors, coefficients, outer=()):
-        return kernel_sum(self.X, factors, coefficients, outer)
+        """:func:`~spectranet.solvers._schur.kernel_sum` on this backend."""
+        return kernel_sum(self.X, factors, coefficients, outer, ops=self)
 
     def split_rest_kernel(self, Ra, Ri, coefficients, outer=()):
-        return split_rest_kernel(self.X, Ra, Ri, coefficients, outer)
+        """:func:`~spectranet.solvers._schur.split_rest_kernel` on this backend."""
+        return split_rest_kernel(self.X, Ra, Ri, coefficients, outer, ops=self)
 
     def rows_times(self, R):
         """``X @ R`` for a small ``R`` (``d x r``)."""
@@ -103,7 +103,7 @@ class DeviceSchur(HostSchur):
     def index(self, i):
         return self.torch.as_tensor(np.array(i), device=self.X.device)
 
-    # -- the array operations of _schur.kernel_sum and _schur.split_rest_kernel (NumpyOps) ----------
+    # -- the array operations of the shared kernel formulas (NumpyOps's, on the device) ------------------
     def zeros(self, n):
         return self.torch.zeros(n, **self.kw)
 
@@ -124,14 +124,6 @@ class DeviceSchur(HostSchur):
 
     def accumulate(self, K, left, right):
         return K.addmm_(self.torch.hstack(left), self.torch.hstack(right).T)
-
-    def kernel_sum(self, factors, coefficients, outer=()):
-        """:func:`~spectranet.solvers._schur.kernel_sum` on the device."""
-        return kernel_sum(self.X, factors, coefficients, outer, ops=self)
-
-    def split_rest_kernel(self, Ra, Ri, coefficients, outer=()):
-        """:func:`~spectranet.solvers._schur.split_rest_kernel` on the device."""
-        return split_rest_kernel(self.X, Ra, Ri, coefficients, outer, ops=self)
 
     def hstack(self, blocks, n):
         return self.torch.hstack(blocks) if blocks else self.torch.zeros((n, 0), **self.kw)
