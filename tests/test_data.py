@@ -92,7 +92,7 @@ def test_sample_space_interior_point_on_a_device_matches_the_host(monkeypatch, l
     # (solvers._schur_torch.DeviceSchur) and everything else runs on the host copy, as for numpy
     # data (the exact Newton polish included: 42 neurons instead of 21 on the 3-output case while
     # the extraction ran on the device); CPU tensors stand in for the device here
-    from spectranet.solvers import _schur_torch, ipm_newton
+    from spectranet.solvers import _schur_torch, ipm_newton, native_run
 
     X, y, _ = planted(*shape, seed=seed, outputs=outputs)
     if loss == "logistic":
@@ -112,6 +112,8 @@ def test_sample_space_interior_point_on_a_device_matches_the_host(monkeypatch, l
     monkeypatch.setattr(_schur_torch.DeviceSchur, "factor", counted("factor", factor))
     monkeypatch.setattr(ipm_newton._Newton, "_split_block", counted("split", split))
     monkeypatch.setattr(_schur_torch, "runs_on_device", lambda p: type(p.data).__name__ == "TorchData")
+    # no face rotation, which certifies the squared cases before the split systems run
+    monkeypatch.setattr(native_run, "ROTATE_SHARE", 0.0)
     result = NativeSolver(engine="ipm").solve(Problem(torch.tensor(X), y, "relu", loss, rel * lam))
     assert used["factor"] > 0  # the device path ran
     assert used["split"] > 0 or loss != "squared"  # near the optimum too (the split Newton systems)

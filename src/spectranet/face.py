@@ -31,7 +31,7 @@ import logging
 import numpy as np
 import scipy.linalg as sla
 
-from .kernels import smat, svec, svec_indices
+from .kernels import cone_matrices, smat, svec, svec_indices
 
 __all__ = ["face_polish", "face_basis", "FaceResult"]
 
@@ -259,9 +259,7 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
         return None
     sizes = [bases[b].shape[1] * (bases[b].shape[1] + 1) // 2 for b in kept]
     N = int(sum(sizes))
-    E = np.zeros((f + 1, f + 1))
-    E[f, f] = 1.0
-    Gm = np.diag(np.r_[np.ones(f), -1.0])
+    Gm, E = cone_matrices(f)
     offsets = np.cumsum([0] + sizes)
     c_pen, A_eq = np.zeros(N), []
     for i, b in enumerate(kept):

@@ -28,6 +28,7 @@ from .forward import (
 from .lift import (
                       activation_factors,
                       block_svec,
+                      cone_matrices,
                       group_lifted_features,
                       group_moments,
                       lifted_dimension,
@@ -41,7 +42,7 @@ from .lift import (
 from .tangent import sample_terms
 
 __all__ = [
-    "activation_factors", "block_svec", "group_first_gradient", "group_forward", "group_hidden",
+    "activation_factors", "block_svec", "cone_matrices", "group_first_gradient", "group_forward", "group_hidden",
     "group_lifted_features", "group_moments", "group_outputs", "group_second_gradient", "hidden_layer",
     "lifted_dimension", "lifted_features", "lifted_map", "network_outputs", "sample_terms", "smat", "svec",
     "svec_indices", "svec_matrix",

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["svec_indices", "svec", "smat", "svec_matrix", "lifted_dimension", "lifted_map",
+__all__ = ["svec_indices", "svec", "smat", "svec_matrix", "lifted_dimension", "lifted_map", "cone_matrices",
            "lifted_features", "group_moments", "group_lifted_features", "activation_factors", "block_svec"]
 
 SQRT2 = float(np.sqrt(2.0))
@@ -28,6 +28,16 @@ SQRT2 = float(np.sqrt(2.0))
 def lifted_dimension(n_features: int) -> int:
     """Entries of the svec of a ``(f+1) x (f+1)`` matrix: :math:`(f+1)(f+2)/2`."""
     return (n_features + 1) * (n_features + 2) // 2
+
+
+def cone_matrices(n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""The two fixed matrices of (21), ``(f+1) x (f+1)``: the trace condition's
+    :math:`G = \mathrm{diag}(I_f, -1)` (:math:`\langle G, Z\rangle = 0`: :math:`\mathrm{tr} Z_1 = Z_4`)
+    and the penalty's :math:`E = e_{f+1} e_{f+1}^\top` (:math:`\langle E, Z\rangle = Z_4`)."""
+    G = np.diag(np.r_[np.ones(n_features), -1.0])
+    E = np.zeros((n_features + 1, n_features + 1))
+    E[n_features, n_features] = 1.0
+    return G, E
 
 
 @lru_cache(maxsize=32)

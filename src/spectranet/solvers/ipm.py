@@ -33,6 +33,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .._blas import single_threaded_blas
+from ..kernels import cone_matrices
 from ._conic import Stall
 from ._conic import max_step as _max_step
 from ._conic import nt_scaling as _nt_scaling
@@ -157,7 +158,7 @@ class _Step:
         store = not low_memory(problem)
         self.problem, self.Yhat, self.r1, self.rp, self.box = problem, Yhat, r1, rp, box
         self.refinements = refinements
-        sgn, Gm = np.array([1.0, -1.0]), np.diag(np.r_[np.ones(problem.n_features), -1.0])
+        sgn, Gm = np.array([1.0, -1.0]), cone_matrices(problem.n_features)[0]
         if box:  # effective Hessian 1 / theta of the box form
             V, t, lo, hi, q = box
             self.s = np.stack([V - lo, hi - V])
@@ -370,7 +371,7 @@ class _PathFollowing:
         self.box = loss.dual_box(Y) if not (loss.smooth and loss.twice_differentiable) else None
         self.p, self.nu = d + 1, 2 * C * (d + 1)
         self.sgn = np.array([1.0, -1.0])
-        self.Gm = np.diag(np.r_[np.ones(d), -1.0])
+        self.Gm = cone_matrices(d)[0]
         self.l0 = loss.value(np.zeros_like(Y), Y)
         self.floor = 1e-12 * max(1.0, self.l0)
 

@@ -1,0 +1,271 @@
+r"""The face's rotation: Newton's method on the factors of the face polish's point, its ranks fixed.
+
+The face polish (:mod:`spectranet.face`) solves (21) exactly on the face an interior-point iterate
+shows, the range of its large eigenvectors. That range is only as accurate as the iterate: near the
+optimum its angle to the optimal face shrinks like the iterate's distance to the optimum, and the
+optimum on a face turned by that angle gives a network whose own gradient certifies little
+(planted 1000 x 50, squared loss, :math:`\beta = 10^{-3}`: own gap :math:`4 \cdot 10^{-6}` from the face
+of the iterate at a gap of :math:`9 \cdot 10^{-8}`; spambase at :math:`10^{-6}\beta_{\max}`:
+:math:`9.5 \cdot 10^{-2}` at :math:`3.6 \cdot 10^{-8}`, the same ranks as the optimum). The engine then
+runs on, its iterations near the optimum the costliest (the split Schur systems), until a later
+iterate shows the face well enough.
+
+This turns the face instead: (21) over the matrices of the face polish's ranks,
+:math:`Z_b = L_b L_b^\top` (``L_b`` of shape ``(f+1, r_b)``, one per cone ``b``), with the trace
+conditions :math:`c_b = \langle G, L_b L_b^\top\rangle = 0` as equality constraints, by the
+Lagrange–Newton method with the exact Hessian of the Lagrangian
+
+.. math::
+
+    \nabla^2 \mathcal L = J^\top \nabla^2 \ell\, J + 2 \operatorname{diag}_b(S_b \otimes I_{r_b}),
+    \qquad S_b = \pm\mathcal A^*(\nabla\ell)_k + \beta E - \lambda_b G,
+
+where :math:`J = \partial \hat Y / \partial L` and :math:`S_b` is the dual slack at the network's own
+dual point (positive definite off the optimal face under strict complementarity, which makes the
+rotations of the face curved). The factors' own symmetry :math:`L_b \to L_b Q` (orthogonal ``Q``)
+leaves every :math:`Z_b` unchanged; a penalty on :math:`\operatorname{skew}(L_b^\top \Delta L_b)`
+makes the system definite without moving along it. Near a nondegenerate optimum of the ranks the
+steps converge quadratically; the caller then solves the turned face exactly with the face polish
+(:func:`face_marks` marks it) and keeps the result only where it proves more.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.linalg as sla
+
+from .kernels import cone_matrices
+
+__all__ = ["rotate_face", "face_marks", "applicable", "n_params"]
+
+logger = logging.getLogger(__name__)
+
+#: steps at most (quadratic convergence from the face polish's point takes three to five)
+MAX_ITER = 8
+#: Newton steps (each a new Hessian: O(n C N^2)) before chord steps reuse the last one, while the
+#: decrease they predict shrinks (spambase, squared loss, 1e-6 beta_max: five Newton steps, 6 s;
+#: two and six chord steps, 2.3 s, the same network; one Newton step is too few: the chord steps
+#: diverge)
+NEWTON_STEPS = 2
+#: eigenvalues of a block below this fraction of the largest of all blocks are not in its face
+RANK_TOL = 1e-12
+#: the order N of the Newton system (the factors' entries, sum of (f+1) r_b) and the flops of its
+#: Hessian (n C N^2) beyond which no rotation runs
+MAX_PARAMS = 4000
+MAX_FLOPS = 6e10
+#: the Jacobi-scaled Newton matrix gets the first of these shifts on its diagonal that makes it
+#: positive definite: the directions that change no output, no penalty and no trace condition (the
+#: optimum's own non-uniqueness, which the face polish's lean step resolves) are flat, or slightly
+#: concave off the optimal face (planted 400 x 8, logistic loss, 1e-3 beta_max: -9e-13 at the optimum)
+SHIFTS = (1e-10, 1e-8, 1e-6, 1e-4)
+#: rows of the Jacobian formed at a time (n_rows x C x N entries: 32 MB)
+BLOCK_ENTRIES = 1 << 22
+
+
+def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray) -> bool:
+    """Whether :func:`rotate_face` runs: a dense network on numpy data (or torch data's float64 host
+    copy), a smooth loss separable over outputs, and a system within :data:`MAX_PARAMS` and
+    :data:`MAX_FLOPS`."""
+    if (type(problem.data).__name__ not in ("HostData", "TorchData") or not problem.architecture.is_dense
+            or not problem.loss.smooth or problem.loss.multi_output_only):
+        return False
+    N = n_params(Z, Z_prime)
+    return 0 < N <= MAX_PARAMS and problem.n_samples * problem.n_outputs * N * N <= MAX_FLOPS
+
+
+def n_params(Z: np.ndarray, Z_prime: np.ndarray) -> int:
+    """Entries of the factors of ``(Z, Z_prime)``: the order of the rotation's Newton system."""
+    return sum(L.size for _, L in _factors(Z, Z_prime))
+
+
+def _factors(Z, Z_prime):
+    """``(b, L_b)`` for each cone ``b = 2 p + s`` with a non-empty face: ``Z_b = L_b L_b^T``."""
+    blocks = [(2 * p + s, M) for p in range(len(Z)) for s, M in enumerate((Z[p], Z_prime[p]))]
+    eigs = [(b, *np.linalg.eigh(0.5 * (M + M.T))) for b, M in blocks]
+    top = max([float(lam[-1]) for _, lam, _ in eigs] + [1e-300])
+    out = []
+    for b, lam, Q in eigs:
+        keep = lam > RANK_TOL * top
+        if keep.any():
+            out.append((b, Q[:, keep] * np.sqrt(lam[keep])))
+    return out
+
+
+def face_marks(Z: np.ndarray, Z_prime: np.ndarray):
+    """Slack matrices ``(S, S_prime)`` that make :func:`spectranet.face.face_basis` return the range
+    of each block of ``(Z, Z_prime)``: zero on it, the largest eigenvalue of all blocks off it."""
+    marks = []
+    top = max(float(np.max(np.abs(Z), initial=0.0)), float(np.max(np.abs(Z_prime), initial=0.0)), 1e-300)
+    for M in (Z, Z_prime):
+        S = np.zeros_like(M)
+        for p in range(len(M)):
+            lam, Q = np.linalg.eigh(0.5 * (M[p] + M[p].T))
+            Qr = Q[:, lam > RANK_TOL * max(float(lam[-1]), 1e-300)] if lam[-1] > 0 else Q[:, :0]
+            S[p] = top * (np.eye(M.shape[-1]) - Qr @ Qr.T)
+        marks.append(S)
+    return tuple(marks)
+
+
+class _System:
+    """The Lagrange–Newton system of :func:`rotate_face` at the factors ``Ls`` (one per cone of
+    ``cones``): objective, Lagrangian gradient, constraints and their gradients, the Hessian."""
+
+    def __init__(self, problem, cones, Ls, lam=None):
+        self.problem, self.cones, self.Ls = problem, cones, Ls
+        f, P = problem.n_features, problem.n_pairs
+        self.Gm, E = cone_matrices(f)
+        Z = np.zeros((2, P, f + 1, f + 1))
+        for b, L in zip(cones, Ls):
+            Z[b % 2, b // 2] = L @ L.T
+        self.Z = Z
+        Yhat, loss = problem.forward(Z[0] - Z[1]), problem.loss
+        self.value = problem.lifted_penalized(loss.value(Yhat, problem.Y), Z[0], Z[1])
+        self.h = loss.hessian_blocks(Yhat, problem.Y)  # (n, C)
+        adj = problem.adjoint(loss.gradient(Yhat, problem.Y))  # (P, f+1, f+1)
+        self.S0 = [(1.0 if b % 2 == 0 else -1.0) * adj[b // 2] + problem.beta * E for b in cones]
+        GL = [self.Gm @ L for L in Ls]
+        if lam is None:  # least squares: the Lagrangian's gradient as small as it gets
+            lam = np.array([float(np.sum((S @ L) * gl)) / max(float(np.sum(gl * gl)), 1e-300)
+                            for S, L, gl in zip(self.S0, Ls, GL)])
+        self.lam = lam
+        self.S = [S - lb * self.Gm for S, lb in zip(self.S0, lam)]
+        self.grad = np.concatenate([(2.0 * S @ L).ravel() for S, L in zip(self.S, Ls)])
+        self.c = np.array([float(np.sum(L * gl)) for L, gl in zip(Ls, GL)])
+        self.sizes = [L.size for L in Ls]
+        self.offsets = np.cumsum([0] + self.sizes)
+        A = np.zeros((len(Ls), self.offsets[-1]))
+        for i, gl in enumerate(GL):
+            A[i, self.offsets[i]:self.offsets[i + 1]] = 2.0 * gl.ravel()
+        self.A = A
+
+    def jacobian(self, rows, weights=None) -> np.ndarray:
+        r""":math:`\partial \hat Y / \partial L` on a block of rows: ``(rows, C, N)``, each row times
+        ``weights`` (rows, C) when given; for a sample,
+        :math:`\partial \langle A_i, L L^\top\rangle / \partial L = 2 A_i L` with
+        :math:`A_i L = [x (a s + \frac b2 t)^\top;\ \frac b2 s^\top + c\, t^\top]`, :math:`s = L_{:f}^\top x`,
+        :math:`t = L_f`."""
+        problem = self.problem
+        (a, b, c), f, C = problem.activation.coefficients, problem.n_features, problem.n_outputs
+        X = problem.X[rows]
+        m = len(X)
+        J = np.zeros((m, C, self.offsets[-1]))
+        for i, (cone, L) in enumerate(zip(self.cones, self.Ls)):
+            k, r = (cone // 2) % C, L.shape[1]
+            scale = (2.0 if cone % 2 == 0 else -2.0) * (1.0 if weights is None else weights[:, k])
+            s, t = X @ L[:f], L[f]
+            out = J[:, k, self.offsets[i]:self.offsets[i + 1]].reshape(m, f + 1, r)  # (a view)
+            np.multiply(X[:, :, None], ((a * s + 0.5 * b * t) * np.reshape(scale, (-1, 1)))[:, None, :], out=out[:, :f])
+            out[:, f] = (0.5 * b * s + c * t) * np.reshape(scale, (-1, 1))
+        return J
+
+    def hessian(self) -> np.ndarray:
+        """The Lagrangian's Hessian, plus the penalty on each factor's rotations (see the module)."""
+        n, N = self.problem.n_samples, self.offsets[-1]
+        C = self.problem.n_outputs
+        step = max(1, BLOCK_ENTRIES // max(1, C * N))
+        H = np.zeros((N, N), order="F")
+        for start in range(0, n, step):
+            rows = slice(start, min(start + step, n))
+            Js = self.jacobian(rows, np.sqrt(np.clip(self.h[rows], 0.0, None))).reshape(-1, N)
+            # the lower triangle (half the flops of a product), from Js^T: Fortran-ordered, no copy
+            H = sla.blas.dsyrk(1.0, Js.T, beta=1.0, c=H, trans=0, lower=1, overwrite_c=1)
+        for i, (S, L) in enumerate(zip(self.S, self.Ls)):
+            block = slice(self.offsets[i], self.offsets[i + 1])
+            r = L.shape[1]
+            H[block, block] += np.tril(2.0 * np.kron(S, np.eye(r)))
+            if r > 1:
+                B = _rotations(L)
+                scale = float(np.mean(np.abs(np.diag(H[block, block])))) / max(
+                    float(np.mean(np.sum(B * B, axis=0))), 1e-300)
+                H[block, block] += np.tril(scale * (B.T @ B))
+        return H
+
+
+def _rotations(L: np.ndarray) -> np.ndarray:
+    r"""The map :math:`\Delta L \mapsto` the upper triangle of :math:`L^\top \Delta L - \Delta L^\top L`
+    (``r(r-1)/2 x (f+1) r``, row-major ``vec``): zero exactly on the steps that change
+    :math:`L L^\top` to first order only by a rotation of the factor."""
+    p, r = L.shape
+    iu, ju = np.triu_indices(r, 1)
+    B = np.zeros((iu.size, p, r))
+    rows = np.arange(iu.size)
+    B[rows, :, ju] = L[:, iu].T
+    B[rows, :, iu] -= L[:, ju].T
+    return B.reshape(iu.size, p * r)
+
+
+class _Factored:
+    """The Jacobi-scaled Newton matrix of one system, factored (Cholesky) with the first of
+    :data:`SHIFTS` that makes it positive definite (``ok`` False when none does); :meth:`step`
+    solves with it for any system's gradient and constraints (a chord step when the system is a
+    later one: no new Hessian, the costly part)."""
+
+    def __init__(self, system):
+        Hs = system.hessian()  # (the lower triangle, Fortran-ordered: scaled in place)
+        diag = np.abs(np.diag(Hs))
+        self.d = d = np.sqrt(np.maximum(diag, 1e-12 * max(float(np.max(diag)), 1e-300)))
+        Hs /= d[:, None]
+        Hs /= d[None, :]
+        self.factor, self.shift = None, None
+        for i, shift in enumerate(SHIFTS):
+            shifted = Hs if i == len(SHIFTS) - 1 else Hs.copy(order="F")
+            shifted[np.diag_indices_from(shifted)] += shift
+            factor, info = sla.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
+            if info == 0:
+                self.factor, self.shift = (factor, True), shift
+                break
+        self.ok = self.factor is not None
+
+    def step(self, system):
+        """``(step, multiplier step, predicted decrease)`` for ``system``."""
+        gs, As = system.grad / self.d, system.A / self.d[None, :]
+        Hg = sla.cho_solve(self.factor, gs, check_finite=False)
+        HA = sla.cho_solve(self.factor, As.T, check_finite=False)
+        dlam = np.linalg.solve(As @ HA, As @ Hg - system.c) if len(system.c) else np.zeros(0)
+        step = (HA @ dlam - Hg) / self.d
+        return step, dlam, -float(system.grad @ step)
+
+
+def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = MAX_ITER):
+    """Turn the face of ``(Z, Z_prime)`` (a face polish's point, ``(P, f+1, f+1)`` each) by Newton's
+    method on its factors (see the module): full steps, no line search; after :data:`NEWTON_STEPS`
+    Newton steps, chord steps with the last Newton matrix while the decrease they predict shrinks.
+    The caller judges the point reached by what the
+    network of its face proves: the objective and the trace conditions are no merit function here
+    (planted 1000 x 50, beta = 1e-3: the first step leaves the conditions by 5e-4 and lowers the
+    objective below the optimum, the next three converge to it; damped until an exact penalty
+    function falls, the steps crawl: own gap 1e-6 after six instead of 1e-7 after four). Returns
+    the turned point ``(Z, Z_prime)``, or None when it does not apply (:func:`applicable`) or the
+    first Newton matrix is not definite."""
+    if type(problem.data).__name__ == "TorchData":
+        problem = problem.on_host()
+    if not applicable(problem, Z, Z_prime):
+        return None
+    cones, Ls = map(list, zip(*_factors(Z, Z_prime)))
+    system = _System(problem, cones, Ls)
+    start, factored, newton, last = system.value, None, 0, np.inf
+    for it in range(max_iter):
+        chord = factored is not None and newton >= NEWTON_STEPS
+        if not chord:
+            factored, newton = _Factored(system), newton + 1
+            if not factored.ok:  # (after a step: the point reached is the caller's to judge)
+                logger.debug("face rotation: the Newton matrix is not definite at step %d", it)
+                if it == 0:
+                    return None
+                break
+        step, dlam, decrease = factored.step(system)
+        if chord and abs(decrease) > last:  # the chord steps diverge: stop where they are
+            break
+        last = abs(decrease)
+        logger.debug("face rotation %d (%s, shift %.0e): objective %.16g, predicted decrease %.2e, violation %.1e",
+                     it, "chord" if chord else "Newton", factored.shift, system.value, decrease,
+                     float(np.max(np.abs(system.c))))
+        if abs(decrease) <= 1e-15 * max(abs(system.value), 1e-300) and np.all(
+                np.abs(system.c) <= 1e-14 * max(float(np.max(np.abs(system.Z))), 1e-300)):
+            break
+        system = _System(problem, cones, [L + step[system.offsets[i]:system.offsets[i + 1]].reshape(L.shape)
+                                          for i, L in enumerate(system.Ls)], system.lam + dlam)
+    logger.debug("face rotation: objective %.16g -> %.16g", start, system.value)
+    return system.Z[0], system.Z[1]
