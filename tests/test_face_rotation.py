@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from spectranet import Conv2D, Problem, beta_max, certify
+from spectranet import Conv2D, PolyActivation, Problem, beta_max, certify
 from spectranet import face_rotation as fr
 from spectranet.face import face_polish
 from spectranet.solvers import native_run
@@ -14,13 +14,11 @@ from spectranet.solvers.native import NativeSolver
 from ._data import planted
 
 
-def _problem(loss, rel=1e-3, n=400, d=8, seed=0, outputs=None):
-    X, y, _ = planted(n=n, d=d, seed=seed)
-    if outputs:
-        y = np.stack([y, np.tanh(y)], axis=1)
+def _problem(loss, rel=1e-3, n=400, d=8, seed=0, outputs=None, activation="relu"):
+    X, y, _ = planted(n=n, d=d, seed=seed, outputs=outputs)
     if loss == "logistic":
         y = np.where(y > np.median(y), 1.0, -1.0)
-    base = Problem(X, y, "relu", loss, 0.0)
+    base = Problem(X, y, activation, loss, 0.0)
     return base.with_beta(rel * beta_max(base))
 
 
@@ -44,9 +42,11 @@ def _lagrangian(system):
     return system.value - float(system.lam @ system.c)
 
 
-@pytest.mark.parametrize("loss, outputs", [("squared", None), ("logistic", None), ("squared", 2)])
-def test_gradient_and_hessian_match_finite_differences(loss, outputs):
-    problem = _problem(loss, n=120, d=4, outputs=outputs)
+@pytest.mark.parametrize("loss, outputs, activation", [
+    ("squared", None, "relu"), ("logistic", None, "relu"), ("squared", 3, "relu"),
+    ("huber", 2, PolyActivation(-0.3, 0.7, -0.2))])
+def test_gradient_and_hessian_match_finite_differences(loss, outputs, activation):
+    problem = _problem(loss, n=120, d=4, outputs=outputs, activation=activation)
     _, (Z, Zp) = _optimum(problem)
     rng = np.random.default_rng(1)
     cones, Ls = map(list, zip(*fr._factors(Z, Zp)))
@@ -92,15 +92,20 @@ def test_rotation_finds_the_optimal_face_from_a_turned_one(loss):
 
 
 def test_face_marks_select_each_blocks_range():
-    problem = _problem("squared")
-    _, (Z, Zp) = _optimum(problem)
     from spectranet.face import face_basis
 
+    rng = np.random.default_rng(0)
+    p = 6
+    blocks = [np.zeros((p, p))]  # rank 0, then 1, 3 and full rank
+    for r in (1, 3, p):
+        F = rng.standard_normal((p, r))
+        blocks.append(F @ F.T)
+    Z, Zp = np.stack(blocks[:2]), np.stack(blocks[2:])
     S, Sp = fr.face_marks(Z, Zp)
-    for M, T in ((Z[0], S[0]), (Zp[0], Sp[0])):
+    for M, T, rank in ((Z[0], S[0], 0), (Z[1], S[1], 1), (Zp[0], Sp[0], 3), (Zp[1], Sp[1], p)):
         basis = face_basis(M, T)
-        assert basis.shape[1] == np.linalg.matrix_rank(M, tol=1e-10 * np.abs(M).max())
-        np.testing.assert_allclose(basis @ (basis.T @ M), M, atol=1e-10 * np.abs(M).max())
+        assert basis.shape[1] == rank
+        np.testing.assert_allclose(basis @ (basis.T @ M), M, atol=1e-12 * max(np.abs(M).max(), 1.0))
 
 
 def test_not_applicable_where_it_does_not_run():
@@ -137,3 +142,32 @@ def test_the_interior_point_turns_its_faces_only_when_self_certifying(monkeypatc
     plain = NativeSolver(engine="ipm", self_certify=False).solve(problem)
     assert not calls and plain.gap <= 1e-6
     assert plain.network_objective == pytest.approx(result.network_objective, rel=1e-6)
+
+
+def test_no_rotation_past_its_deadline():
+    import time
+
+    problem = _problem("squared", n=120, d=4)
+    _, (Z, Zp) = _optimum(problem)
+    Zt, Zpt = _turned(Z, 5e-3), _turned(Zp, 5e-3, seed=1)
+    assert fr.rotate_face(problem, Zt, Zpt, deadline=time.perf_counter() - 1.0) is None
+    assert fr.rotate_face(problem, Zt, Zpt, deadline=time.perf_counter() + 60.0) is not None
+
+
+def test_an_overflowing_step_keeps_the_last_finite_point(monkeypatch):
+    # LAPACK factors matrices holding NaN without complaint: a step that overflows must not reach
+    # the face polish (its eigendecomposition raised) nor the network
+    problem = _problem("squared", 1e-5, seed=2)
+    original, made = fr._System.__init__, []
+
+    def overflowing(self, problem, cones, Ls, lam=None):
+        made.append(1)
+        if len(made) == 2:  # the point after the first Newton step
+            Ls = [L * np.inf if i == 0 else L for i, L in enumerate(Ls)]
+        original(self, problem, cones, Ls, lam)
+
+    monkeypatch.setattr(fr._System, "__init__", overflowing)
+    result = NativeSolver(engine="ipm").solve(problem)
+    assert len(made) >= 2  # the rotation ran and met the overflow
+    assert result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
+    assert np.all(np.isfinite(result.network.first_layer)) and np.all(np.isfinite(result.network.second_layer))

@@ -32,6 +32,7 @@ steps converge quadratically; the caller then solves the turned face exactly wit
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import scipy.linalg as sla
@@ -45,9 +46,9 @@ logger = logging.getLogger(__name__)
 #: steps at most (quadratic convergence from the face polish's point takes three to five)
 MAX_ITER = 8
 #: Newton steps (each a new Hessian: O(n C N^2)) before chord steps reuse the last one, while the
-#: decrease they predict shrinks (spambase, squared loss, 1e-6 beta_max: five Newton steps, 6 s;
-#: two and six chord steps, 2.3 s, the same network; one Newton step is too few: the chord steps
-#: diverge)
+#: decrease they predict shrinks (spambase, squared loss, 1e-6 beta_max, N = 3364: five Newton steps,
+#: 6 s; two Newton steps, 1.0 and 1.7 s, then six chord steps, 0.2 s: the same network, its own gap
+#: 1.75e-7; after one Newton step the chord steps diverge)
 NEWTON_STEPS = 2
 #: eigenvalues of a block below this fraction of the largest of all blocks are not in its face
 RANK_TOL = 1e-12
@@ -95,17 +96,16 @@ def _factors(Z, Z_prime):
 
 def face_marks(Z: np.ndarray, Z_prime: np.ndarray):
     """Slack matrices ``(S, S_prime)`` that make :func:`spectranet.face.face_basis` return the range
-    of each block of ``(Z, Z_prime)``: zero on it, the largest eigenvalue of all blocks off it."""
-    marks = []
+    of each block's factor (:func:`_factors`, the rank rule of the rotation): zero on it, a multiple
+    of the identity off it (the largest entry of ``Z`` and ``Z_prime``: above every eigenvalue of
+    theirs off the range, which is zero)."""
     top = max(float(np.max(np.abs(Z), initial=0.0)), float(np.max(np.abs(Z_prime), initial=0.0)), 1e-300)
-    for M in (Z, Z_prime):
-        S = np.zeros_like(M)
-        for p in range(len(M)):
-            lam, Q = np.linalg.eigh(0.5 * (M[p] + M[p].T))
-            Qr = Q[:, lam > RANK_TOL * max(float(lam[-1]), 1e-300)] if lam[-1] > 0 else Q[:, :0]
-            S[p] = top * (np.eye(M.shape[-1]) - Qr @ Qr.T)
-        marks.append(S)
-    return tuple(marks)
+    eye = np.eye(Z.shape[-1])
+    marks = (np.broadcast_to(top * eye, Z.shape).copy(), np.broadcast_to(top * eye, Z_prime.shape).copy())
+    for b, L in _factors(Z, Z_prime):
+        Q = np.linalg.qr(L)[0]
+        marks[b % 2][b // 2] = top * (eye - Q @ Q.T)
+    return marks
 
 
 class _System:
@@ -213,7 +213,7 @@ class _Factored:
             shifted = Hs if i == len(SHIFTS) - 1 else Hs.copy(order="F")
             shifted[np.diag_indices_from(shifted)] += shift
             factor, info = sla.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
-            if info == 0:
+            if info == 0 and np.all(np.isfinite(np.diag(factor))):  # (LAPACK passes NaN through)
                 self.factor, self.shift = (factor, True), shift
                 break
         self.ok = self.factor is not None
@@ -228,7 +228,8 @@ class _Factored:
         return step, dlam, -float(system.grad @ step)
 
 
-def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = MAX_ITER):
+def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = MAX_ITER,
+                deadline: float | None = None):
     """Turn the face of ``(Z, Z_prime)`` (a face polish's point, ``(P, f+1, f+1)`` each) by Newton's
     method on its factors (see the module): full steps, no line search; after :data:`NEWTON_STEPS`
     Newton steps, chord steps with the last Newton matrix while the decrease they predict shrinks.
@@ -237,8 +238,9 @@ def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = 
     (planted 1000 x 50, beta = 1e-3: the first step leaves the conditions by 5e-4 and lowers the
     objective below the optimum, the next three converge to it; damped until an exact penalty
     function falls, the steps crawl: own gap 1e-6 after six instead of 1e-7 after four). Returns
-    the turned point ``(Z, Z_prime)``, or None when it does not apply (:func:`applicable`) or the
-    first Newton matrix is not definite."""
+    the turned point ``(Z, Z_prime)``, or None when it does not apply (:func:`applicable`), the
+    first Newton matrix is not definite or ``deadline`` (a ``time.perf_counter()`` value) has passed;
+    no new Newton matrix is formed after it."""
     if type(problem.data).__name__ == "TorchData":
         problem = problem.on_host()
     if not applicable(problem, Z, Z_prime):
@@ -248,6 +250,10 @@ def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = 
     start, factored, newton, last = system.value, None, 0, np.inf
     for it in range(max_iter):
         chord = factored is not None and newton >= NEWTON_STEPS
+        if not chord and deadline is not None and time.perf_counter() > deadline:
+            if it == 0:
+                return None
+            break
         if not chord:
             factored, newton = _Factored(system), newton + 1
             if not factored.ok:  # (after a step: the point reached is the caller's to judge)
@@ -256,7 +262,7 @@ def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = 
                     return None
                 break
         step, dlam, decrease = factored.step(system)
-        if chord and abs(decrease) > last:  # the chord steps diverge: stop where they are
+        if not np.isfinite(decrease) or (chord and abs(decrease) > last):  # (the chord steps diverge)
             break
         last = abs(decrease)
         logger.debug("face rotation %d (%s, shift %.0e): objective %.16g, predicted decrease %.2e, violation %.1e",
@@ -265,7 +271,11 @@ def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = 
         if abs(decrease) <= 1e-15 * max(abs(system.value), 1e-300) and np.all(
                 np.abs(system.c) <= 1e-14 * max(float(np.max(np.abs(system.Z))), 1e-300)):
             break
-        system = _System(problem, cones, [L + step[system.offsets[i]:system.offsets[i + 1]].reshape(L.shape)
-                                          for i, L in enumerate(system.Ls)], system.lam + dlam)
+        with np.errstate(over="ignore", invalid="ignore"):  # (an overflow is caught below, not warned of)
+            turned = _System(problem, cones, [L + step[system.offsets[i]:system.offsets[i + 1]].reshape(L.shape)
+                                              for i, L in enumerate(system.Ls)], system.lam + dlam)
+        if not (np.isfinite(turned.value) and np.all(np.isfinite(turned.Z)) and np.all(np.isfinite(turned.grad))):
+            break  # (an overflow: the last finite point)
+        system = turned
     logger.debug("face rotation: objective %.16g -> %.16g", start, system.value)
     return system.Z[0], system.Z[1]

@@ -14,7 +14,8 @@ from . import dispatch, ipm, lifted
 from .base import SolveResult, certified_result, extract_network
 
 __all__ = ["TRIAL_GAP", "EXTEND_GAP", "LOWRANK_TRIAL_GAP", "IPM_GAP", "ACCEPT_GAP", "SELF_ACCEPT_GAP", "SELF_GAP",
-           "RETRY_FACTOR", "RETRY_ITERATIONS", "TIGHTEN_SHARE", "ROTATE_SHARE", "ROTATIONS", "IPM_MAX_ITER"]
+           "RETRY_FACTOR", "RETRY_ITERATIONS", "TIGHTEN_SHARE", "ROTATE_SHARE", "ROTATIONS", "ROTATE_AGAIN",
+           "IPM_MAX_ITER"]
 
 logger = logging.getLogger("spectranet.solvers.native")
 
@@ -53,14 +54,24 @@ RETRY_FACTOR, RETRY_ITERATIONS = 2.0, 3
 #: see :meth:`_Run._tighten_after_face`
 TIGHTEN_SHARE = 0.5
 #: see :meth:`_Run._rotation_pays` (spambase, squared loss, 1e-6 beta_max, n = 4601: N = 3364, a
-#: rotation step 1.1 s against 3.1-3.7 s for an iteration in the split form; planted 1000 x 50 at
-#: beta = 1e-3, N = 2091: 0.3 s a step against 0.1 s an iteration)
+#: Newton step of the rotation 1.0-1.7 s against 3.1-3.7 s for an iteration in the split form;
+#: planted 1000 x 50 at beta = 1e-3, N = 2091: 0.26-0.3 s a step against 0.1 s an iteration)
 ROTATE_SHARE = 1.0
-#: rotations of one face polish's face at most (see :meth:`_Run._rotate`)
-ROTATIONS = 2
+#: rotations of one face polish's face at most, and the fall of the own gap that earns another
+#: (see :meth:`_Run._rotate`)
+ROTATIONS, ROTATE_AGAIN = 2, 0.1
 #: iterations of an interior-point engine when ``max_iter`` is not given (spambase logistic at
 #: 1e-6 beta_max: 110, its nonlinear link met only at iteration 107; most cells take 10 to 40)
 IPM_MAX_ITER = 300
+
+
+def _proves_more(network, cert, before, before_cert) -> bool:
+    """Whether a polish's ``network`` (certificate ``cert``, from the same dual point) replaces
+    ``before``: certified if ``before`` was, a smaller own gap or fewer neurons, and an objective
+    no larger (to 1e-9 relative: the polishes' rounding)."""
+    better = cert.own_gap < before_cert.own_gap or network.n_neurons < before.n_neurons
+    return ((cert.is_optimal or not before_cert.is_optimal) and better
+            and cert.objective <= before_cert.objective * (1 + 1e-9))
 
 
 class _Tried:
@@ -305,10 +316,9 @@ class _Run:
         if found is None:
             return network, cert, None
         again = certify_problem(self.problem, found.network, dual=cert.dual, tol=self.tol)
-        better = again.own_gap < cert.own_gap or found.network.n_neurons < network.n_neurons
         self.log("native: face polish: %d -> %d neurons, own gap %.2e -> %.2e", network.n_neurons,
                  found.network.n_neurons, cert.own_gap, again.own_gap)
-        if (again.is_optimal or not cert.is_optimal) and better and again.objective <= cert.objective * (1 + 1e-9):
+        if _proves_more(found.network, again, network, cert):
             if again.is_optimal and again.own_gap > self.tol and self._rotation_pays(found):
                 return self._rotate(found, again)
             return found.network, again, (found.Z, found.Z_prime)
@@ -328,15 +338,16 @@ class _Run:
 
     def _rotate(self, found, cert):
         """The face polish of the turned face of ``found`` (a face polish's result certified by the
-        dual point ``cert.dual``), kept where it proves itself better at no larger objective; turned
-        again (ROTATIONS in all) while that falls short of ``tol`` by a gap at least ten times smaller."""
+        dual point ``cert.dual``), kept where it proves more (:func:`_proves_more`); turned again
+        (ROTATIONS in all) while that falls short of ``tol`` with an own gap at most ROTATE_AGAIN
+        times the last one."""
         from ..face import face_polish
         from ..face_rotation import face_marks, rotate_face
 
         kept = (found.network, cert, (found.Z, found.Z_prime))
         for _ in range(ROTATIONS):
             network, proof, point = kept
-            turned = rotate_face(self.problem, *point)
+            turned = rotate_face(self.problem, *point, deadline=self.deadline)
             if turned is None or self.out_of_time():
                 break
             again = face_polish(self.problem, *turned, *face_marks(*turned), lean=self.solver.lean,
@@ -346,10 +357,10 @@ class _Run:
             new = certify_problem(self.problem, again.network, dual=proof.dual, tol=self.tol)
             self.log("native: face rotation: %d -> %d neurons, own gap %.2e -> %.2e", network.n_neurons,
                      again.network.n_neurons, proof.own_gap, new.own_gap)
-            if not (new.is_optimal and new.own_gap < proof.own_gap and new.objective <= proof.objective * (1 + 1e-9)):
+            if not _proves_more(again.network, new, network, proof):
                 break
             kept = (again.network, new, (again.Z, again.Z_prime))
-            if new.own_gap <= self.tol or new.own_gap > 0.1 * proof.own_gap:
+            if new.own_gap <= self.tol or new.own_gap > ROTATE_AGAIN * proof.own_gap:
                 break
         return kept
 
