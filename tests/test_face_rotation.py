@@ -171,3 +171,23 @@ def test_an_overflowing_step_keeps_the_last_finite_point(monkeypatch):
     assert len(made) >= 2  # the rotation ran and met the overflow
     assert result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
     assert np.all(np.isfinite(result.network.first_layer)) and np.all(np.isfinite(result.network.second_layer))
+
+
+def test_torch_data_turn_their_faces_on_the_host_copy(monkeypatch):
+    torch = pytest.importorskip("torch")
+    problem = _problem("squared", 1e-5, seed=2)
+    calls = []
+    original = native_run._Run._rotate
+
+    def spy(self, found, cert):
+        out = original(self, found, cert)
+        calls.append(out[1].own_gap)
+        return out
+
+    monkeypatch.setattr(native_run._Run, "_rotate", spy)
+    ref = NativeSolver(engine="ipm").solve(problem)
+    tensors = Problem(torch.tensor(problem.X), problem.Y, "relu", "squared", problem.beta)
+    result = NativeSolver(engine="ipm").solve(tensors)
+    assert len(calls) == 2 and calls[1] == pytest.approx(calls[0], rel=1e-3, abs=1e-12)
+    assert result.n_neurons == ref.n_neurons and result.certificate.own_gap <= 1e-6
+    assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-9)
