@@ -3,7 +3,7 @@ off by a small angle into the optimal one, whose network certifies itself."""
 
 import numpy as np
 import pytest
-from scipy.linalg import expm
+from scipy.linalg import block_diag, expm
 
 from spectranet import Conv2D, PolyActivation, Problem, beta_max, certify
 from spectranet import face_rotation as fr
@@ -67,8 +67,8 @@ def test_gradient_and_hessian_match_finite_differences(loss, outputs, activation
     eps = 1e-5
     plus, minus = _lagrangian(at(x0 + eps * v)), _lagrangian(at(x0 - eps * v))
     assert system.grad @ v == pytest.approx((plus - minus) / (2 * eps), rel=1e-6)
-    H = system.hessian()
-    H = np.tril(H) + np.tril(H, -1).T
+    blocks = [system.hessian(k, members) for k, members in system.outputs()]  # one per output
+    H = block_diag(*[np.tril(B) + np.tril(B, -1).T for B in blocks])
     second = (plus - 2 * _lagrangian(system) + minus) / eps ** 2
     assert v @ H @ v == pytest.approx(second, rel=1e-4)
     c_plus, c_minus = at(x0 + eps * v).c, at(x0 - eps * v).c

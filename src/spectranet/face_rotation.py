@@ -52,8 +52,8 @@ MAX_ITER = 8
 NEWTON_STEPS = 2
 #: eigenvalues of a block below this fraction of the largest of all blocks are not in its face
 RANK_TOL = 1e-12
-#: the order N of the Newton system (the factors' entries, sum of (f+1) r_b) and the flops of its
-#: Hessian (n C N^2) beyond which no rotation runs
+#: the order N of an output's block of the Newton system (the entries of its factors, sum of
+#: (f+1) r_b) and the flops of its Hessian (n N^2) beyond which no rotation runs
 MAX_PARAMS = 4000
 MAX_FLOPS = 6e10
 #: the Jacobi-scaled Newton matrix gets the first of these shifts on its diagonal that makes it
@@ -72,13 +72,17 @@ def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray) -> bool:
     if (type(problem.data).__name__ not in ("HostData", "TorchData") or not problem.architecture.is_dense
             or not problem.loss.smooth or problem.loss.multi_output_only):
         return False
-    N = n_params(Z, Z_prime)
-    return 0 < N <= MAX_PARAMS and problem.n_samples * problem.n_outputs * N * N <= MAX_FLOPS
+    N = n_params(Z, Z_prime, problem.n_outputs)
+    return 0 < N <= MAX_PARAMS and problem.n_samples * N * N <= MAX_FLOPS
 
 
-def n_params(Z: np.ndarray, Z_prime: np.ndarray) -> int:
-    """Entries of the factors of ``(Z, Z_prime)``: the order of the rotation's Newton system."""
-    return sum(L.size for _, L in _factors(Z, Z_prime))
+def n_params(Z: np.ndarray, Z_prime: np.ndarray, n_outputs: int = 1) -> int:
+    """The order of the largest block of the rotation's Newton system: the entries of the factors of
+    one output's cones (pairs ``p`` with ``p % n_outputs == k``)."""
+    sizes = {}
+    for b, L in _factors(Z, Z_prime):
+        sizes[(b // 2) % n_outputs] = sizes.get((b // 2) % n_outputs, 0) + L.size
+    return max(sizes.values(), default=0)
 
 
 def _factors(Z, Z_prime):
@@ -140,39 +144,52 @@ class _System:
             A[i, self.offsets[i]:self.offsets[i + 1]] = 2.0 * gl.ravel()
         self.A = A
 
-    def jacobian(self, rows, weights=None) -> np.ndarray:
-        r""":math:`\partial \hat Y / \partial L` on a block of rows: ``(rows, C, N)``, each row times
-        ``weights`` (rows, C) when given; for a sample,
-        :math:`\partial \langle A_i, L L^\top\rangle / \partial L = 2 A_i L` with
+    def outputs(self):
+        """``(k, cones)`` per output with a non-empty face: the indices of its cones, contiguous
+        (``b = 2 p + s``, ``p = k`` for a dense network). The loss is separable over outputs, so
+        the Newton system is block diagonal with one block per output."""
+        C = self.problem.n_outputs
+        groups = {}
+        for i, cone in enumerate(self.cones):
+            groups.setdefault((cone // 2) % C, []).append(i)
+        return sorted(groups.items())
+
+    def jacobian(self, rows, k, members, weights=None) -> np.ndarray:
+        r""":math:`\partial \hat Y_{:,k} / \partial L` on a block of rows, for the cones ``members`` of
+        output ``k`` (contiguous): ``(rows, N_k)``, each row times ``weights`` (rows,) when given; for
+        a sample, :math:`\partial \langle A_i, L L^\top\rangle / \partial L = 2 A_i L` with
         :math:`A_i L = [x (a s + \frac b2 t)^\top;\ \frac b2 s^\top + c\, t^\top]`, :math:`s = L_{:f}^\top x`,
         :math:`t = L_f`."""
         problem = self.problem
-        (a, b, c), f, C = problem.activation.coefficients, problem.n_features, problem.n_outputs
+        (a, b, c), f = problem.activation.coefficients, problem.n_features
         X = problem.X[rows]
-        m = len(X)
-        J = np.zeros((m, C, self.offsets[-1]))
-        for i, (cone, L) in enumerate(zip(self.cones, self.Ls)):
-            k, r = (cone // 2) % C, L.shape[1]
-            scale = (2.0 if cone % 2 == 0 else -2.0) * (1.0 if weights is None else weights[:, k])
+        m, first = len(X), self.offsets[members[0]]
+        J = np.zeros((m, self.offsets[members[-1] + 1] - first))
+        for i in members:
+            cone, L = self.cones[i], self.Ls[i]
+            scale = (2.0 if cone % 2 == 0 else -2.0) * (1.0 if weights is None else weights)
+            scale = np.reshape(scale, (-1, 1))
             s, t = X @ L[:f], L[f]
-            out = J[:, k, self.offsets[i]:self.offsets[i + 1]].reshape(m, f + 1, r)  # (a view)
-            np.multiply(X[:, :, None], ((a * s + 0.5 * b * t) * np.reshape(scale, (-1, 1)))[:, None, :], out=out[:, :f])
-            out[:, f] = (0.5 * b * s + c * t) * np.reshape(scale, (-1, 1))
+            out = J[:, self.offsets[i] - first:self.offsets[i + 1] - first].reshape(m, f + 1, L.shape[1])  # (a view)
+            np.multiply(X[:, :, None], ((a * s + 0.5 * b * t) * scale)[:, None, :], out=out[:, :f])
+            out[:, f] = (0.5 * b * s + c * t) * scale
         return J
 
-    def hessian(self) -> np.ndarray:
-        """The Lagrangian's Hessian, plus the penalty on each factor's rotations (see the module)."""
-        n, N = self.problem.n_samples, self.offsets[-1]
-        C = self.problem.n_outputs
-        step = max(1, BLOCK_ENTRIES // max(1, C * N))
+    def hessian(self, k, members) -> np.ndarray:
+        """The Lagrangian's Hessian on the cones ``members`` of output ``k`` (its lower triangle,
+        Fortran-ordered), plus the penalty on each factor's rotations (see the module)."""
+        n, first = self.problem.n_samples, self.offsets[members[0]]
+        N = self.offsets[members[-1] + 1] - first
+        step = max(1, BLOCK_ENTRIES // max(1, N))
         H = np.zeros((N, N), order="F")
         for start in range(0, n, step):
             rows = slice(start, min(start + step, n))
-            Js = self.jacobian(rows, np.sqrt(np.clip(self.h[rows], 0.0, None))).reshape(-1, N)
+            Js = self.jacobian(rows, k, members, np.sqrt(np.clip(self.h[rows, k], 0.0, None)))
             # the lower triangle (half the flops of a product), from Js^T: Fortran-ordered, no copy
             H = sla.blas.dsyrk(1.0, Js.T, beta=1.0, c=H, trans=0, lower=1, overwrite_c=1)
-        for i, (S, L) in enumerate(zip(self.S, self.Ls)):
-            block = slice(self.offsets[i], self.offsets[i + 1])
+        for i in members:
+            S, L = self.S[i], self.Ls[i]
+            block = slice(self.offsets[i] - first, self.offsets[i + 1] - first)
             r = L.shape[1]
             H[block, block] += np.tril(2.0 * np.kron(S, np.eye(r)))
             if r > 1:
@@ -197,34 +214,42 @@ def _rotations(L: np.ndarray) -> np.ndarray:
 
 
 class _Factored:
-    """The Jacobi-scaled Newton matrix of one system, factored (Cholesky) with the first of
-    :data:`SHIFTS` that makes it positive definite (``ok`` False when none does); :meth:`step`
-    solves with it for any system's gradient and constraints (a chord step when the system is a
-    later one: no new Hessian, the costly part)."""
+    """The Jacobi-scaled Newton matrix of one system, one block per output, each factored
+    (Cholesky) with the first of :data:`SHIFTS` that makes it positive definite (``ok`` False when
+    none does for some block); :meth:`step` solves with them for any system's gradient and
+    constraints (a chord step when the system is a later one: no new Hessian, the costly part)."""
 
     def __init__(self, system):
-        Hs = system.hessian()  # (the lower triangle, Fortran-ordered: scaled in place)
-        diag = np.abs(np.diag(Hs))
-        self.d = d = np.sqrt(np.maximum(diag, 1e-12 * max(float(np.max(diag)), 1e-300)))
-        Hs /= d[:, None]
-        Hs /= d[None, :]
-        self.factor, self.shift = None, None
-        for i, shift in enumerate(SHIFTS):
-            shifted = Hs if i == len(SHIFTS) - 1 else Hs.copy(order="F")
-            shifted[np.diag_indices_from(shifted)] += shift
-            factor, info = sla.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
-            if info == 0 and np.all(np.isfinite(np.diag(factor))):  # (LAPACK passes NaN through)
-                self.factor, self.shift = (factor, True), shift
-                break
-        self.ok = self.factor is not None
+        self.blocks, self.shift = [], 0.0
+        for k, members in system.outputs():
+            Hs = system.hessian(k, members)  # (scaled in place)
+            diag = np.abs(np.diag(Hs))
+            d = np.sqrt(np.maximum(diag, 1e-12 * max(float(np.max(diag)), 1e-300)))
+            Hs /= d[:, None]
+            Hs /= d[None, :]
+            for j, shift in enumerate(SHIFTS):
+                shifted = Hs if j == len(SHIFTS) - 1 else Hs.copy(order="F")
+                shifted[np.diag_indices_from(shifted)] += shift
+                factor, info = sla.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
+                if info == 0 and np.all(np.isfinite(np.diag(factor))):  # (LAPACK passes NaN through)
+                    self.blocks.append((members, d, (factor, True)))
+                    self.shift = max(self.shift, shift)
+                    break
+            else:
+                self.ok = False
+                return
+        self.ok = True
 
     def step(self, system):
         """``(step, multiplier step, predicted decrease)`` for ``system``."""
-        gs, As = system.grad / self.d, system.A / self.d[None, :]
-        Hg = sla.cho_solve(self.factor, gs, check_finite=False)
-        HA = sla.cho_solve(self.factor, As.T, check_finite=False)
-        dlam = np.linalg.solve(As @ HA, As @ Hg - system.c) if len(system.c) else np.zeros(0)
-        step = (HA @ dlam - Hg) / self.d
+        step, dlam = np.zeros_like(system.grad), np.zeros_like(system.c)
+        for members, d, factor in self.blocks:
+            cols = slice(system.offsets[members[0]], system.offsets[members[-1] + 1])
+            gs, As = system.grad[cols] / d, system.A[members, cols] / d[None, :]
+            Hg = sla.cho_solve(factor, gs, check_finite=False)
+            HA = sla.cho_solve(factor, As.T, check_finite=False)
+            dl = np.linalg.solve(As @ HA, As @ Hg - system.c[members])
+            step[cols], dlam[members] = (HA @ dl - Hg) / d, dl
         return step, dlam, -float(system.grad @ step)
 
 

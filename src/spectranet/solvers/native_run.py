@@ -327,14 +327,16 @@ class _Run:
     def _rotation_pays(self, found) -> bool:
         """Whether to turn a face polish's face (:mod:`spectranet.face_rotation`) rather than wait for
         a later iterate's: with self-certification, in the sample-space interior point, whose
-        iterations near the optimum cost :math:`O(n^3)` each, where a rotation's Newton system
-        (:math:`O(n C N^2)` for ``N`` factor entries) is smaller: ``N <= ROTATE_SHARE * n``."""
+        iterations near the optimum cost :math:`O(C n^3)` each, where a rotation's Newton system
+        (:math:`O(n N^2)` per output, ``N`` the entries of its factors) is smaller:
+        ``N <= ROTATE_SHARE * n``."""
         from .. import face_rotation
 
         if not (self.solver.self_certify and self.rotating and face_rotation.applicable(self.problem, found.Z,
                                                                                        found.Z_prime)):
             return False
-        return face_rotation.n_params(found.Z, found.Z_prime) <= ROTATE_SHARE * self.problem.n_samples
+        N = face_rotation.n_params(found.Z, found.Z_prime, self.problem.n_outputs)
+        return N <= ROTATE_SHARE * self.problem.n_samples
 
     def _rotate(self, found, cert):
         """The face polish of the turned face of ``found`` (a face polish's result certified by the
