@@ -93,3 +93,23 @@ def test_native_networks_certify_themselves_and_switch_off(engine):
     plain = NativeSolver(engine=engine, self_certify=False, lean=False).solve(problem)
     assert plain.gap <= 1e-6
     assert plain.network_objective == pytest.approx(result.network_objective, rel=2e-6)
+
+
+def test_null_space_skips_the_svd_only_where_there_is_none(monkeypatch):
+    import scipy.linalg as sla
+
+    from spectranet import face
+
+    rng = np.random.default_rng(0)
+    R_full = np.linalg.qr(rng.standard_normal((80, 40)), mode="r")
+    A = rng.standard_normal((80, 40))
+    A[:, 7] = A[:, 3] - 2.0 * A[:, 5]  # rank 39
+    R_deficient = np.linalg.qr(A, mode="r")
+    calls = []
+    svdvals = sla.svdvals
+    monkeypatch.setattr(face.sla, "svdvals", lambda M: calls.append(1) or svdvals(M))
+    assert face._null_space(R_full, triangular=True).shape == (0, 40) and not calls  # no SVD
+    assert face._null_space(R_full).shape == (0, 40) and calls  # (the SVD finds none either)
+    null = face._null_space(R_deficient, triangular=True)
+    assert null.shape == (1, 40)
+    np.testing.assert_allclose(R_deficient @ null[0], 0.0, atol=1e-12)

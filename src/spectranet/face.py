@@ -48,6 +48,11 @@ INTERIOR = 1e-12
 #: Pataki's reduction moves along a direction whose effect on the outputs, the trace conditions and
 #: the penalty is below this fraction of the map's norm (a null vector to rounding)
 NULL = 1e-13
+#: a triangular factor whose reciprocal condition estimate (1-norm) exceeds CONDITION_MARGIN * N *
+#: NULL has no null space at NULL: the ratio of its extreme singular values is at least the 1-norm
+#: one over N, and the estimate (a lower bound of the inverse's norm) is rarely off by 10, let alone
+#: by this margin
+CONDITION_MARGIN = 1e2
 #: the Newton (KKT) system on the face is solved with eigenvalues below this fraction of the
 #: largest treated as zero (the directions no output sees)
 KKT_RCOND = 1e-14
@@ -313,9 +318,17 @@ def _bases(pairs, P: int, top: float | None = None):
     return bases, [b for b, B in enumerate(bases) if B.shape[1]]
 
 
-def _null_space(R: np.ndarray) -> np.ndarray:
+def _null_space(R: np.ndarray, triangular: bool = False) -> np.ndarray:
     """The rows of an orthonormal basis of the numerical null space of ``R`` (singular values at
-    most ``NULL`` times the largest); the singular vectors are computed only when there is one."""
+    most ``NULL`` times the largest); the singular vectors are computed only when there is one.
+    A square upper-triangular ``R`` (``triangular``) whose reciprocal condition estimate (LAPACK's
+    ``dtrcon``, O(N^2)) exceeds ``CONDITION_MARGIN * N * NULL`` has none, without its singular values
+    (planted 1000 x 50, beta = 1e-3: 0.08 s a face polish for an SVD of order 453 that finds none;
+    the estimates there: 4e-9 to 7e-6, the singular value ratios 4.5e-9 to 1.6e-6)."""
+    if triangular and R.shape[0] == R.shape[1] and R.size:
+        rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
+        if info == 0 and rcond > CONDITION_MARGIN * R.shape[0] * NULL:
+            return np.zeros((0, R.shape[1]))
     if R.shape[0] >= R.shape[1] and R.size:
         sv = sla.svdvals(R)
         if sv[-1] > NULL * sv[0]:
@@ -453,8 +466,9 @@ class _FaceProblem:
                 return W, reductions
             cr = self.c_pen @ M
             L = np.vstack([self.data.R @ M, self.A_eq @ M])
-            Rl = np.linalg.qr(L, mode="r") if L.shape[0] > L.shape[1] else L
-            null = _null_space(Rl)
+            tall = L.shape[0] > L.shape[1]
+            Rl = np.linalg.qr(L, mode="r") if tall else L
+            null = _null_space(Rl, triangular=tall)
             if null.size:
                 g_null = null @ cr
                 t, delta = None, None
