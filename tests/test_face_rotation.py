@@ -7,6 +7,7 @@ from scipy.linalg import block_diag, expm
 
 from spectranet import Conv2D, PolyActivation, Problem, beta_max, certify
 from spectranet import face_rotation as fr
+from spectranet.certificate import certify_problem
 from spectranet.face import face_polish
 from spectranet.solvers import native_run
 from spectranet.solvers.native import NativeSolver
@@ -160,11 +161,11 @@ def test_an_overflowing_step_keeps_the_last_finite_point(monkeypatch):
     problem = _problem("squared", 1e-5, seed=2)
     original, made = fr._System.__init__, []
 
-    def overflowing(self, problem, cones, Ls, lam=None):
+    def overflowing(self, problem, cones, Ls, lam=None, model=None):
         made.append(1)
         if len(made) == 2:  # the point after the first Newton step
             Ls = [L * np.inf if i == 0 else L for i, L in enumerate(Ls)]
-        original(self, problem, cones, Ls, lam)
+        original(self, problem, cones, Ls, lam, model)
 
     monkeypatch.setattr(fr._System, "__init__", overflowing)
     result = NativeSolver(engine="ipm").solve(problem)
@@ -191,3 +192,47 @@ def test_torch_data_turn_their_faces_on_the_host_copy(monkeypatch):
     assert len(calls) == 2 and calls[1] == pytest.approx(calls[0], rel=1e-3, abs=1e-12)
     assert result.n_neurons == ref.n_neurons and result.certificate.own_gap <= 1e-6
     assert result.network_objective == pytest.approx(ref.network_objective, rel=1e-9)
+
+
+@pytest.mark.parametrize("loss, outputs", [("squared", None), ("logistic", None), ("squared", 2)])
+def test_the_lifted_objective_gives_the_same_system_as_the_passes(loss, outputs):
+    from spectranet.solvers.lifted import objective_model
+
+    problem = _problem(loss, n=120, d=4, outputs=outputs)
+    _, (Z, Zp) = _optimum(problem)
+    rng = np.random.default_rng(2)
+    cones, Ls = map(list, zip(*fr._factors(Z, Zp, problem.n_outputs)))
+    Ls = [L + 1e-2 * rng.standard_normal(L.shape) for L in Ls]
+    passes = fr._System(problem, cones, Ls)
+    lifted = fr._System(problem, cones, Ls, model=objective_model(problem))
+    assert lifted.value == pytest.approx(passes.value, rel=1e-12)
+    np.testing.assert_allclose(lifted.grad, passes.grad, rtol=1e-9, atol=1e-9 * np.abs(passes.grad).max())
+    for k, members in passes.outputs():
+        np.testing.assert_allclose(lifted.hessian(k, members), passes.hessian(k, members), rtol=1e-8,
+                                   atol=1e-9 * np.abs(passes.hessian(k, members)).max())
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_a_pooled_cnn_turns_its_face_with_the_lifted_objective(loss):
+    # global average pooling of 3 x 3 filters on 6 x 6 images: the grouped lift, no dense Jacobian;
+    # the lifted objective's Hessian and gradient serve instead
+    from spectranet.solvers.lifted import objective_model
+
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((150, 1, 6, 6))
+    y = np.tanh(images[:, 0, 1:4, 1:4].reshape(150, -1) @ rng.standard_normal(9)) + 0.1 * rng.standard_normal(150)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    base = Problem(images, y, "relu", loss, 0.0, architecture=Conv2D((1, 6, 6), 3, pool="global"))
+    problem = base.with_beta(1e-3 * beta_max(base))
+    result = NativeSolver(engine="lifted").solve(problem, tol=1e-9)
+    Z, Zp = result.lifted
+    assert not fr.applicable(problem, Z, Zp) and fr.applicable(problem, Z, Zp, objective_model(problem))
+    Zt, Zpt = _turned(Z, 5e-3), _turned(Zp, 5e-3, seed=1)
+    off = face_polish(problem, Zt, Zpt, *fr.face_marks(Zt, Zpt))
+    alone = certify_problem(problem, off.network)
+    turned = fr.rotate_face(problem, off.Z, off.Z_prime, model=objective_model(problem))
+    face = face_polish(problem, *turned, *fr.face_marks(*turned))
+    own = certify_problem(problem, face.network)
+    assert own.gap < 1e-3 * alone.gap and own.gap <= 1e-9
+    assert own.objective == pytest.approx(result.network_objective, rel=1e-9)

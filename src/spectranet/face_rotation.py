@@ -37,7 +37,7 @@ import time
 import numpy as np
 import scipy.linalg as sla
 
-from .kernels import cone_matrices
+from .kernels import cone_matrices, smat, svec, svec_indices
 
 __all__ = ["rotate_face", "face_marks", "applicable", "n_params"]
 
@@ -65,15 +65,18 @@ SHIFTS = (1e-10, 1e-8, 1e-6, 1e-4)
 BLOCK_ENTRIES = 1 << 22
 
 
-def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray) -> bool:
-    """Whether :func:`rotate_face` runs: a dense network on numpy data (or torch data's float64 host
-    copy), a smooth loss separable over outputs, and a system within :data:`MAX_PARAMS` and
-    :data:`MAX_FLOPS`."""
-    if (type(problem.data).__name__ not in ("HostData", "TorchData") or not problem.architecture.is_dense
-            or not problem.loss.smooth or problem.loss.multi_output_only):
+def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray, model=None) -> bool:
+    """Whether :func:`rotate_face` runs: a smooth loss separable over outputs; a dense network on
+    numpy data (or torch data's float64 host copy), or any data and architecture with ``model``
+    (the lifted engine's objective); a system within :data:`MAX_PARAMS` and :data:`MAX_FLOPS`."""
+    if not problem.loss.smooth or problem.loss.multi_output_only:
+        return False
+    if model is None and (type(problem.data).__name__ not in ("HostData", "TorchData")
+                          or not problem.architecture.is_dense):
         return False
     N = n_params(Z, Z_prime, problem.n_outputs)
-    return 0 < N <= MAX_PARAMS and problem.n_samples * N * N <= MAX_FLOPS
+    rows = model.D * problem.n_groups if model is not None else problem.n_samples  # (of the Hessian's product)
+    return 0 < N <= MAX_PARAMS and rows * N * N <= MAX_FLOPS
 
 
 def n_params(Z: np.ndarray, Z_prime: np.ndarray, n_outputs: int = 1) -> int:
@@ -85,8 +88,9 @@ def n_params(Z: np.ndarray, Z_prime: np.ndarray, n_outputs: int = 1) -> int:
     return max(sizes.values(), default=0)
 
 
-def _factors(Z, Z_prime):
-    """``(b, L_b)`` for each cone ``b = 2 p + s`` with a non-empty face: ``Z_b = L_b L_b^T``."""
+def _factors(Z, Z_prime, n_outputs: int = 1):
+    """``(b, L_b)`` for each cone ``b = 2 p + s`` with a non-empty face, ``Z_b = L_b L_b^T``, the
+    cones of each output together (pair ``p = g C + k`` belongs to output ``k``)."""
     blocks = [(2 * p + s, M) for p in range(len(Z)) for s, M in enumerate((Z[p], Z_prime[p]))]
     eigs = [(b, *np.linalg.eigh(0.5 * (M + M.T))) for b, M in blocks]
     top = max([float(lam[-1]) for _, lam, _ in eigs] + [1e-300])
@@ -95,7 +99,7 @@ def _factors(Z, Z_prime):
         keep = lam > RANK_TOL * top
         if keep.any():
             out.append((b, Q[:, keep] * np.sqrt(lam[keep])))
-    return out
+    return sorted(out, key=lambda item: ((item[0] // 2) % n_outputs, item[0]))
 
 
 def face_marks(Z: np.ndarray, Z_prime: np.ndarray):
@@ -116,18 +120,24 @@ class _System:
     """The Lagrange–Newton system of :func:`rotate_face` at the factors ``Ls`` (one per cone of
     ``cones``): objective, Lagrangian gradient, constraints and their gradients, the Hessian."""
 
-    def __init__(self, problem, cones, Ls, lam=None):
-        self.problem, self.cones, self.Ls = problem, cones, Ls
+    def __init__(self, problem, cones, Ls, lam=None, model=None):
+        self.problem, self.cones, self.Ls, self.model = problem, cones, Ls, model
         f, P = problem.n_features, problem.n_pairs
         self.Gm, E = cone_matrices(f)
         Z = np.zeros((2, P, f + 1, f + 1))
         for b, L in zip(cones, Ls):
             Z[b % 2, b // 2] = L @ L.T
         self.Z = Z
-        Yhat, loss = problem.forward(Z[0] - Z[1]), problem.loss
-        self.value = problem.lifted_penalized(loss.value(Yhat, problem.Y), Z[0], Z[1])
-        self.h = loss.hessian_blocks(Yhat, problem.Y)  # (n, C)
-        adj = problem.adjoint(loss.gradient(Yhat, problem.Y))  # (P, f+1, f+1)
+        if model is None:  # passes over the data: the outputs, the loss's Hessian, the adjoint
+            Yhat, loss = problem.forward(Z[0] - Z[1]), problem.loss
+            value = loss.value(Yhat, problem.Y)
+            self.h = loss.hessian_blocks(Yhat, problem.Y)  # (n, C)
+            adj = problem.adjoint(loss.gradient(Yhat, problem.Y))  # (P, f+1, f+1)
+        else:  # the lifted objective: its gradient in svec coordinates is the adjoint's svec
+            self.m = svec(Z[0] - Z[1])
+            value, grad, _ = model.evaluate(self.m, hessian=False)  # (see hessian)
+            adj = smat(grad, f + 1)
+        self.value = problem.lifted_penalized(value, Z[0], Z[1])
         self.S0 = [(1.0 if b % 2 == 0 else -1.0) * adj[b // 2] + problem.beta * E for b in cones]
         GL = [self.Gm @ L for L in Ls]
         if lam is None:  # least squares: the Lagrangian's gradient as small as it gets
@@ -175,11 +185,23 @@ class _System:
             out[:, f] = (0.5 * b * s + c * t) * scale
         return J
 
-    def hessian(self, k, members) -> np.ndarray:
-        """The Lagrangian's Hessian on the cones ``members`` of output ``k`` (its lower triangle,
-        Fortran-ordered), plus the penalty on each factor's rotations (see the module)."""
-        n, first = self.problem.n_samples, self.offsets[members[0]]
-        N = self.offsets[members[-1] + 1] - first
+    def _lifted_jacobian(self, members) -> np.ndarray:
+        r""":math:`\partial m_k / \partial L` for the cones ``members`` of one output, ``m_k`` the
+        svec of its pairs' :math:`Z_p - Z_p'` side by side (the lifted engine's coordinates):
+        ``(G D, N_k)``."""
+        C, D = self.problem.n_outputs, self.model.D
+        first = self.offsets[members[0]]
+        J = np.zeros((self.problem.n_groups * D, self.offsets[members[-1] + 1] - first))
+        for i in members:
+            g = (self.cones[i] // 2) // C
+            J[g * D:(g + 1) * D, self.offsets[i] - first:self.offsets[i + 1] - first] = (
+                (1.0 if self.cones[i] % 2 == 0 else -1.0) * _svec_jacobian(self.Ls[i]))
+        return J
+
+    def _data_hessian(self, k, members, N) -> np.ndarray:
+        r""":math:`J^\top \nabla^2\ell\, J` of output ``k`` from passes over the data, in blocks of
+        rows: its lower triangle, Fortran-ordered."""
+        n = self.problem.n_samples
         step = max(1, BLOCK_ENTRIES // max(1, N))
         H = np.zeros((N, N), order="F")
         for start in range(0, n, step):
@@ -187,6 +209,20 @@ class _System:
             Js = self.jacobian(rows, k, members, np.sqrt(np.clip(self.h[rows, k], 0.0, None)))
             # the lower triangle (half the flops of a product), from Js^T: Fortran-ordered, no copy
             H = sla.blas.dsyrk(1.0, Js.T, beta=1.0, c=H, trans=0, lower=1, overwrite_c=1)
+        return H
+
+    def hessian(self, k, members) -> np.ndarray:
+        """The Lagrangian's Hessian on the cones ``members`` of output ``k`` (its lower triangle,
+        Fortran-ordered), plus the penalty on each factor's rotations (see the module)."""
+        first = self.offsets[members[0]]
+        N = self.offsets[members[-1] + 1] - first
+        if self.model is not None:  # from the lifted objective's Hessian block of output k
+            if not self.model.quadratic and k == self.outputs()[0][0]:  # (one pass: every block at m)
+                self.model.evaluate(self.m, hessian=True)
+            J = self._lifted_jacobian(members)
+            H = np.asfortranarray(np.tril(J.T @ (self.model.hessian[k] @ J)))
+        else:
+            H = self._data_hessian(k, members, N)
         for i in members:
             S, L = self.S[i], self.Ls[i]
             block = slice(self.offsets[i] - first, self.offsets[i + 1] - first)
@@ -198,6 +234,18 @@ class _System:
                     float(np.mean(np.sum(B * B, axis=0))), 1e-300)
                 H[block, block] += np.tril(scale * (B.T @ B))
         return H
+
+
+def _svec_jacobian(L: np.ndarray) -> np.ndarray:
+    r""":math:`\partial\, \mathrm{svec}(L L^\top) / \partial L` (``D x (f+1) r``, row-major ``vec``):
+    the svec of :math:`\Delta L\, L^\top + L\, \Delta L^\top`."""
+    p, r = L.shape
+    rows, cols, weights = svec_indices(p)
+    J = np.zeros((rows.size, p, r))
+    e = np.arange(rows.size)
+    J[e, rows, :] += weights[:, None] * L[cols, :]
+    J[e, cols, :] += weights[:, None] * L[rows, :]  # (a diagonal entry gets both: 2 L_i)
+    return J.reshape(rows.size, p * r)
 
 
 def _rotations(L: np.ndarray) -> np.ndarray:
@@ -254,7 +302,7 @@ class _Factored:
 
 
 def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = MAX_ITER,
-                deadline: float | None = None):
+                deadline: float | None = None, model=None):
     """Turn the face of ``(Z, Z_prime)`` (a face polish's point, ``(P, f+1, f+1)`` each) by Newton's
     method on its factors (see the module): full steps, no line search; after :data:`NEWTON_STEPS`
     Newton steps, chord steps with the last Newton matrix while the decrease they predict shrinks.
@@ -262,16 +310,19 @@ def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = 
     network of its face proves: the objective and the trace conditions are no merit function here
     (planted 1000 x 50, beta = 1e-3: the first step leaves the conditions by 5e-4 and lowers the
     objective below the optimum, the next three converge to it; damped until an exact penalty
-    function falls, the steps crawl: own gap 1e-6 after six instead of 1e-7 after four). Returns
+    function falls, the steps crawl: own gap 1e-6 after six instead of 1e-7 after four). ``model``:
+    the lifted engine's objective (:func:`spectranet.solvers.lifted.objective_model`), whose
+    gradient and Hessian blocks replace the passes over the data (any data and architecture; its
+    Hessian is updated in place for a loss that is not quadratic: give a model of its own). Returns
     the turned point ``(Z, Z_prime)``, or None when it does not apply (:func:`applicable`), the
     first Newton matrix is not definite or ``deadline`` (a ``time.perf_counter()`` value) has passed;
     no new Newton matrix is formed after it."""
-    if type(problem.data).__name__ == "TorchData":
+    if type(problem.data).__name__ == "TorchData" and model is None:
         problem = problem.on_host()
-    if not applicable(problem, Z, Z_prime):
+    if not applicable(problem, Z, Z_prime, model):
         return None
-    cones, Ls = map(list, zip(*_factors(Z, Z_prime)))
-    system = _System(problem, cones, Ls)
+    cones, Ls = map(list, zip(*_factors(Z, Z_prime, problem.n_outputs)))
+    system = _System(problem, cones, Ls, model=model)
     start, factored, newton, last = system.value, None, 0, np.inf
     for it in range(max_iter):
         chord = factored is not None and newton >= NEWTON_STEPS
@@ -298,7 +349,7 @@ def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = 
             break
         with np.errstate(over="ignore", invalid="ignore"):  # (an overflow is caught below, not warned of)
             turned = _System(problem, cones, [L + step[system.offsets[i]:system.offsets[i + 1]].reshape(L.shape)
-                                              for i, L in enumerate(system.Ls)], system.lam + dlam)
+                                              for i, L in enumerate(system.Ls)], system.lam + dlam, model)
         if not (np.isfinite(turned.value) and np.all(np.isfinite(turned.Z)) and np.all(np.isfinite(turned.grad))):
             break  # (an overflow: the last finite point)
         system = turned
