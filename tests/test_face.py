@@ -113,3 +113,31 @@ def test_null_space_skips_the_svd_only_where_there_is_none(monkeypatch):
     null = face._null_space(R_deficient, triangular=True)
     assert null.shape == (1, 40)
     np.testing.assert_allclose(R_deficient @ null[0], 0.0, atol=1e-12)
+
+
+def test_null_space_is_not_fooled_by_a_factor_built_against_the_condition_estimate():
+    # dtrcon's estimate of ||R^-1||_1 starts from fixed vectors: a factor whose inverse's large
+    # columns cancel on them fooled it by 4e8 (rcond 2.3e-9 for singular values 9.4e-18 apart);
+    # the random right-hand sides see it
+    import scipy.linalg as sla
+
+    from spectranet import face
+
+    found = 0
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        N = 8
+        cols = np.sort(rng.choice(np.arange(N // 2, N), 3, replace=False))
+        probes = np.vstack([np.ones(N) / N, [(-1) ** i * (1 + i / (N - 1)) for i in range(N)]])
+        c = sla.null_space(probes[:, cols])[:, 0]
+        a = rng.standard_normal(cols[0])
+        a -= a.mean()
+        T = np.eye(N) + np.triu(0.01 * rng.standard_normal((N, N)), 1)
+        for ci, j in zip(c, cols):
+            T[:cols[0], j] += 1e8 * ci * a
+        R = np.triu(sla.solve_triangular(T, np.eye(N)))
+        rcond = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")[0]
+        fooled = rcond > face.CONDITION_MARGIN * N * face.NULL and face._null_space(R).shape[0] > 0
+        found += fooled
+        assert face._null_space(R, triangular=True).shape[0] == face._null_space(R).shape[0]
+    assert found  # (the construction does fool dtrcon alone)

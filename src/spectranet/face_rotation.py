@@ -127,7 +127,12 @@ class _System:
     ``cones``): objective, Lagrangian gradient, constraints and their gradients, the Hessian."""
 
     def __init__(self, problem, cones, Ls, lam=None, model=None):
+        C = problem.n_outputs
+        order = sorted(range(len(cones)), key=lambda i: ((cones[i] // 2) % C, cones[i]))  # (outputs together)
+        cones, Ls = [cones[i] for i in order], [Ls[i] for i in order]
+        lam = None if lam is None else np.asarray(lam)[order]
         self.problem, self.cones, self.Ls, self.model = problem, cones, Ls, model
+        self.fresh = False  # whether the model's Hessian is at this point (a loss that is not quadratic)
         f, P = problem.n_features, problem.n_pairs
         self.Gm, E = cone_matrices(f)
         Z = np.zeros((2, P, f + 1, f + 1))
@@ -223,8 +228,9 @@ class _System:
         first = self.offsets[members[0]]
         N = self.offsets[members[-1] + 1] - first
         if self.model is not None:  # from the lifted objective's Hessian block of output k
-            if not self.model.quadratic and k == self.outputs()[0][0]:  # (one pass: every block at m)
+            if not self.model.quadratic and not self.fresh:  # (one pass: every output's block at m)
                 self.model.evaluate(self.m, hessian=True)
+                self.fresh = True
             J = self._lifted_jacobian(members)
             H = np.asfortranarray(np.tril(J.T @ (self.model.hessian[k] @ J)))
         else:
@@ -354,8 +360,8 @@ def rotate_face(problem, Z: np.ndarray, Z_prime: np.ndarray, *, max_iter: int = 
                 np.abs(system.c) <= 1e-14 * max(float(np.max(np.abs(system.Z))), 1e-300)):
             break
         with np.errstate(over="ignore", invalid="ignore"):  # (an overflow is caught below, not warned of)
-            turned = _System(problem, cones, [L + step[system.offsets[i]:system.offsets[i + 1]].reshape(L.shape)
-                                              for i, L in enumerate(system.Ls)], system.lam + dlam, model)
+            turned = _System(problem, system.cones, [L + step[system.offsets[i]:system.offsets[i + 1]].reshape(
+                L.shape) for i, L in enumerate(system.Ls)], system.lam + dlam, model)
         if not (np.isfinite(turned.value) and np.all(np.isfinite(turned.Z)) and np.all(np.isfinite(turned.grad))):
             break  # (an overflow: the last finite point)
         system = turned
