@@ -62,11 +62,14 @@ RANK_TOL = 1e-12
 #: (f+1) r_b) and the flops of its Hessian (n N^2) beyond which no rotation runs
 MAX_PARAMS = 4000
 MAX_FLOPS = 6e10
-#: the Jacobi-scaled Newton matrix gets the first of these shifts on its diagonal that makes it
-#: positive definite: the directions that change no output, no penalty and no trace condition (the
-#: optimum's own non-uniqueness, which the face polish's lean step resolves) are flat, or slightly
-#: concave off the optimal face (planted 400 x 8, logistic loss, 1e-3 beta_max: -9e-13 at the optimum)
-SHIFTS = (1e-10, 1e-8, 1e-6, 1e-4)
+#: the Jacobi-scaled Newton matrix gets the smallest shift on its diagonal, from the first of these
+#: up to the last (beyond it: no definite system), that makes it positive definite: the directions
+#: that change no output, no penalty and no trace condition (the optimum's own non-uniqueness, which
+#: the face polish's lean step resolves) are flat, or slightly concave off the optimal face (planted
+#: 400 x 8, logistic loss, 1e-3 beta_max: -9e-13 at the optimum). After a failed factorization the
+#: next shift is at least 100 times the last and twice the failed pivot, at most the last of these
+#: (spambase, squared loss, 1e-6 beta_max: the second Newton system needs 1e-4)
+SHIFTS = (1e-10, 1e-4)
 #: rows of the Jacobian formed at a time (n_rows x C x N entries: 32 MB)
 BLOCK_ENTRIES = 1 << 22
 
@@ -275,7 +278,7 @@ def _rotations(L: np.ndarray) -> np.ndarray:
 
 class _Factored:
     """The Jacobi-scaled Newton matrix of one system, one block per output, each factored
-    (Cholesky) with the first of :data:`SHIFTS` that makes it positive definite (``ok`` False when
+    (Cholesky) with a shift within :data:`SHIFTS` that makes it positive definite (``ok`` False when
     none does for some block); :meth:`step` solves with them for any system's gradient and
     constraints (a chord step when the system is a later one: no new Hessian, the costly part)."""
 
@@ -287,14 +290,20 @@ class _Factored:
             d = np.sqrt(np.maximum(diag, 1e-12 * max(float(np.max(diag)), 1e-300)))
             Hs /= d[:, None]
             Hs /= d[None, :]
-            for j, shift in enumerate(SHIFTS):
-                shifted = Hs if j == len(SHIFTS) - 1 else Hs.copy(order="F")
+            shift = SHIFTS[0]
+            while shift <= SHIFTS[-1]:
+                shifted = Hs.copy(order="F")
                 shifted[np.diag_indices_from(shifted)] += shift
                 factor, info = sla.lapack.dpotrf(shifted, lower=1, clean=0, overwrite_a=1)
                 if info == 0 and np.all(np.isfinite(np.diag(factor))):  # (LAPACK passes NaN through)
                     self.blocks.append((members, d, (factor, True)))
                     self.shift = max(self.shift, shift)
                     break
+                # the failed pivot: a shift beyond its size raises it above zero (the Schur
+                # complements grow by at least the shift), a later pivot may fail still
+                pivot = abs(float(factor[info - 1, info - 1])) if info > 0 else np.inf
+                larger = max(100.0 * shift, 2.0 * pivot + shift) if np.isfinite(pivot) else np.inf
+                shift = min(larger, SHIFTS[-1]) if shift < SHIFTS[-1] else np.inf  # (the last: exactly the cap)
             else:
                 self.ok = False
                 return

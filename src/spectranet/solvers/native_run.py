@@ -65,11 +65,11 @@ ROTATIONS, ROTATE_AGAIN = 2, 0.1
 IPM_MAX_ITER = 300
 
 
-def _proves_more(network, cert, before, before_cert) -> bool:
+def _proves_more(network, cert, before, before_cert, narrower: bool = True) -> bool:
     """Whether a polish's ``network`` (certificate ``cert``, from the same dual point) replaces
-    ``before``: certified if ``before`` was, a smaller own gap or fewer neurons, and an objective
-    no larger (to 1e-9 relative: the polishes' rounding)."""
-    better = cert.own_gap < before_cert.own_gap or network.n_neurons < before.n_neurons
+    ``before``: certified if ``before`` was, a smaller own gap (or, with ``narrower``, fewer
+    neurons), and an objective no larger (to 1e-9 relative: the polishes' rounding)."""
+    better = cert.own_gap < before_cert.own_gap or (narrower and network.n_neurons < before.n_neurons)
     return ((cert.is_optimal or not before_cert.is_optimal) and better
             and cert.objective <= before_cert.objective * (1 + 1e-9))
 
@@ -352,7 +352,8 @@ class _Run:
 
     def _rotate(self, found, cert):
         """The face polish of the turned face of ``found`` (a face polish's result certified by the
-        dual point ``cert.dual``), kept where it proves more (:func:`_proves_more`); turned again
+        dual point ``cert.dual``), kept where it proves more by itself (:func:`_proves_more`, a
+        narrower network that proves less does not count here); turned again
         (ROTATIONS in all) while that falls short of ``tol`` with an own gap at most ROTATE_AGAIN
         times the last one."""
         from ..face import face_polish
@@ -372,7 +373,7 @@ class _Run:
             new = certify_problem(self.problem, again.network, dual=proof.dual, tol=self.tol)
             self.log("native: face rotation: %d -> %d neurons, own gap %.2e -> %.2e", network.n_neurons,
                      again.network.n_neurons, proof.own_gap, new.own_gap)
-            if not _proves_more(again.network, new, network, proof):
+            if not _proves_more(again.network, new, network, proof, narrower=False):  # (turned to prove more)
                 break
             kept = (again.network, new, (again.Z, again.Z_prime))
             if new.own_gap <= self.tol or new.own_gap > ROTATE_AGAIN * proof.own_gap:
