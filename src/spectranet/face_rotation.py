@@ -59,7 +59,8 @@ NEWTON_STEPS = 2
 #: eigenvalues of a block below this fraction of the largest of all blocks are not in its face
 RANK_TOL = 1e-12
 #: the order N of an output's block of the Newton system (the entries of its factors, sum of
-#: (f+1) r_b) and the flops of its Hessian (n N^2) beyond which no rotation runs
+#: (f+1) r_b) and the flops of its Hessian (n N^2 from the data, G D N^2 from the lifted
+#: objective) beyond which no rotation runs
 MAX_PARAMS = 4000
 MAX_FLOPS = 6e10
 #: the Jacobi-scaled Newton matrix gets the smallest shift on its diagonal, from the first of these
@@ -84,7 +85,7 @@ def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray, model=None) -> bool:
                           or not problem.architecture.is_dense):
         return False
     N = n_params(Z, Z_prime, problem.n_outputs)
-    rows = model.D * problem.n_groups if model is not None else problem.n_samples  # (of the Hessian's product)
+    rows = model.D * problem.n_groups if model is not None else problem.n_samples
     return 0 < N <= MAX_PARAMS and rows * N * N <= MAX_FLOPS
 
 
