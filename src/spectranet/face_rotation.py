@@ -75,10 +75,11 @@ SHIFTS = (1e-10, 1e-4)
 BLOCK_ENTRIES = 1 << 22
 
 
-def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray, model=None) -> bool:
+def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray, model=None, max_order: float = MAX_PARAMS) -> bool:
     """Whether :func:`rotate_face` runs: a smooth loss separable over outputs; a dense network on
     numpy data (or torch data's float64 host copy), or any data and architecture with ``model``
-    (the lifted engine's objective); a system within :data:`MAX_PARAMS` and :data:`MAX_FLOPS`."""
+    (the lifted engine's objective); a system within :data:`MAX_FLOPS` whose blocks' order
+    (:func:`n_params`) is at most :data:`MAX_PARAMS` and ``max_order`` (a caller's own bound)."""
     if not problem.loss.smooth or problem.loss.multi_output_only:
         return False
     if model is None and (type(problem.data).__name__ not in ("HostData", "TorchData")
@@ -86,7 +87,7 @@ def applicable(problem, Z: np.ndarray, Z_prime: np.ndarray, model=None) -> bool:
         return False
     N = n_params(Z, Z_prime, problem.n_outputs)
     rows = model.D * problem.n_groups if model is not None else problem.n_samples
-    return 0 < N <= MAX_PARAMS and rows * N * N <= MAX_FLOPS
+    return 0 < N <= min(MAX_PARAMS, max_order) and rows * N * N <= MAX_FLOPS
 
 
 def n_params(Z: np.ndarray, Z_prime: np.ndarray, n_outputs: int = 1) -> int:
@@ -162,8 +163,7 @@ class _System:
         self.S = [S - lb * self.Gm for S, lb in zip(self.S0, lam)]
         self.grad = np.concatenate([(2.0 * S @ L).ravel() for S, L in zip(self.S, Ls)])
         self.c = np.array([float(np.sum(L * gl)) for L, gl in zip(Ls, GL)])
-        self.sizes = [L.size for L in Ls]
-        self.offsets = np.cumsum([0] + self.sizes)
+        self.offsets = np.cumsum([0] + [L.size for L in Ls])
         A = np.zeros((len(Ls), self.offsets[-1]))
         for i, gl in enumerate(GL):
             A[i, self.offsets[i]:self.offsets[i + 1]] = 2.0 * gl.ravel()

@@ -340,10 +340,8 @@ class _Run:
         if self.rotating == "lifted":
             model = self._rotation_model()
             return model is not None and face_rotation.applicable(self.problem, found.Z, found.Z_prime, model)
-        if not face_rotation.applicable(self.problem, found.Z, found.Z_prime):
-            return False
-        N = face_rotation.n_params(found.Z, found.Z_prime, self.problem.n_outputs)
-        return N <= ROTATE_SHARE * self.problem.n_samples
+        return face_rotation.applicable(self.problem, found.Z, found.Z_prime,
+                                        max_order=ROTATE_SHARE * self.problem.n_samples)
 
     def _rotation_model(self):
         """The lifted engine's objective when it holds the sufficient statistics (squared loss)."""
