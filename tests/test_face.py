@@ -85,6 +85,24 @@ def test_face_polish_from_the_sufficient_statistics_matches_the_passes():
     assert certify(gram.network, problem.X, problem.Y, "squared", problem.beta).gap <= 1e-6
 
 
+@pytest.mark.parametrize("model", [False, True])
+def test_squared_face_newton_refines_with_one_newton_matrix(monkeypatch, model):
+    # a quadratic loss: the face's Newton step is exact, the next ones (a fresh gradient, the same
+    # matrix) confirm it; the passes over the data did so only from the sufficient statistics
+    import spectranet.face as face_module
+
+    problem = _problem("squared", 1e-4, n=400, d=5, seed=4)
+    sol = solve_lifted(problem, tol=1e-7)
+    kkt = []
+    real = face_module._FaceProblem._kkt
+    monkeypatch.setattr(face_module._FaceProblem, "_kkt", lambda self, *a: kkt.append(1) or real(self, *a))
+    found = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, lean=False,
+                        model=objective_model(problem) if model else None)
+    assert found is not None and found.reductions == 0
+    assert len(kkt) == 1
+    assert certify(found.network, problem.X, problem.Y, "squared", problem.beta).gap <= 1e-7
+
+
 @pytest.mark.parametrize("engine", ["ipm", "lifted"])
 def test_native_networks_certify_themselves_and_switch_off(engine):
     problem = _problem("squared", 1e-5, n=200, d=8, seed=5)
