@@ -159,3 +159,23 @@ def test_null_space_is_not_fooled_by_a_factor_built_against_the_condition_estima
         found += fooled
         assert face._null_space(R, triangular=True).shape[0] == face._null_space(R).shape[0]
     assert found  # (the construction does fool dtrcon alone)
+
+
+@pytest.mark.parametrize("driver", ["gelsy", "gelsd"])
+def test_face_newton_system_solve_is_the_minimum_norm_one(monkeypatch, driver):
+    # the face's Newton (KKT) system is singular along directions no output sees: its solve must be
+    # the minimum-norm least-squares one (the null directions are Pataki's moves, not Newton's)
+    import spectranet.face as face_module
+
+    monkeypatch.setattr(face_module, "KKT_DRIVER", driver)
+    rng = np.random.default_rng(0)
+    N, rank = 12, 8
+    B = rng.standard_normal((rank, N))
+    H = B.T @ B  # positive semidefinite, a null space of dimension N - rank
+    face = face_module._FaceProblem.__new__(face_module._FaceProblem)
+    face.A_eq = rng.standard_normal((1, N))
+    K = np.block([[H, face.A_eq.T], [face.A_eq, np.zeros((1, 1))]])
+    rhs = H @ rng.standard_normal(N)  # consistent
+    step = face._kkt(np.eye(N), H)(rhs)
+    expected = (np.linalg.pinv(K, rcond=1e-12) @ np.r_[rhs, 0.0])[:N]
+    assert np.linalg.norm(step - expected) <= 1e-9 * np.linalg.norm(expected)

@@ -196,6 +196,27 @@ def test_face_network_is_kept_when_nothing_is_certified(monkeypatch):
     assert network is optimum and lifted is None
 
 
+def test_a_face_polish_that_certifies_itself_ends_the_solve_without_an_extraction(monkeypatch):
+    # the iterate's extraction (and its certificate, a pass over the data) serves only where the
+    # face polish's network does not certify itself
+    from spectranet.certificate import certify_problem
+    from spectranet.solvers import native_run
+
+    from ._data import planted
+
+    X, y, _ = planted(n=300, d=6, seed=0)
+    problem = Problem(X, y, "relu", "squared", 0.0).with_beta(0.11)  # 3.4e-4 beta_max
+    extracted = []
+    real = native_run.extract_network
+    monkeypatch.setattr(native_run, "extract_network", lambda *a, **k: extracted.append(1) or real(*a, **k))
+    result = NativeSolver(engine="lifted").solve(problem)
+    assert extracted == []
+    own = certify_problem(problem, result.network, tol=1e-6)
+    assert own.gap <= 1e-6 and result.gap <= 1e-6
+    plain = NativeSolver(engine="lifted", self_certify=False, lean=False).solve(problem)
+    assert extracted and plain.network_objective == pytest.approx(result.network_objective, rel=2e-6)
+
+
 def test_fits_are_reproducible_whatever_the_timing():
     """The same data give the same network: a face polish retried after a number of engine
     iterations, not after the time the last one took (which made a regressor's two fits differ at

@@ -74,6 +74,10 @@ def _proves_more(network, cert, before, before_cert, narrower: bool = True) -> b
             and cert.objective <= before_cert.objective * (1 + 1e-9))
 
 
+#: a face polish not yet computed (see :meth:`_Run._face`)
+_UNSET = object()
+
+
 class _Tried:
     """The best network the face polishes of an engine's iterates gave so far (``candidate``:
     network, certificate, lifted point), the iterate's ``gap`` at the last polish and the engine's
@@ -197,13 +201,21 @@ class _Run:
                 self.tried.waited += 1
                 if not self.tried.due(gap):
                     return False
+            V, face = dual_of(Z, Z_prime, *dual_args), _UNSET
+            if self.solver.self_certify:  # a face polish that certifies itself needs no extraction
+                face = self._face_polish(Z, Z_prime, S, S_prime)
+                proof = None if face is None else certify_problem(self.problem, face.network, dual=V, tol=self.tol)
+                if proof is not None and proof.is_optimal and proof.own_gap <= self.tol:
+                    self.log("native: face polish: %d neurons, own gap %.2e", face.network.n_neurons, proof.own_gap)
+                    accepted[:] = [(face.network, proof, (face.Z, face.Z_prime))]
+                    return True
             net = extract_network(self.problem, Z, Z_prime, self.solver.rank_tol)
-            found = certify_problem(self.problem, net, dual=dual_of(Z, Z_prime, *dual_args), tol=self.tol)
+            found = certify_problem(self.problem, net, dual=V, tol=self.tol)
             if not self.solver.self_certify:
                 accepted[:] = [(net, found, None)] if found.is_optimal else []
                 return found.is_optimal
             extracted = (net, found, None)
-            net, found, point = self._face(Z, Z_prime, S, S_prime, net, found)
+            net, found, point = self._face(Z, Z_prime, S, S_prime, net, found, face)
             ok = found.is_optimal and found.own_gap <= self.tol
             accepted[:] = [(net, found, point)] if ok else []
             if not ok:  # (the face's network may be narrower than the extraction but prove less)
@@ -306,13 +318,19 @@ class _Run:
         self.record(network, cert)
         return network, cert
 
-    def _face(self, Z, Z_prime, S, S_prime, network, cert):
-        """The face polish of an iterate (:mod:`spectranet.face`): the exact optimum on its optimal
-        face, reduced by Pataki's steps with ``lean``; kept when it proves itself better or is narrower
-        (and is certified if the extraction was). Returns ``(network, certificate, lifted or None)``."""
+    def _face_polish(self, Z, Z_prime, S, S_prime):
+        """:func:`~spectranet.face.face_polish` of an iterate (None where its face has no optimum)."""
         from ..face import face_polish
 
-        found = face_polish(self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean, model=self.lifted_objective)
+        return face_polish(self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean, model=self.lifted_objective)
+
+    def _face(self, Z, Z_prime, S, S_prime, network, cert, found=_UNSET):
+        """The face polish of an iterate (:mod:`spectranet.face`; ``found``, when the caller has it
+        already): the exact optimum on its optimal face, reduced by Pataki's steps with ``lean``;
+        kept when it proves itself better or is narrower (and is certified if the extraction was).
+        Returns ``(network, certificate, lifted or None)``."""
+        if found is _UNSET:
+            found = self._face_polish(Z, Z_prime, S, S_prime)
         if found is None:
             return network, cert, None
         again = certify_problem(self.problem, found.network, dual=cert.dual, tol=self.tol)
