@@ -179,3 +179,25 @@ def test_face_newton_system_solve_is_the_minimum_norm_one(monkeypatch, driver):
     step = face._kkt(np.eye(N), H)(rhs)
     expected = (np.linalg.pinv(K, rcond=1e-12) @ np.r_[rhs, 0.0])[:N]
     assert np.linalg.norm(step - expected) <= 1e-9 * np.linalg.norm(expected)
+
+
+def test_face_newton_stops_creeping_at_rounding_level(monkeypatch):
+    # Newton steps that keep predicting a decrease at the objective's rounding level (1e-13 of it)
+    # without shrinking end the method after CREEP_STEPS of them, instead of MAX_OUTER steps
+    import spectranet.face as face_module
+
+    problem = _problem("squared", 1e-4, n=400, d=5, seed=4)
+    sol = solve_lifted(problem, tol=1e-7)
+    level = 1e-13 * problem.lifted_objective(sol.Z, sol.Z_prime)
+    steps = []
+
+    def creeping(self, M, H):
+        def solve(rhs):
+            steps.append(1)
+            return rhs * (level / float(rhs @ rhs))  # predicted decrease: level, whatever the gradient
+
+        return solve
+
+    monkeypatch.setattr(face_module._FaceProblem, "_kkt", creeping)
+    found = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, lean=False)
+    assert found is not None and len(steps) == face_module.CREEP_STEPS

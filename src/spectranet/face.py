@@ -43,6 +43,9 @@ MAX_OUTER = 200
 #: is below this fraction of the objective (steps cut short by the boundary of the face can
 #: otherwise creep: spambase, 1e-4 beta_max, 150 steps of 3.5e-12 each at an objective of 398)
 NEWTON_TOL = 1e-14
+#: and after CREEP_STEPS Newton steps in a row that each predict less than CREEP_TOL of it (MNIST 0/1,
+#: squared, 1e-5 beta_max, before the refinement below and gelsy: 200 steps of 1.1e-12 at 16, 88 s)
+CREEP_TOL, CREEP_STEPS = 1e-12, 3
 #: a face whose optimum has an eigenvalue below this fraction of the largest is not the optimal face
 INTERIOR = 1e-12
 #: Pataki's reduction moves along a direction whose effect on the outputs, the trace conditions and
@@ -53,13 +56,10 @@ CONDITION_MARGIN = 1e2
 #: the Newton (KKT) system on the face is solved with eigenvalues below this fraction of the
 #: largest treated as zero (the directions no output sees)
 KKT_RCOND = 1e-14
-#: LAPACK's least-squares driver for that system: the complete orthogonal factorization (a QR
-#: with column pivoting, ``gelsy``) decides the rank as the SVD (``gelsd``) does on the face
-#: polishes measured (76 planted fits, 1-3 outputs, squared, logistic and softmax: the same own
-#: gaps to rounding, widths +-1 on two softmax cases), at about half its time (planted 1000 x 50,
-#: beta = 1e-3, order 455: 14 ms against 25 ms a Newton step). An LU factorization is no
-#: substitute: the system is nearly singular along directions the outputs hardly see, and there
-#: the LU's step (no truncation) left an own gap of 6e-5 where the truncated one's was 4e-6
+#: its least-squares driver: a QR with column pivoting (``gelsy``) truncates as the SVD (``gelsd``)
+#: does on 76 planted fits (1-3 outputs; squared, logistic, softmax: the same own gaps, widths +-1 on
+#: two softmax fits) in half its time (order 455: 14 against 25 ms). No LU: the system is nearly
+#: singular along directions the outputs hardly see (planted 1000 x 50, own gap 6e-5 instead of 4e-6)
 KKT_DRIVER = "gelsy"
 #: Newton steps with one Newton matrix on the face, for a quadratic loss: the first is exact to
 #: rounding, the second (a fresh gradient, the same matrix) confirms it with a pass over the data
@@ -141,10 +141,7 @@ class _FaceData:
 
     def __init__(self, problem, bases, kept, sizes):
         self.problem, self.bases, self.kept, self.sizes = problem, bases, kept, sizes
-        # a quadratic loss: Newton steps refined with one Newton matrix (REFINE; before, a class-wide
-        # False left the passes over the data a new Newton matrix a step: planted 1000 x 50 at
-        # beta = 1e-3, 0.73 -> 0.65 s a fit)
-        self.quadratic = problem.loss.quadratic
+        self.quadratic = problem.loss.quadratic  # (REFINE: planted 1000 x 50, beta = 1e-3, 0.73 -> 0.65 s)
         self.C, self.N = problem.n_outputs, int(sum(sizes))
         self.offsets = np.cumsum([0] + list(sizes))
         n = problem.n_samples
@@ -466,7 +463,8 @@ class _FaceProblem:
             logger.debug("face newton: objective %.16g, decrease %.2e, width %d", value, decrease, v.size)
             t_max = self._boundary(v, step, ranges, both=False)
             alpha = 1.0 if t_max is None or t_max > 1.0 else t_max
-            if decrease <= NEWTON_TOL * max(abs(value), 1e-300) or (
+            self.creep = self.creep + 1 if decrease <= CREEP_TOL * abs(value) else 0
+            if decrease <= NEWTON_TOL * max(abs(value), 1e-300) or self.creep >= CREEP_STEPS or (
                     current is not None and current - value <= NEWTON_TOL * abs(value)):
                 # converged to the objective's rounding: the last full step inside the cone still
                 # divides the gradient (the network's own dual point) by its size
@@ -487,7 +485,7 @@ class _FaceProblem:
 
     def solve(self, W, *, lean: bool):
         """``(W_b list, reductions)`` at the optimum on the face, or None when there is none."""
-        reductions, current = 0, None
+        reductions, current, self.creep = 0, None, 0
         for _ in range(MAX_OUTER):
             ranges, M, v = self._coordinates(W)
             if v.size == 0:
