@@ -201,3 +201,29 @@ def test_face_newton_stops_creeping_at_rounding_level(monkeypatch):
     monkeypatch.setattr(face_module._FaceProblem, "_kkt", creeping)
     found = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, lean=False)
     assert found is not None and len(steps) == face_module.CREEP_STEPS
+
+
+def test_face_polish_starts_no_pass_or_newton_step_after_its_deadline(monkeypatch):
+    import time
+
+    import spectranet.face as face_module
+
+    problem = _problem("squared", 1e-4, n=400, d=5, seed=4)
+    sol = solve_lifted(problem, tol=1e-7)
+    assert face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, deadline=time.perf_counter() - 1.0) is None
+    # the deadline passes during the Newton steps: no further step, no result
+    steps = []
+    real = face_module._FaceProblem._newton
+
+    def newton_then_late(self, *args):
+        steps.append(1)
+        out = real(self, *args)
+        monkeypatch.setattr(face_module.time, "perf_counter", lambda: float("inf"))
+        return out[0], False, out[2]  # (not converged: another step would be due)
+
+    monkeypatch.setattr(face_module._FaceProblem, "_newton", newton_then_late)
+    assert face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, deadline=time.perf_counter() + 60.0) is None
+    assert steps == [1]
+    monkeypatch.undo()
+    found = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, deadline=time.perf_counter() + 60.0)
+    assert found is not None and certify(found.network, problem.X, problem.Y, "squared", problem.beta).gap <= 1e-7

@@ -27,6 +27,7 @@ as there are such directions: the same objective with fewer neurons.
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import scipy.linalg as sla
@@ -37,8 +38,7 @@ __all__ = ["face_polish", "face_basis", "FaceResult"]
 
 logger = logging.getLogger(__name__)
 
-#: Newton steps and boundary moves on the face at most
-MAX_OUTER = 200
+MAX_OUTER = 200  #: Newton steps and boundary moves on the face at most
 #: Newton's method on the face stops when the predicted decrease, or the decrease of its last step,
 #: is below this fraction of the objective (steps cut short by the boundary of the face can
 #: otherwise creep: spambase, 1e-4 beta_max, 150 steps of 3.5e-12 each at an objective of 398)
@@ -51,20 +51,16 @@ INTERIOR = 1e-12
 #: Pataki's reduction moves along a direction whose effect on the outputs, the trace conditions and
 #: the penalty is below this fraction of the map's norm (a null vector to rounding)
 NULL = 1e-13
-#: see :func:`_clearly_regular`: dtrcon's estimate must exceed CONDITION_MARGIN * N * NULL
-CONDITION_MARGIN = 1e2
-#: the Newton (KKT) system on the face is solved with eigenvalues below this fraction of the
-#: largest treated as zero (the directions no output sees)
+CONDITION_MARGIN = 1e2  #: see :func:`_clearly_regular`: dtrcon's estimate exceeds it times N * NULL
+#: the Newton (KKT) system on the face is solved with singular values below this fraction of the
+#: largest treated as zero (the directions no output sees), by LAPACK's least-squares driver:
 KKT_RCOND = 1e-14
-#: its least-squares driver: a QR with column pivoting (``gelsy``) truncates as the SVD (``gelsd``)
-#: does on 76 planted fits (1-3 outputs; squared, logistic, softmax: the same own gaps, widths +-1 on
-#: two softmax fits) in half its time (order 455: 14 against 25 ms). No LU: the system is nearly
-#: singular along directions the outputs hardly see (planted 1000 x 50, own gap 6e-5 instead of 4e-6)
+#: a QR with column pivoting (``gelsy``) truncates as the SVD (``gelsd``) does on 76 planted fits (the
+#: same own gaps and widths but two softmax fits' +-1) in half its time (order 455: 14 against 25 ms).
+#: No LU: the system is nearly singular along directions the outputs hardly see (own gap 6e-5, not 4e-6)
 KKT_DRIVER = "gelsy"
-#: Newton steps with one Newton matrix on the face, for a quadratic loss: the first is exact to
-#: rounding, the second (a fresh gradient, the same matrix) confirms it with a pass over the data
-#: and a least-squares solve, without new range coordinates, Hessian or null-space SVD (planted
-#: 1000 x 50, beta = 1e-3: 0.19 s -> 0.16 s per face polish)
+#: Newton steps with one Newton matrix for a quadratic loss: the first is exact to rounding, the next
+#: (a fresh gradient) confirm it (planted 1000 x 50, beta = 1e-3, on passes: 0.73 -> 0.65 s a fit)
 REFINE = 3
 
 
@@ -141,7 +137,7 @@ class _FaceData:
 
     def __init__(self, problem, bases, kept, sizes):
         self.problem, self.bases, self.kept, self.sizes = problem, bases, kept, sizes
-        self.quadratic = problem.loss.quadratic  # (REFINE: planted 1000 x 50, beta = 1e-3, 0.73 -> 0.65 s)
+        self.quadratic = problem.loss.quadratic  # (see REFINE)
         self.C, self.N = problem.n_outputs, int(sum(sizes))
         self.offsets = np.cumsum([0] + list(sizes))
         n = problem.n_samples
@@ -241,13 +237,14 @@ class _FaceGram:
 
 
 def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_prime: np.ndarray,
-                *, lean: bool = True, model=None) -> FaceResult | None:
+                *, lean: bool = True, model=None, deadline: float | None = None) -> FaceResult | None:
     """Solve (21) on the face of the iterate ``(Z, Z_prime)`` with dual slacks ``(S, S_prime)``
     (all ``(P, f+1, f+1)``), then (``lean``) reduce its rank by Pataki's steps. ``model``: the
     lifted engine's objective with its sufficient statistics (squared loss), used instead of
     passes over the data (torch data without it: the passes on the problem's float64 host copy).
     Returns None when the face's program has no optimum inside the face (the iterate did not show
-    the optimal face), or for Dask data without ``model``."""
+    the optimal face), for Dask data without ``model``, or once past ``deadline`` (a
+    ``time.perf_counter()`` value: no pass and no Newton step starts after it)."""
     kind = type(problem.data).__name__
     gram = model is not None and getattr(model, "root", None) is not None
     if kind == "TorchData" and not gram:  # the face Jacobian's passes on the float64 host copy
@@ -279,10 +276,12 @@ def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_pr
             row[cols] = svec(B.T @ Gm @ B)
             A_eq.append(row)
     A_eq = np.array(A_eq).reshape(-1, N)
+    if deadline is not None and time.perf_counter() > deadline:
+        return None
     data = _FaceGram(problem, bases, kept, sizes, model) if gram else _FaceData(problem, bases, kept, sizes)
     # start: the iterate projected on the face, W = I in the basis of its cone factors
     solved = _FaceProblem(problem, data, A_eq, c_pen, sizes).solve(
-        [np.eye(bases[b].shape[1]) for b in kept], lean=lean)
+        [np.eye(bases[b].shape[1]) for b in kept], lean=lean, deadline=deadline)
     if solved is None:
         return None
     W_list, reductions = solved
@@ -445,13 +444,12 @@ class _FaceProblem:
         """Newton steps from ``v`` in the range coordinates ``M``: one (damped, cut at the boundary
         of the cone) for a loss that is not quadratic; for a quadratic one, up to ``REFINE`` steps
         with the same Newton matrix and a fresh gradient (iterative refinement, which also detects
-        convergence without recomputing the coordinates and the Hessian). ``current``: the objective before the last
-        step (a step that lowers it by less than ``NEWTON_TOL`` ends the method, after the step
-        itself when it stays inside the cone: at that decrease the objective cannot tell the steps
-        apart any more, while the gradient, the network's own dual point, still shrinks; softmax at
-        1e-4 beta_max: own gap 1.4e-5 without it, 2.5e-12 with it). The damped steps count an
-        objective within ``NEWTON_TOL`` of the current one as unchanged. Returns
-        ``(v, converged, current)``."""
+        convergence). ``current``: the objective before the last step (a step that lowers it by
+        less than ``NEWTON_TOL`` ends the method, after the step itself when it stays inside the
+        cone: the objective cannot tell the steps apart any more, while the gradient, the network's
+        own dual point, still shrinks; softmax at 1e-4 beta_max: own gap 1.4e-5 without it, 2.5e-12
+        with it). The damped steps count an objective within ``NEWTON_TOL`` of it as unchanged.
+        Returns ``(v, converged, current)``."""
         beta, quadratic = self.problem.beta, self.data.quadratic
         loss_value, g, H = self.data.derivatives(M @ v)
         solve = self._kkt(M, H)
@@ -483,10 +481,14 @@ class _FaceProblem:
             loss_value, g, _ = self.data.derivatives(M @ v, hessian=False)
         return v, False, current
 
-    def solve(self, W, *, lean: bool):
-        """``(W_b list, reductions)`` at the optimum on the face, or None when there is none."""
+    def solve(self, W, *, lean: bool, deadline: float | None = None):
+        """``(W_b list, reductions)`` at the optimum on the face, or None when there is none (or
+        once past ``deadline``)."""
         reductions, current, self.creep = 0, None, 0
         for _ in range(MAX_OUTER):
+            if deadline is not None and time.perf_counter() > deadline:
+                logger.debug("face polish: out of time")
+                return None
             ranges, M, v = self._coordinates(W)
             if v.size == 0:
                 return W, reductions

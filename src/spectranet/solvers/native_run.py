@@ -322,7 +322,8 @@ class _Run:
         """:func:`~spectranet.face.face_polish` of an iterate (None where its face has no optimum)."""
         from ..face import face_polish
 
-        return face_polish(self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean, model=self.lifted_objective)
+        return face_polish(self.problem, Z, Z_prime, S, S_prime, lean=self.solver.lean, model=self.lifted_objective,
+                           deadline=self.deadline)
 
     def _face(self, Z, Z_prime, S, S_prime, network, cert, found=_UNSET):
         """The face polish of an iterate (:mod:`spectranet.face`; ``found``, when the caller has it
@@ -383,7 +384,7 @@ class _Run:
             if turned is None or self.out_of_time():
                 break
             again = face_polish(self.problem, *turned, *face_marks(*turned), lean=self.solver.lean,
-                                model=self.lifted_objective)
+                                model=self.lifted_objective, deadline=self.deadline)
             if again is None:
                 break
             new = certify_problem(self.problem, again.network, dual=proof.dual, tol=self.tol)
