@@ -162,23 +162,28 @@ def test_null_space_is_not_fooled_by_a_factor_built_against_the_condition_estima
 
 
 @pytest.mark.parametrize("driver", ["gelsy", "gelsd"])
-def test_face_newton_system_solve_is_the_minimum_norm_one(monkeypatch, driver):
-    # the face's Newton (KKT) system is singular along directions no output sees: its solve must be
-    # the minimum-norm least-squares one (the null directions are Pataki's moves, not Newton's)
+def test_face_newton_system_solve_leaves_the_null_directions_alone(monkeypatch, driver):
+    # the face's Newton (KKT) system is singular along directions no output and no trace condition
+    # sees (Pataki's moves, not Newton's): the solve satisfies the system and has no component there,
+    # whatever the LAPACK driver and the scales of the other directions
     import spectranet.face as face_module
 
     monkeypatch.setattr(face_module, "KKT_DRIVER", driver)
     rng = np.random.default_rng(0)
     N, rank = 12, 8
-    B = rng.standard_normal((rank, N))
-    H = B.T @ B  # positive semidefinite, a null space of dimension N - rank
+    B = rng.standard_normal((rank, rank)) * np.logspace(0, 8, rank)  # eight decades of scales
+    H = np.zeros((N, N))
+    H[:rank, :rank] = B.T @ B
     face = face_module._FaceProblem.__new__(face_module._FaceProblem)
-    face.A_eq = rng.standard_normal((1, N))
-    K = np.block([[H, face.A_eq.T], [face.A_eq, np.zeros((1, 1))]])
-    rhs = H @ rng.standard_normal(N)  # consistent
+    face.A_eq = np.r_[rng.standard_normal(rank), np.zeros(N - rank)][None, :]
+    rhs = np.r_[rng.standard_normal(rank), np.zeros(N - rank)]
     step = face._kkt(np.eye(N), H)(rhs)
-    expected = (np.linalg.pinv(K, rcond=1e-12) @ np.r_[rhs, 0.0])[:N]
-    assert np.linalg.norm(step - expected) <= 1e-9 * np.linalg.norm(expected)
+    assert np.all(step[rank:] == 0.0) or np.max(np.abs(step[rank:])) <= 1e-12 * np.max(np.abs(step))
+    # the system: H step + A^T lam = rhs for some lam, A step = 0
+    A = face.A_eq
+    lam = np.linalg.lstsq(A.T, rhs - H @ step, rcond=None)[0]
+    assert np.linalg.norm(H @ step + A.T @ lam - rhs) <= 1e-8 * np.linalg.norm(rhs)
+    assert abs(float((A @ step)[0])) <= 1e-10 * np.linalg.norm(A) * np.linalg.norm(step)
 
 
 def test_face_newton_stops_creeping_at_rounding_level(monkeypatch):

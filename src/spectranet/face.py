@@ -52,12 +52,13 @@ INTERIOR = 1e-12
 #: the penalty is below this fraction of the map's norm (a null vector to rounding)
 NULL = 1e-13
 CONDITION_MARGIN = 1e2  #: see :func:`_clearly_regular`: dtrcon's estimate exceeds it times N * NULL
-#: the Newton (KKT) system on the face is solved with singular values below this fraction of the
-#: largest treated as zero (the directions no output sees), by LAPACK's least-squares driver:
+#: the face's Newton (KKT) system: singular values below this fraction of the largest count as zero
 KKT_RCOND = 1e-14
-#: a QR with column pivoting (``gelsy``) truncates as the SVD (``gelsd``) does on 76 planted fits (the
-#: same own gaps and widths but two softmax fits' +-1) in half its time (order 455: 14 against 25 ms).
-#: No LU: the system is nearly singular along directions the outputs hardly see (own gap 6e-5, not 4e-6)
+#: its solve: equilibrated (Jacobi on the Hessian, unit constraint rows: the truncation is relative
+#: to each direction's scale; CIFAR-10 GAP CNN at 1e-6 beta_max, both losses: the first face polish
+#: certifies itself with either driver, unscaled one of them fell short on each; 76 planted fits:
+#: the same own gaps, 3 narrower networks), then a QR with column pivoting (``gelsy``, half the time
+#: of the SVD). No LU: the system is nearly singular along directions the outputs hardly see.
 KKT_DRIVER = "gelsy"
 #: Newton steps with one Newton matrix for a quadratic loss: the first is exact to rounding, the next
 #: (a fresh gradient) confirm it (planted 1000 x 50, beta = 1e-3, on passes: 0.73 -> 0.65 s a fit)
@@ -65,8 +66,7 @@ REFINE = 3
 
 
 class FaceResult:
-    """The polished point: ``Z`` and ``Z_prime`` (P, f+1, f+1) on the face, their ``network``
-    and ``reductions`` (Pataki steps taken)."""
+    """The polished point: ``Z``, ``Z_prime`` (P, f+1, f+1), ``network``, ``reductions`` (Pataki's)."""
 
     def __init__(self, Z, Z_prime, network, reductions):
         self.Z, self.Z_prime, self.network, self.reductions = Z, Z_prime, network, reductions
@@ -339,17 +339,14 @@ def _null_space(R: np.ndarray, triangular: bool = False) -> np.ndarray:
 
 def _clearly_regular(R: np.ndarray) -> bool:
     """Whether the square upper-triangular ``R`` has no singular value below ``NULL`` times the
-    largest, by two O(N^2) estimates that must both say so (a heuristic: either alone can be
-    fooled; the SVD decides otherwise).
-
-    * LAPACK's ``dtrcon``: the reciprocal 1-norm condition; the ratio of the extreme singular
-      values is at least it over N. Its estimate of the inverse's norm is a lower bound from fixed
-      start vectors: off by at most 1.8 on the factors of the face polishes and on Kahan matrices,
-      but by 4e8 on a factor built against those vectors (a reviewer's search);
-    * two Gaussian right-hand sides (a fixed seed: the same data give the same network): a solve
-      with ``R`` sees the smallest singular direction with a component of at least 1e-2 times the
-      average with probability 0.99 each, so ``||R||_F`` times the larger ``||R^{-1} b|| / ||b||``
-      times ``100 sqrt(N)`` bounds the condition number but with probability below 1e-4."""
+    largest, by two O(N^2) estimates that must both say so (either alone can be fooled; the SVD
+    decides otherwise): LAPACK's ``dtrcon`` (the reciprocal 1-norm condition, at least the ratio of
+    the extreme singular values over N; a lower bound from fixed start vectors: off by at most 1.8
+    on the face polishes' factors and Kahan matrices, by 4e8 on one built against those vectors),
+    and two Gaussian right-hand sides (a fixed seed): a solve with ``R`` sees the smallest singular
+    direction with a component of at least 1e-2 times the average with probability 0.99 each, so
+    ``||R||_F`` times the larger ``||R^{-1} b|| / ||b||`` times ``100 sqrt(N)`` bounds the condition
+    number but with probability below 1e-4."""
     N = R.shape[0]
     rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
     if info != 0 or not rcond > CONDITION_MARGIN * N * NULL:
@@ -426,17 +423,20 @@ class _FaceProblem:
         return [Q @ V @ Q.T for (Q, _), V in zip(ranges, self._split(v, ranges))]
 
     def _kkt(self, M, H):
-        """The minimum-norm least-squares solve (rcond ``KKT_RCOND``) of the Newton (KKT) system in
-        the range coordinates ``M``: singular along the directions no output sees. (A pseudo-inverse
-        from one symmetric eigendecomposition, reused across solves, lost the self-certification of
-        a softmax face: 9.4e-6 instead of <= 1e-6.)"""
+        """The minimum-norm least-squares solve (``KKT_RCOND``) of the Newton (KKT) system in the range
+        coordinates ``M`` (singular along directions no output sees), equilibrated (``KKT_DRIVER``)."""
         Ar, Hr = self.A_eq @ M, M.T @ H @ M
         m, width = Ar.shape[0], M.shape[1]
-        K = np.block([[0.5 * (Hr + Hr.T), Ar.T], [Ar, np.zeros((m, m))]])
+        h = np.sqrt(np.abs(np.diag(Hr)))
+        top = float(h.max(initial=0.0))
+        h = 1.0 / np.where(h > 1e-12 * top, h, top if top > 0 else 1.0)
+        rows = np.linalg.norm(Ar * h, axis=1)
+        D = np.concatenate([h, 1.0 / np.where(rows > 0, rows, 1.0)])
+        K = np.block([[0.5 * (Hr + Hr.T), Ar.T], [Ar, np.zeros((m, m))]]) * D[:, None] * D[None, :]
 
         def solve(rhs):
-            b = np.concatenate([rhs, np.zeros(m)])
-            return sla.lstsq(K, b, cond=KKT_RCOND, lapack_driver=KKT_DRIVER, check_finite=False)[0][:width]
+            b = np.concatenate([rhs, np.zeros(m)]) * D
+            return (D * sla.lstsq(K, b, cond=KKT_RCOND, lapack_driver=KKT_DRIVER, check_finite=False)[0])[:width]
 
         return solve
 
