@@ -18,7 +18,8 @@ Results go to a resumable cache (one JSON line per run): rerunning skips what is
 ``--cells`` takes comma-separated filters ``data[:loss[:rel]]`` (``rel`` as ``1e-5``); data names:
 planted1k (1000 x 50), planted100k (100,000 x 20), planted1m (10^6 x 20, only when named), credit,
 spambase, mnist (fully connected), mnist_cnn5 (GAP CNN 5x5), cifar_cnn3 (GAP CNN 3x3, all 10,000
-images). The whole grid is not meant to run in one sitting.
+images), digits (scikit-learn's 8x8 digits, 1797 x 64, 10 classes, softmax loss; only when named).
+The whole grid is not meant to run in one sitting.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from pathlib import Path
 
 DATASETS = ("planted1k", "planted100k", "credit", "spambase", "mnist", "mnist_cnn5", "cifar_cnn3")
 #: run only when --cells names them: planted1m (10^6 x 20, the in-memory scale target)
-EXTRA = ("planted1m",)
+EXTRA = ("planted1m", "digits")
 LOSSES = ("squared", "logistic")
+#: the losses of a data set, where not LOSSES: scikit-learn's 8x8 digits (1797 x 64, 10 classes)
+LOSSES_OF = {"digits": ("softmax",)}
 RELATIVE = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 SOLVERS = ("auto", "plain", "ipm", "lifted", "lowrank", "columns", "clarabel", "scs")
 #: "plain" is "auto" with the lean reduction and the self-certifying polish switched off (their
@@ -63,6 +66,11 @@ def load(name, loss):
         if loss == "logistic":
             y = np.where(y > np.median(y), 1.0, -1.0)
         return X, y, arch
+    if name == "digits":  # scikit-learn's bundled 8x8 digits, 10 classes (one-hot)
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        return X / 16.0, np.eye(10)[y], arch
     if name in ("credit", "spambase"):
         folder = {"credit": "credit-approval", "spambase": "spambase"}[name]
         X, y = load_uci(folder, spec["data_dir"], return_X_y=True)  # z-scored in the files
@@ -188,7 +196,7 @@ def _cells(args):
     filters = [f.split(":") for f in args.cells.split(",")] if args.cells else [[]]
     named = {f[0] for f in filters if f}
     for data in DATASETS + tuple(e for e in EXTRA if e in named):
-        for loss in LOSSES:
+        for loss in LOSSES_OF.get(data, LOSSES):
             for rel in RELATIVE:
                 for f in filters:
                     if ((not f or f[0] == data) and (len(f) < 2 or f[1] == loss)

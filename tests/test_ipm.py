@@ -64,7 +64,7 @@ def test_split_kernel_equals_the_projected_kernel():
     R = rng.standard_normal((1, 2, 5, 5))
     R[..., :2] *= 1e3  # two large directions in each block
     Gm = np.diag([1.0, 1.0, 1.0, 1.0, -1.0])
-    S, Sp = ipm_newton._hessian_sqrt(problem.loss, np.zeros_like(problem.Y), problem.Y)
+    S, Sp, _ = ipm_newton._hessian_sqrt(problem.loss, np.zeros_like(problem.Y), problem.Y)
     split = ipm_newton._Newton(problem, R, np.array([1.0, -1.0]), Gm, S=S, Sp=Sp)
     assert 0 < split.F[0].shape[1] <= 20  # the large directions of the blocks, at most n / 2
     A = _lifted_A(X, problem.activation.coefficients)
@@ -231,3 +231,16 @@ def test_hinge_at_small_beta_is_not_taken_for_a_stall(n, d, rel, n_neurons, seed
     assert result.status == "optimal" and result.gap <= 1e-6
     independent = certify_problem(problem, result.network, dual=result.certificate.dual, tol=1e-6)
     assert independent.gap <= 1e-6
+
+
+def test_a_stalled_iteration_near_the_optimum_splits_the_newton_systems_for_good():
+    """Below SPLIT_GAP always; from the first iteration below STALL_SPLIT_GAP that cut the gap by less
+    than 10 % on, whatever the gap (digits, softmax, 1e-6 beta_max: stalled at 1.5e-7 unsplit)."""
+    X, y, _ = planted(n=20, d=3)
+    method = ipm._PathFollowing(Problem(X, y, "relu", "squared", 0.1))
+    gaps = [1.0, 1e-3, 2e-6, 1.9e-6, 9e-7, 5e-7, 1e-7, 2e-7, 1.9e-7, 1e-3, 1e-9]
+    # 1.9e-6: above STALL_SPLIT_GAP; 5e-7 fell by more than 10 %; 1e-7: SPLIT_GAP; 2e-7 rose (stall)
+    assert [method.split_now(g) for g in gaps] == [False] * 6 + [True] * 5
+    fresh = ipm._PathFollowing(Problem(X, y, "relu", "squared", 0.1))
+    # SPLIT_GAP alone is not for good (a rise above STALL_SPLIT_GAP is no stall near the optimum)
+    assert [fresh.split_now(g) for g in (1e-3, 1e-7, 5e-3, 1e-4)] == [False, True, False, False]

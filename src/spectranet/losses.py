@@ -122,6 +122,13 @@ class Loss:
         H = np.stack([self.hessp(Yhat, Y, np.broadcast_to(e, Yhat.shape)) for e in eye], axis=2)
         return 0.5 * (H + H.swapaxes(1, 2))
 
+    def hessian_simplex(self, Yhat: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
+        r"""The ``p`` (n, C) with Hessian blocks :math:`\operatorname{diag}(p_i) - p_i p_i^\top`,
+        :math:`p_i` on the simplex (numpy), where the loss has that form (softmax), else None: the
+        sample-space interior point then solves its Schur systems per output
+        (:mod:`~spectranet.solvers._schur_softmax`)."""
+        return None
+
     # -- dual -------------------------------------------------------------------
     def dual_value(self, V: np.ndarray, Y: np.ndarray) -> float:
         r"""Return the dual objective :math:`-\ell^*(-V) = \inf_{\hat Y} \langle V, \hat Y\rangle + \ell(\hat Y, Y)`."""
@@ -435,6 +442,9 @@ class SoftmaxCrossEntropyLoss(Loss):
         xp = _namespace(Yhat, Y, D)
         P = xp.exp(_log_softmax_rows(xp, Yhat)[0])
         return P * D - P * xp.sum(P * D, axis=1, keepdims=True)
+
+    def hessian_simplex(self, Yhat, Y):
+        return np.exp(_log_softmax_rows(np, np.asarray(Yhat))[0])
 
     def dual_value(self, V, Y):
         Q = Y - V  # rows must lie on the simplex

@@ -220,20 +220,30 @@ def _factor(D, Fs):
             raise sla.LinAlgError("the Schur matrix is not positive definite")
     if Fs.shape[1] == 0:
         return lambda rhs: (sla.cho_solve((L, True), rhs, check_finite=False), np.zeros(0))
-    q = Fs.shape[1]
-    Gs = sla.solve_triangular(L, Fs, lower=True, check_finite=False)
-    # Householder QR of [Gs; I], its reflectors kept (Q is never formed: that took as long again,
-    # spambase at 1e-6 beta_max, n = 4601, q = 1711); Q^T [c; 0] per right-hand side costs O((n + q) q)
+    ls = _stacked_least_squares(sla.solve_triangular(L, Fs, lower=True, check_finite=False))
+
+    def solve(rhs):
+        z, c = ls(sla.solve_triangular(L, rhs, lower=True, check_finite=False))
+        return sla.solve_triangular(L, c, lower=True, trans="T", check_finite=False), z
+
+    return solve
+
+
+def _stacked_least_squares(Gs):
+    r"""Solver of :math:`\min_z \|G_s z - c\|^2 + \|z\|^2` returning :math:`(z, c - G_s z)`: the
+    Householder QR of the stacked :math:`[G_s; I]` (never the normal equations: :math:`G_s` may be
+    ill-conditioned), its reflectors kept (Q is never formed: that took as long again, spambase at
+    1e-6 beta_max, n = 4601, q = 1711); :math:`Q^\top [c; 0]` per right-hand side costs
+    :math:`O((n + q) q)`."""
+    n, q = Gs.shape
     stacked_F = np.vstack([Gs, np.eye(q)])
-    lwork = int(sla.lapack.dgeqrf(stacked_F, lwork=-1)[2][0])  # the blocked routine's workspace
-    reflectors, tau, _, info = sla.lapack.dgeqrf(stacked_F, lwork=lwork, overwrite_a=1)
+    # the blocked routine's workspace, q * block size (a workspace query would copy the matrix)
+    reflectors, tau, _, info = sla.lapack.dgeqrf(stacked_F, lwork=64 * max(q, 1), overwrite_a=1)
     if info != 0:
         raise sla.LinAlgError(f"dgeqrf failed (info {info})")
     Rq = np.triu(reflectors[:q])
-    n = Fs.shape[0]
 
-    def solve(rhs):
-        c = sla.solve_triangular(L, rhs, lower=True, check_finite=False)
+    def solve(c):
         stacked = np.zeros((n + q,) + c.shape[1:])
         stacked[:n] = c
         columns = stacked.reshape(n + q, -1)
@@ -243,7 +253,6 @@ def _factor(D, Fs):
         if info != 0:
             raise sla.LinAlgError(f"dormqr failed (info {info})")
         z = sla.solve_triangular(Rq, qc[:q].reshape((q,) + c.shape[1:]), lower=False, check_finite=False)
-        u = sla.solve_triangular(L, c - Gs @ z, lower=True, trans="T", check_finite=False)
-        return u, z
+        return z, c - Gs @ z
 
     return solve

@@ -4,8 +4,10 @@ Three engines solve the convex program (21); each costs what a different part of
 makes expensive:
 
 * ``"ipm"`` — interior point in **sample space** (:mod:`~spectranet.solvers.ipm`): a Schur
-  complement of order :math:`nC` per iteration, :math:`O(n^3 C^3 + n^2 d C)`. Independent of the
-  width of the optimum; dense in-memory data with :math:`nC \le` ``ipm.MAX_SCHUR`` only (torch
+  complement of order :math:`n` per output per iteration, :math:`O(n^3 C + n^2 d C)` (softmax:
+  ``C`` blocks of order ``n`` and the QR of an :math:`nC \times n` matrix,
+  :mod:`~spectranet.solvers._schur_softmax`). Independent of the width of the optimum; dense in-memory data with
+  :math:`n \le` ``ipm.MAX_SCHUR`` (``ipm.MAX_SCHUR_LOW_MEMORY`` for separable losses) only (torch
   tensors: its Schur systems on a GPU, :mod:`~spectranet.solvers._schur_torch`; on the CPU it runs
   on the problem's float64 host copy).
 * ``"lifted"`` — interior point in the **lifted space** (:mod:`~spectranet.solvers.lifted`):
@@ -118,6 +120,9 @@ def estimate_seconds(problem, engine: str) -> float:
             return float("inf")  # (torch data: on a GPU or the host copy, NativeSolver._ipm_on_torch)
         order = n * (C if problem.loss.multi_output_only else 1)
         per_iteration = (order ** 3 / 3) * (1 if problem.loss.multi_output_only else C) + 8.0 * n * n * f * C
+        if ipm.softmax_form(problem):  # C factorizations and triangular inverses of order n, the QR of
+            # E (nC x n): fewer flops, but the count matches the time (digits, n = 1797: 3.1 s an iteration)
+            per_iteration = (2.0 / 3.0 + 2.0) * C * n ** 3 + 8.0 * n * n * f * C
         iterations = IPM_ITERATIONS if problem.loss.quadratic else IPM_ITERATIONS_NONQUADRATIC
         return iterations * per_iteration / (FLOP_RATE * IPM_EFFICIENCY)
     if engine == "lifted":

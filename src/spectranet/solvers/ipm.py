@@ -19,8 +19,9 @@ projection); the certificate of the extracted network is exact.
 
 Since :math:`A_i = L_i C_\sigma L_i^\top` has rank two, :math:`K_{ij} = \langle A_i, W A_j W\rangle`
 costs :math:`O(n^2 d)` (:func:`kernel_matrix`) and each Newton system reduces to positive
-definite systems of order :math:`n` per output (:math:`nC` for softmax), see :class:`_Newton`.
-Memory :math:`O(n^2 C^2 + C d^2)`: the ``n x (d+1)^2`` lifted matrix is never formed.
+definite systems of order :math:`n` per output (:math:`nC` for softmax, solved through ``C`` of
+order :math:`n`), see :class:`_Newton`. Memory :math:`O(n^2 C + C d^2)` (:math:`O(n^2 C^2)` for
+another multi-output loss): the ``n x (d+1)^2`` lifted matrix is never formed.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ KAPPA = 0.1
 #: beta = 1e-3: 0.93 s instead of 1.70 s to a gap of 1e-7, same iterates; without the split it
 #: stalls at 2e-8)
 SPLIT_GAP = 1e-7
+#: ... or once an iteration at a relative gap below STALL_SPLIT_GAP has cut the gap by less than 10 %
+#: (the explicit system's accuracy exhausted above SPLIT_GAP: digits, softmax, at 1e-6 beta_max,
+#: stalled at 1.5e-7 for 6 iterations and stopped with a network proving 5e-6 by itself; split from
+#: the first such iteration on, it reaches 3.7e-9 two iterations later and its network proves 1.5e-9)
+STALL_SPLIT_GAP = 1e-6
 #: iterative refinement of the Newton systems (two steps) once the relative gap is below
 #: REFINE_GAP; far from the optimum the directions need no such accuracy (same iterates on the
 #: planted and UCI instances, 20 % less time per early iteration)
@@ -118,18 +124,34 @@ class LiftedSolution:
     S_prime: np.ndarray | None = field(default=None, repr=False)
 
 
-def supports(problem, max_schur: int = MAX_SCHUR, max_low_memory: int = MAX_SCHUR_LOW_MEMORY) -> bool:
+def supports(problem, max_schur: int | None = None, max_low_memory: int | None = None) -> bool:
     """Whether :func:`solve_lifted` handles ``problem``: a loss of :data:`LOSSES` (or any with their
     properties: twice differentiable, or with a dual box), ``beta > 0``
     (the dual has no interior otherwise) and Schur matrices of order at most ``max_schur``
-    (``n`` for losses separable over outputs, one per output; ``n * C`` for softmax), or up to
-    ``max_low_memory`` in low-memory mode (separable losses). Dense architecture only:
-    its constraint matrices have rank two (a pooled group's have rank up to the pool size, a
-    patch network has one pair per patch)."""
+    (``n`` for losses separable over outputs, one per output; ``n`` for softmax too, with
+    :func:`softmax_entries` at most ``max_low_memory ** 2``; ``n * C`` for another multi-output
+    loss), or up to ``max_low_memory`` in low-memory mode (separable losses). Dense architecture
+    only: its constraint matrices have rank two (a pooled group's have rank up to the pool size, a
+    patch network has one pair per patch). The limits default to the module's."""
+    max_schur = MAX_SCHUR if max_schur is None else max_schur
+    max_low_memory = MAX_SCHUR_LOW_MEMORY if max_low_memory is None else max_low_memory
+    if not (problem.architecture.is_dense and _handled(problem.loss) and problem.beta > 0):
+        return False
+    if softmax_form(problem):
+        return problem.n_samples <= max_schur and softmax_entries(problem) <= max_low_memory ** 2
     order = problem.n_samples * (problem.n_outputs if problem.loss.multi_output_only else 1)
-    limit = max_schur if problem.loss.multi_output_only else max(max_schur, max_low_memory)
-    return (problem.architecture.is_dense and _handled(problem.loss) and problem.beta > 0
-            and order <= limit)
+    return order <= (max_schur if problem.loss.multi_output_only else max(max_schur, max_low_memory))
+
+
+def softmax_form(problem) -> bool:
+    """Whether the loss's Hessian has the softmax form (:mod:`~spectranet.solvers._schur_softmax`)."""
+    Y = problem.Y[:1]
+    return problem.loss.multi_output_only and problem.loss.hessian_simplex(np.zeros_like(Y), Y) is not None
+
+
+def softmax_entries(problem) -> int:
+    """Floats of the softmax Schur systems: the C kernels, their factors and E (3 C n^2), and one n^2."""
+    return (3 * problem.n_outputs + 1) * problem.n_samples ** 2
 
 
 def _handled(loss) -> bool:
@@ -165,8 +187,9 @@ class _Step:
             self.theta = q + t[0] / self.s[0] + t[1] / self.s[1]
             self.newton = _Newton(problem, self.R, sgn, Gm, theta=self.theta, split=split, store_kernel=store)
         else:
-            Sh, Sp = _hessian_sqrt(problem.loss, Yhat, problem.Y)
-            self.newton = _Newton(problem, self.R, sgn, Gm, S=Sh, Sp=Sp, split=split, store_kernel=store)
+            Sh, Sp, simplex = _hessian_sqrt(problem.loss, Yhat, problem.Y)
+            self.newton = _Newton(problem, self.R, sgn, Gm, S=Sh, Sp=Sp, split=split, store_kernel=store,
+                                  simplex=simplex)
 
     def hmul(self, D):
         if self.box:
@@ -374,6 +397,7 @@ class _PathFollowing:
         self.Gm = cone_matrices(d)[0]
         self.l0 = loss.value(np.zeros_like(Y), Y)
         self.floor = 1e-12 * max(1.0, self.l0)
+        self.split, self.last_gap = False, np.inf  # (see STALL_SPLIT_GAP)
 
     def start(self) -> _Iterate:
         r"""Z = Z' = tau diag(I, d) in N_d (Yhat = 0); y = -beta/2 and V small, so that
@@ -424,12 +448,20 @@ class _PathFollowing:
         gap = (primal - dual) / max(abs(primal), abs(dual), self.floor) if dual > -np.inf else np.inf
         return _Measures(Yhat, grad, r1, rp, self.compl(x) / self.nu, primal, dual, gap, pres, res)
 
+    def split_now(self, gap: float) -> bool:
+        """Whether the Newton systems of an iterate at relative gap ``gap`` are split: below
+        :data:`SPLIT_GAP`, and for good from the first iteration below :data:`STALL_SPLIT_GAP` that
+        cut the gap by less than 10 % (called once per iteration)."""
+        self.split = self.split or (gap <= STALL_SPLIT_GAP and gap > 0.9 * self.last_gap)
+        self.last_gap = gap
+        return self.split or gap <= SPLIT_GAP
+
     def direction(self, x: _Iterate, m: _Measures, first) -> tuple[_Iterate, float]:
         """Mehrotra's predictor–corrector direction and the longest step inside the cones."""
         p, nu = self.p, self.nu
         box = None if self.box is None else (x.V, x.t) + tuple(self.box)
         step = _Step(self.problem, x.Z, x.S, m.Yhat, m.r1, m.rp, box,
-                     split=m.gap <= SPLIT_GAP, refinements=2 if m.gap <= REFINE_GAP else 0)
+                     split=self.split_now(m.gap), refinements=2 if m.gap <= REFINE_GAP else 0)
         # predictor (affine scaling): Delta Z + W Delta S W = -Z, box target 0
         (dZ, dS, dV, dy, dt), dZt, dSt, alpha = step.direction(-x.Z, 0.0)
         alpha = min(1.0, alpha)

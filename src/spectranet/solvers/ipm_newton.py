@@ -1,9 +1,11 @@
 r"""The Newton system of the sample-space interior point (:mod:`spectranet.solvers.ipm`).
 
 Each lifted constraint matrix has rank two, so the Newton system reduces to positive definite
-systems of order ``n`` per output (``n C`` for softmax) whose matrices are kernels of the NT
-scaling points (:mod:`spectranet.solvers._schur`); :class:`_Newton` forms and factors them (in
-place, and without storing the kernel, in low-memory mode) and solves for a step.
+systems of order ``n`` per output (for softmax, whose Hessian couples the outputs, one of order
+``n C``, solved through ``C`` of order ``n``: :mod:`spectranet.solvers._schur_softmax`) whose
+matrices are kernels of the NT scaling points (:mod:`spectranet.solvers._schur`); :class:`_Newton`
+forms and factors them (in place, and without storing the kernel, in low-memory mode) and solves
+for a step.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import lifted_map, svec_indices
+from ._schur_softmax import softmax_factor, softmax_sqrt
 from ._schur_torch import schur_backend
 
 __all__ = ["SPLIT", "SPLIT_MIN"]
@@ -20,9 +23,14 @@ __all__ = ["SPLIT", "SPLIT_MIN"]
 SPLIT_MIN, SPLIT = 1e10, 1e6
 
 def _hessian_sqrt(loss, Yhat, Y):
-    r"""A square root :math:`\mathcal S` of the loss Hessian and its pseudo-inverse :math:`\mathcal S^+`
-    (singular values below ``1e-8`` of the largest count as zero): ``(n, C)`` diagonals for
-    losses separable over outputs, ``(n, C, C)`` symmetric per-sample blocks for softmax."""
+    r"""A square root :math:`\mathcal S` of the loss Hessian, its pseudo-inverse :math:`\mathcal S^+`
+    (singular values below ``1e-8`` of the largest count as zero) and, for a Hessian of the softmax
+    form, ``(p, O)`` of :mod:`~spectranet.solvers._schur_softmax` (else None): ``(n, C)`` diagonals
+    for losses separable over outputs, ``(n, C, C)`` symmetric per-sample blocks for softmax."""
+    p = loss.hessian_simplex(Yhat, Y) if loss.multi_output_only else None
+    if p is not None:
+        S, Sp, O = softmax_sqrt(p)
+        return S, Sp, (p, O)
     w = loss.hessian_blocks(Yhat, Y)
     if loss.multi_output_only:
         w, Q = np.linalg.eigh(w)
@@ -30,8 +38,8 @@ def _hessian_sqrt(loss, Yhat, Y):
     big = s > 1e-8 * max(float(s.max()), 1e-300)
     sp = np.where(big, 1.0 / np.where(big, s, 1.0), 0.0)
     if not loss.multi_output_only:
-        return s, sp
-    return tuple(np.einsum("nij,nj,nkj->nik", Q, x, Q) for x in (s, sp))
+        return s, sp, None
+    return tuple(np.einsum("nij,nj,nkj->nik", Q, x, Q) for x in (s, sp)) + (None,)
 
 
 def _smul(S, U):
@@ -74,13 +82,14 @@ class _Newton:
     :math:`R_a^\top \Delta S R_a` of the step is built from :math:`z`, not from :math:`\Delta V`.
     """
 
-    def __init__(self, problem, R, sgn, Gm, S=None, Sp=None, theta=None, split=True, store_kernel=True):
+    def __init__(self, problem, R, sgn, Gm, S=None, Sp=None, theta=None, split=True, store_kernel=True,
+                 simplex=None):
         X, (a, b, c) = problem.X, problem.activation.coefficients
         C = problem.n_outputs
         # S, Sp: (loss Hessian)^(1/2) and its pseudo-inverse; or theta: the inverse of a positive
         # diagonal Hessian (box losses), with the system Theta + K instead of I + S K S
         S_half, self.Sp = S, (Sp if theta is None else theta)
-        self.problem, self.S, self.sgn, self.Gm = problem, S_half, sgn, Gm
+        self.problem, self.S, self.sgn, self.Gm, self.simplex = problem, S_half, sgn, Gm, simplex
         self.dev = schur_backend(problem)  # where the n-sized kernels, factors and products live
         store_kernel = store_kernel or self.dev.on_device  # (low-memory mode is for the host's memory)
         self.W = R @ R.swapaxes(-1, -2)  # (C, 2, p, p)
@@ -155,10 +164,15 @@ class _Newton:
     def _schur_solvers(self, store_kernel):
         r"""Factor the Schur systems :math:`I + \mathcal S \hat K \mathcal S` (or
         :math:`\Theta + \hat K`): one of order ``n`` per output, or one of order ``n C`` for softmax,
-        whose Hessian couples the outputs. In low-memory mode the kernel becomes the Schur matrix in
-        place (its products are then taken matrix-free, :meth:`_Kmul`)."""
+        whose Hessian couples the outputs (through ``C`` of order ``n``,
+        :mod:`~spectranet.solvers._schur_softmax`; densely for another multi-output loss). In
+        low-memory mode the kernel becomes the Schur matrix in place (its products are then taken
+        matrix-free, :meth:`_Kmul`)."""
         S_half, n, C = self.S, self.problem.n_samples, self.problem.n_outputs
-        if S_half is not None and S_half.ndim != 2:  # softmax
+        if S_half is not None and S_half.ndim != 2 and self.simplex is not None:  # softmax: per output
+            Fs = [S_half[:, :, k, None] * self.F[k][:, None, :] for k in range(C)]
+            return softmax_factor(self.Kr, *self.simplex, np.concatenate(Fs, axis=2).reshape(n * C, -1))
+        if S_half is not None and S_half.ndim != 2:  # another multi-output loss: order n C
             D = np.zeros((n, C, n, C))
             for m in range(C):
                 D += S_half[:, :, m, None, None] * self.Kr[m][:, None, :, None] * S_half[None, None, :, m, :]
