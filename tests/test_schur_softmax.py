@@ -9,8 +9,8 @@ import pytest
 from spectranet import Problem, beta_max
 from spectranet.certificate import certify_problem
 from spectranet.losses import SoftmaxCrossEntropyLoss
-from spectranet.solvers import dispatch, ipm
-from spectranet.solvers._schur_softmax import softmax_factor, softmax_sqrt
+from spectranet.solvers import dispatch, ipm, ipm_newton
+from spectranet.solvers._schur_softmax import softmax_factor
 from spectranet.solvers.native import NativeSolver
 
 from .test_solvers import loss_case
@@ -22,11 +22,18 @@ def _probabilities(rng, n, C, spread):
     return P / P.sum(axis=1, keepdims=True)
 
 
+def _sqrt(p):
+    """The interior point's square root of the softmax Hessian at the outputs log p: ``(p, S, S^+, O)``
+    (``p`` as the loss recomputes it)."""
+    S, Sp, (p, O) = ipm_newton._hessian_sqrt(SoftmaxCrossEntropyLoss(), np.log(p), np.eye(p.shape[1])[[0] * len(p)])
+    return p, S, Sp, O
+
+
 @pytest.mark.parametrize("spread", [1.0, 30.0])  # 30: most probabilities below 1e-10
 def test_softmax_square_root_and_its_rotation(spread):
     rng = np.random.default_rng(0)
     p = _probabilities(rng, 25, 4, spread)
-    S, Sp, O = softmax_sqrt(p)
+    p, S, Sp, O = _sqrt(p)
     H = np.einsum("nc,cd->ncd", p, np.eye(4)) - p[:, :, None] * p[:, None, :]
     np.testing.assert_allclose(S @ S, H, atol=1e-15)
     np.testing.assert_allclose(S, S.swapaxes(1, 2), atol=0)
@@ -61,7 +68,7 @@ def test_softmax_factor_solves_the_dense_system(spread, q):
         A = rng.standard_normal((n, 3))
         Kr.append(10.0 * A @ A.T + 0.1 * np.eye(n))
     kept = [K.copy() for K in Kr]
-    S, _, O = softmax_sqrt(p)
+    p, S, _, O = _sqrt(p)
     F = [100.0 * rng.standard_normal((n, q)) for _ in range(C)]
     Fs = np.concatenate([S[:, :, k, None] * F[k][:, None, :] for k in range(C)], axis=2).reshape(n * C, -1)
     b = rng.standard_normal(n * C)

@@ -51,18 +51,17 @@ __all__ = ["softmax_sqrt", "softmax_factor"]
 QR_BLOCK = 32
 
 
-def softmax_sqrt(p: np.ndarray, cut: float = 1e-8):
-    r"""The symmetric square root :math:`\mathcal S` of :math:`\operatorname{diag}(p_i) - p_i p_i^\top`
-    per sample, its pseudo-inverse (singular values below ``cut`` times the largest count as zero)
-    and the orthogonal :math:`O_i` with :math:`\mathcal S_i = \operatorname{diag}(q_i) P_i O_i`
-    (``(n, C, C)`` each), from the SVD of :math:`\operatorname{diag}(q_i) P_i`."""
+def softmax_sqrt(p: np.ndarray):
+    r"""The SVD :math:`U \operatorname{diag}(s) V^\top` of :math:`\operatorname{diag}(q_i) P_i` per sample:
+    ``(U, s, O)`` with :math:`O_i = V_i U_i^\top` orthogonal, so that the symmetric square root
+    :math:`\mathcal S_i = U_i \operatorname{diag}(s_i) U_i^\top` of :math:`\operatorname{diag}(p_i) -
+    p_i p_i^\top` is :math:`\operatorname{diag}(q_i) P_i O_i` (``(n, C, C)``, ``(n, C)``, ``(n, C, C)``;
+    :func:`~spectranet.solvers.ipm_newton._hessian_sqrt` forms :math:`\mathcal S` and its
+    pseudo-inverse)."""
     q = np.sqrt(np.clip(p, 0.0, None))
     L = q[:, :, None] * (np.eye(p.shape[1]) - q[:, :, None] * q[:, None, :])
     U, s, Vt = np.linalg.svd(L)
-    big = s > cut * max(float(s.max()), 1e-300)
-    sp = np.where(big, 1.0 / np.where(big, s, 1.0), 0.0)
-    S, Sp = (np.einsum("nij,nj,nkj->nik", U, x, U) for x in (s, sp))
-    return S, Sp, Vt.swapaxes(1, 2) @ U.swapaxes(1, 2)
+    return U, s, Vt.swapaxes(1, 2) @ U.swapaxes(1, 2)
 
 
 def softmax_factor(Kr, p: np.ndarray, O: np.ndarray, Fs: np.ndarray):

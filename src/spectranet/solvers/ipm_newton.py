@@ -28,18 +28,20 @@ def _hessian_sqrt(loss, Yhat, Y):
     form, ``(p, O)`` of :mod:`~spectranet.solvers._schur_softmax` (else None): ``(n, C)`` diagonals
     for losses separable over outputs, ``(n, C, C)`` symmetric per-sample blocks for softmax."""
     p = loss.hessian_simplex(Yhat, Y) if loss.multi_output_only else None
-    if p is not None:
-        S, Sp, O = softmax_sqrt(p)
-        return S, Sp, (p, O)
-    w = loss.hessian_blocks(Yhat, Y)
-    if loss.multi_output_only:
-        w, Q = np.linalg.eigh(w)
-    s = np.sqrt(np.clip(w, 0.0, None))
+    simplex = None
+    if p is not None:  # from the SVD of its better square root (left vectors Q, values s)
+        Q, s, O = softmax_sqrt(p)
+        simplex = (p, O)
+    else:
+        w = loss.hessian_blocks(Yhat, Y)
+        if loss.multi_output_only:
+            w, Q = np.linalg.eigh(w)
+        s = np.sqrt(np.clip(w, 0.0, None))
     big = s > 1e-8 * max(float(s.max()), 1e-300)
     sp = np.where(big, 1.0 / np.where(big, s, 1.0), 0.0)
     if not loss.multi_output_only:
         return s, sp, None
-    return tuple(np.einsum("nij,nj,nkj->nik", Q, x, Q) for x in (s, sp)) + (None,)
+    return tuple(np.einsum("nij,nj,nkj->nik", Q, x, Q) for x in (s, sp)) + (simplex,)
 
 
 def _smul(S, U):
@@ -169,17 +171,17 @@ class _Newton:
         low-memory mode the kernel becomes the Schur matrix in place (its products are then taken
         matrix-free, :meth:`_Kmul`)."""
         S_half, n, C = self.S, self.problem.n_samples, self.problem.n_outputs
-        if S_half is not None and S_half.ndim != 2 and self.simplex is not None:  # softmax: per output
-            Fs = [S_half[:, :, k, None] * self.F[k][:, None, :] for k in range(C)]
-            return softmax_factor(self.Kr, *self.simplex, np.concatenate(Fs, axis=2).reshape(n * C, -1))
-        if S_half is not None and S_half.ndim != 2:  # another multi-output loss: order n C
-            D = np.zeros((n, C, n, C))
+        if S_half is not None and S_half.ndim != 2:  # softmax (or another loss coupling the outputs)
+            Fs = np.concatenate([S_half[:, :, k, None] * self.F[k][:, None, :] for k in range(C)],
+                                axis=2).reshape(n * C, -1)  # (n, C, q_k) blocks, as (n C, q)
+            if self.simplex is not None:  # per output
+                return softmax_factor(self.Kr, *self.simplex, Fs)
+            D = np.zeros((n, C, n, C))  # order n C
             for m in range(C):
                 D += S_half[:, :, m, None, None] * self.Kr[m][:, None, :, None] * S_half[None, None, :, m, :]
             D = D.reshape(n * C, n * C)
             D[np.diag_indices(n * C)] += 1.0
-            Fs = [S_half[:, :, k, None] * self.F[k][:, None, :] for k in range(C)]  # (n, C, q_k)
-            return self.dev.factor(D, np.concatenate(Fs, axis=2).reshape(n * C, -1))  # (on the host)
+            return self.dev.factor(D, Fs)  # (on the host)
         solvers = []
         for k in range(C):
             Fs = self.F[k] if S_half is None else self.dev.to(S_half[:, k])[:, None] * self.F[k]

@@ -373,7 +373,6 @@ class _Run:
         narrower network that proves less does not count here); turned again
         (ROTATIONS in all) while that falls short of ``tol`` with an own gap at most ROTATE_AGAIN
         times the last one."""
-        from ..face import face_polish
         from ..face_rotation import face_marks, rotate_face
 
         kept = (found.network, cert, (found.Z, found.Z_prime))
@@ -383,8 +382,7 @@ class _Run:
                                  model=self._rotation_model() if self.rotating == "lifted" else None)
             if turned is None or self.out_of_time():
                 break
-            again = face_polish(self.problem, *turned, *face_marks(*turned), lean=self.solver.lean,
-                                model=self.lifted_objective, deadline=self.deadline)
+            again = self._face_polish(*turned, *face_marks(*turned))
             if again is None:
                 break
             new = certify_problem(self.problem, again.network, dual=proof.dual, tol=self.tol)
