@@ -65,6 +65,10 @@ ROTATE_SHARE = 1.0
 #: rotations of one face polish's face at most, and the fall of the own gap that earns another
 #: (see :meth:`_Run._rotate`)
 ROTATIONS, ROTATE_AGAIN = 2, 0.1
+#: the end of the ConvergenceWarning of an uncertified result, by what stopped the solve
+LIMIT_HINTS = {"time_limit": "; the time limit (max_time) stopped it: allow more time, or a larger beta",
+               "max_iter": "; try a larger max_iter or standardized features",
+               "": "; try standardized features, or solver='clarabel'"}
 #: iterations of an interior-point engine when ``max_iter`` is not given (spambase logistic at
 #: 1e-6 beta_max: 110, its nonlinear link met only at iteration 107; most cells take 10 to 40)
 IPM_MAX_ITER = 300
@@ -438,6 +442,7 @@ class _Run:
             network, cert, tol=self.tol, solver=self.solver.name, objective=objective,
             iterations=self.iterations, elapsed=time.perf_counter() - self.start_time,
             stopped=f" ({engine}, {self.iterations} iterations)",
-            hint="; try a larger max_iter or standardized features", history=self.history, lifted=lifted,
+            hint=LIMIT_HINTS.get(self.limit if not cert.is_optimal else "", LIMIT_HINTS[""]),
+            history=self.history, lifted=lifted,
             engine=engine, warm_state=warm, problem=original if original is not None else problem,
             limit=self.limit if not cert.is_optimal else "")
