@@ -18,7 +18,10 @@ Results go to a resumable cache (one JSON line per run): rerunning skips what is
 ``--cells`` takes comma-separated filters ``data[:loss[:rel]]`` (``rel`` as ``1e-5``); data names:
 planted1k (1000 x 50), planted100k (100,000 x 20), planted1m (10^6 x 20, only when named), credit,
 spambase, mnist (fully connected), mnist_cnn5 (GAP CNN 5x5), cifar_cnn3 (GAP CNN 3x3, all 10,000
-images), digits (scikit-learn's 8x8 digits, 1797 x 64, 10 classes, softmax loss; only when named).
+images), digits (scikit-learn's 8x8 digits, 1797 x 64, 10 classes, softmax loss; only when named),
+diabetes (scikit-learn's, 442 x 10, standardized, absolute loss; only when named), planted1k10
+(1000 x 10, 3 planted neurons, hinge and absolute losses; only when named). The polyhedral cells'
+"auto" is ``solver="auto"`` (the native interior point, then Clarabel).
 The whole grid is not meant to run in one sitting.
 """
 
@@ -34,10 +37,10 @@ from pathlib import Path
 
 DATASETS = ("planted1k", "planted100k", "credit", "spambase", "mnist", "mnist_cnn5", "cifar_cnn3")
 #: run only when --cells names them: planted1m (10^6 x 20, the in-memory scale target)
-EXTRA = ("planted1m", "digits")
+EXTRA = ("planted1m", "digits", "diabetes", "planted1k10")
 LOSSES = ("squared", "logistic")
 #: the losses of a data set, where not LOSSES: scikit-learn's 8x8 digits (1797 x 64, 10 classes)
-LOSSES_OF = {"digits": ("softmax",)}
+LOSSES_OF = {"digits": ("softmax",), "diabetes": ("absolute",), "planted1k10": ("hinge", "absolute")}
 RELATIVE = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 SOLVERS = ("auto", "plain", "ipm", "lifted", "lowrank", "columns", "clarabel", "scs")
 #: "plain" is "auto" with the lean reduction and the self-certifying polish switched off (their
@@ -59,6 +62,9 @@ os.makedirs(cache, exist_ok=True)
 
 def load(name, loss):
     arch = None
+    if name == "planted1k10":  # the polyhedral losses' planted cells
+        X, y = make_planted(1000, 10, n_neurons=3, noise=0.1, random_state=1010)
+        return X, (np.where(y > np.median(y), 1.0, -1.0) if loss == "hinge" else y), arch
     if name.startswith("planted"):
         n, d = {"planted1k": (1000, 50), "planted100k": (100000, 20), "planted1m": (1000000, 20)}[name]
         X, y = make_planted(n, d, n_neurons=5, noise=0.1, random_state=0)
@@ -66,6 +72,11 @@ def load(name, loss):
         if loss == "logistic":
             y = np.where(y > np.median(y), 1.0, -1.0)
         return X, y, arch
+    if name == "diabetes":  # scikit-learn's bundled diabetes regression, standardized
+        from sklearn.datasets import load_diabetes
+
+        X, y = load_diabetes(return_X_y=True)
+        return (X - X.mean(axis=0)) / X.std(axis=0), (y - y.mean()) / y.std(), arch
     if name == "digits":  # scikit-learn's bundled 8x8 digits, 10 classes (one-hot)
         from sklearn.datasets import load_digits
 
@@ -100,7 +111,7 @@ if name == "plain":
 elif name in ("ipm", "lifted", "lowrank", "columns"):
     solver = NativeSolver(engine=name)
 else:
-    solver = get_solver("native" if name == "auto" else name)
+    solver = get_solver(name, problem) if name == "auto" else get_solver(name)
 if not solver.supports(problem):
     print(json.dumps({"unsupported": True}))
     sys.exit(0)
