@@ -109,6 +109,29 @@ def test_dispatch_picks_the_cheaper_interior_point_and_trials_only_narrow_optima
     assert dispatch.plan(big_d, beta_max=10.0, allowed=("lifted", "columns")).engine == "columns"
 
 
+def test_dispatch_gives_a_patch_network_a_trial_below_wide():
+    """A patch network's lifted Newton system has order P D per output whatever the width of the
+    optimum: below WIDE * beta_max, column generation still gets a trial when the direct engine is
+    estimated above PATCH_TRIAL_MIN seconds (digits 3 vs 8, 3x3 patches without pooling, logistic,
+    1e-6 beta_max: 60 s on the lifted engine, 3 s by column generation); a dense network does not."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    keep = (y == 3) | (y == 8)
+    X, y = X[keep] / 16.0, np.where(y[keep] == 8, 1.0, -1.0)
+    base = Problem(X, y, "relu", "logistic", 0.0, architecture=Conv2D((1, 8, 8), 3))
+    bmax = beta_max(base)
+    problem = base.with_beta(1e-6 * bmax)
+    plan = dispatch.plan(problem, beta_max=bmax)
+    assert plan.estimates["lifted"] > dispatch.PATCH_TRIAL_MIN and plan.engine == "lifted"
+    assert plan.trial == pytest.approx(dispatch.TRIAL * plan.estimates["lifted"]) and plan.narrow == "columns"
+    dense = Problem(X, y, "relu", "logistic", 0.0)
+    assert dispatch.plan(dense.with_beta(1e-6 * beta_max(dense)), beta_max=beta_max(dense)).trial == 0.0
+    result = get_solver("native").solve(problem)
+    assert result.engine == "columns" and result.status == "optimal" and result.gap <= 1e-6
+    assert certify(result.network, X, y, "logistic", problem.beta, witness=False).gap <= 1e-6  # by itself
+
+
 @pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])
 def test_lowrank_engine_reaches_the_optimum_with_its_own_certificate(loss):
     """Burer–Monteiro factors in a growing subspace: the network's own gradient certifies it."""
