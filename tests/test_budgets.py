@@ -79,3 +79,19 @@ def test_lowrank_deadline_stops_inside_a_round():
     assert time.perf_counter() - start < 0.3 + 2.0  # without the stop inside the polish: 8 s
     assert rounds <= 2 and not cert.is_optimal
     assert cert.lower_bound <= cert.objective and network.n_neurons >= 1
+
+
+@pytest.mark.parametrize("engine", ["auto", "ipm", "lifted", "lowrank", "columns"])
+def test_an_exhausted_budget_before_the_first_round_returns_the_certified_zero_network(engine):
+    """The low-rank engine's best round may be its first, the zero network (no subspace yet): it is
+    returned, certified, where the neural decomposition of an empty subspace raised (a deadline
+    before the first round ended). max_iter counts iterations or rounds alike: 0 is refused by every
+    engine (the interior points read it as no limit)."""
+    X, y, _ = planted(n=200, d=5, seed=3)
+    problem = Problem(X, y, "relu", "squared", 0.1 * beta_max(X, y, "relu", "squared"))
+    with pytest.warns(ConvergenceWarning, match="the time limit"):
+        result = NativeSolver(engine=engine).solve(problem, max_time=1e-9)
+    assert result.status == "time_limit" and result.n_neurons == 0
+    assert result.lower_bound <= result.network_objective == pytest.approx(0.5 * float(np.sum(y * y)))
+    with pytest.raises(ValueError, match=r"max_iter must be None or a positive integer, got 0"):
+        NativeSolver(engine=engine).solve(problem, max_iter=0)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from numbers import Integral
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -34,7 +33,8 @@ from ._docstrings import add_sections, convex_estimator
 from ._method_docstrings import CLASSIFIER_METHODS, REGRESSOR_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
-from .data import check_max_time, check_positive_beta, check_tol, host_values, is_dask_array, is_torch_tensor
+from .data import check_max_iter, check_max_time, check_positive_beta, check_tol
+from .data.host import host_values, is_dask_array, is_torch_tensor
 from .data.targets import dask_labels as _dask_labels
 from .data.targets import encode_classes, encode_dask_classes
 from .losses import Loss, get_loss
@@ -127,10 +127,7 @@ class _ConvexPolyNetBase(BaseEstimator):
         for flag in ("lean", "self_certify"):
             if not isinstance(getattr(self, flag), bool):
                 raise TypeError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
-        if self.max_iter is not None and (
-            isinstance(self.max_iter, bool) or not isinstance(self.max_iter, Integral) or self.max_iter < 1
-        ):
-            raise ValueError(f"max_iter must be None or a positive integer, got {self.max_iter!r}")
+        check_max_iter(self.max_iter)
         if not isinstance(self.regularization, str) or self.regularization not in ("l1", "cubic"):
             raise ValueError(f"regularization must be 'l1' or 'cubic', got {self.regularization!r}")
         arch = check_architecture(self.architecture)

@@ -45,6 +45,7 @@ from .validation import (
     as_real_array,
     check_beta,
     check_data,
+    check_max_iter,
     check_max_time,
     check_positive_beta,
     check_scale,
@@ -53,8 +54,8 @@ from .validation import (
 
 __all__ = ["HostData", "TorchData", "GroupedData", "DaskData", "ChunkwiseLoss", "make_data", "host_values",
            "is_torch_tensor", "is_dask_array", "check_beta", "check_data", "check_positive_beta", "check_tol",
-           "check_max_time", "TOL_FLOOR", "SCALE_LIMIT", "check_scale", "check_dask_data", "as_real_array",
-           "encode_targets", "encode_dask_targets", "GRAM_ENTRIES"]
+           "check_max_iter", "check_max_time", "TOL_FLOOR", "SCALE_LIMIT", "check_scale", "check_dask_data",
+           "as_real_array", "encode_targets", "encode_dask_targets", "GRAM_ENTRIES"]
 
 
 def make_data(X_input, X, Y, device=None):

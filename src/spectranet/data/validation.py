@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -89,6 +89,13 @@ def check_tol(tol, name: str = "tol") -> float:
         warnings.warn(f"{name}={tol:g} is below what double precision can certify (about {TOL_FLOOR:g}); "
                       "fits will report status 'inaccurate'", UserWarning, stacklevel=3)
     return tol
+
+
+def check_max_iter(max_iter, name: str = "max_iter") -> int | None:
+    """None or a positive integer."""
+    if max_iter is not None and (isinstance(max_iter, bool) or not isinstance(max_iter, Integral) or max_iter < 1):
+        raise ValueError(f"{name} must be None or a positive integer, got {max_iter!r}")
+    return None if max_iter is None else int(max_iter)
 
 
 def check_max_time(max_time, name: str = "max_time") -> float | None:

@@ -271,6 +271,8 @@ def _network(problem, factors, rank_tol):
     kdim = factors.k
     firsts, seconds = [np.zeros((0, problem.n_features))], [np.zeros((0, problem.n_pairs))]
     for k in range(factors.C):
+        if kdim == 0 or all(R.shape[1] == 0 for R in factors.R[k]):
+            continue  # no neuron for this output (the best round may be the first: the zero network)
         Zs = []
         for s in range(2):
             Rs = factors.R[k][s]

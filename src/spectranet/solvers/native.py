@@ -34,7 +34,7 @@ import logging
 import time
 
 from ..certificate import certify_problem
-from ..data import check_max_time, check_positive_beta, check_tol
+from ..data import check_max_iter, check_max_time, check_positive_beta, check_tol
 from ..network import PolyNetwork
 from . import dispatch, ipm, lifted  # imported with the solver: on a first solve they cost 15 ms
 from .base import Solver, compress_network, zero_if_optimal
@@ -144,7 +144,7 @@ class NativeSolver(Solver):
 
     # -- the solve ----------------------------------------------------------------------------
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None, max_time=None):
-        tol, max_time = check_tol(tol), check_max_time(max_time)
+        tol, max_iter, max_time = check_tol(tol), check_max_iter(max_iter), check_max_time(max_time)
         check_positive_beta(problem.beta)
         if not self.supports(problem):
             raise ValueError(self._unsupported(problem))

@@ -294,9 +294,10 @@ class _Run:
         stop, accept_gap = ((SELF_GAP * tol, SELF_ACCEPT_GAP * tol) if certify_self else
                             (IPM_GAP * tol, ACCEPT_GAP * tol))
         self.rotating = engine
+        max_iter = IPM_MAX_ITER if self.max_iter is None else self.max_iter
         if engine == "ipm":
             accept, accepted = self._accept(lambda Z, Zp, V: V)
-            sol = ipm.solve_lifted(self.iterate_on or problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER,
+            sol = ipm.solve_lifted(self.iterate_on or problem, tol=stop, max_iter=max_iter,
                                    verbose=self.verbose, accept=accept, accept_gap=accept_gap, deadline=self.deadline)
             dual = sol.dual
         else:
@@ -307,7 +308,7 @@ class _Run:
                 return t * problem.data.host(V) if not problem.is_dask else t * V
 
             accept, accepted = self._accept(lifted_dual)
-            sol = lifted.solve_lifted_space(problem, tol=stop, max_iter=self.max_iter or IPM_MAX_ITER,
+            sol = lifted.solve_lifted_space(problem, tol=stop, max_iter=max_iter,
                                             verbose=self.verbose, accept=accept, accept_gap=accept_gap,
                                             objective=self.lifted_objective, deadline=self.deadline)
             self.lifted_objective = sol.objective_model
