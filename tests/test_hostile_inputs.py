@@ -72,6 +72,17 @@ def test_beta_zero_is_refused_everywhere(data):
     assert np.isfinite(est.network_.objective(X, y, "squared", beta=0.0))  # evaluating still works
 
 
+@pytest.mark.parametrize("solver", ["native", "clarabel", "scs"])
+@pytest.mark.parametrize("max_iter", [0, -1, 2.5, True, "10"])
+def test_every_solver_validates_max_iter(data, solver, max_iter):
+    """Clarabel raised an OverflowError from its Rust core at -1 and took 0, 2.5 and True silently."""
+    from spectranet import Problem, get_solver
+
+    X, y, _ = data
+    with pytest.raises(ValueError, match=r"max_iter must be None or a positive integer, got "):
+        get_solver(solver).solve(Problem(X, y, "relu", "squared", 0.1), max_iter=max_iter)
+
+
 @pytest.mark.parametrize("tol, exc", [(np.nan, ValueError), (-1.0, ValueError), (1.0, ValueError), (np.inf, ValueError),
                                       ("small", TypeError)])
 def test_certify_validates_tol(data, tol, exc):

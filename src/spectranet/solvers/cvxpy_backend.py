@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import check_max_time, check_positive_beta, check_tol
+from ..data import check_max_iter, check_max_time, check_positive_beta, check_tol
 from ..decomposition import project_spectrahedron
 from ..exceptions import ProblemTooLargeError, SolverError
 from ..kernels import svec_matrix
@@ -180,7 +180,7 @@ class CvxpySolver(Solver):
             )
 
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None, max_time=None):
-        tol, max_time = check_tol(tol), check_max_time(max_time)
+        tol, max_iter, max_time = check_tol(tol), check_max_iter(max_iter), check_max_time(max_time)
         check_positive_beta(problem.beta)
         problem = problem.in_float64()  # (float32 tensors: the polish and the certificate in float64)
         import cvxpy as cp
