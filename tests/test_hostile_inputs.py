@@ -83,6 +83,28 @@ def test_every_solver_validates_max_iter(data, solver, max_iter):
         get_solver(solver).solve(Problem(X, y, "relu", "squared", 0.1), max_iter=max_iter)
 
 
+@pytest.mark.parametrize("solver", ["native", "clarabel"])
+@pytest.mark.parametrize("kwargs, message", [({"verbose": "yes"}, "verbose must be True or False, got 'yes'"),
+                                             ({"warm_start": 123}, "warm_start must be None, a SolveResult or a "
+                                                                   "PolyNetwork, got int")])
+def test_every_solver_checks_verbose_and_warm_start(data, solver, kwargs, message):
+    """Clarabel's core raised on a verbose that was not a bool; its warm start read ``warm_state``
+    off any object (an AttributeError)."""
+    from spectranet import Problem, get_solver
+
+    X, y, _ = data
+    with pytest.raises(TypeError, match=message):
+        get_solver(solver).solve(Problem(X, y, "relu", "squared", 0.1), **kwargs)
+
+
+def test_path_names_betas_that_are_not_numbers(data):
+    from spectranet import regularization_path
+
+    X, y, _ = data
+    with pytest.raises(ValueError, match=r"betas must be a sequence of numbers >= 0, got 'a'"):
+        regularization_path(X, y, "a")
+
+
 @pytest.mark.parametrize("tol, exc", [(np.nan, ValueError), (-1.0, ValueError), (1.0, ValueError), (np.inf, ValueError),
                                       ("small", TypeError)])
 def test_certify_validates_tol(data, tol, exc):

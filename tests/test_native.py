@@ -118,7 +118,7 @@ def test_native_finishes_a_given_network_to_optimality():
 def test_native_warm_start_errors():
     X, y, _ = loss_case("squared", n=30, d=2)
     problem = Problem(X, y, "relu", "squared", 0.1)
-    with pytest.raises(TypeError, match="warm_start must be a SolveResult or a PolyNetwork"):
+    with pytest.raises(TypeError, match="warm_start must be None, a SolveResult or a PolyNetwork"):
         get_solver("native").solve(problem, warm_start=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="unit-norm first-layer rows"):
         get_solver("native").solve(problem, warm_start=PolyNetwork(2.0 * np.eye(2), [1.0, 1.0], "relu"))

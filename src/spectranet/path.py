@@ -185,6 +185,17 @@ def _solve_segment(problem: Problem, solver, betas, tol, max_iter, deadline=None
     return out
 
 
+def _check_betas(betas) -> np.ndarray:
+    """``betas`` as a non-empty float array (each value is checked by the problems)."""
+    try:
+        betas = np.asarray(betas, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a sequence of numbers >= 0, got {betas!r}") from None
+    if betas.size == 0:
+        raise ValueError("betas must contain at least one value")
+    return betas
+
+
 def regularization_path(X: ArrayLike, y: ArrayLike, betas: ArrayLike, activation: ActivationLike = "relu",
                         loss: str | Loss = "squared", *, solver: str | Solver = "auto", tol: float = 1e-6,
                         max_iter: int | None = None, n_outputs: int | None = None, n_jobs: int | None = None,
@@ -244,9 +255,7 @@ def regularization_path(X: ArrayLike, y: ArrayLike, betas: ArrayLike, activation
     >>> path.n_neurons.tolist(), bool(path.gaps.max() < 1e-6)
     ([0, 2, 3], True)
     """
-    betas = np.asarray(betas, dtype=float).ravel()
-    if betas.size == 0:
-        raise ValueError("betas must contain at least one value")
+    betas = _check_betas(betas)
     tol, max_time = check_tol(tol), check_max_time(max_time)
     deadline = None if max_time is None else time.time() + max_time
     base = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture)

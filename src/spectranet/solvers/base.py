@@ -20,6 +20,7 @@ from ..witness import Witness, data_fingerprint, loss_spec
 logger = logging.getLogger(__name__)
 
 __all__ = ["Solver", "SolveResult", "CubicWeights", "make_witness", "extract_network", "certified_result",
+           "check_solve_arguments",
            "zero_if_optimal"]
 
 
@@ -354,3 +355,17 @@ def zero_if_optimal(problem: Problem, tol: float, solver: str, start: float,
         return None
     return certified_result(zero, cert, tol=tol, solver=solver, objective=cert.objective, iterations=0,
                             elapsed=time.perf_counter() - start, engine="zero", problem=problem)
+
+
+def check_solve_arguments(tol, max_iter, verbose, warm_start, max_time):
+    """The arguments of every :meth:`Solver.solve`, checked (a clear error, not one from inside a
+    backend: Clarabel's core rejected ``verbose="yes"`` and ``max_iter=-1`` with errors of its own,
+    and read ``warm_start=123`` as an object with a ``warm_state``): returns ``(tol, max_iter,
+    max_time)``."""
+    from ..data import check_max_iter, check_max_time, check_tol
+
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise TypeError(f"verbose must be True or False, got {verbose!r}")
+    if warm_start is not None and not isinstance(warm_start, (SolveResult, PolyNetwork)):
+        raise TypeError(f"warm_start must be None, a SolveResult or a PolyNetwork, got {type(warm_start).__name__}")
+    return check_tol(tol), check_max_iter(max_iter), check_max_time(max_time)

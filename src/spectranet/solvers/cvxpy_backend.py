@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import check_max_iter, check_max_time, check_positive_beta, check_tol
+from ..data import check_positive_beta
 from ..decomposition import project_spectrahedron
 from ..exceptions import ProblemTooLargeError, SolverError
 from ..kernels import svec_matrix
 from ..local import tighten
 from ..problem import Problem
-from .base import Solver, certified_result, extract_network, other_backends_hint, zero_if_optimal
+from .base import Solver, certified_result, check_solve_arguments, extract_network, other_backends_hint, zero_if_optimal
 
 __all__ = ["CvxpySolver", "ClarabelSolver", "ScsSolver", "MosekSolver", "estimate_model_bytes",
            "extract_network"]
@@ -180,7 +180,7 @@ class CvxpySolver(Solver):
             )
 
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None, max_time=None):
-        tol, max_iter, max_time = check_tol(tol), check_max_iter(max_iter), check_max_time(max_time)
+        tol, max_iter, max_time = check_solve_arguments(tol, max_iter, verbose, warm_start, max_time)
         check_positive_beta(problem.beta)
         problem = problem.in_float64()  # (float32 tensors: the polish and the certificate in float64)
         import cvxpy as cp
@@ -189,7 +189,7 @@ class CvxpySolver(Solver):
         zero = zero_if_optimal(problem, tol, self.name, start)
         if zero is not None:
             return zero
-        state = warm_start.warm_state if warm_start is not None else None
+        state = getattr(warm_start, "warm_state", None)  # (a network alone: nothing to reuse)
         if isinstance(state, _ConicModel) and state.matches(problem):
             model, reused = state, True
         else:

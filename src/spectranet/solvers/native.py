@@ -34,10 +34,10 @@ import logging
 import time
 
 from ..certificate import certify_problem
-from ..data import check_max_iter, check_max_time, check_positive_beta, check_tol
+from ..data import check_positive_beta
 from ..network import PolyNetwork
 from . import dispatch, ipm, lifted  # imported with the solver: on a first solve they cost 15 ms
-from .base import Solver, compress_network, zero_if_optimal
+from .base import Solver, check_solve_arguments, compress_network, zero_if_optimal
 from .native_run import LOWRANK_TRIAL_GAP, TRIAL_GAP, _Run
 from .warm import start_network, units_of, warm_beta_max, warm_objective
 
@@ -144,7 +144,7 @@ class NativeSolver(Solver):
 
     # -- the solve ----------------------------------------------------------------------------
     def solve(self, problem, *, tol=1e-6, max_iter=None, verbose=False, warm_start=None, max_time=None):
-        tol, max_iter, max_time = check_tol(tol), check_max_iter(max_iter), check_max_time(max_time)
+        tol, max_iter, max_time = check_solve_arguments(tol, max_iter, verbose, warm_start, max_time)
         check_positive_beta(problem.beta)
         if not self.supports(problem):
             raise ValueError(self._unsupported(problem))
