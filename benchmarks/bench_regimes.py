@@ -43,8 +43,10 @@ LOSSES = ("squared", "logistic")
 LOSSES_OF = {"digits": ("softmax",), "diabetes": ("absolute",), "planted1k10": ("hinge", "absolute")}
 RELATIVE = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 SOLVERS = ("auto", "plain", "ipm", "lifted", "lowrank", "columns", "clarabel", "scs")
-#: "plain" is "auto" with the lean reduction and the self-certifying polish switched off (their
-#: cost, measured in the same run); it is not an engine, so it is left out of "the fastest"
+#: "plain" is the native solver's "auto" with the lean reduction and the self-certifying polish
+#: switched off (their cost, measured in the same run; for the polyhedral cells, whose "auto" is
+#: the native interior point with Clarabel as its fallback, the native solver refuses "plain");
+#: it is not an engine, so it is left out of "the fastest"
 NOT_ENGINES = ("plain",)
 
 CHILD = r"""

@@ -27,12 +27,13 @@ KINK_TOL, INSIDE = 1e-5, 1e-4
 #: interior-point solution's spurious components)
 STATIONARY = 1e-2
 #: the system is tried only from a start near a solution: its value and tangent rows within
-#: START * beta, its kink rows within KINK_START times the targets' scale (the kink rows are
+#: START * beta, its kink rows within KINK_START times the targets' scale or OLD_START * beta,
+#: whichever is larger (the kink rows are
 #: outputs, not multiples of beta: diabetes, absolute loss, 1e-6 beta_max, beta = 2.5e-4, an
 #: interior-point start at kink residuals 4.7e-5 and value rows 7.9e-6 = 0.03 beta, from which
 #: Levenberg-Marquardt certifies 4.3e-11 with 11 neurons, where a gate of 1e-2 beta on every row
 #: skipped it and the fit stopped uncertified at 1.8e-6)
-START, KINK_START = 0.1, 1e-3
+START, KINK_START, OLD_START = 0.1, 1e-3, 1e-2
 #: Levenberg–Marquardt's tolerances and evaluations
 LM_TOL, LM_EVALUATIONS = 1e-15, 30
 #: a solution whose dual values leave [lo, 1] by more than DOMAIN is discarded
@@ -107,12 +108,17 @@ class _KinkSystem:
         return J
 
 
+def _target_scale(problem) -> float:
+    """The scale of the targets the kink rows are measured in (at least 1)."""
+    return max(1.0, float(np.max(np.abs(problem.Y))))
+
+
 def _active_set(problem, network, kinks, dual, kink_tol):
     """The kink samples (boolean ``(n, C)``) and the dual values fixed elsewhere."""
     Yhat0 = problem.outputs(network)
     K0 = kinks.kink(Yhat0)
     # at a kink: the output is (nearly) there, or the solver's dual is strictly inside its range
-    active = np.abs(K0) <= kink_tol * max(1.0, float(np.max(np.abs(problem.Y))))
+    active = np.abs(K0) <= kink_tol * _target_scale(problem)
     if dual is not None:
         t_dual = dual / kinks.scale
         active |= (t_dual > kinks.lo + INSIDE) & (t_dual < 1.0 - INSIDE)
@@ -160,11 +166,12 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
     t0 = np.clip(start[active] / kinks.scale[active], kinks.lo, 1.0)
     x0 = np.concatenate([network.first_layer.ravel(), alpha0, t0])
     res0 = np.abs(system.residual(x0))
-    n_act, y_scale = system.n_act, max(1.0, float(np.max(np.abs(problem.Y))))
-    if (res0[:n_act].max(initial=0.0) > KINK_START * y_scale
-            or res0[n_act:].max(initial=0.0) > START * max(problem.beta, 1e-12)):
+    n_act, beta = system.n_act, max(problem.beta, 1e-12)
+    kink_res, other_res = res0[:n_act].max(initial=0.0), res0[n_act:].max(initial=0.0)
+    if kink_res > max(KINK_START * _target_scale(problem), OLD_START * beta) or other_res > START * beta:
         # Newton needs a start near a solution with this active set and these neurons
-        logger.debug("active-set polish skipped: starting residual %.1e", res0.max())
+        logger.debug("active-set polish skipped: starting residual %.1e (kink rows), %.1e (others)",
+                     kink_res, other_res)
         return None
     sol = least_squares(system.residual, x0, jac=system.jacobian, method="lm", xtol=LM_TOL, ftol=LM_TOL,
                         gtol=LM_TOL, max_nfev=LM_EVALUATIONS)

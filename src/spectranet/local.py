@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 #: tiny and thread start-up and contention dominate (measured 7.4 s -> 1.0 s for one warm-started
 #: solve on credit-approval with two busy cores)
 SMALL_DATA = 1_000_000
+#: the most unknowns of the active-set polish of an uncertified polyhedral network (its dense
+#: Levenberg-Marquardt costs their cube: 2.6 s at 780 unknowns; 2000 would take about 45 s)
+KINK_UNKNOWNS = 1500
 #: column generation first polishes each grown network only to a relative decrease of about this
 #: fraction of the current certified gap (L-BFGS-B's ftol), and TIGHTEN times that after each round
 #: whose gap (below STALL_GAP) did not fall below STALL_RATIO times the previous one: far from the
@@ -349,7 +352,9 @@ def tighten(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=N
     """
     if not problem.loss.smooth:
         cert = certify_problem(problem, network, dual=dual, tol=tol)
-        exact = None if cert.is_optimal else active_set_polish(problem, network, dual)
+        late = deadline is not None and time.perf_counter() > deadline
+        exact = None if cert.is_optimal or late else active_set_polish(problem, network, dual,
+                                                                       max_unknowns=KINK_UNKNOWNS)
         if exact is not None:
             candidate = certify_problem(problem, exact[0], dual=exact[1], tol=tol)
             if candidate.gap < cert.gap:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..certificate import Certificate, certify_problem
+from ..data import check_max_iter, check_max_time, check_tol
 from ..decomposition import neural_decomposition
 from ..exceptions import ConvergenceWarning
 from ..network import PolyNetwork
@@ -362,8 +363,6 @@ def check_solve_arguments(tol, max_iter, verbose, warm_start, max_time):
     backend: Clarabel's core rejected ``verbose="yes"`` and ``max_iter=-1`` with errors of its own,
     and read ``warm_start=123`` as an object with a ``warm_state``): returns ``(tol, max_iter,
     max_time)``."""
-    from ..data import check_max_iter, check_max_time, check_tol
-
     if not isinstance(verbose, (bool, np.bool_)):
         raise TypeError(f"verbose must be True or False, got {verbose!r}")
     if warm_start is not None and not isinstance(warm_start, (SolveResult, PolyNetwork)):

@@ -44,10 +44,11 @@ than a low-rank round on the ``n x k`` subspace data), ``"columns"`` otherwise. 
    :data:`TRIAL_FLOOR` seconds) when that estimate exceeds :data:`TRIAL_MIN` seconds, then the
    direct engine if it did not certify;
 3. below :data:`WIDE` :math:`\beta_{\max}` the direct engine runs at once (wide optima take the
-   narrow engines hundreds of rounds), except for a patch network (a convolutional architecture)
-   whose direct engine is estimated above :data:`PATCH_TRIAL_MIN` seconds: its lifted Newton
-   system has order :math:`PD` per output whatever the width of the optimum, while a round of
-   column generation is a pass over the patches, so column generation gets a trial as in 2.;
+   narrow engines hundreds of rounds), except for a convolutional network of several pairs per
+   output (no pooling: one per patch; pooling windows: one per window) whose direct engine is
+   estimated above :data:`PATCH_TRIAL_MIN` seconds: its lifted Newton system has order
+   :math:`GD` per output (``G`` pairs) whatever the width of the optimum, while a round of column
+   generation is a pass over the patches, so column generation gets a trial as in 2.;
 4. without a direct engine (large ``d`` and large ``n``, or very large ``n`` with a non-quadratic
    loss and a large ``D``), the narrow engine.
 """
@@ -79,7 +80,8 @@ TRIAL = 0.3
 #: least TRIAL_FLOOR seconds (planted 1000 x 50 squared at 7.7e-4 beta_max: column generation
 #: certifies in 0.10 s, the sample-space interior point in 0.42 s; a failed trial costs 0.3 s)
 TRIAL_MIN, TRIAL_FLOOR = 0.05, 0.3
-#: below WIDE * beta_max, a patch network whose direct engine is estimated above this many seconds
+#: below WIDE * beta_max, a network of several pairs per output (Conv2D without global pooling)
+#: whose direct engine is estimated above this many seconds
 #: still gets a column-generation trial (scikit-learn's digits 3 vs 8, n = 357, 3x3 patches without
 #: pooling, P = 36, logistic: at 1e-5 and 1e-6 beta_max the lifted engine took 52 s and 60 s,
 #: estimated 34 s; column generation certifies 1e-6 in 3.1 s with the same 9 neurons)
@@ -185,7 +187,7 @@ def plan(problem, *, beta_max: float, warm_width: int | None = None,
         if problem.beta >= WIDE * beta_max and small and not large:
             return Plan(direct, max(TRIAL * seconds, WARM_TRIAL_FLOOR), estimates, "columns")
         return Plan(direct, 0.0, estimates, "columns")
-    patch_trial = not problem.architecture.is_dense and seconds > PATCH_TRIAL_MIN
+    patch_trial = problem.n_groups > 1 and seconds > PATCH_TRIAL_MIN
     if (problem.beta >= WIDE * beta_max and seconds > TRIAL_MIN) or patch_trial:
         return Plan(direct, max(TRIAL * seconds, TRIAL_FLOOR), estimates, narrow)
     return Plan(direct, 0.0, estimates, narrow)

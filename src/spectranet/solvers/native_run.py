@@ -264,7 +264,8 @@ class _Run:
         neurons, gap 1e-7 -> 2e-11); systems of more than LEAN_KINK_UNKNOWNS unknowns are not tried."""
         network, cert, _ = candidate
         problem = self.problem
-        if not (self.solver.lean and cert.is_optimal and problem.loss.kinks(problem.Y) is not None):
+        if not (self.solver.lean and cert.is_optimal and problem.loss.kinks(problem.Y) is not None) or (
+                self.out_of_time()):
             return candidate
         found = active_set_polish(problem, network, cert.dual, max_unknowns=LEAN_KINK_UNKNOWNS, narrower=True)
         if found is None:
@@ -272,7 +273,8 @@ class _Run:
         again = certify_problem(problem, found[0], dual=found[1], tol=self.tol)
         self.log("native: active-set polish: %d -> %d neurons, gap %.2e -> %.2e", network.n_neurons,
                  found[0].n_neurons, cert.gap, again.gap)
-        if again.is_optimal and found[0].n_neurons < network.n_neurons:
+        proves = again.own_gap <= self.tol or cert.own_gap > self.tol  # (no loss of self-certification)
+        if again.is_optimal and found[0].n_neurons < network.n_neurons and proves:
             return found[0], again, None
         return candidate
 
@@ -439,11 +441,10 @@ class _Run:
         if units is not None:
             lifted = None if lifted is None else tuple(units.invert_lifted(Z) for Z in lifted)
             objective = cert.objective  # (the scaled problem's value is in other units)
+        limit = self.limit if not cert.is_optimal else ""
         return certified_result(
             network, cert, tol=self.tol, solver=self.solver.name, objective=objective,
             iterations=self.iterations, elapsed=time.perf_counter() - self.start_time,
             stopped=f" ({engine}, {self.iterations} iterations)",
-            hint=LIMIT_HINTS.get(self.limit if not cert.is_optimal else "", LIMIT_HINTS[""]),
-            history=self.history, lifted=lifted,
-            engine=engine, warm_state=warm, problem=original if original is not None else problem,
-            limit=self.limit if not cert.is_optimal else "")
+            hint=LIMIT_HINTS.get(limit, LIMIT_HINTS[""]), history=self.history, lifted=lifted,
+            engine=engine, warm_state=warm, problem=original if original is not None else problem, limit=limit)

@@ -20,7 +20,7 @@ def start_network(problem, warm_start) -> PolyNetwork | None:
     if net is None:
         return None
     if not isinstance(net, PolyNetwork):
-        raise TypeError(f"warm_start must be None, a SolveResult or a PolyNetwork, got {type(net).__name__}")
+        raise TypeError(f"warm_start's network must be a PolyNetwork, got {type(net).__name__}")
     if (net.n_features, net.n_outputs, net.activation, net.architecture) != (
             problem.n_features, problem.n_outputs, problem.activation, problem.architecture):
         logger.info("warm start ignored: its network does not match the problem")
