@@ -21,7 +21,7 @@ def _against_clarabel(problem, result):
     assert result.objective <= result.network_objective
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "softmax", "huber"])
 @pytest.mark.parametrize("relative", [1e-1, 1e-4])
 def test_lifted_engine_reaches_the_sdp_optimum(loss, relative):
     X, y, C = loss_case(loss, n=60, d=3)
@@ -89,8 +89,8 @@ def test_lifted_engine_on_dask_and_torch_data_matches_numpy():
 
 def test_lifted_engine_refuses_what_it_cannot_solve():
     X, y, _ = planted(n=30, d=3)
-    with pytest.raises(ValueError, match="twice differentiable loss"):
-        NativeSolver(engine="lifted").solve(Problem(X, y, "relu", "huber", 0.1))
+    with pytest.raises(ValueError, match="needs a smooth loss with a Hessian"):
+        NativeSolver(engine="lifted").solve(Problem(X, y, "relu", "absolute", 0.1))
     assert not lifted.supports(Problem(X, y, "relu", "squared", 0.0))  # beta = 0: no interior
     assert lifted.newton_order(Problem(X, y, "relu", "squared", 0.1)) == 10
 

@@ -67,7 +67,8 @@ LOSS = r"""Base class of the convex losses :math:`\ell(\hat Y, Y)` of problem (P
       ``solver="auto"`` picks for a loss that is not smooth;
     * :meth:`hessp` for the native solver (smooth losses only; :mod:`spectranet.solvers.native`):
       its Newton polish, its low-rank engine and its interior points, in the lifted space
-      (:mod:`spectranet.solvers.lifted`, ``twice_differentiable = True``) or in the sample space
+      (:mod:`spectranet.solvers.lifted`: any loss with a :meth:`hessp`, Huber's piecewise one
+      included) or in the sample space
       (:mod:`spectranet.solvers.ipm`, which takes a loss that is not twice differentiable through its
       :meth:`dual_box`); ``quadratic = True`` lets the lifted engine and the dispatcher
       (:mod:`spectranet.solvers.dispatch`) use sufficient statistics;

@@ -126,8 +126,8 @@ class NativeSolver(Solver):
             why = ("the low-rank engine needs dense in-memory numpy data, a smooth loss and beta > 0; use "
                    "engine='columns'")
         elif self.engine == "lifted":
-            why = (f"the lifted interior point needs a twice differentiable loss (squared, logistic, "
-                   f"softmax) and Newton blocks of order <= "
+            why = (f"the lifted interior point needs a smooth loss with a Hessian (squared, logistic, "
+                   f"softmax, huber) and Newton blocks of order <= "
                    f"{lifted.MAX_ORDER} (here {lifted.newton_order(problem)}, loss {problem.loss.name}); use "
                    "engine='columns' for large d")
         else:
