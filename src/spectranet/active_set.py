@@ -27,13 +27,12 @@ KINK_TOL, INSIDE = 1e-5, 1e-4
 #: interior-point solution's spurious components)
 STATIONARY = 1e-2
 #: the system is tried only from a start near a solution: its value and tangent rows within
-#: START * beta, its kink rows within KINK_START times the targets' scale or OLD_START * beta,
-#: whichever is larger (the kink rows are
-#: outputs, not multiples of beta: diabetes, absolute loss, 1e-6 beta_max, beta = 2.5e-4, an
-#: interior-point start at kink residuals 4.7e-5 and value rows 7.9e-6 = 0.03 beta, from which
-#: Levenberg-Marquardt certifies 4.3e-11 with 11 neurons, where a gate of 1e-2 beta on every row
-#: skipped it and the fit stopped uncertified at 1.8e-6)
-START, KINK_START, OLD_START = 0.1, 1e-3, 1e-2
+#: START * beta, its kink rows within KINK_START times the targets' scale or KINK_BETA_START * beta,
+#: whichever is larger (the kink rows are outputs, not multiples of beta: diabetes, absolute loss,
+#: 1e-6 beta_max, beta = 2.5e-4, an interior-point start at kink residuals 4.7e-5 and value rows
+#: 7.9e-6 = 0.03 beta, from which Levenberg-Marquardt certifies 4.3e-11 with 11 neurons, where a
+#: gate of 1e-2 beta on every row skipped it and the fit stopped uncertified at 1.8e-6)
+START, KINK_START, KINK_BETA_START = 0.1, 1e-3, 1e-2
 #: Levenberg–Marquardt's tolerances and evaluations
 LM_TOL, LM_EVALUATIONS = 1e-15, 30
 #: a solution whose dual values leave [lo, 1] by more than DOMAIN is discarded
@@ -161,14 +160,14 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
         if network.n_neurons == 0:
             return None
     system = _KinkSystem(problem, network, kinks, active, V_fixed, outputs, signs)
-    if max_unknowns is not None and network.first_layer.size + network.n_neurons + system.n_act > max_unknowns:
-        return None
     t0 = np.clip(start[active] / kinks.scale[active], kinks.lo, 1.0)
     x0 = np.concatenate([network.first_layer.ravel(), alpha0, t0])
+    if max_unknowns is not None and x0.size > max_unknowns:
+        return None
     res0 = np.abs(system.residual(x0))
     n_act, beta = system.n_act, max(problem.beta, 1e-12)
     kink_res, other_res = res0[:n_act].max(initial=0.0), res0[n_act:].max(initial=0.0)
-    if kink_res > max(KINK_START * _target_scale(problem), OLD_START * beta) or other_res > START * beta:
+    if kink_res > max(KINK_START * _target_scale(problem), KINK_BETA_START * beta) or other_res > START * beta:
         # Newton needs a start near a solution with this active set and these neurons
         logger.debug("active-set polish skipped: starting residual %.1e (kink rows), %.1e (others)",
                      kink_res, other_res)

@@ -63,6 +63,7 @@ import scipy.linalg as sla
 
 from .._blas import single_threaded_blas
 from ..kernels import smat, svec
+from ..losses import Loss
 from ..sphere import eig_desc, sphere_max_abs
 from ._conic import Stall, max_step, sym
 from .lifted_newton import _NewtonSystem, skron
@@ -103,8 +104,6 @@ def has_hessian(loss) -> bool:
     """A smooth loss with a Hessian product: twice differentiable, or piecewise so (Huber's second
     derivative is 1 or 0 per sample, and Newton's method on it semismooth: 12,000 x 20 at 1e-3 to
     1e-6 beta_max certified in 10-12 iterations, 0.7-1.0 s)."""
-    from ..losses import Loss
-
     return loss.smooth and (loss.twice_differentiable or type(loss).hessp is not Loss.hessp)
 
 

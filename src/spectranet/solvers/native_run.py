@@ -264,8 +264,8 @@ class _Run:
         neurons, gap 1e-7 -> 2e-11); systems of more than LEAN_KINK_UNKNOWNS unknowns are not tried."""
         network, cert, _ = candidate
         problem = self.problem
-        if not (self.solver.lean and cert.is_optimal and problem.loss.kinks(problem.Y) is not None) or (
-                self.out_of_time()):
+        polyhedral = problem.loss.kinks(problem.Y) is not None
+        if not (self.solver.lean and cert.is_optimal and polyhedral) or self.out_of_time():
             return candidate
         found = active_set_polish(problem, network, cert.dual, max_unknowns=LEAN_KINK_UNKNOWNS, narrower=True)
         if found is None:

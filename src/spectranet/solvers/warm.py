@@ -15,12 +15,11 @@ logger = logging.getLogger("spectranet.solvers.native")
 
 
 def start_network(problem, warm_start) -> PolyNetwork | None:
-    """The network a warm start provides (a SolveResult or a PolyNetwork), if it fits."""
+    """The network a warm start provides (a SolveResult or a PolyNetwork, as
+    :func:`~spectranet.solvers.base.check_solve_arguments` checked), if it fits."""
     net = warm_start.network if isinstance(warm_start, SolveResult) else warm_start
     if net is None:
         return None
-    if not isinstance(net, PolyNetwork):
-        raise TypeError(f"warm_start's network must be a PolyNetwork, got {type(net).__name__}")
     if (net.n_features, net.n_outputs, net.activation, net.architecture) != (
             problem.n_features, problem.n_outputs, problem.activation, problem.architecture):
         logger.info("warm start ignored: its network does not match the problem")
