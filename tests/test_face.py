@@ -232,3 +232,33 @@ def test_face_polish_starts_no_pass_or_newton_step_after_its_deadline(monkeypatc
     monkeypatch.undo()
     found = face_polish(problem, sol.Z, sol.Z_prime, sol.S, sol.S_prime, deadline=time.perf_counter() + 60.0)
     assert found is not None and certify(found.network, problem.X, problem.Y, "squared", problem.beta).gap <= 1e-7
+
+
+def test_a_wide_face_is_reduced_along_its_null_space_from_one_factorization(monkeypatch):
+    # 60 x 12, logistic, 1e-8 beta_max: the face of the iterate the polish starts from is the whole
+    # cone (ranks 13 and 13, 182 coordinates for 60 outputs); each of its Pataki moves factored the
+    # stacked map anew (planted 1000 x 50 at 1e-8: 50 SVDs of order up to 2652, 190 s)
+    from spectranet import face
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 12))
+    y = np.sign(X[:, 0] ** 2 - X[:, 1] - np.median(X[:, 0] ** 2 - X[:, 1]))
+    base = Problem(X, y, "relu", "logistic", 0.0)
+    problem = base.with_beta(1e-8 * beta_max(base))
+    moves, factored = [], []
+    reduce_wide, null_space = face._FaceProblem._reduce_wide, face._null_space
+
+    def counted_reduce(self, v, ranges, L, cr, lean):
+        assert L.shape[0] < L.shape[1]
+        out = reduce_wide(self, v, ranges, L, cr, lean)
+        moves.append(out[1])
+        np.testing.assert_allclose(L @ (out[0] - v), 0.0, atol=1e-9 * np.abs(L).max() * np.abs(v).max())
+        return out
+
+    monkeypatch.setattr(face._FaceProblem, "_reduce_wide", counted_reduce)
+    monkeypatch.setattr(face, "_null_space", lambda *a, **k: factored.append(1) or null_space(*a, **k))
+    result = NativeSolver(engine="ipm").solve(problem, tol=1e-6)
+    assert result.status == "optimal" and result.gap <= 1e-6 and result.certificate.own_gap <= 1e-6
+    assert sum(moves) >= 10 and len(moves) <= 2  # the moves, from at most two factorizations
+    assert len(factored) < sum(moves)
+    assert result.n_neurons <= 10

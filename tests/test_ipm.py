@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spectranet import PolyNetwork, Problem, get_solver
+from spectranet import PolyNetwork, Problem, beta_max, get_solver
 from spectranet.certificate import certify_problem
 from spectranet.local import tighten
 from spectranet.losses import AbsoluteLoss, SquaredLoss
@@ -244,3 +244,24 @@ def test_a_stalled_iteration_near_the_optimum_splits_the_newton_systems_for_good
     fresh = ipm._PathFollowing(Problem(X, y, "relu", "squared", 0.1))
     # SPLIT_GAP alone is not for good (a rise above STALL_SPLIT_GAP is no stall near the optimum)
     assert [fresh.split_now(g) for g in (1e-3, 1e-7, 5e-3, 1e-4)] == [False, True, False, False]
+
+
+@pytest.mark.parametrize("rel", [1e-9, 1e-10])
+def test_far_below_the_grid_the_start_is_scaled_to_the_optimum_not_to_beta(rel):
+    # a start of norm l0 / beta lost double precision at once: 60 x 6, squared, 1e-9 beta_max ran
+    # 100 iterations to a gap of 0.95 (the estimator's fit: 9e-3, "inaccurate"); the start balances
+    # the loss against START_BETA times the adjoint of its gradient (at most beta_max) instead
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 6))
+    y = X[:, 0] ** 2 - X[:, 1] + 0.1 * rng.standard_normal(60)
+    base = Problem(X, y, "relu", "squared", 0.0)
+    bmax = beta_max(base)
+    problem = base.with_beta(rel * bmax)
+    start_beta = ipm._PathFollowing(problem).start_beta()
+    assert problem.beta < start_beta <= ipm.START_BETA * bmax
+    assert ipm._PathFollowing(base.with_beta(1e-6 * bmax)).start_beta() == 1e-6 * bmax  # the grid: as before
+    sol = solve_lifted(problem, tol=1e-9)
+    assert sol.status == "optimal" and sol.iterations <= 20
+    assert (sol.objective - sol.dual_objective) / sol.objective <= 1e-9
+    result = get_solver("native").solve(problem, tol=1e-6)
+    assert result.status == "optimal" and result.gap <= 1e-6

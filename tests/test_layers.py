@@ -21,7 +21,7 @@ LAYERS = {
     "data": ["data"],
     "model": ["witness", "network", "problem", "reductions"],
     "certificate": ["sphere", "decomposition", "certificate", "proof"],
-    "polish": ["newton", "active_set", "local", "face", "face_rotation"],
+    "polish": ["newton", "active_set", "local", "face", "face_data", "face_rotation"],
     "solvers": ["solvers", "cubic"],
     "estimators": ["estimators", "path", "formulations", "hardness", "datasets"],
     "front ends": ["baseline", "cli", "experiments", "__init__"],

@@ -32,7 +32,8 @@ import time
 import numpy as np
 import scipy.linalg as sla
 
-from .kernels import cone_matrices, smat, svec, svec_indices
+from .face_data import _FaceData, _FaceGram, _rect_skron
+from .kernels import cone_matrices, smat, svec
 
 __all__ = ["face_polish", "face_basis", "FaceResult"]
 
@@ -51,6 +52,9 @@ INTERIOR = 1e-12
 #: Pataki's reduction moves along a direction whose effect on the outputs, the trace conditions and
 #: the penalty is below this fraction of the map's norm (a null vector to rounding)
 NULL = 1e-13
+#: a constraint row of a vanished eigenvector (norm between 1/sqrt(2) and 1) adds a direction
+#: to the row space where its part off it is at least this long
+NEW_ROW = 1e-8
 CONDITION_MARGIN = 1e2  #: see :func:`_clearly_regular`: dtrcon's estimate exceeds it times N * NULL
 #: the face's Newton (KKT) system: singular values below this fraction of the largest count as zero
 KKT_RCOND = 1e-14
@@ -110,130 +114,6 @@ def _cone_basis(Z: np.ndarray, S: np.ndarray, top: float | None = None) -> np.nd
         return None
     Y[-1] = np.linalg.norm(Y[:-1], axis=0)  # exactly on the cone: y = sqrt(w) (u, 1), |u| = 1
     return Y
-
-
-def _rect_skron(P: np.ndarray) -> np.ndarray:
-    r"""The matrix (``D_p x D_r``) of :math:`\hat W \mapsto P \hat W P^\top` from svec to svec
-    coordinates, for ``P`` of shape ``(p, r)``."""
-    p, r = P.shape
-    rows, cols, wr = svec_indices(p)
-    rk, ck, wk = svec_indices(r)
-    I, J, K, L = rows[:, None], cols[:, None], rk[None, :], ck[None, :]
-    M = P[I, K] * P[J, L] + P[I, L] * P[J, K]
-    return M * (0.5 * np.outer(wr, wk))
-
-
-#: entries of a block of rows of the face Jacobian (n_block x C x N): 32 MB
-FACE_BLOCK_ENTRIES = 1 << 22
-
-
-class _FaceData:
-    """The Jacobian :math:`J` (``n x C x N``) of the outputs in the face coordinates
-    ``svec(W_b)`` of every non-empty block, formed a block of rows at a time (never whole: 10^5 rows
-    and N = 462 would be 370 MB), and what the face program needs of it: the triangular factor
-    ``R`` of its QR factorization (:math:`R^\top R = J^\top J`, accumulated over the blocks), the
-    outputs of a point, and the loss's value, gradient and Hessian (:math:`R^\top R` for the
-    squared loss, a pass with the loss's weights otherwise)."""
-
-    def __init__(self, problem, bases, kept, sizes):
-        self.problem, self.bases, self.kept, self.sizes = problem, bases, kept, sizes
-        self.quadratic = problem.loss.quadratic  # (see REFINE)
-        self.C, self.N = problem.n_outputs, int(sum(sizes))
-        self.offsets = np.cumsum([0] + list(sizes))
-        n = problem.n_samples
-        self.step = max(1, FACE_BLOCK_ENTRIES // max(1, self.C * self.N))
-        self.rows = [slice(i, min(i + self.step, n)) for i in range(0, n, self.step)]
-        if not problem.architecture.is_dense:
-            self._phi = problem.data.lifted_features(problem.activation)  # (G, n, D): CNN filters are small
-            self._maps = [_rect_skron(bases[b]) for b in kept]
-        R = np.zeros((0, self.N))
-        for rows in self.rows:
-            J = self.block(rows).reshape(-1, self.N)
-            R = np.linalg.qr(np.vstack([R, J]), mode="r")
-        self.R = R if R.shape[0] == self.N else np.vstack([R, np.zeros((self.N - R.shape[0], self.N))])
-
-    def block(self, rows) -> np.ndarray:
-        """:math:`J` on a block of rows: ``(rows, C, N)``."""
-        problem, C = self.problem, self.C
-        nb = len(range(*rows.indices(problem.n_samples)))
-        J = np.zeros((nb, C, self.N))
-        for i, b in enumerate(self.kept):
-            pair, sign = divmod(b, 2)
-            cols = slice(self.offsets[i], self.offsets[i + 1])
-            P = self.bases[b]
-            if problem.architecture.is_dense:
-                (a, bb, c), f = problem.activation.coefficients, problem.n_features
-                z, pl = problem.X[rows] @ P[:f], P[f]  # P^T x~ = (P_u^T x, p_l)
-                rk, ck, wk = svec_indices(P.shape[1])
-                F = (a * z[:, rk] * z[:, ck] + 0.5 * bb * (z[:, rk] * pl[ck] + pl[rk] * z[:, ck])
-                     + c * pl[rk] * pl[ck]) * wk
-            else:
-                F = self._phi[pair // C][rows] @ self._maps[i]
-            J[:, pair % C, cols] = (1.0 if sign == 0 else -1.0) * F
-        return J
-
-    def outputs(self, w) -> np.ndarray:
-        return np.concatenate([self.block(rows) @ w for rows in self.rows])
-
-    def derivatives(self, w, hessian: bool = True):
-        """``(loss value, gradient (N,), Hessian (N, N) or None)`` of the loss at the outputs ``J w``."""
-        loss, Y = self.problem.loss, self.problem.Y
-        value, g = 0.0, np.zeros(self.N)
-        quadratic = loss.quadratic or not hessian
-        H = None if not hessian else self.R.T @ self.R if loss.quadratic else np.zeros((self.N, self.N))
-        for rows in self.rows:
-            J = self.block(rows)
-            Yb = Y[rows]
-            Yhat = J @ w
-            value += float(loss.value(Yhat, Yb))
-            g += np.einsum("nkp,nk->p", J, loss.gradient(Yhat, Yb))
-            if quadratic:
-                continue
-            Hl = loss.hessian_blocks(Yhat, Yb)
-            if Hl.ndim == 2:
-                Js = J * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]
-                H += Js.reshape(-1, self.N).T @ Js.reshape(-1, self.N)
-            else:
-                H += J.reshape(-1, self.N).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(-1, self.N)
-        return value, g, None if H is None else 0.5 * (H + H.T)
-
-
-class _FaceGram:
-    """:class:`_FaceData` for the squared loss from the lifted engine's sufficient statistics
-    (``model``: its triangular factor ``root`` of the lifted features, :math:`\\Psi^\\top Y`,
-    :math:`\\|Y\\|^2`): no pass over the data, any data backend, any ``n``."""
-
-    quadratic = True
-
-    def __init__(self, problem, bases, kept, sizes, model):
-        C, G = problem.n_outputs, problem.n_groups
-        D = model.D
-        offsets = np.cumsum([0] + list(sizes))
-        self.N = int(offsets[-1])
-        self.maps = [np.zeros((G * D, self.N)) for _ in range(C)]  # face coordinates -> m of output k
-        for i, b in enumerate(kept):
-            pair, sign = divmod(b, 2)
-            g, k = divmod(pair, C)
-            block = (1.0 if sign == 0 else -1.0) * _rect_skron(bases[b])
-            self.maps[k][g * D:(g + 1) * D, offsets[i]:offsets[i + 1]] = block
-        self.root, self.yy = model.root, model.yy
-        self.H = model.root.T @ model.root
-        self.b = [model.b[np.arange(k, problem.n_pairs, C)].ravel() for k in range(C)]
-        R = np.vstack([self.root @ M for M in self.maps])
-        R = np.linalg.qr(R, mode="r") if R.shape[0] > R.shape[1] else R
-        self.R = R if R.shape[0] == self.N else np.vstack([R, np.zeros((self.N - R.shape[0], self.N))])
-
-    def derivatives(self, w, hessian: bool = True):
-        value, g, H = 0.5 * self.yy, np.zeros(self.N), np.zeros((self.N, self.N)) if hessian else None
-        for M, b in zip(self.maps, self.b):
-            m = M @ w
-            Hm = self.H @ m
-            value += 0.5 * float(m @ Hm) - float(b @ m)
-            g += M.T @ (Hm - b)
-            if hessian:
-                RM = self.root @ M
-                H += RM.T @ RM
-        return value, g, H
 
 
 def face_polish(problem, Z: np.ndarray, Z_prime: np.ndarray, S: np.ndarray, S_prime: np.ndarray,
@@ -337,6 +217,14 @@ def _null_space(R: np.ndarray, triangular: bool = False) -> np.ndarray:
     return Vt[np.r_[sv, np.zeros(Vt.shape[0] - sv.size)] <= NULL * (sv[0] if sv.size else 1.0)]
 
 
+def _off_rows(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``x`` (columns) projected off the span of the orthonormal rows ``basis`` (twice: they are
+    orthonormal to rounding only)."""
+    for _ in range(2):
+        x = x - basis.T @ (basis @ x)
+    return x
+
+
 def _clearly_regular(R: np.ndarray) -> bool:
     """Whether the square upper-triangular ``R`` has no singular value below ``NULL`` times the
     largest, by two O(N^2) estimates that must both say so (either alone can be fooled; the SVD
@@ -375,6 +263,7 @@ class _FaceProblem:
 
     def __init__(self, problem, data, A_eq, c_pen, sizes):
         self.problem, self.data, self.A_eq, self.c_pen = problem, data, A_eq, c_pen
+        self.R_rows = data.R[np.any(data.R != 0.0, axis=1)]  # (not the rows that pad R to a square)
         self.offsets = np.cumsum([0] + list(sizes))
 
     def _coordinates(self, W):
@@ -401,14 +290,18 @@ class _FaceProblem:
             i += size
         return out
 
-    def _boundary(self, v, delta, ranges, both: bool):
+    def _boundary(self, v, delta, ranges, both: bool, floor: float | None = None):
         """The step ``t`` along ``delta`` at which the first eigenvalue of a block vanishes (the
-        positive sense; with ``both``, the shorter of the two senses); None if there is none."""
+        positive sense; with ``both``, the shorter of the two senses); None if there is none.
+        With ``floor``, only on the eigenvectors of each block whose eigenvalue exceeds it (those
+        below have vanished already, and ``delta`` leaves them alone)."""
         steps = []
         for V, D in zip(self._split(v, ranges), self._split(delta, ranges)):
             if V.size == 0:
                 continue
             lam, Q = np.linalg.eigh(V)
+            if floor is not None:
+                lam, Q = lam[lam > floor], Q[:, lam > floor]
             root = 1.0 / np.sqrt(np.clip(lam, 1e-300, None))
             ev = np.linalg.eigvalsh((Q.T @ D @ Q) * root[:, None] * root[None, :])
             steps += [-1.0 / e for e in ev if e != 0.0]
@@ -418,6 +311,47 @@ class _FaceProblem:
             return min(pos) if pos else None
         best = min(pos + neg) if pos + neg else None
         return None if best is None else (best if best in pos else -best)
+
+    def _reduce_wide(self, v, ranges, L, cr, lean: bool):
+        r"""Pataki's reduction along the null space of a wide ``L`` (a face with more coordinates
+        than outputs and trace conditions), every boundary move from one factorization: the null
+        space is the complement of ``L``'s row space, and a move that makes the eigenvector ``q`` of
+        a block vanish adds the rows :math:`D \mapsto (Dq)_i` of that block to it (the next moves
+        leave ``q`` in the kernel). ``(v, moves)``; None when the penalty falls without bound.
+        Before, each move factored ``L`` anew: planted 1000 x 50, logistic, 1e-8 beta_max, 50
+        moves of an SVD of order up to 2652, 190 s."""
+        _, sv, Vt = np.linalg.svd(L, full_matrices=False)
+        basis = Vt[sv > NULL * sv[0]] if sv.size and sv[0] > 0 else np.zeros((0, L.shape[1]))
+        vanished = [0] * len(ranges)
+        noise, moves = np.random.default_rng(0), 0
+        while basis.shape[0] < L.shape[1]:
+            g_null = _off_rows(cr, basis)
+            both = np.linalg.norm(g_null) <= NULL * np.linalg.norm(cr)
+            if both and not lean:
+                break
+            delta = _off_rows(noise.standard_normal(cr.size), basis) if both else -g_null
+            top = max(float(np.max(np.linalg.eigvalsh(V), initial=0.0)) for V in self._split(v, ranges))
+            t = self._boundary(v, delta, ranges, both=both, floor=INTERIOR * top)
+            if t is None:
+                return None if not both else (v, moves)
+            v, moves = v + t * delta, moves + 1
+            rows, offset = [], 0
+            for b, V in enumerate(self._split(v, ranges)):
+                r = V.shape[0]
+                lam, Q = np.linalg.eigh(V) if r else (np.zeros(0), np.zeros((0, 0)))
+                gone = Q[:, lam <= INTERIOR * top]
+                for q in gone.T[vanished[b]:]:  # the rows (D q)_i = <svec(D), svec(sym(q e_i^T))>
+                    block = np.zeros((r, cr.size))
+                    block[:, offset:offset + r * (r + 1) // 2] = svec(0.5 * (q[None, :, None] * np.eye(r)[:, None, :]
+                                                                           + q[None, None, :] * np.eye(r)[:, :, None]))
+                    rows.append(block)
+                vanished[b] = max(vanished[b], gone.shape[1])
+                offset += r * (r + 1) // 2
+            if not rows:
+                break
+            _, s_new, Vt_new = np.linalg.svd(_off_rows(np.vstack(rows).T, basis).T, full_matrices=False)
+            basis = np.vstack([basis, Vt_new[s_new > NEW_ROW]])  # (unit rows: the new directions)
+        return v, moves
 
     def _apply(self, v, ranges):
         return [Q @ V @ Q.T for (Q, _), V in zip(ranges, self._split(v, ranges))]
@@ -493,7 +427,14 @@ class _FaceProblem:
             if v.size == 0:
                 return W, reductions
             cr = self.c_pen @ M
-            L = np.vstack([self.data.R @ M, self.A_eq @ M])
+            L = np.vstack([self.R_rows @ M, self.A_eq @ M])
+            if L.shape[0] < L.shape[1]:  # a null space of at least the excess: all of it in one go
+                moved = self._reduce_wide(v, ranges, L, cr, lean)
+                if moved is None:
+                    return None
+                if moved[1]:
+                    W, reductions = self._apply(moved[0], ranges), reductions + moved[1]
+                    continue
             tall = L.shape[0] > L.shape[1]
             Rl = np.linalg.qr(L, mode="r") if tall else L
             null = _null_space(Rl, triangular=tall)
