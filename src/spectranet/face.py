@@ -263,7 +263,6 @@ class _FaceProblem:
 
     def __init__(self, problem, data, A_eq, c_pen, sizes):
         self.problem, self.data, self.A_eq, self.c_pen = problem, data, A_eq, c_pen
-        self.R_rows = data.R[np.any(data.R != 0.0, axis=1)]  # (not the rows that pad R to a square)
         self.offsets = np.cumsum([0] + list(sizes))
 
     def _coordinates(self, W):
@@ -356,10 +355,11 @@ class _FaceProblem:
     def _apply(self, v, ranges):
         return [Q @ V @ Q.T for (Q, _), V in zip(ranges, self._split(v, ranges))]
 
-    def _kkt(self, M, H):
+    def _kkt(self, M, Hr):
         """The minimum-norm least-squares solve (``KKT_RCOND``) of the Newton (KKT) system in the range
-        coordinates ``M`` (singular along directions no output sees), equilibrated (``KKT_DRIVER``)."""
-        Ar, Hr = self.A_eq @ M, M.T @ H @ M
+        coordinates ``M`` (singular along directions no output sees; ``Hr``: the Hessian in them),
+        equilibrated (``KKT_DRIVER``)."""
+        Ar = self.A_eq @ M
         m, width = Ar.shape[0], M.shape[1]
         h = np.sqrt(np.abs(np.diag(Hr)))
         top = float(h.max(initial=0.0))
@@ -385,8 +385,8 @@ class _FaceProblem:
         with it). The damped steps count an objective within ``NEWTON_TOL`` of it as unchanged.
         Returns ``(v, converged, current)``."""
         beta, quadratic = self.problem.beta, self.data.quadratic
-        loss_value, g, H = self.data.derivatives(M @ v)
-        solve = self._kkt(M, H)
+        loss_value, g, Hr = self.data.derivatives(M @ v, M=M)
+        solve = self._kkt(M, Hr)
         for _ in range(REFINE if quadratic else 1):
             value = loss_value + beta * float(self.c_pen @ (M @ v))
             gr = M.T @ (g + beta * self.c_pen)
@@ -427,7 +427,7 @@ class _FaceProblem:
             if v.size == 0:
                 return W, reductions
             cr = self.c_pen @ M
-            L = np.vstack([self.R_rows @ M, self.A_eq @ M])
+            L = np.vstack([self.data.R @ M, self.A_eq @ M])
             if L.shape[0] < L.shape[1]:  # a null space of at least the excess: all of it in one go
                 moved = self._reduce_wide(v, ranges, L, cr, lean)
                 if moved is None:

@@ -47,7 +47,7 @@ class _FaceData:
         for rows in self.rows:
             J = self.block(rows).reshape(-1, self.N)
             R = np.linalg.qr(np.vstack([R, J]), mode="r")
-        self.R = R if R.shape[0] == self.N else np.vstack([R, np.zeros((self.N - R.shape[0], self.N))])
+        self.R = R  # (at most N rows)
 
     def block(self, rows) -> np.ndarray:
         """:math:`J` on a block of rows: ``(rows, C, N)``."""
@@ -72,12 +72,15 @@ class _FaceData:
     def outputs(self, w) -> np.ndarray:
         return np.concatenate([self.block(rows) @ w for rows in self.rows])
 
-    def derivatives(self, w, hessian: bool = True):
-        """``(loss value, gradient (N,), Hessian (N, N) or None)`` of the loss at the outputs ``J w``."""
+    def derivatives(self, w, hessian: bool = True, M: np.ndarray | None = None):
+        """``(loss value, gradient (N,), Hessian or None)`` of the loss at the outputs ``J w``; the
+        Hessian in the coordinates ``M`` (N x width: :math:`M^\top H M`, formed as the Gram matrix
+        of :math:`JM`, not through the N x N one), (N, N) without."""
         loss, Y = self.problem.loss, self.problem.Y
-        value, g = 0.0, np.zeros(self.N)
+        M = np.eye(self.N) if M is None and hessian else M
+        value, g, width = 0.0, np.zeros(self.N), 0 if M is None else M.shape[1]
         quadratic = loss.quadratic or not hessian
-        H = None if not hessian else self.R.T @ self.R if loss.quadratic else np.zeros((self.N, self.N))
+        H = None if not hessian else _gram(self.R @ M) if loss.quadratic else np.zeros((width, width))
         for rows in self.rows:
             J = self.block(rows)
             Yb = Y[rows]
@@ -86,12 +89,11 @@ class _FaceData:
             g += np.einsum("nkp,nk->p", J, loss.gradient(Yhat, Yb))
             if quadratic:
                 continue
-            Hl = loss.hessian_blocks(Yhat, Yb)
+            Hl, JM = loss.hessian_blocks(Yhat, Yb), J @ M
             if Hl.ndim == 2:
-                Js = J * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]
-                H += Js.reshape(-1, self.N).T @ Js.reshape(-1, self.N)
+                H += _gram((JM * np.sqrt(np.clip(Hl, 0.0, None))[:, :, None]).reshape(-1, width))
             else:
-                H += J.reshape(-1, self.N).T @ np.einsum("nkl,nlp->nkp", Hl, J).reshape(-1, self.N)
+                H += JM.reshape(-1, width).T @ np.einsum("nkl,nlp->nkp", Hl, JM).reshape(-1, width)
         return value, g, None if H is None else 0.5 * (H + H.T)
 
 
@@ -117,17 +119,22 @@ class _FaceGram:
         self.H = model.root.T @ model.root
         self.b = [model.b[np.arange(k, problem.n_pairs, C)].ravel() for k in range(C)]
         R = np.vstack([self.root @ M for M in self.maps])
-        R = np.linalg.qr(R, mode="r") if R.shape[0] > R.shape[1] else R
-        self.R = R if R.shape[0] == self.N else np.vstack([R, np.zeros((self.N - R.shape[0], self.N))])
+        self.R = np.linalg.qr(R, mode="r") if R.shape[0] > R.shape[1] else R  # (at most N rows)
 
-    def derivatives(self, w, hessian: bool = True):
-        value, g, H = 0.5 * self.yy, np.zeros(self.N), np.zeros((self.N, self.N)) if hessian else None
-        for M, b in zip(self.maps, self.b):
-            m = M @ w
+    def derivatives(self, w, hessian: bool = True, M: np.ndarray | None = None):
+        """As :meth:`_FaceData.derivatives`."""
+        M = np.eye(self.N) if M is None and hessian else M
+        value, g, H = 0.5 * self.yy, np.zeros(self.N), np.zeros((M.shape[1],) * 2) if hessian else None
+        for Mk, b in zip(self.maps, self.b):
+            m = Mk @ w
             Hm = self.H @ m
             value += 0.5 * float(m @ Hm) - float(b @ m)
-            g += M.T @ (Hm - b)
+            g += Mk.T @ (Hm - b)
             if hessian:
-                RM = self.root @ M
-                H += RM.T @ RM
+                H += _gram(self.root @ (Mk @ M))
         return value, g, H
+
+
+def _gram(A: np.ndarray) -> np.ndarray:
+    """:math:`A^\top A`."""
+    return A.T @ A
