@@ -15,11 +15,13 @@ Results go to a resumable cache (one JSON line per run): rerunning skips what is
     python benchmarks/bench_regimes.py --table                                       # print the cache
     python benchmarks/bench_regimes.py --path planted100k:squared --repeat 3         # path vs cold solves
 
-``--cells`` takes comma-separated filters ``data[:loss[:rel]]`` (``rel`` as ``1e-5``); data names:
+``--cells`` takes comma-separated filters ``data[:loss[:rel]]`` (``rel`` as ``1e-5``; one below the
+grid, such as ``1e-9``, runs where a filter names it); data names:
 planted1k (1000 x 50), planted100k (100,000 x 20), planted1m (10^6 x 20, only when named), credit,
 spambase, mnist (fully connected), mnist_cnn5 (GAP CNN 5x5), cifar_cnn3 (GAP CNN 3x3, all 10,000
 images), digits (scikit-learn's 8x8 digits, 1797 x 64, 10 classes, softmax loss; only when named),
-diabetes (scikit-learn's, 442 x 10, standardized, absolute loss; only when named), planted1k10
+diabetes (scikit-learn's, 442 x 10, standardized, absolute and squared losses; only when named),
+planted300 (300 x 20, only when named), planted1k10
 (1000 x 10, 3 planted neurons, hinge and absolute losses; only when named). The polyhedral cells'
 "auto" is ``solver="auto"`` (the native interior point, then Clarabel).
 The whole grid is not meant to run in one sitting.
@@ -37,10 +39,10 @@ from pathlib import Path
 
 DATASETS = ("planted1k", "planted100k", "credit", "spambase", "mnist", "mnist_cnn5", "cifar_cnn3")
 #: run only when --cells names them: planted1m (10^6 x 20, the in-memory scale target)
-EXTRA = ("planted1m", "digits", "diabetes", "planted1k10")
+EXTRA = ("planted1m", "digits", "diabetes", "planted1k10", "planted300")
 LOSSES = ("squared", "logistic")
 #: the losses of a data set, where not LOSSES: scikit-learn's 8x8 digits (1797 x 64, 10 classes)
-LOSSES_OF = {"digits": ("softmax",), "diabetes": ("absolute",), "planted1k10": ("hinge", "absolute")}
+LOSSES_OF = {"digits": ("softmax",), "diabetes": ("absolute", "squared"), "planted1k10": ("hinge", "absolute")}
 RELATIVE = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 SOLVERS = ("auto", "plain", "ipm", "lifted", "lowrank", "columns", "clarabel", "scs")
 #: "plain" is the native solver's "auto" with the lean reduction and the self-certifying polish
@@ -68,7 +70,8 @@ def load(name, loss):
         X, y = make_planted(1000, 10, n_neurons=3, noise=0.1, random_state=1010)
         return X, (np.where(y > np.median(y), 1.0, -1.0) if loss == "hinge" else y), arch
     if name.startswith("planted"):
-        n, d = {"planted1k": (1000, 50), "planted100k": (100000, 20), "planted1m": (1000000, 20)}[name]
+        n, d = {"planted1k": (1000, 50), "planted100k": (100000, 20), "planted1m": (1000000, 20),
+                "planted300": (300, 20)}[name]
         X, y = make_planted(n, d, n_neurons=5, noise=0.1, random_state=0)
         X /= np.sqrt(d)
         if loss == "logistic":
@@ -208,12 +211,13 @@ def _run(spec, limit: float, child: str = CHILD, overhead: float = 0.0) -> dict:
 def _cells(args):
     filters = [f.split(":") for f in args.cells.split(",")] if args.cells else [[]]
     named = {f[0] for f in filters if f}
+    below = tuple(sorted({float(f[2]) for f in filters if len(f) > 2} - set(RELATIVE), reverse=True))
     for data in DATASETS + tuple(e for e in EXTRA if e in named):
         for loss in LOSSES_OF.get(data, LOSSES):
-            for rel in RELATIVE:
+            for rel in RELATIVE + below:  # (a beta/beta_max off the grid runs where a filter names it)
                 for f in filters:
                     if ((not f or f[0] == data) and (len(f) < 2 or f[1] == loss)
-                            and (len(f) < 3 or float(f[2]) == rel)):
+                            and (float(f[2]) == rel if len(f) > 2 else rel in RELATIVE)):
                         yield data, loss, rel
                         break
 
