@@ -36,11 +36,9 @@ import scipy.linalg as sla
 from .._blas import single_threaded_blas
 from ..kernels import cone_matrices
 from ._conic import Stall
-from ._conic import max_step as _max_step
-from ._conic import nt_scaling as _nt_scaling
 from ._conic import sym as _sym
 from ._schur import kernel_matrix
-from .ipm_newton import _hessian_sqrt, _Newton
+from .ipm_newton import _Step
 
 __all__ = ["LOSSES", "MAX_SCHUR", "LiftedSolution", "kernel_matrix", "solve_lifted", "supports"]
 
@@ -172,55 +170,6 @@ def _handled(loss) -> bool:
 def low_memory(problem) -> bool:
     """Whether :func:`solve_lifted` runs ``problem`` in low-memory mode (:data:`MAX_SCHUR_LOW_MEMORY`)."""
     return problem.n_samples > MAX_SCHUR and not problem.loss.multi_output_only
-
-
-def _max_ratio(pairs):
-    """Largest ``alpha`` with ``x + alpha dx >= 0`` for all ``(x, dx)`` pairs of arrays."""
-    ratios = [np.inf] + [float(np.min(-x[dx < 0] / dx[dx < 0])) for x, dx in pairs if np.any(dx < 0)]
-    return min(ratios)
-
-
-class _Step:
-    """The Newton systems of one iteration (shared by the predictor and the corrector)."""
-
-    def __init__(self, problem, Z, S, Yhat, r1, rp, box, split, refinements=2):
-        self.R, self.Rinv, self.lam = _nt_scaling(Z, S)
-        store = not low_memory(problem)
-        self.problem, self.Yhat, self.r1, self.rp, self.box = problem, Yhat, r1, rp, box
-        self.refinements = refinements
-        sgn, Gm = np.array([1.0, -1.0]), cone_matrices(problem.n_features)[0]
-        if box:  # effective Hessian 1 / theta of the box form
-            V, t, lo, hi, q = box
-            self.s = np.stack([V - lo, hi - V])
-            self.theta = q + t[0] / self.s[0] + t[1] / self.s[1]
-            self.newton = _Newton(problem, self.R, sgn, Gm, theta=self.theta, split=split, store_kernel=store)
-        else:
-            Sh, Sp, simplex = _hessian_sqrt(problem.loss, Yhat, problem.Y)
-            self.newton = _Newton(problem, self.R, sgn, Gm, S=Sh, Sp=Sp, split=split, store_kernel=store,
-                                  simplex=simplex)
-
-    def hmul(self, D):
-        if self.box:
-            return D / self.theta
-        return self.problem.loss.hessp(self.Yhat, self.problem.Y, D)
-
-    def direction(self, Rc, target):
-        r"""Newton direction and the largest step; ``target``: right-hand side of the box
-        complementarity :math:`t s + s\,\Delta t + t\,\Delta s`, :math:`\Delta s = (\Delta V, -\Delta V)`."""
-        r, R, Rinv = self.r1, self.R, self.Rinv
-        if self.box:
-            t, s = self.box[1], self.s
-            a = target / s - t
-            r = (r - a[0] + a[1]) / self.theta
-        dV, dy, dZ, dS = self.newton.solve(r, Rc, self.rp, self.hmul, refinements=self.refinements)
-        dZ, dS = _sym(dZ), _sym(dS)
-        dZt, dSt = Rinv @ dZ @ Rinv.swapaxes(-1, -2), R.swapaxes(-1, -2) @ dS @ R
-        alpha = min(_max_step(self.lam, dZt), _max_step(self.lam, dSt))
-        dt = None
-        if self.box:
-            dt = a - t * np.stack([dV, -dV]) / s
-            alpha = min(alpha, _max_ratio([(s[0], dV), (s[1], -dV), (t, dt)]))
-        return (dZ, dS, dV, dy, dt), dZt, dSt, alpha
 
 
 def solve_lifted(problem, *, tol: float = 1e-9, max_iter: int = 100, verbose: bool = False,
@@ -470,9 +419,21 @@ class _PathFollowing:
         res = max(float(np.linalg.norm(r1)) / (1.0 + float(np.linalg.norm(grad))), pres)
         dual = loss.dual_value(x.V, Y)  # -inf while V is outside the domain of the conjugate; with
         if dual == -np.inf and res <= ROUNDED_LINK:  # the link met, only by rounding (saturated
-            dual = loss.dual_value(loss.project_dual(x.V, Y), Y)  # samples): measured at its projection
+            dual = self._projected_dual(x)  # samples): measured at its projection
         gap = (primal - dual) / max(abs(primal), abs(dual), self.floor) if dual > -np.inf else np.inf
         return _Measures(Yhat, grad, r1, rp, self.compl(x) / self.nu, primal, dual, gap, pres, res)
+
+    def _projected_dual(self, x: _Iterate) -> float:
+        r"""The dual value at the projection of ``V`` onto the conjugate's domain, where the slacks
+        absorb the move (:math:`\|\mathcal A^*(\Delta V_k)\|_2 \le \lambda_{\min}` of both
+        slacks of output k; -inf otherwise: far below beta_max a projection that looked like
+        rounding broke dual feasibility, and a bound above the primal stopped the engine)."""
+        problem = self.problem
+        projected = problem.loss.project_dual(x.V, problem.Y)
+        moved = np.linalg.norm(problem.adjoint(projected - x.V), 2, axis=(1, 2))
+        if np.any(moved > np.min(np.linalg.eigvalsh(x.S), axis=(1, 2))):
+            return -np.inf
+        return problem.loss.dual_value(projected, problem.Y)
 
     def split_now(self, gap: float) -> bool:
         """Whether the Newton systems of an iterate at relative gap ``gap`` are split: below
@@ -486,7 +447,7 @@ class _PathFollowing:
         """Mehrotra's predictor–corrector direction and the longest step inside the cones."""
         p, nu = self.p, self.nu
         box = None if self.box is None else (x.V, x.t) + tuple(self.box)
-        step = _Step(self.problem, x.Z, x.S, m.Yhat, m.r1, m.rp, box,
+        step = _Step(self.problem, x.Z, x.S, m.Yhat, m.r1, m.rp, box, store=not low_memory(self.problem),
                      split=self.split_now(m.gap), refinements=2 if m.gap <= REFINE_GAP else 0)
         # predictor (affine scaling): Delta Z + W Delta S W = -Z, box target 0
         (dZ, dS, dV, dy, dt), dZt, dSt, alpha = step.direction(-x.Z, 0.0)

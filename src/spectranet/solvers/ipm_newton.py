@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import lifted_map, svec_indices
+from ..kernels import cone_matrices, lifted_map, svec_indices
+from ._conic import max_step as _max_step
+from ._conic import nt_scaling as _nt_scaling
+from ._conic import sym as _sym
 from ._schur_softmax import softmax_factor, softmax_sqrt
 from ._schur_torch import schur_backend
 
@@ -288,3 +291,52 @@ class _Newton:
                 break
             step, res, size = new, new_res, new_size
         return step
+
+
+def _max_ratio(pairs):
+    """Largest ``alpha`` with ``x + alpha dx >= 0`` for all ``(x, dx)`` pairs of arrays."""
+    ratios = [np.inf] + [float(np.min(-x[dx < 0] / dx[dx < 0])) for x, dx in pairs if np.any(dx < 0)]
+    return min(ratios)
+
+
+class _Step:
+    """The Newton systems of one iteration (shared by the predictor and the corrector); ``store``:
+    the kernels kept (not in low-memory mode)."""
+
+    def __init__(self, problem, Z, S, Yhat, r1, rp, box, split, refinements=2, store=True):
+        self.R, self.Rinv, self.lam = _nt_scaling(Z, S)
+        self.problem, self.Yhat, self.r1, self.rp, self.box = problem, Yhat, r1, rp, box
+        self.refinements = refinements
+        sgn, Gm = np.array([1.0, -1.0]), cone_matrices(problem.n_features)[0]
+        if box:  # effective Hessian 1 / theta of the box form
+            V, t, lo, hi, q = box
+            self.s = np.stack([V - lo, hi - V])
+            self.theta = q + t[0] / self.s[0] + t[1] / self.s[1]
+            self.newton = _Newton(problem, self.R, sgn, Gm, theta=self.theta, split=split, store_kernel=store)
+        else:
+            Sh, Sp, simplex = _hessian_sqrt(problem.loss, Yhat, problem.Y)
+            self.newton = _Newton(problem, self.R, sgn, Gm, S=Sh, Sp=Sp, split=split, store_kernel=store,
+                                  simplex=simplex)
+
+    def hmul(self, D):
+        if self.box:
+            return D / self.theta
+        return self.problem.loss.hessp(self.Yhat, self.problem.Y, D)
+
+    def direction(self, Rc, target):
+        r"""Newton direction and the largest step; ``target``: right-hand side of the box
+        complementarity :math:`t s + s\,\Delta t + t\,\Delta s`, :math:`\Delta s = (\Delta V, -\Delta V)`."""
+        r, R, Rinv = self.r1, self.R, self.Rinv
+        if self.box:
+            t, s = self.box[1], self.s
+            a = target / s - t
+            r = (r - a[0] + a[1]) / self.theta
+        dV, dy, dZ, dS = self.newton.solve(r, Rc, self.rp, self.hmul, refinements=self.refinements)
+        dZ, dS = _sym(dZ), _sym(dS)
+        dZt, dSt = Rinv @ dZ @ Rinv.swapaxes(-1, -2), R.swapaxes(-1, -2) @ dS @ R
+        alpha = min(_max_step(self.lam, dZt), _max_step(self.lam, dSt))
+        dt = None
+        if self.box:
+            dt = a - t * np.stack([dV, -dV]) / s
+            alpha = min(alpha, _max_ratio([(s[0], dV), (s[1], -dV), (t, dt)]))
+        return (dZ, dS, dV, dy, dt), dZt, dSt, alpha
