@@ -5,7 +5,7 @@ from spectranet import PolyNetwork, Problem, beta_max, get_solver
 from spectranet.certificate import certify_problem
 from spectranet.local import tighten
 from spectranet.losses import AbsoluteLoss, SquaredLoss
-from spectranet.solvers import _schur, ipm, ipm_newton
+from spectranet.solvers import _conic, _schur, ipm, ipm_newton
 from spectranet.solvers.cvxpy_backend import extract_network
 from spectranet.solvers.ipm import kernel_matrix, solve_lifted, supports
 
@@ -258,7 +258,7 @@ def test_far_below_the_grid_the_start_is_scaled_to_the_optimum_not_to_beta(rel):
     bmax = beta_max(base)
     problem = base.with_beta(rel * bmax)
     start_beta = ipm._PathFollowing(problem).start_beta()
-    assert problem.beta < start_beta <= ipm.START_BETA * bmax
+    assert problem.beta < start_beta <= _conic.START_BETA * bmax
     assert ipm._PathFollowing(base.with_beta(1e-6 * bmax)).start_beta() == 1e-6 * bmax  # the grid: as before
     sol = solve_lifted(problem, tol=1e-9)
     assert sol.status == "optimal" and sol.iterations <= 20

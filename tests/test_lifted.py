@@ -340,3 +340,21 @@ def test_lifted_engine_certifies_a_pooled_cnn_at_tiny_beta(loss):
     result = NativeSolver(engine="lifted").solve(problem)
     assert result.status == "optimal" and result.gap <= 1e-6
     assert result.network_objective == pytest.approx(sol.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("rel", [1e-5, 1e-6, 1e-8])
+def test_huber_at_small_beta_starts_where_its_newton_steps_keep_their_curvature(rel):
+    # from a start of norm l0 / beta the first semismooth Newton steps put the samples on Huber's
+    # linear pieces, where its Hessian vanishes: 200 x 8 stopped at gaps of 1.0, 1.0 and 0.19
+    from spectranet.solvers import _conic
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 8))
+    y = X[:, 0] ** 2 - X[:, 1] + 0.1 * rng.standard_normal(200)
+    base = Problem(X, y, "relu", "huber", 0.0)
+    problem = base.with_beta(rel * beta_max(base))
+    assert _conic.SEMISMOOTH_START_BETA > _conic.START_BETA
+    result = NativeSolver(engine="lifted").solve(problem, tol=1e-6)
+    assert result.engine == "lifted" and result.status == "optimal" and result.gap <= 1e-6
+    reference = NativeSolver(engine="ipm").solve(problem, tol=1e-6)
+    assert result.network_objective == pytest.approx(reference.network_objective, rel=2e-6)

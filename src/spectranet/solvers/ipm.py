@@ -35,7 +35,7 @@ import scipy.linalg as sla
 
 from .._blas import single_threaded_blas
 from ..kernels import cone_matrices
-from ._conic import Stall
+from ._conic import Stall, start_penalty
 from ._conic import sym as _sym
 from ._schur import kernel_matrix
 from .ipm_newton import _Step
@@ -79,10 +79,6 @@ REFINE_GAP = 1e-3
 #: a relative link residual at which a dual point outside the conjugate's domain is there by
 #: rounding only, and is measured at its projection onto the domain
 ROUNDED_LINK = 1e-8
-#: the start balances the loss against a penalty of at least START_BETA ||A*(grad l(0))|| (<= beta_max):
-#: the optimum's norm stops growing as beta shrinks, a start of norm l0 / beta loses double precision
-#: (planted 300 x 20, squared, 1e-9 beta_max: stopped at a gap of 1e-2; from this start, 9 iterations)
-START_BETA = 1e-6
 #: without an iterate whose equality meets tol, the best one within LOOSE_EQ (one far off has no network:
 #: planted 300 x 20, squared, 1e-12 beta_max crawled for 300 iterations at 5e-8, then diverged)
 LOOSE_EQ = 1e-6
@@ -390,12 +386,13 @@ class _PathFollowing:
         return _Iterate(Z, S, V, y, t)
 
     def start_beta(self) -> float:
-        r"""The penalty the start's Z balances: beta, or :data:`START_BETA` times the largest
-        spectral norm of :math:`\mathcal A^*(\nabla\ell(0))` over the outputs where beta is smaller."""
+        r"""The penalty the start's Z balances: beta, or :data:`~spectranet.solvers._conic.START_BETA` times the largest
+        spectral norm of :math:`\mathcal A^*(\nabla\ell(0))` over the outputs where beta is smaller;
+        beta for a box (hinge at 1e-9 beta_max: the box start certified, this one did not)."""
         problem = self.problem
-        grad0 = problem.loss.gradient(np.zeros_like(problem.Y), problem.Y)
-        scale = float(np.max(np.linalg.norm(problem.adjoint(grad0), 2, axis=(1, 2))))
-        return max(problem.beta, START_BETA * scale)
+        if self.box is not None:
+            return problem.beta
+        return start_penalty(problem.beta, problem.adjoint(problem.loss.gradient(np.zeros_like(problem.Y), problem.Y)))
 
     def compl(self, x: _Iterate) -> float:
         r"""The complementarity :math:`\langle Z, S\rangle` (and the box's :math:`\langle t, s\rangle`)."""

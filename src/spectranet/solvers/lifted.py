@@ -65,7 +65,7 @@ from .._blas import single_threaded_blas
 from ..kernels import smat, svec
 from ..losses import Loss
 from ..sphere import eig_desc, sphere_max_abs
-from ._conic import Stall, max_step, sym
+from ._conic import SEMISMOOTH_START_BETA, START_BETA, Stall, max_step, start_penalty, sym
 from .lifted_newton import _NewtonSystem, skron
 
 __all__ = ["MAX_ORDER", "LiftedSolution", "supports", "solve_lifted_space", "skron", "newton_order",
@@ -301,13 +301,17 @@ def _centrality(lam, dZt, dSt, alpha) -> float:
     return float(np.min(e)) / max(float(np.mean(e)), 1e-300)
 
 
-def _initial_point(problem, P, f):
+def _initial_point(problem, objective, P, f):
     """Interior start: :math:`Z = Z' = \\tau\\,\\mathrm{diag}(I, f)` (on :math:`\\mathcal N_f`, zero
     network) and :math:`S = \\frac\\beta 2 I`, :math:`y = -\\beta/2`, with :math:`\\tau` balancing the
-    penalty :math:`\\beta \\sum Z_4` against the loss at zero (as the sample-space method)."""
+    penalty :math:`\\beta' \\sum Z_4` against the loss at zero, :math:`\\beta'` from
+    :func:`~spectranet.solvers._conic.start_penalty` (as the sample-space method; for Huber, with
+    :data:`~spectranet.solvers._conic.SEMISMOOTH_START_BETA`)."""
     beta, Y = problem.beta, problem.Y
     l0 = float(problem.loss.value(Y * 0.0, Y))  # numpy, or Dask arrays with the chunk-wise loss
-    tau = max(l0, 1e-12) / (2.0 * P * beta * f)
+    grad0 = objective.evaluate(np.zeros((P, (f + 1) * (f + 2) // 2)), hessian=False)[1]
+    share = START_BETA if problem.loss.twice_differentiable else SEMISMOOTH_START_BETA
+    tau = max(l0, 1e-12) / (2.0 * P * start_penalty(beta, smat(grad0, f + 1), share) * f)
     p = f + 1
     Z = np.zeros((P, 2, p, p))
     Z[..., np.arange(p), np.arange(p)] = tau * np.r_[np.ones(f), f]
@@ -377,7 +381,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
     e4 = svec(np.diag(np.r_[np.zeros(f), 1.0]))
     sgn = np.array([1.0, -1.0])
     nu = 2 * P * p
-    Z, S, y = _initial_point(problem, P, f)
+    Z, S, y = _initial_point(problem, objective, P, f)
     nonlinear = not objective.quadratic
     history, status, best, it = [], "max_iter", None, 0
     stalled = Stall(STALL)
