@@ -358,3 +358,21 @@ def test_huber_at_small_beta_starts_where_its_newton_steps_keep_their_curvature(
     assert result.engine == "lifted" and result.status == "optimal" and result.gap <= 1e-6
     reference = NativeSolver(engine="ipm").solve(problem, tol=1e-6)
     assert result.network_objective == pytest.approx(reference.network_objective, rel=2e-6)
+
+
+def test_auto_hands_a_stalled_huber_fit_to_the_sample_space_interior_point():
+    # raw diabetes targets (25 to 346) and delta = 1: nearly every sample on Huber's linear pieces,
+    # where the lifted engine's semismooth Newton has no curvature (a gap of 0.93); the box form
+    # of the sample-space engine certifies it
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    problem = Problem(X, y, "relu", "huber", 0.01)
+    from spectranet.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="lifted"):
+        forced = NativeSolver(engine="lifted").solve(problem, tol=1e-6)
+    assert forced.engine == "lifted" and forced.gap > 1e-2  # (the engine alone: no hand-over)
+    result = NativeSolver().solve(problem, tol=1e-6)
+    assert result.engine == "ipm" and result.status == "optimal" and result.gap <= 1e-6
+    assert result.network_objective <= forced.network_objective
