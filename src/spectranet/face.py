@@ -321,7 +321,7 @@ class _FaceProblem:
         moves of an SVD of order up to 2652, 190 s."""
         _, sv, Vt = np.linalg.svd(L, full_matrices=False)
         basis = Vt[sv > NULL * sv[0]] if sv.size and sv[0] > 0 else np.zeros((0, L.shape[1]))
-        vanished = [0] * len(ranges)
+        kept_out = [np.zeros((Q.shape[1], 0)) for Q, _ in ranges]  # per block: the vanished vectors so far
         noise, moves = np.random.default_rng(0), 0
         while basis.shape[0] < L.shape[1]:
             g_null = _off_rows(cr, basis)
@@ -338,13 +338,14 @@ class _FaceProblem:
             for b, V in enumerate(self._split(v, ranges)):
                 r = V.shape[0]
                 lam, Q = np.linalg.eigh(V) if r else (np.zeros(0), np.zeros((0, 0)))
-                gone = Q[:, lam <= INTERIOR * top]
-                for q in gone.T[vanished[b]:]:  # the rows (D q)_i = <svec(D), svec(sym(q e_i^T))>
+                gone = Q[:, lam <= INTERIOR * top]  # (in any order: the new ones are the part off kept_out)
+                fresh, s_fresh, _ = np.linalg.svd(gone - kept_out[b] @ (kept_out[b].T @ gone), full_matrices=False)
+                for q in fresh[:, s_fresh > 0.5].T:  # the rows (D q)_i = <svec(D), svec(sym(q e_i^T))>
                     block = np.zeros((r, cr.size))
                     block[:, offset:offset + r * (r + 1) // 2] = svec(0.5 * (q[None, :, None] * np.eye(r)[:, None, :]
                                                                            + q[None, None, :] * np.eye(r)[:, :, None]))
                     rows.append(block)
-                vanished[b] = max(vanished[b], gone.shape[1])
+                    kept_out[b] = np.column_stack([kept_out[b], q])
                 offset += r * (r + 1) // 2
             if not rows:
                 break

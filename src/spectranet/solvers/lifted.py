@@ -65,7 +65,7 @@ from .._blas import single_threaded_blas
 from ..kernels import smat, svec
 from ..losses import Loss
 from ..sphere import eig_desc, sphere_max_abs
-from ._conic import SEMISMOOTH_START_BETA, START_BETA, Stall, max_step, start_penalty, sym
+from ._conic import SEMISMOOTH_START_BETA, Stall, max_step, start_penalty, sym
 from .lifted_newton import _NewtonSystem, skron
 
 __all__ = ["MAX_ORDER", "LiftedSolution", "supports", "solve_lifted_space", "skron", "newton_order",
@@ -304,14 +304,17 @@ def _centrality(lam, dZt, dSt, alpha) -> float:
 def _initial_point(problem, objective, P, f):
     """Interior start: :math:`Z = Z' = \\tau\\,\\mathrm{diag}(I, f)` (on :math:`\\mathcal N_f`, zero
     network) and :math:`S = \\frac\\beta 2 I`, :math:`y = -\\beta/2`, with :math:`\\tau` balancing the
-    penalty :math:`\\beta' \\sum Z_4` against the loss at zero, :math:`\\beta'` from
-    :func:`~spectranet.solvers._conic.start_penalty` (as the sample-space method; for Huber, with
-    :data:`~spectranet.solvers._conic.SEMISMOOTH_START_BETA`)."""
+    penalty :math:`\\beta' \\sum Z_4` against the loss at zero: :math:`\\beta' = \\beta`, for Huber
+    from :func:`~spectranet.solvers._conic.start_penalty` with
+    :data:`~spectranet.solvers._conic.SEMISMOOTH_START_BETA`."""
     beta, Y = problem.beta, problem.Y
     l0 = float(problem.loss.value(Y * 0.0, Y))  # numpy, or Dask arrays with the chunk-wise loss
-    grad0 = objective.evaluate(np.zeros((P, (f + 1) * (f + 2) // 2)), hessian=False)[1]
-    share = START_BETA if problem.loss.twice_differentiable else SEMISMOOTH_START_BETA
-    tau = max(l0, 1e-12) / (2.0 * P * start_penalty(beta, smat(grad0, f + 1), share) * f)
+    penalty = beta
+    if not problem.loss.twice_differentiable:  # (the smooth losses keep beta: from START_BETA, credit,
+        # logistic, at 1e-9 beta_max, certified only through its witness, 17 neurons instead of 15)
+        grad0 = objective.evaluate(np.zeros((P, (f + 1) * (f + 2) // 2)), hessian=False)[1]
+        penalty = start_penalty(beta, smat(grad0, f + 1), SEMISMOOTH_START_BETA)
+    tau = max(l0, 1e-12) / (2.0 * P * penalty * f)
     p = f + 1
     Z = np.zeros((P, 2, p, p))
     Z[..., np.arange(p), np.arange(p)] = tau * np.r_[np.ones(f), f]
