@@ -376,3 +376,7 @@ def test_auto_hands_a_stalled_huber_fit_to_the_sample_space_interior_point():
     result = NativeSolver().solve(problem, tol=1e-6)
     assert result.engine == "ipm" and result.status == "optimal" and result.gap <= 1e-6
     assert result.network_objective <= forced.network_objective
+    torch = pytest.importorskip("torch")  # torch data: the hand-over takes the torch route of the engine
+    on_torch = NativeSolver().solve(Problem(torch.tensor(X), torch.tensor(y), "relu", "huber", 0.01), tol=1e-6)
+    assert on_torch.engine == "ipm" and on_torch.gap <= 1e-6
+    assert on_torch.network_objective == pytest.approx(result.network_objective, rel=1e-9)

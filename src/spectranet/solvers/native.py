@@ -232,6 +232,8 @@ class NativeSolver(Solver):
             run.log("native: the lifted engine stopped at a gap of %.2e; the sample-space interior point",
                     cert.gap)
             run.tried = None
+            if type(problem.data).__name__ == "TorchData":
+                return self._ipm_on_torch(run, problem)
             network, cert = run.interior_point("ipm")
             return network, cert, "ipm"
         return network, cert, plan.engine
