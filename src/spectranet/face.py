@@ -413,7 +413,7 @@ class _FaceProblem:
             v = v + alpha * step
             if alpha < 1.0 or not quadratic:  # the ranges change, or so does the Newton matrix
                 break
-            loss_value, g, _ = self.data.derivatives(M @ v, hessian=False)
+            loss_value, g, _ = self.data.derivatives(M @ v)
         return v, False, current
 
     def solve(self, W, *, lean: bool, deadline: float | None = None):

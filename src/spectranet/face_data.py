@@ -72,15 +72,14 @@ class _FaceData:
     def outputs(self, w) -> np.ndarray:
         return np.concatenate([self.block(rows) @ w for rows in self.rows])
 
-    def derivatives(self, w, hessian: bool = True, M: np.ndarray | None = None):
-        """``(loss value, gradient (N,), Hessian or None)`` of the loss at the outputs ``J w``; the
-        Hessian in the coordinates ``M`` (N x width: :math:`M^\top H M`, formed as the Gram matrix
-        of :math:`JM`, not through the N x N one), (N, N) without."""
+    def derivatives(self, w, M: np.ndarray | None = None):
+        """``(loss value, gradient (N,), Hessian)`` of the loss at the outputs ``J w``; the Hessian
+        in the coordinates ``M`` (N x width: :math:`M^\top H M`, formed as the Gram matrix of
+        :math:`JM`, not through the N x N one), None without ``M``."""
         loss, Y = self.problem.loss, self.problem.Y
-        M = np.eye(self.N) if M is None and hessian else M
         value, g, width = 0.0, np.zeros(self.N), 0 if M is None else M.shape[1]
-        quadratic = loss.quadratic or not hessian
-        H = None if not hessian else _gram(self.R @ M) if loss.quadratic else np.zeros((width, width))
+        quadratic = loss.quadratic or M is None
+        H = None if M is None else _gram(self.R @ M) if loss.quadratic else np.zeros((width, width))
         for rows in self.rows:
             J = self.block(rows)
             Yb = Y[rows]
@@ -121,16 +120,15 @@ class _FaceGram:
         R = np.vstack([self.root @ M for M in self.maps])
         self.R = np.linalg.qr(R, mode="r") if R.shape[0] > R.shape[1] else R  # (at most N rows)
 
-    def derivatives(self, w, hessian: bool = True, M: np.ndarray | None = None):
+    def derivatives(self, w, M: np.ndarray | None = None):
         """As :meth:`_FaceData.derivatives`."""
-        M = np.eye(self.N) if M is None and hessian else M
-        value, g, H = 0.5 * self.yy, np.zeros(self.N), np.zeros((M.shape[1],) * 2) if hessian else None
+        value, g, H = 0.5 * self.yy, np.zeros(self.N), None if M is None else np.zeros((M.shape[1],) * 2)
         for Mk, b in zip(self.maps, self.b):
             m = Mk @ w
             Hm = self.H @ m
             value += 0.5 * float(m @ Hm) - float(b @ m)
             g += Mk.T @ (Hm - b)
-            if hessian:
+            if M is not None:
                 H += _gram(self.root @ (Mk @ M))
         return value, g, H
 

@@ -130,7 +130,7 @@ def estimate_seconds(problem, engine: str) -> float:
     n, f, C = problem.n_samples, problem.n_features, problem.n_outputs
     if engine == "ipm":
         if not ipm.supports(problem) or type(problem.data).__name__ not in ("HostData", "TorchData"):
-            return float("inf")  # (torch data: on a GPU or the host copy, NativeSolver._ipm_on_torch)
+            return float("inf")  # (torch data: on a GPU or the host copy, NativeSolver._sample_space)
         order = n * (C if problem.loss.multi_output_only else 1)
         per_iteration = (order ** 3 / 3) * (1 if problem.loss.multi_output_only else C) + 8.0 * n * n * f * C
         if ipm.softmax_form(problem):  # C factorizations and triangular inverses of order n, the QR of

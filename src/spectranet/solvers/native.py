@@ -221,8 +221,8 @@ class NativeSolver(Solver):
             if plan.engine == narrow or cert.is_optimal:
                 return network, cert, narrow
             run.log("native: the %s trial did not certify within %.2fs; %s", narrow, plan.trial, plan.engine)
-        if plan.engine == "ipm" and type(problem.data).__name__ == "TorchData":
-            return self._ipm_on_torch(run, problem)
+        if plan.engine == "ipm":
+            return self._sample_space(run, problem)
         network, cert = run.interior_point(plan.engine)
         if (self.engine == "auto" and plan.engine == "lifted" and not cert.is_optimal
                 and not problem.loss.twice_differentiable
@@ -232,21 +232,21 @@ class NativeSolver(Solver):
             run.log("native: the lifted engine stopped at a gap of %.2e; the sample-space interior point",
                     cert.gap)
             run.tried = None
-            if type(problem.data).__name__ == "TorchData":
-                return self._ipm_on_torch(run, problem)
-            network, cert = run.interior_point("ipm")
-            return network, cert, "ipm"
+            return self._sample_space(run, problem)
         return network, cert, plan.engine
 
     @staticmethod
-    def _ipm_on_torch(run, problem):
-        """The sample-space interior point on torch data: everything but its iterations on the
+    def _sample_space(run, problem):
+        """The sample-space interior point; on torch data everything but its iterations on the
         float64 host copy (extraction, face polish, the exact Newton polish, certificates: as for
         numpy data); the iterations on a GPU where :func:`~spectranet.solvers._schur_torch.
         runs_on_device` (their Schur kernels, factors and solves there), on the host otherwise (on
         the CPU numpy is the same hardware), and again on the host if the device runs out of memory."""
         from . import _schur_torch
 
+        if type(problem.data).__name__ != "TorchData":
+            network, cert = run.interior_point("ipm")
+            return network, cert, "ipm"
         run.problem = problem.on_host()
         if _schur_torch.runs_on_device(problem):
             run.iterate_on = problem
