@@ -355,8 +355,9 @@ def tighten(problem: Problem, network: PolyNetwork, *, tol: float = 1e-6, dual=N
         late = deadline is not None and time.perf_counter() > deadline
         exact = None if cert.is_optimal or late else active_set_polish(problem, network, dual,
                                                                        max_unknowns=KINK_UNKNOWNS)
-        if exact is not None:
-            candidate = certify_problem(problem, exact[0], dual=exact[1], tol=tol)
+        if exact is not None:  # with its own dual point and the solver's
+            candidate = min((certify_problem(problem, exact[0], dual=V, tol=tol) for V in (exact[1], dual)
+                             if V is not None), key=lambda c: c.gap)
             if candidate.gap < cert.gap:
                 return exact[0], candidate
         return network, cert
