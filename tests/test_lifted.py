@@ -4,7 +4,7 @@ sufficient statistics of the squared loss, every data backend, and the engines' 
 import numpy as np
 import pytest
 
-from spectranet import Conv2D, Problem, beta_max, certify, get_solver
+from spectranet import Conv2D, Problem, beta_max, certify, get_solver, make_planted
 from spectranet.solvers import dispatch, lifted
 from spectranet.solvers.native import NativeSolver
 
@@ -143,6 +143,21 @@ def test_lowrank_engine_reaches_the_optimum_with_its_own_certificate(loss):
     _against_clarabel(problem, result)
     alone = certify(result.network, X, y, loss, problem.beta)  # no dual point given
     assert alone.gap <= 1e-6
+
+
+@pytest.mark.parametrize("rel", [1e-2, 1e-4])
+def test_lowrank_engine_adds_neurons_where_huber_has_no_curvature(rel):
+    """Outputs far from the targets sit on Huber's linear pieces, where Newton's method on a new
+    neuron's weight cycles (a step to the far side, where the curvature sends it back to zero): the
+    weight now stays in the bracket its slopes give. Before, every neuron of one sign entered with
+    weight zero and the engine stopped at max_iter, gap 0.99, after 200 rounds."""
+    X, y = make_planted(200, 5, random_state=0)
+    base = Problem(X, y, "relu", "huber", 0.0)
+    problem = base.with_beta(rel * beta_max(base))
+    result = NativeSolver(engine="lowrank").solve(problem)
+    assert result.engine == "lowrank" and result.status == "optimal" and result.gap <= 1e-6
+    assert result.iterations <= 20
+    _against_clarabel(problem, result)
 
 
 def test_dispatch_takes_the_lowrank_engine_for_narrow_optima_at_large_d():

@@ -205,21 +205,25 @@ def _objective(w, factors, problem):
 def _line_search(problem, Yhat, phi, k, sgn):
     r"""The weight :math:`\alpha \ge 0` of a new neuron with activations ``phi`` on output ``k``
     and sign ``sgn``: :math:`\min_\alpha \ell(\hat Y + \alpha\,\mathrm{sgn}\,\phi e_k) + \beta\alpha`
-    (Newton's method on the convex one-dimensional problem)."""
+    (Newton's method on the convex one-dimensional problem, kept inside the bracket of the
+    minimizer its slopes give: where the loss has no curvature along the direction, as on Huber's
+    linear pieces, the step doubles from the one that moves the outputs by the residual's size
+    until the slope turns, then bisects)."""
     loss, Y, beta = problem.loss, problem.Y, problem.beta
     D = np.zeros_like(Yhat)
     D[:, k] = sgn * phi
-    alpha = 0.0
-    for _ in range(30):
+    alpha, lo, hi = 0.0, 0.0, np.inf
+    scale = float(np.linalg.norm(Y - Yhat)) / max(float(np.linalg.norm(D)), 1e-300)
+    for _ in range(60):
         Yt = Yhat + alpha * D
         slope = float(np.sum(loss.gradient(Yt, Y) * D)) + beta
         if alpha == 0.0 and slope >= 0.0:
             return 0.0
+        lo, hi = (alpha, hi) if slope < 0.0 else (lo, alpha)
         curvature = float(np.sum(D * loss.hessp(Yt, Y, D)))
-        if curvature <= 0.0:
-            break
-        step = -slope / curvature
-        new = max(0.0, alpha + step)
+        new = max(0.0, alpha - slope / curvature) if curvature > 0.0 else np.inf
+        if not lo < new < hi:  # no curvature, or Newton leaves the bracket (it cycles on Huber)
+            new = 0.5 * (lo + hi) if np.isfinite(hi) else max(2.0 * lo, scale)
         if abs(new - alpha) <= 1e-14 * max(alpha, 1e-300):
             alpha = new
             break
