@@ -18,13 +18,20 @@ from spectranet import (
 
 from ._data import planted
 
-# Checks expected to fail, with the reason (none so far).
-EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+# Checks expected to fail, with the reason. The weight equivalence compares predictions to rtol
+# 1e-7; a fit certifies its objective to tol (1e-6 by default), and the classifiers' 15 x 30 problem
+# has saturated samples, where the outputs move 3e-7 for an objective change of 1e-11. At tol=1e-12 the
+# logistic classifier passes it (tests/test_weighted.py); the hinge loss's optimal outputs are not
+# unique there (4e-6 apart at any tol, equal objectives): every optimum is a correct answer.
+CLASSIFIER_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "predictions equal to the certified tol only (rtol 1e-7 needs tol=1e-12; hinge: optimum not unique)",
+}
 
 
 @parametrize_with_checks(
     [ConvexPolyNetRegressor(), ConvexPolyNetClassifier(), ConvexPolyNetClassifier(loss="hinge")],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+    expected_failed_checks=lambda est: CLASSIFIER_FAILED_CHECKS if isinstance(est, ConvexPolyNetClassifier) else {},
 )
 def test_sklearn_compatible(estimator, check):
     check(estimator)

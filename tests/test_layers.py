@@ -16,14 +16,14 @@ ROOT = Path(spectranet.__file__).parent
 #: each module (or package prefix) and its layer; a module may import from its own layer or below
 LAYERS = {
     "leaves": ["exceptions", "_blas", "_torch", "_docstrings", "_loss_docstrings", "_method_docstrings", "activations",
-               "losses", "penalties", "architectures"],
+               "loss_base", "losses", "weighted", "penalties", "architectures"],
     "kernels": ["kernels"],
     "data": ["data"],
     "model": ["witness", "network", "problem", "reductions"],
     "certificate": ["sphere", "decomposition", "certificate", "proof"],
     "polish": ["newton", "active_set", "local", "face", "face_data", "face_rotation"],
     "solvers": ["solvers", "cubic"],
-    "estimators": ["estimators", "path", "formulations", "hardness", "datasets"],
+    "estimators": ["estimators", "estimators_dask", "path", "formulations", "hardness", "datasets"],
     "front ends": ["baseline", "cli", "experiments", "__init__"],
 }
 ORDER = {name: i for i, name in enumerate(LAYERS)}

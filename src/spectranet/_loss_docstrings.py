@@ -448,6 +448,30 @@ LOSS_METHODS = {
         The loss of the targets in that unit and the power of ``t``.""", examples="""
     >>> HuberLoss(delta=1.0).scaled(2.0), LogisticLoss().scaled(2.0) is None
     ((HuberLoss(delta=0.5), 2), True)"""),
+    "sample_values": sections(params=_ARGS, returns="""
+    ndarray or torch.Tensor of shape (n,)
+        The loss of each sample (summed over its outputs); they add up to :meth:`value`.""", see_also="""
+    spectranet.weighted.WeightedLoss : Multiplies them by the sample weights.""", examples=_NP + """
+    >>> SquaredLoss().sample_values(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]]))
+    array([0.5, 2. ])"""),
+    "sample_dual_values": sections(params=_DUAL_ARGS, returns="""
+    ndarray of shape (n,)
+        :meth:`dual_value` of each sample (``-inf`` where its row leaves the domain); they add up
+        to :meth:`dual_value`.""", see_also="""
+    spectranet.weighted.WeightedLoss : Its dual, :math:`\\sum_i w_i` of these at :math:`v_i / w_i`.""",
+                                   refs=_DUAL_REF, examples=_NP + """
+    >>> AbsoluteLoss().sample_dual_values(np.array([[0.5], [2.0]]), np.ones((2, 1)))
+    array([0.5, -inf])"""),
+    "sample_cvxpy": sections(params="""
+    Yhat : cvxpy.Expression of shape (n, C)
+        The outputs, affine in the program's variables.
+    Y : ndarray of shape (n, C)
+        The targets.""", returns="""
+    cvxpy.Expression
+        A convex expression of shape ``(n,)``: the loss of each sample.""", examples=_NP + """
+    >>> import cvxpy as cp
+    >>> LogisticLoss().sample_cvxpy(cp.Variable((3, 1)), np.ones((3, 1))).shape
+    (3,)"""),
     "cvxpy": sections(params="""
     Yhat : cvxpy.Expression of shape (n, C)
         The outputs, affine in the program's variables.

@@ -253,11 +253,14 @@ NETWORK_METHODS = {
     loss : str or Loss, default="squared"
         The loss :math:`\ell`.
     beta : float, default=0.0
-        The weight :math:`\beta \ge 0`.""", returns="""
+        The weight :math:`\beta \ge 0`.
+    sample_weight : array-like of shape (n,) or float, optional
+        Weights :math:`w_i \ge 0` of the samples' losses (as in :class:`~spectranet.Problem`).""", returns="""
     float
         The objective; it is the objective of (P) only for unit-norm first-layer rows.""", raises="""
     TypeError, ValueError
-        For an unknown loss, a negative ``beta``, or data of the wrong shape or encoding.""", see_also="""
+        For an unknown loss, a negative ``beta``, data of the wrong shape or encoding, or invalid
+        weights.""", see_also="""
     spectranet.certify : How far the network is from the global optimum of this objective.
     spectranet.Problem.objective : The same on a prepared problem.""", refs=_REF_P, examples=_NETWORK + """
     >>> net.objective(X, [0.0, 2.0], "squared", beta=0.5)  # (-2)^2 / 2 + 0.5 * (2 + 1)

@@ -37,10 +37,10 @@ from .data import check_max_iter, check_max_time, check_positive_beta, check_tol
 from .data.host import host_values, is_dask_array, is_torch_tensor
 from .data.targets import dask_labels as _dask_labels
 from .data.targets import encode_classes, encode_dask_classes
+from .estimators_dask import check_dask_fit, dask_decision
 from .losses import Loss, get_loss
 from .problem import Problem
 from .solvers import Solver, get_solver
-from .solvers.native import NativeSolver
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -76,10 +76,6 @@ def classifier_loss(param: str | Loss, n_classes: int, owner: str = "ConvexPolyN
         if n_classes > 2 and param == "logistic":
             param = "softmax"
     return get_loss(param)
-
-
-def _decision_block(X_block, network):
-    return network.decision_function(X_block)
 
 
 def _binary_labels(scores, classes):
@@ -143,34 +139,9 @@ class _ConvexPolyNetBase(BaseEstimator):
                 raise ValueError("regularization='cubic' is solved with a CVXPY backend: use "
                                  "solver='auto', 'clarabel', 'scs' or 'mosek'")
 
-    def _check_dask_fit(self, X, y, loss: Loss):
-        """Dask input: what a fit supports, checked before any pass over the data."""
-        if not check_architecture(self.architecture).is_dense:
-            raise ValueError(f"Dask input is fitted with the dense architecture only, got "
-                             f"architecture={self.architecture!r}; compute X and y first")
-        if y is None:
-            raise ValueError("requires y to be passed, but the target y is None")
-        if X.ndim != 2:
-            raise ValueError(f"Expected a 2-D Dask array X (n_samples, n_features), got shape {X.shape}")
-        solver = self.solver
-        native = solver in ("auto", "native") if isinstance(solver, str) else isinstance(solver, NativeSolver)
-        if not native or self.regularization != "l1":
-            raise ValueError(
-                f"Dask input is fitted by solver='native' (column generation on the Dask workers) "
-                f"with regularization='l1'; got solver={solver!r}, regularization="
-                f"{self.regularization!r}. Use solver='auto' or 'native', or compute X and y first")
-        if not loss.smooth:
-            raise ValueError(
-                f"Dask input needs a smooth loss (squared, huber, logistic, softmax) for column "
-                f"generation, got loss={loss.name!r}; compute X and y first to use it")
-        self.n_features_in_ = int(X.shape[1])
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        return y if is_dask_array(y) else np.asarray(host_values(y))
-
-    def _solve(self, X, Y, loss: Loss, n_outputs: int):
+    def _solve(self, X, Y, loss: Loss, n_outputs: int, sample_weight=None):
         problem = Problem(X, Y, self.activation, loss, self.beta, n_outputs=n_outputs,
-                          architecture=self.architecture)
+                          architecture=self.architecture, sample_weight=sample_weight)
         if self.regularization == "cubic":
             from .cubic import solve_cubic
 
@@ -210,7 +181,7 @@ class _ConvexPolyNetBase(BaseEstimator):
     def _decision(self, X) -> np.ndarray:
         check_is_fitted(self, "network_")
         if is_dask_array(X):
-            return self._dask_decision(X)
+            return dask_decision(self, X)
         X = validate_data(self, self._image_rows(X), reset=False, dtype=np.float64)
         return self.network_.decision_function(X)
 
@@ -228,19 +199,6 @@ class _ConvexPolyNetBase(BaseEstimator):
         if not arch.is_dense and not is_dask_array(X) and np.ndim(X) >= 3:
             return arch.as_rows(X)
         return X
-
-    def _dask_decision(self, X):
-        """Network outputs of a Dask ``X``: a Dask array (n, C), one task per row chunk."""
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"X must be numeric, got a Dask array of dtype {X.dtype}")
-        X = X.astype(np.float64) if X.dtype != np.float64 else X
-        if X.numblocks[1] != 1:
-            X = X.rechunk({1: -1})
-        return X.map_blocks(_decision_block, self.network_, dtype=np.float64,
-                            chunks=(X.chunks[0], (self.network_.n_outputs,)))
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # (a copy: scikit-learn's may be the live __dict__)
@@ -281,7 +239,8 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> "ConvexPolyNetRegressor":
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            sample_weight: ArrayLike | float | None = None) -> "ConvexPolyNetRegressor":
         """Fit the globally optimal network and certify it.
 
         Parameters
@@ -290,6 +249,9 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
             Training data (for a CNN, images as rows or ``(N, C, H, W)`` arrays).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Weights of the samples' losses, :math:`\\sum_i w_i \\ell(\\hat y_i, y_i)`: weight 2
+            counts a sample twice, weight 0 leaves it out (in-memory data only).
 
         Returns
         -------
@@ -299,19 +261,19 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
         Raises
         ------
         TypeError, ValueError
-            For invalid parameters (see the class), a classification loss, or invalid data.
+            For invalid parameters (see the class), a classification loss, or invalid data or weights.
         """
         self._check_params()
         loss = regression_loss(self.loss)
         if is_dask_array(X):  # validated by Dask reductions in Problem, never gathered
-            y = self._check_dask_fit(X, y, loss)
+            y = check_dask_fit(self, X, y, loss, sample_weight)
         else:
             Xv, y = validate_data(self, self._image_rows(X), host_values(y), multi_output=True, y_numeric=True,
                                   dtype=np.float64, ensure_min_samples=2)
             X = self._problem_data(X, Xv)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
-        return self._solve(X, Y, loss, Y.shape[1])
+        return self._solve(X, Y, loss, Y.shape[1], sample_weight)
 
     def predict(self, X: ArrayLike) -> np.ndarray | da.Array:
         """Predict with the fitted network.
@@ -375,7 +337,8 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                          regularization=regularization, architecture=architecture, max_time=max_time,
                          lean=lean, self_certify=self_certify)
 
-    def fit(self, X: ArrayLike, y: ArrayLike) -> "ConvexPolyNetClassifier":
+    def fit(self, X: ArrayLike, y: ArrayLike,
+            sample_weight: ArrayLike | float | None = None) -> "ConvexPolyNetClassifier":
         """Fit the globally optimal classifier network and certify it.
 
         Parameters
@@ -384,6 +347,9 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
             Training data (for a CNN, images as rows or ``(N, C, H, W)`` arrays).
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Weights of the samples' losses, :math:`\\sum_i w_i \\ell(\\hat y_i, y_i)`: weight 2
+            counts a sample twice, weight 0 leaves it out (in-memory data only).
 
         Returns
         -------
@@ -393,7 +359,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         Raises
         ------
         TypeError, ValueError
-            For invalid parameters (see the class), a single class, or invalid data.
+            For invalid parameters (see the class), a single class, or invalid data or weights.
         """
         self._check_params()
         dask_input = is_dask_array(X)
@@ -419,11 +385,11 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
             )
         loss = classifier_loss(self.loss, n_classes)
         if dask_input:
-            self._check_dask_fit(X, y, loss)
+            check_dask_fit(self, X, y, loss, sample_weight)
             Y = encode_dask_classes(y, self.classes_, loss)
         else:
             Y = encode_classes(codes, n_classes, loss)
-        return self._solve(X, Y, loss, Y.shape[1])
+        return self._solve(X, Y, loss, Y.shape[1], sample_weight)
 
     def decision_function(self, X: ArrayLike) -> np.ndarray | da.Array:
         """Return the network outputs (the decision scores).

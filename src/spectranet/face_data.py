@@ -43,10 +43,12 @@ class _FaceData:
         if not problem.architecture.is_dense:
             self._phi = problem.data.lifted_features(problem.activation)  # (G, n, D): CNN filters are small
             self._maps = [_rect_skron(bases[b]) for b in kept]
-        R = np.zeros((0, self.N))
+        R, w = np.zeros((0, self.N)), problem.sample_weight
         for rows in self.rows:
-            J = self.block(rows).reshape(-1, self.N)
-            R = np.linalg.qr(np.vstack([R, J]), mode="r")
+            J = self.block(rows)
+            if w is not None:  # (J^T W J, the Hessian of the weighted squared loss)
+                J = J * np.sqrt(w[rows])[:, None, None]
+            R = np.linalg.qr(np.vstack([R, J.reshape(-1, self.N)]), mode="r")
         self.R = R  # (at most N rows)
 
     def block(self, rows) -> np.ndarray:
@@ -82,7 +84,7 @@ class _FaceData:
         H = None if M is None else _gram(self.R @ M) if loss.quadratic else np.zeros((width, width))
         for rows in self.rows:
             J = self.block(rows)
-            Yb = Y[rows]
+            Yb, loss = Y[rows], self.problem.loss.rows(rows)  # (sample weights: those of the block)
             Yhat = J @ w
             value += float(loss.value(Yhat, Yb))
             g += np.einsum("nkp,nk->p", J, loss.gradient(Yhat, Yb))

@@ -23,10 +23,11 @@ from ._docstrings import POLY_NETWORK, add_sections
 from ._method_docstrings import NETWORK_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, architecture_from_dict, check_architecture
-from .data import check_beta, check_data, encode_targets
+from .data import check_beta, check_data, encode_targets, host_values
 from .kernels import group_hidden, group_outputs, network_outputs
 from .losses import Loss, get_loss
 from .penalties import PENALTIES
+from .weighted import weigh_samples
 from .witness import Witness, check_loss_spec
 
 if TYPE_CHECKING:
@@ -182,11 +183,16 @@ class PolyNetwork:
         r""":math:`\sum_j \|\alpha_j\|_1`."""
         return PENALTIES["l1"].value(self.first_layer, self.second_layer)
 
-    def objective(self, X: ArrayLike, y: ArrayLike, loss: str | Loss = "squared", beta: float = 0.0) -> float:
-        r"""Objective (P): :math:`\ell(f(X), y) + \beta \sum_j \|\alpha_j\|_1`."""
+    def objective(self, X: ArrayLike, y: ArrayLike, loss: str | Loss = "squared", beta: float = 0.0, *,
+                  sample_weight: ArrayLike | float | None = None) -> float:
+        r"""Objective (P): :math:`\sum_i w_i \ell(f(x_i), y_i) + \beta \sum_j \|\alpha_j\|_1`
+        (:math:`w_i = 1` without ``sample_weight``)."""
         loss = get_loss(loss)
         X, y = check_data(self._check_X(X), y)
         Y = encode_targets(y, loss, self.n_outputs)
+        loss, keep, _ = weigh_samples(loss, X.shape[0], host_values(sample_weight))
+        if keep is not None:
+            X, Y = X[keep], Y[keep]
         return float(loss.value(self.decision_function(X), Y)) + check_beta(beta) * self.penalty()
 
     # -- persistence ------------------------------------------------------------

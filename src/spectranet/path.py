@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 def beta_max(X: ArrayLike | Problem, y: ArrayLike | None = None, activation: ActivationLike = "relu",
              loss: str | Loss = "squared", *, n_outputs: int | None = None,
-             architecture: Dense | Conv2D | None = None) -> float:
+             architecture: Dense | Conv2D | None = None, sample_weight: ArrayLike | float | None = None) -> float:
     r"""Smallest :math:`\beta` for which the zero network is globally optimal.
 
     The zero network is optimal iff :math:`\max_k \max_{\|u\|=1} |V_k^\top \sigma(Xu)| \le \beta`
@@ -53,7 +53,7 @@ def beta_max(X: ArrayLike | Problem, y: ArrayLike | None = None, activation: Act
         The activation :math:`\sigma`.
     loss : str or Loss, default="squared"
         The loss :math:`\ell`.
-    n_outputs, architecture : int or None, Dense or Conv2D or None
+    n_outputs, architecture, sample_weight : int or None, Dense or Conv2D or None, array-like or None
         As in :class:`~spectranet.problem.Problem`.
 
     Returns
@@ -91,7 +91,8 @@ def beta_max(X: ArrayLike | Problem, y: ArrayLike | None = None, activation: Act
     else:
         if y is None:
             raise TypeError("beta_max needs y with the data X (or a Problem as its only argument)")
-        problem = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture)
+        problem = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture,
+                          sample_weight=sample_weight)
     V = -problem.loss.gradient(np.zeros_like(problem.Y), problem.Y)
     return float(max_violation(problem, V).value)
 
@@ -199,7 +200,8 @@ def _check_betas(betas) -> np.ndarray:
 def regularization_path(X: ArrayLike, y: ArrayLike, betas: ArrayLike, activation: ActivationLike = "relu",
                         loss: str | Loss = "squared", *, solver: str | Solver = "auto", tol: float = 1e-6,
                         max_iter: int | None = None, n_outputs: int | None = None, n_jobs: int | None = None,
-                        architecture: Dense | Conv2D | None = None, max_time: float | None = None) -> PathResult:
+                        architecture: Dense | Conv2D | None = None, max_time: float | None = None,
+                        sample_weight: ArrayLike | float | None = None) -> PathResult:
     r"""Solve (21) for each :math:`\beta` in ``betas``, largest first, with warm starts.
 
     Each solve reuses the previous one's solver state (a CVXPY backend's compiled model, a previous network).
@@ -217,8 +219,9 @@ def regularization_path(X: ArrayLike, y: ArrayLike, betas: ArrayLike, activation
     solver, tol, max_iter : str or Solver, float, int or None
         The solver (default ``"auto"``, see :func:`~spectranet.get_solver`), the target relative gap
         (default 1e-6) and the iteration limit of each solve.
-    n_outputs : int, optional
-        Number of outputs (softmax labels), as in :class:`~spectranet.problem.Problem`.
+    n_outputs, sample_weight : int, array-like of shape (n,) or None
+        The number of outputs (softmax labels) and the weights of the samples' losses, as in
+        :class:`~spectranet.problem.Problem`.
     n_jobs : int or None, default=None
         ``None`` or 1: one warm-started sweep. Otherwise ``joblib.effective_n_jobs(n_jobs)`` contiguous
         warm-started segments run in parallel by joblib (local processes, or a Dask cluster inside
@@ -258,9 +261,9 @@ def regularization_path(X: ArrayLike, y: ArrayLike, betas: ArrayLike, activation
     betas = _check_betas(betas)
     tol, max_time = check_tol(tol), check_max_time(max_time)
     deadline = None if max_time is None else time.time() + max_time
-    base = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture)
-    for b in betas:  # validate every beta before solving any
-        check_positive_beta(b)
+    base = Problem(X, y, activation, loss, 0.0, n_outputs=n_outputs, architecture=architecture,
+                   sample_weight=sample_weight)
+    [check_positive_beta(b) for b in betas]  # every beta validated before any is solved
     solver = get_solver(solver, base)
     order = np.argsort(-betas, kind="stable")
     n_segments = 1

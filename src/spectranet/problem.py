@@ -52,6 +52,7 @@ from .kernels import lifted_dimension, lifted_features
 from .losses import Loss, get_loss
 from .network import PolyNetwork
 from .penalties import PENALTIES
+from .weighted import WeightedLoss, weigh_samples
 
 if TYPE_CHECKING:
     import dask.array as da
@@ -107,6 +108,10 @@ class Problem:
         given as rows of ``C*H*W`` values: one pair per (patch or pooling window, output),
         ``n_features`` is then the filter size ``C*kh*kw`` and the products run on the grouped
         lift (:mod:`spectranet.data.grouped`, numpy on the host).
+    sample_weight : array-like of shape (n,) or float, optional
+        Weights :math:`w_i \ge 0` of the samples' losses, :math:`\sum_i w_i \ell(\hat y_i, y_i)`
+        (:class:`~spectranet.weighted.WeightedLoss`): weight 2 counts a sample twice, and the
+        samples of weight 0 are dropped. In-memory data only.
 
     Attributes
     ----------
@@ -117,7 +122,10 @@ class Problem:
     activation : PolyActivation
         The activation.
     loss : Loss
-        The loss (a :class:`~spectranet.data.ChunkwiseLoss` wrapper for Dask data).
+        The loss (a :class:`~spectranet.data.ChunkwiseLoss` wrapper for Dask data, a
+        :class:`~spectranet.weighted.WeightedLoss` with sample weights).
+    sample_weight : ndarray of shape (n,) or None
+        The positive weights of the samples kept (None when every weight is one).
     beta : float
         The :math:`\beta`.
     architecture : Dense or Conv2D
@@ -136,8 +144,10 @@ class Problem:
         If the activation, loss, architecture or ``beta`` has the wrong type.
     ValueError
         If the data are not finite or of inconsistent shapes, the targets are not in the loss's
-        encoding, ``beta`` is negative, the data's scale would overflow the solvers, or a
-        convolutional architecture is given a torch tensor, a Dask array or a device.
+        encoding, ``beta`` is negative, the data's scale would overflow the solvers, a
+        convolutional architecture is given a torch tensor, a Dask array or a device, or
+        ``sample_weight`` has the wrong shape, a negative or non-finite weight, a zero sum, or
+        comes with Dask data.
 
     See Also
     --------
@@ -177,7 +187,7 @@ class Problem:
 
     def __init__(self, X: ArrayLike, y: ArrayLike, activation: ActivationLike = "relu", loss: str | Loss = "squared",
                  beta: float = 1e-2, *, n_outputs: int | None = None, device: str | torch.device | None = None,
-                 architecture: Dense | Conv2D | None = None) -> None:
+                 architecture: Dense | Conv2D | None = None, sample_weight: ArrayLike | float | None = None) -> None:
         X_input = X
         self.architecture = check_architecture(architecture)
         if not self.architecture.is_dense:
@@ -197,12 +207,20 @@ class Problem:
         self.activation: PolyActivation = as_activation(activation)
         self.loss: Loss = get_loss(loss)
         self.beta = check_beta(beta)
+        self.sample_weight = None
         if is_dask_array(y):
+            if sample_weight is not None or isinstance(self.loss, WeightedLoss):
+                raise ValueError("sample weights need the data in memory: compute the Dask arrays first, or "
+                                 "leave sample_weight=None")
             self.Y = encode_dask_targets(y, self.loss, n_outputs)
             self.loss = ChunkwiseLoss(self.loss)  # the same formulas, one task per row chunk
         else:
             self.Y = encode_targets(y, self.loss, n_outputs)
-            check_scale(self.X, self.Y, self.activation, self.loss)
+            self.loss, keep, self.sample_weight = weigh_samples(self.loss, self.X.shape[0], host_values(sample_weight))
+            if keep is not None:  # (after the targets' encoding: a class seen only at weight zero keeps its output)
+                self.X, self.Y = self.X[keep], self.Y[keep]
+                X_input = X_input[np.flatnonzero(keep)] if is_torch_tensor(X_input) else X_input
+            check_scale(self.X, self.Y, self.activation, self.loss, self.sample_weight)
         if self.architecture.is_dense:
             self.data = make_data(X_input, self.X, self.Y, device)
         else:

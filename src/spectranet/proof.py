@@ -171,16 +171,17 @@ def _witness_dual(carried, problem: Problem):
         raise ValueError("a witness is checked against data in memory (a hash of X and y), and these are Dask "
                          "arrays: certify on the computed arrays, or pass witness=False to certify from the "
                          "network's own gradient")
-    if not carried.matches(problem.X, problem.Y):
+    if not carried.matches(problem.X, problem.Y, problem.sample_weight):
         raise ValueError("the network's witness was made for other data (its fingerprint "
-                         f"{carried.fingerprint} differs from these data's); pass witness=False to certify the "
-                         "network on these data from its own gradient")
+                         f"{carried.fingerprint} differs from these data's, sample weights included); pass the "
+                         "fit's sample_weight, or witness=False to certify the network on these data from its "
+                         "own gradient")
     return carried.dual
 
 
 def certify(network: PolyNetwork, X: ArrayLike, y: ArrayLike, loss: str | Loss | None = None,
             beta: float | None = None, *, dual: ArrayLike | None = None, tol: float = 1e-6, witness: bool = True,
-            improve: bool | int = False) -> Certificate:
+            improve: bool | int = False, sample_weight: ArrayLike | float | None = None) -> Certificate:
     r"""Certify how far any network is from the global optimum of (P).
 
     .. math:: \min_{\|u_j\|=1,\ \alpha_j}\ \ell\Big(\sum_j \sigma(Xu_j)\alpha_j^\top, Y\Big)
@@ -217,6 +218,9 @@ def certify(network: PolyNetwork, X: ArrayLike, y: ArrayLike, loss: str | Loss |
         (:func:`improved_certificate`): for networks trained anywhere (SGD, hinge and absolute
         fits), it separates how much of a gap belongs to the network and how much to its
         gradient's dual point. Each round solves a convex problem on the neurons found so far.
+    sample_weight : array-like of shape (n,) or float, optional
+        The weights of the samples' losses the network was fitted with
+        (:class:`~spectranet.Problem`); its witness is checked against them too.
 
     Returns
     -------
@@ -265,7 +269,7 @@ def certify(network: PolyNetwork, X: ArrayLike, y: ArrayLike, loss: str | Loss |
         beta = carried.beta
     beta = check_positive_beta(beta)
     problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs,
-                      architecture=network.architecture)
+                      architecture=network.architecture, sample_weight=sample_weight)
     cert = certify_problem(problem, network, dual=dual, tol=tol, witness=_witness_dual(carried, problem))
     if improve and not cert.lower_bound >= cert.objective:
         rounds = 20 if improve is True else int(improve)

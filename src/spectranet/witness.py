@@ -25,11 +25,12 @@ from .losses import LOSSES, Loss, get_loss
 __all__ = ["Witness", "data_fingerprint", "loss_spec", "loss_from_spec", "check_loss_spec"]
 
 
-def data_fingerprint(X, Y) -> str:
-    """Shapes and a BLAKE2b hash of ``X`` and of the targets ``Y`` (in the loss's encoding), each as
-    C-ordered float64: equal data give equal fingerprints."""
+def data_fingerprint(X, Y, sample_weight=None) -> str:
+    """Shapes and a BLAKE2b hash of ``X``, of the targets ``Y`` (in the loss's encoding) and of the
+    sample weights where there are any, each as C-ordered float64: equal data give equal
+    fingerprints (unweighted data, the fingerprint they always had)."""
     digest = hashlib.blake2b(digest_size=16)
-    for a in (X, Y):
+    for a in (X, Y) if sample_weight is None else (X, Y, sample_weight):
         a = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
         digest.update(repr(a.shape).encode())
         digest.update(a.reshape(-1).view(np.uint8))  # the bytes of a.tobytes(), without the copy
@@ -178,9 +179,10 @@ class Witness:
         object.__setattr__(self, "beta", float(self.beta))
         object.__setattr__(self, "loss", dict(self.loss))
 
-    def matches(self, X, Y) -> bool:
-        """Whether the witness was made for these data (``Y`` in the loss's encoding)."""
-        return data_fingerprint(X, Y) == self.fingerprint
+    def matches(self, X, Y, sample_weight=None) -> bool:
+        """Whether the witness was made for these data (``Y`` in the loss's encoding; the positive
+        sample weights, None for none)."""
+        return data_fingerprint(X, Y, sample_weight) == self.fingerprint
 
     def to_json(self) -> str:
         """Everything but the dual point, as JSON (the network file's ``witness`` member)."""

@@ -369,7 +369,7 @@ class DaskData(HostData):
         shape = (C, D, D) if weights.ndim == 2 else (C * D, C * D)
         return self._chunkwise("lifted_gram", [weights], (activation,), [shape], with_Y=False)[0]
 
-    def lifted_root(self, activation) -> np.ndarray:
+    def lifted_root(self, activation, sample_weight=None) -> np.ndarray:  # (Dask data take no weights)
         """:meth:`HostData.lifted_root <spectranet.data.host.HostData.lifted_root>` of each row
         chunk (one task each), combined on the client by one more QR factorization of the
         stacked ``D x D`` factors."""

@@ -166,7 +166,7 @@ class GroupedData(HostData):
                             out[p * D:(p + 1) * D, q * D:(q + 1) * D] += block[g, :, h, :]
         return 0.5 * (out + out.swapaxes(-1, -2))
 
-    def lifted_root(self, activation) -> np.ndarray:
+    def lifted_root(self, activation, sample_weight=None) -> np.ndarray:
         """:meth:`HostData.lifted_root <spectranet.data.host.HostData.lifted_root>` of the grouped
         lift: the factor of the groups' features side by side, ``(G*D, G*D)``."""
         n, G, r, f = self.R.shape
@@ -175,6 +175,8 @@ class GroupedData(HostData):
         R = np.zeros((0, G * D))
         for i in range(0, n, step):
             rows = slice(i, i + step)
-            Phi = self._features(rows, activation).transpose(1, 0, 2)
-            R = np.linalg.qr(np.vstack([R, Phi.reshape(Phi.shape[0], G * D)]), mode="r")
+            Phi = self._features(rows, activation).transpose(1, 0, 2).reshape(-1, G * D)
+            if sample_weight is not None:
+                Phi = Phi * np.sqrt(sample_weight[rows])[:, None]
+            R = np.linalg.qr(np.vstack([R, Phi]), mode="r")
         return _square(R, G * D)

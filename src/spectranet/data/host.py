@@ -153,17 +153,20 @@ class HostData:
                     out[l * D:(l + 1) * D, k * D:(k + 1) * D] = out[k * D:(k + 1) * D, l * D:(l + 1) * D].T
         return out
 
-    def lifted_root(self, activation) -> np.ndarray:
+    def lifted_root(self, activation, sample_weight=None) -> np.ndarray:
         r"""The triangular factor ``R`` (``D x D``) of the QR factorization of the lifted features,
         :math:`R^\top R = \Phi^\top\Phi` (the squared loss's lifted Hessian, as a square root:
         what the face polish needs to see which directions change no output, down to rounding),
-        accumulated over blocks of rows; float64 on the host."""
+        accumulated over blocks of rows; float64 on the host. With ``sample_weight`` (positive,
+        ``(n,)``), the rows scaled by their square roots: :math:`R^\top R = \Phi^\top W \Phi`."""
         n, d = self.X.shape
         D = lifted_dimension(d)
         step = max(1, GRAM_ENTRIES // D)
         R = np.zeros((0, D))
         for i in range(0, n, step):
             Phi = self.host(lifted_features(self.X[i:i + step], activation))
+            if sample_weight is not None:
+                Phi = Phi * np.sqrt(sample_weight[i:i + step])[:, None]
             R = np.linalg.qr(np.vstack([R, Phi]), mode="r")
         return _square(R, D)
 

@@ -79,14 +79,17 @@ class TorchData(HostData):
         out = self.host(out)
         return 0.5 * (out + out.swapaxes(-1, -2))
 
-    def lifted_root(self, activation) -> np.ndarray:
+    def lifted_root(self, activation, sample_weight=None) -> np.ndarray:
         """:meth:`HostData.lifted_root <spectranet.data.host.HostData.lifted_root>` on the device."""
         n, d = self.X.shape
         D = lifted_dimension(d)
         step = max(1, GRAM_ENTRIES // D)
         torch = self._torch
         R = torch.zeros((0, D), dtype=self.dtype, device=self.device)
+        roots = None if sample_weight is None else self.asarray(np.sqrt(sample_weight))
         for i in range(0, n, step):
             Phi = lifted_features(self.X[i:i + step], activation)
+            if roots is not None:
+                Phi = Phi * roots[i:i + step, None]
             R = torch.linalg.qr(torch.cat([R, Phi]), mode="r")[1]
         return _square(self.host(R), D)

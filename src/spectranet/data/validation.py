@@ -117,10 +117,14 @@ def check_max_time(max_time, name: str = "max_time") -> float | None:
 SCALE_LIMIT = 1e60
 
 
-def check_scale(X, Y, activation, loss) -> None:
-    """Refuse data whose activations or targets the solvers' products would overflow: a
-    ``ValueError`` naming the scale and suggesting to standardize (never an ``OverflowError`` or a
-    ``LinAlgError`` from deep inside a solver)."""
+def check_scale(X, Y, activation, loss, sample_weight=None) -> None:
+    """Refuse data whose activations, targets or sample weights the solvers' products would
+    overflow: a ``ValueError`` naming the scale and suggesting to standardize (never an
+    ``OverflowError`` or a ``LinAlgError`` from deep inside a solver)."""
+    top_weight = 0.0 if sample_weight is None else float(np.max(sample_weight))
+    if top_weight > SCALE_LIMIT:
+        raise ValueError(f"sample_weight has weights up to {top_weight:.3g}, beyond the {SCALE_LIMIT:.0e} the solvers "
+                         "can square without overflow; divide the weights and beta by the same factor")
     a, b, c = activation.coefficients
     s = float(np.sqrt(np.max(np.einsum("ij,ij->i", X, X)))) if X.size else 0.0
     sigma = abs(a) * s * s + abs(b) * s + abs(c)

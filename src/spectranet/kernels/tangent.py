@@ -36,7 +36,7 @@ def sample_terms(R, mean, Y, U, A, free, Q, loss, activation):
     for i in range(0, n, step):
         rows = slice(i, i + step)
         v, g, h = _block_terms(R[rows], None if mean is None else mean[rows], Y[rows], U, A, free, Q,
-                               loss, activation)
+                               loss.rows(rows), activation)
         value, grad, H = value + v, grad + g, H + h
     return value, grad, H
 

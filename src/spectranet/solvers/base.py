@@ -337,7 +337,7 @@ def make_witness(problem: Problem, certificate: Certificate) -> Witness:
     fingerprint."""
     fingerprint = _FINGERPRINTS.get(problem.data)
     if fingerprint is None:
-        fingerprint = _FINGERPRINTS[problem.data] = data_fingerprint(problem.X, problem.Y)
+        fingerprint = _FINGERPRINTS[problem.data] = data_fingerprint(problem.X, problem.Y, problem.sample_weight)
     return Witness(problem.data.host(certificate.dual), loss_spec(problem.loss), problem.beta, fingerprint)
 
 

@@ -167,14 +167,16 @@ class _Objective:
         self.quadratic = problem.loss.quadratic
         self._hessian, self.root = None, None
         if self.quadratic:
-            Y = problem.Y
+            Y, w = problem.Y, problem.sample_weight
             # the lifted Hessian as R^T R: its factor R (a QR factorization of the lifted features,
-            # twice the flops of the Gram matrix) also serves the face polish
-            self.root = problem.data.lifted_root(problem.activation)
+            # twice the flops of the Gram matrix) also serves the face polish; with sample weights W,
+            # Psi^T W Psi, Psi^T W Y and Y^T W Y
+            self.root = problem.data.lifted_root(problem.activation, w)
             gram = self.root.T @ self.root
             self._hessian = [gram] * len(blocks)
-            self.b = self._adjoint_svec(Y)  # Psi^T Y, (P, D)
-            self.yy = float(problem.data.host((Y * Y).sum()))
+            WY = Y if w is None else w[:, None] * Y
+            self.b = self._adjoint_svec(WY)  # Psi^T W Y, (P, D)
+            self.yy = float(problem.data.host((WY * Y).sum()))
 
     def _gram(self, weights):
         gram = self.problem.data.lifted_gram(weights, self.problem.activation)
@@ -204,7 +206,7 @@ class _Objective:
                 return value, Hm - self.b, None
             # the three terms cancel (a large step far from the optimum): the loss from the outputs
             Yhat = problem.forward(smat(m, self.f + 1))
-            return float(problem.loss.value(Yhat, problem.Y)), Hm - self.b, problem.Y - Yhat
+            return float(problem.loss.value(Yhat, problem.Y)), Hm - self.b, -problem.loss.gradient(Yhat, problem.Y)
 
         Yhat = problem.forward(smat(m, self.f + 1))
         G = problem.loss.gradient(Yhat, problem.Y)
