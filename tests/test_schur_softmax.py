@@ -25,7 +25,9 @@ def _probabilities(rng, n, C, spread):
 def _sqrt(p):
     """The interior point's square root of the softmax Hessian at the outputs log p: ``(p, S, S^+, O)``
     (``p`` as the loss recomputes it)."""
-    S, Sp, (p, O) = ipm_newton._hessian_sqrt(SoftmaxCrossEntropyLoss(), np.log(p), np.eye(p.shape[1])[[0] * len(p)])
+    S, Sp, (p, O, root) = ipm_newton._hessian_sqrt(SoftmaxCrossEntropyLoss(), np.log(p),
+                                                    np.eye(p.shape[1])[[0] * len(p)])
+    assert root is None
     return p, S, Sp, O
 
 
@@ -55,9 +57,10 @@ def _dense(Kr, S, Fs):
     return D.reshape(n * C, n * C) + np.eye(n * C) + Fs @ Fs.T
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("spread", [1.0, 30.0])
 @pytest.mark.parametrize("q", [0, 6])
-def test_softmax_factor_solves_the_dense_system(spread, q):
+def test_softmax_factor_solves_the_dense_system(spread, q, weighted):
     """The same solution as the dense system of order n C, and z = Fs^T u (accurate relative to
     itself with a factor of norm 1e3); the kernels are not modified."""
     rng = np.random.default_rng(1)
@@ -69,11 +72,15 @@ def test_softmax_factor_solves_the_dense_system(spread, q):
         Kr.append(10.0 * A @ A.T + 0.1 * np.eye(n))
     kept = [K.copy() for K in Kr]
     p, S, _, O = _sqrt(p)
+    root = None
+    if weighted:  # Hessian blocks w_i (diag(p_i) - p_i p_i^T): S scaled by sqrt(w_i)
+        root = np.sqrt(rng.uniform(0.1, 10.0, n))
+        S = S * root[:, None, None]
     F = [100.0 * rng.standard_normal((n, q)) for _ in range(C)]
     Fs = np.concatenate([S[:, :, k, None] * F[k][:, None, :] for k in range(C)], axis=2).reshape(n * C, -1)
     b = rng.standard_normal(n * C)
     expected = np.linalg.solve(_dense(Kr, S, Fs), b)
-    u, z = softmax_factor(Kr, p, O, Fs)(b)
+    u, z = softmax_factor(Kr, p, O, root, Fs)(b)
     assert u.shape == b.shape and z.shape == (C * q,)
     np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10 * np.max(np.abs(expected)))
     if q:
@@ -102,6 +109,24 @@ def test_interior_point_per_output_matches_the_dense_system(rel):
     assert ours.objective == pytest.approx(ref.objective, rel=1e-8)
     assert ours.dual_objective == pytest.approx(ref.dual_objective, rel=1e-8)
     assert abs(ours.iterations - ref.iterations) <= 2
+
+
+@pytest.mark.parametrize("rel", [1e-2, 1e-5])
+def test_weighted_softmax_keeps_the_per_output_systems(rel):
+    """Sample weights scale the Hessian blocks; the per-output systems take the scale
+    (hessian_simplex_weights) and reach the dense system's optimum."""
+    from spectranet.weighted import WeightedLoss
+
+    X, Y, _ = loss_case("softmax", n=60, d=3)
+    w = np.random.default_rng(3).uniform(0.1, 10.0, 60)
+    problem = Problem(X, Y, "relu", "softmax", 0.0, sample_weight=w)
+    problem = problem.with_beta(rel * beta_max(problem))
+    dense = Problem(X, Y, "relu", WeightedLoss(_DenseSoftmax(), w), problem.beta, n_outputs=3)
+    assert ipm.softmax_form(problem) and not ipm.softmax_form(dense)
+    ours, ref = ipm.solve_lifted(problem, tol=1e-9), ipm.solve_lifted(dense, tol=1e-9)
+    assert ours.status == ref.status == "optimal"
+    assert ours.objective == pytest.approx(ref.objective, rel=1e-8)
+    assert ours.dual_objective == pytest.approx(ref.dual_objective, rel=1e-8)
 
 
 def test_softmax_beyond_the_dense_limit_is_supported_and_certified(monkeypatch):

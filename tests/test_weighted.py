@@ -319,3 +319,21 @@ def test_weighted_sufficient_statistics_on_torch_and_grouped_data():
     b = ConvexPolyNetRegressor(beta=1e-3, architecture=arch).fit(images.repeat(reps, axis=0), target.repeat(reps))
     assert a.engine_ == "lifted" and a.status_ == b.status_ == "optimal"
     assert a.objective_ == pytest.approx(b.objective_, rel=1e-7)
+
+
+def test_scikit_learn_tools_route_the_weights():
+    """GridSearchCV and a Pipeline hand sample_weight to fit (sliced per fold)."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y, _ = planted(n=60, d=3, seed=12)
+    labels = (y > np.quantile(y, 0.8)).astype(int)
+    w = compute_sample_weight("balanced", labels)
+    search = GridSearchCV(ConvexPolyNetClassifier(), {"beta": [1e-2, 1e-1]}, cv=3).fit(X, labels, sample_weight=w)
+    assert search.best_estimator_.status_ == "optimal"
+    pipe = make_pipeline(StandardScaler(), ConvexPolyNetClassifier())
+    pipe.fit(X, labels, convexpolynetclassifier__sample_weight=w)
+    direct = ConvexPolyNetClassifier().fit(StandardScaler().fit_transform(X), labels, sample_weight=w)
+    assert pipe[-1].objective_ == pytest.approx(direct.objective_, rel=1e-9)

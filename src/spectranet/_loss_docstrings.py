@@ -436,8 +436,8 @@ LOSS_METHODS = {
     "dual_box": sections(params=_Y, returns="""
     lo, hi : ndarray of shape (n, C)
         The box.
-    q : float
-        The weight of the quadratic term.""", examples=_NP + """
+    q : float or ndarray of shape (n, C)
+        The weight of the quadratic term (per entry for a weighted loss).""", examples=_NP + """
     >>> lo, hi, q = HingeLoss().dual_box(np.array([[1.0], [-1.0]]))  # 0 <= y V <= 1
     >>> lo.ravel(), hi.ravel(), q
     (array([ 0., -1.]), array([1., 0.]), 0.0)"""),

@@ -112,10 +112,15 @@ class Loss:
         return 0.5 * (H + H.swapaxes(1, 2))
 
     def hessian_simplex(self, Yhat: np.ndarray, Y: np.ndarray) -> np.ndarray | None:
-        r"""The ``p`` (n, C) with Hessian blocks :math:`\operatorname{diag}(p_i) - p_i p_i^\top`,
-        :math:`p_i` on the simplex (numpy), where the loss has that form (softmax), else None: the
-        sample-space interior point then solves its Schur systems per output
-        (:mod:`~spectranet.solvers._schur_softmax`)."""
+        r"""The ``p`` (n, C) with Hessian blocks :math:`c_i(\operatorname{diag}(p_i) - p_i p_i^\top)`,
+        :math:`p_i` on the simplex (numpy; :math:`c_i` from :meth:`hessian_simplex_weights`), where
+        the loss has that form (softmax), else None: the sample-space interior point then solves its
+        Schur systems per output (:mod:`~spectranet.solvers._schur_softmax`)."""
+        return None
+
+    def hessian_simplex_weights(self) -> np.ndarray | None:
+        r"""The positive factors :math:`c_i` (n,) of the Hessian blocks of :meth:`hessian_simplex`
+        (a weighted loss's sample weights), None where they are all one."""
         return None
 
     # -- dual -------------------------------------------------------------------
@@ -146,9 +151,10 @@ class Loss:
         """The kink structure of a polyhedral loss (None for the others), see :class:`Kinks`."""
         return None
 
-    def dual_box(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    def dual_box(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | np.ndarray] | None:
         r"""The box form of the loss, :math:`\ell(\hat Y) = \max_{lo \le V \le hi} \langle V, Y -
-        \hat Y\rangle - \tfrac q2\|V\|^2`, as ``(lo, hi, q)`` (arrays shaped as ``Y``, a float);
+        \hat Y\rangle - \tfrac12 \langle q, V^2\rangle`, as ``(lo, hi, q)`` (arrays shaped as ``Y``;
+        ``q`` a float, or such an array for a weighted loss);
         None for a loss without one. The interior point handles such losses through their dual
         box, and dual improvement solves their restricted dual as a linear program (``q = 0``)."""
         return None

@@ -101,9 +101,9 @@ class WeightedLoss(Loss):
     Notes
     -----
     The flags are the base loss's. The weighted squared loss keeps the lifted engine's sufficient
-    statistics, :math:`\Psi^\top W \Psi`, :math:`\Psi^\top W Y` and :math:`Y^\top W Y`. The
-    softmax loss's Hessian blocks :math:`w_i(\operatorname{diag}(p_i) - p_i p_i^\top)` lose the form
-    its Schur systems per output need, so the sample-space interior point solves them as one system.
+    statistics, :math:`\Psi^\top W \Psi`, :math:`\Psi^\top W Y` and :math:`Y^\top W Y`; the
+    weighted softmax loss the sample-space interior point's Schur systems per output (its Hessian
+    blocks :math:`w_i(\operatorname{diag}(p_i) - p_i p_i^\top)`, :meth:`hessian_simplex_weights`).
 
     References
     ----------
@@ -179,6 +179,13 @@ class WeightedLoss(Loss):
 
     def hessp(self, Yhat, Y, D):
         return self._column(Yhat) * self.base.hessp(Yhat, Y, D)
+
+    def hessian_simplex(self, Yhat, Y):
+        return self.base.hessian_simplex(Yhat, Y)
+
+    def hessian_simplex_weights(self):
+        base = self.base.hessian_simplex_weights()
+        return self.weights if base is None else base * self.weights
 
     def hessian_blocks(self, Yhat, Y):
         H = self.base.hessian_blocks(Yhat, Y)

@@ -64,7 +64,7 @@ def softmax_sqrt(p: np.ndarray):
     return U, s, Vt.swapaxes(1, 2) @ U.swapaxes(1, 2)
 
 
-def softmax_factor(Kr, p: np.ndarray, O: np.ndarray, Fs: np.ndarray):
+def softmax_factor(Kr, p: np.ndarray, O: np.ndarray, root: np.ndarray | None, Fs: np.ndarray):
     r"""Solver of :math:`(I + \mathcal S K_r \mathcal S + F_s F_s^\top) u = b` for the softmax
     Hessian (module docstring), returning :math:`(u, z = F_s^\top u)` like
     :func:`~spectranet.solvers._schur._factor`; ``b`` of shape ``(n C,)`` in the sample-major layout
@@ -78,13 +78,18 @@ def softmax_factor(Kr, p: np.ndarray, O: np.ndarray, Fs: np.ndarray):
         The probabilities: the Hessian of sample ``i`` is :math:`\operatorname{diag}(p_i) - p_i p_i^\top`.
     O : ndarray (n, C, C)
         The orthogonal factors of :func:`softmax_sqrt`.
+    root : ndarray (n,) or None
+        :math:`\sqrt{c_i}` for Hessian blocks :math:`c_i(\operatorname{diag}(p_i) - p_i p_i^\top)`
+        (sample weights): :math:`\mathcal S_i` is scaled by it, so ``M`` takes :math:`\sqrt{c_i}\,q_i`
+        and the projector :math:`P_i` stays.
     Fs : ndarray (n C, q)
         :math:`\mathcal S F` in the same layout.
     """
     n, C = p.shape
     q = np.sqrt(np.clip(p, 0.0, None))
     upper = np.asfortranarray(np.triu(np.ones((n, n))))
-    factors, blocks = zip(*(_output_block(Kr[k], q[:, k], upper) for k in range(C)))
+    qm = q if root is None else q * root[:, None]  # (in M; the projector keeps q)
+    factors, blocks = zip(*(_output_block(Kr[k], q[:, k], upper, qm[:, k]) for k in range(C)))
     steps = _stacked_triangular_qr(list(blocks))
     del blocks
 
@@ -138,13 +143,14 @@ def softmax_factor(Kr, p: np.ndarray, O: np.ndarray, Fs: np.ndarray):
     return solve
 
 
-def _output_block(K, qk, upper):
-    r"""The Cholesky factor :math:`L` (lower, Fortran order) of :math:`N = I + \operatorname{diag}(q_k)
-    K \operatorname{diag}(q_k)` and the block :math:`L^{-1} \operatorname{diag}(q_k)` of :math:`E`, its
-    rows and columns reversed: upper triangular (``upper``: the mask of the upper triangle)."""
+def _output_block(K, qk, upper, qm):
+    r"""The Cholesky factor :math:`L` (lower, Fortran order) of :math:`N = I + \operatorname{diag}(q_m)
+    K \operatorname{diag}(q_m)` and the block :math:`L^{-1} \operatorname{diag}(q_k)` of :math:`E`, its
+    rows and columns reversed: upper triangular (``upper``: the mask of the upper triangle);
+    :math:`q_m = q_k` but for sample weights."""
     n = len(qk)
-    N = np.multiply(K, qk[:, None])  # (one new array: a temporary of this size would page-fault
-    N *= qk[None, :]  # again each time, 80 ms instead of 11 at n = 1797)
+    N = np.multiply(K, qm[:, None])  # (one new array: a temporary of this size would page-fault
+    N *= qm[None, :]  # again each time, 80 ms instead of 11 at n = 1797)
     N[np.diag_indices(n)] += 1.0
     L = _cholesky_in_place(N)
     if L is None:  # indefinite by rounding (the split's moderate kernel near the optimum)

@@ -34,7 +34,10 @@ def _hessian_sqrt(loss, Yhat, Y):
     simplex = None
     if p is not None:  # from the SVD of its better square root (left vectors Q, values s)
         Q, s, O = softmax_sqrt(p)
-        simplex = (p, O)
+        c = loss.hessian_simplex_weights()  # (sample weights: sqrt(c_i) times the square root)
+        root = None if c is None else np.sqrt(c)
+        s = s if root is None else s * root[:, None]
+        simplex = (p, O, root)
     else:
         w = loss.hessian_blocks(Yhat, Y)
         if loss.multi_output_only:
