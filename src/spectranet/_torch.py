@@ -264,9 +264,10 @@ def train_minibatch(Xt, Yt, W0, A0, *, minibatch_objective, evaluate, optimizer,
 
     Each epoch visits the samples (rows of the tensors ``Xt``, ``Yt``) in the order of
     ``rng.permutation(n)`` in batches of ``batch_size`` (None: full batch), stepping ``optimizer``
-    (:func:`make_optimizer`) on ``minibatch_objective(Xb, Yb, W, A)``. ``evaluate(W, A)`` (called
-    without gradients at the start and after each epoch) returns the training objective and, if
-    any, the validation objective; training stops early when the former is not finite.
+    (:func:`make_optimizer`) on ``minibatch_objective(Xb, Yb, W, A, idx)`` (``idx``: the batch's
+    rows). ``evaluate(W, A)`` (called without gradients at the start and after each epoch) returns
+    the training objective and, if any, the validation objective; training stops early when the
+    former is not finite.
     ``on_epoch(epoch, value, elapsed)`` is called after each epoch. ``W0``, ``A0`` (numpy) are
     copied to the dtype and device of ``Xt``.
     """
@@ -295,7 +296,7 @@ def train_minibatch(Xt, Yt, W0, A0, *, minibatch_objective, evaluate, optimizer,
         perm = torch.as_tensor(rng.permutation(n), device=device)
         for start in range(0, n, bs):
             idx = perm[start:start + bs]
-            step = minibatch_objective(Xt[idx], Yt[idx], W, A)
+            step = minibatch_objective(Xt[idx], Yt[idx], W, A, idx)
             opt.zero_grad(set_to_none=True)
             step.backward()
             opt.step()

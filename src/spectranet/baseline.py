@@ -52,6 +52,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._docstrings import BACKPROP_RELU, backprop_estimator
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
+from .data.host import host_values
 from .estimators import (
     ConvexPolyNetClassifier,
     ConvexPolyNetRegressor,
@@ -73,6 +74,7 @@ from .losses import Loss
 from .network import PolyNetwork
 from .penalties import C0, get_penalty
 from .problem import Problem, check_beta
+from .weighted import weigh_samples
 
 if TYPE_CHECKING:
     import torch
@@ -168,10 +170,15 @@ class _BackpropBase(BaseEstimator):
         return rng.uniform(-1.0, 1.0, (m, d)) / math.sqrt(d), rng.uniform(-1.0, 1.0, (m, C)) / math.sqrt(m)
 
     # -- training ----------------------------------------------------------------
-    def _fit(self, X, Y, loss: Loss, validation=None):
+    def _fit(self, X, Y, loss: Loss, validation=None, sample_weight=None):
         from ._torch import as_tensor, train_minibatch
 
+        unweighted = loss  # (the validation objective's)
+        loss, keep, w = weigh_samples(loss, X.shape[0], host_values(sample_weight))
+        if keep is not None:
+            X, Y = X[keep], Y[keep]
         n, d = X.shape
+        mean_w = 1.0 if w is None else float(np.mean(w))  # (steps as on the samples repeated: / sum(w))
         activation, device, dtype, arch = self._check_params(d, Y.shape[1])
         loss.check_targets(Y)
         rng = check_random_state(self.random_state)
@@ -179,31 +186,32 @@ class _BackpropBase(BaseEstimator):
         arch = None if arch.is_dense else arch  # the dense path is the plain formula
         beta, form = float(self.beta), self.formulation
 
-        def minibatch_objective(Xb, Yb, W, A):  # the objective / n, estimated on a minibatch
+        def minibatch_objective(Xb, Yb, W, A, idx):  # the objective / sum(w), estimated on a minibatch
             out = _forward(Xb, W, A, activation, form, arch)
-            return loss.value(out, Yb) / Xb.shape[0] + beta * get_penalty(form).value(W, A) / n
+            return (loss.rows(idx).value(out, Yb) / (Xb.shape[0] * mean_w)
+                    + beta * get_penalty(form).value(W, A) / (n * mean_w))
 
         Xt, Yt = as_tensor(X, dtype, device), as_tensor(Y, dtype, device)
         problem = None
         if arch is None:  # dense: the objectives of the tensors, on the device
-            sets = [(Xt, Yt)] + ([] if validation is None else [tuple(as_tensor(a, dtype, device)
-                                                                      for a in validation)])
+            sets = [(Xt, Yt, loss)] + ([] if validation is None else [
+                tuple(as_tensor(a, dtype, device) for a in validation) + (unweighted,)])
 
             def evaluate(W, A):
-                return [float(formulation_objective(Xe, Ye, W, A, activation=activation, loss=loss, beta=beta,
-                                                    formulation=form)) for Xe, Ye in sets]
+                return [float(formulation_objective(Xe, Ye, W, A, activation=activation, loss=le, beta=beta,
+                                                    formulation=form)) for Xe, Ye, le in sets]
         else:  # a CNN's from the grouped lift of the data (numpy, built once; cheap with pooling)
             from .data import GroupedData
 
             problem = Problem(X, Y, activation, loss, beta, architecture=arch)
-            sets = [(problem.data, Y)] + ([] if validation is None else
-                                          [(GroupedData(arch.lift(validation[0]), None), validation[1])])
+            sets = [(problem.data, Y, loss)] + ([] if validation is None else [
+                (GroupedData(arch.lift(validation[0]), None), validation[1], unweighted)])
 
             def evaluate(W, A):
                 W, A = (t.detach().cpu().numpy().astype(np.float64) for t in (W, A))
                 U = W / _row_norms(W)[:, None] if form == "l1" else W
-                return [float(loss.value(data.outputs(U, A.reshape(A.shape[0], -1), activation), Ye)
-                              + beta * get_penalty(form).value(W, A)) for data, Ye in sets]
+                return [float(le.value(data.outputs(U, A.reshape(A.shape[0], -1), activation), Ye)
+                              + beta * get_penalty(form).value(W, A)) for data, Ye, le in sets]
 
         def log(epoch, value, elapsed):
             if self.verbose:
@@ -230,7 +238,7 @@ class _BackpropBase(BaseEstimator):
 
     def _set_result(self, X, Y, loss, activation, W, A, arch=None, problem=None):
         self.first_layer_, self.second_layer_ = W, A
-        self.loss_ = loss
+        self.loss_ = getattr(loss, "base", loss)
         self.activation_ = activation
         self.n_neurons_ = W.shape[0]
         self.objective_ = float(formulation_objective(X, Y, W, A, activation=activation, loss=loss,
@@ -280,8 +288,8 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X: ArrayLike, y: ArrayLike,
-            validation_data: tuple[ArrayLike, ArrayLike] | None = None) -> "BackpropPolyNetRegressor":
+    def fit(self, X: ArrayLike, y: ArrayLike, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+            sample_weight: ArrayLike | float | None = None) -> "BackpropPolyNetRegressor":
         """Train the network by minibatch SGD or Adam.
 
         Parameters
@@ -292,6 +300,10 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
             Targets.
         validation_data : tuple (Xv, yv), optional
             Data whose objective is recorded after each epoch in ``validation_curve_``.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Weights of the samples' losses (as in ``ConvexPolyNet*.fit``: weight 0 drops a sample);
+            each minibatch's loss is weighted, and so are ``loss_curve_`` and ``objective_`` (not
+            the validation objective).
 
         Returns
         -------
@@ -308,7 +320,7 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
             Xv, yv = validation_data
             Xv = validate_data(self, self._image_rows(Xv), reset=False, dtype=np.float64)
             validation = (Xv, np.asarray(yv, dtype=np.float64).reshape(Xv.shape[0], Y.shape[1]))
-        return self._fit(X, Y, loss, validation)
+        return self._fit(X, Y, loss, validation, sample_weight)
 
     predict = ConvexPolyNetRegressor.predict
 
@@ -347,8 +359,8 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
             raise ValueError("y contains labels not seen in the training data")
         return encode_classes(codes, n_classes, loss)
 
-    def fit(self, X: ArrayLike, y: ArrayLike,
-            validation_data: tuple[ArrayLike, ArrayLike] | None = None) -> "BackpropPolyNetClassifier":
+    def fit(self, X: ArrayLike, y: ArrayLike, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+            sample_weight: ArrayLike | float | None = None) -> "BackpropPolyNetClassifier":
         """Train the classifier network by minibatch SGD or Adam.
 
         Parameters
@@ -359,6 +371,10 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
             Class labels (at least two classes).
         validation_data : tuple (Xv, yv), optional
             Data whose objective is recorded after each epoch in ``validation_curve_``.
+        sample_weight : array-like of shape (n_samples,) or float, optional
+            Weights of the samples' losses (as in ``ConvexPolyNet*.fit``: weight 0 drops a sample);
+            each minibatch's loss is weighted, and so are ``loss_curve_`` and ``objective_`` (not
+            the validation objective).
 
         Returns
         -------
@@ -376,7 +392,7 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
         if validation_data is not None:
             Xv = validate_data(self, self._image_rows(validation_data[0]), reset=False, dtype=np.float64)
             validation = (Xv, self._encode(np.asarray(validation_data[1]), loss))
-        return self._fit(X, self._encode(y, loss), loss, validation)
+        return self._fit(X, self._encode(y, loss), loss, validation, sample_weight)
 
     decision_function = ConvexPolyNetClassifier.decision_function
     predict = ConvexPolyNetClassifier.predict

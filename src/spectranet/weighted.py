@@ -162,6 +162,8 @@ class WeightedLoss(Loss):
         return col
 
     def rows(self, index):
+        if not isinstance(index, (slice, np.ndarray)) and hasattr(index, "cpu"):  # a torch tensor
+            index = index.cpu().numpy()
         return WeightedLoss(self.base, self.weights[index])
 
     # -- primal -------------------------------------------------------------------
