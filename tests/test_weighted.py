@@ -337,3 +337,13 @@ def test_scikit_learn_tools_route_the_weights():
     pipe.fit(X, labels, convexpolynetclassifier__sample_weight=w)
     direct = ConvexPolyNetClassifier().fit(StandardScaler().fit_transform(X), labels, sample_weight=w)
     assert pipe[-1].objective_ == pytest.approx(direct.objective_, rel=1e-9)
+
+
+def test_dual_improvement_of_a_weighted_fit():
+    """certify(improve=True) from the network alone: the cutting-plane rounds run on the weighted
+    loss's restricted dual (Huber: smooth; its dual box's quadratic term is per entry, q / w)."""
+    X, y, _ = planted(seed=13)
+    w = np.random.default_rng(13).uniform(0.5, 2.0, 60)
+    est = ConvexPolyNetRegressor(loss="huber").fit(X, y, sample_weight=w)
+    cert = certify(est.network_, X, y, "huber", 1e-2, sample_weight=w, witness=False, improve=True)
+    assert cert.gap <= 1e-6

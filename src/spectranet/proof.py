@@ -86,7 +86,7 @@ def _restricted_dual_polyhedral(problem, F: np.ndarray) -> np.ndarray | None:
     :math:`\langle V, Y\rangle` over :math:`lo \le V \le hi` with :math:`|F_j^\top V_{k_j}| \le
     \beta` for each column (HiGHS); None if the loss has no such form or the solve fails."""
     box = problem.loss.dual_box(problem.Y)
-    if box is None or box[2] != 0.0:
+    if box is None or np.any(box[2] != 0.0):
         return None
     lo, hi, _ = box
     n, m, C = F.shape
