@@ -49,10 +49,11 @@ def test_lean_fit_of_a_polyhedral_loss_drops_the_spurious_neurons():
     the active-set polish drops them: 12 -> 6 neurons, the same optimum, certified."""
     X, y = make_planted(100, 5, n_neurons=3, noise=0.1, random_state=105)
     problem = Problem(X, y, "relu", "absolute", 1e-5 * beta_max(X, y, "relu", "absolute"))
-    wide = NativeSolver(engine="ipm", lean=False).solve(problem)
+    wide = NativeSolver(engine="ipm", lean=False, self_certify=False).solve(problem)
     lean = NativeSolver(engine="ipm").solve(problem)
     assert wide.status == lean.status == "optimal" and max(wide.gap, lean.gap) <= 1e-6
     assert (wide.n_neurons, lean.n_neurons) == (12, 6)
+    assert lean.certificate.own_gap <= 1e-9 < wide.certificate.own_gap  # (its kink dual: by itself)
     assert lean.network_objective == pytest.approx(wide.network_objective, rel=2e-6)
     again = certify_problem(problem, lean.network, dual=lean.certificate.dual, tol=1e-6)
     assert again.gap <= 1e-9 and again.lower_bound <= lean.network_objective * (1 + 1e-12)
@@ -75,3 +76,17 @@ def test_exact_interpolation_keeps_the_polished_network(rel):
     clarabel = get_solver("clarabel").solve(problem)
     assert clarabel.status == "optimal" and clarabel.gap <= 1e-6
     assert result.network_objective == pytest.approx(clarabel.network_objective, rel=2e-6)
+
+
+@pytest.mark.parametrize("rel", [1e-2, 1e-4, 1e-6])
+def test_polyhedral_fits_prove_themselves_by_their_kink_dual(rel):
+    """The subgradient proves nothing at the kink samples (own gap 0.9-1.0 before); the kink dual
+    (spectranet.kink_dual), from the network and the data alone, proves the fit after its final
+    active-set polish: certify without the witness reaches tol, its source "kinks"."""
+    X, y, problem = _diabetes_absolute(rel)
+    result = get_solver("auto", problem).solve(problem)
+    assert result.status == "optimal" and result.certificate.own_gap <= 1e-6
+    alone = certify(result.network, X, y, "absolute", problem.beta, witness=False)
+    assert alone.is_optimal and alone.source == "kinks"
+    again = certify_problem(problem, result.network, tol=1e-6)  # no dual given: the own gap is the kink dual's
+    assert again.own_gap == pytest.approx(alone.gap, rel=1e-9)

@@ -20,7 +20,7 @@ LAYERS = {
     "kernels": ["kernels"],
     "data": ["data"],
     "model": ["witness", "network", "problem", "reductions"],
-    "certificate": ["sphere", "decomposition", "certificate", "proof"],
+    "certificate": ["sphere", "decomposition", "kink_dual", "certificate", "proof"],
     "polish": ["newton", "active_set", "local", "face", "face_data", "face_rotation"],
     "solvers": ["solvers", "cubic"],
     "estimators": ["estimators", "estimators_dask", "path", "formulations", "hardness", "datasets"],

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from .kernels import hidden_layer
+from .kink_dual import KINK_TOL, kink_set, target_scale
 from .network import PolyNetwork
 from .problem import Problem
 
@@ -20,9 +21,10 @@ __all__ = ["active_set_polish"]
 
 logger = logging.getLogger(__name__)
 
-#: a sample is at a kink when its kink function is within KINK_TOL (times the targets' scale), or
-#: when the solver's dual value there is strictly inside its range by INSIDE
-KINK_TOL, INSIDE = 1e-5, 1e-4
+#: a sample is at a kink when its kink function is within KINK_TOL (times the targets' scale,
+#: :mod:`spectranet.kink_dual`), or when the solver's dual value there is strictly inside its range
+#: by INSIDE
+INSIDE = 1e-4
 #: neurons whose dual function is farther than STATIONARY * beta from +-beta are dropped (an inexact
 #: interior-point solution's spurious components)
 STATIONARY = 1e-2
@@ -107,17 +109,11 @@ class _KinkSystem:
         return J
 
 
-def _target_scale(problem) -> float:
-    """The scale of the targets the kink rows are measured in (at least 1)."""
-    return max(1.0, float(np.max(np.abs(problem.Y))))
-
-
 def _active_set(problem, network, kinks, dual, kink_tol):
     """The kink samples (boolean ``(n, C)``) and the dual values fixed elsewhere."""
     Yhat0 = problem.outputs(network)
-    K0 = kinks.kink(Yhat0)
     # at a kink: the output is (nearly) there, or the solver's dual is strictly inside its range
-    active = np.abs(K0) <= kink_tol * _target_scale(problem)
+    active, K0, _ = kink_set(problem, kinks, Yhat0, kink_tol)
     if dual is not None:
         t_dual = dual / kinks.scale
         active |= (t_dual > kinks.lo + INSIDE) & (t_dual < 1.0 - INSIDE)
@@ -167,7 +163,7 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
     res0 = np.abs(system.residual(x0))
     n_act, beta = system.n_act, max(problem.beta, 1e-12)
     kink_res, other_res = res0[:n_act].max(initial=0.0), res0[n_act:].max(initial=0.0)
-    if kink_res > max(KINK_START * _target_scale(problem), KINK_BETA_START * beta) or other_res > START * beta:
+    if kink_res > max(KINK_START * target_scale(problem), KINK_BETA_START * beta) or other_res > START * beta:
         # Newton needs a start near a solution with this active set and these neurons
         logger.debug("active-set polish skipped: starting residual %.1e (kink rows), %.1e (others)",
                      kink_res, other_res)

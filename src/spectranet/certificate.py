@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .kink_dual import kink_dual
 from .network import PolyNetwork
 from .problem import Problem
 from .reductions import RowSpaceReduction
@@ -194,11 +195,13 @@ class Certificate:
         Tolerance on ``gap`` for :attr:`is_optimal`.
     source : str
         Which dual point attains ``lower_bound``: ``"gradient"`` (the network's own: provable
-        from the network and the data alone), ``"dual"`` (a dual point given by the caller),
-        ``"witness"`` (the one the network carries), ``"improved"`` (dual improvement rounds).
+        from the network and the data alone), ``"kinks"`` (for a polyhedral loss, the network's
+        kink dual, :mod:`spectranet.kink_dual`: from the network and the data alone too),
+        ``"dual"`` (a dual point given by the caller), ``"witness"`` (the one the network
+        carries), ``"improved"`` (dual improvement rounds).
     own_gap : float
-        The relative gap the network's own gradient proves (equal to ``gap`` when ``source`` is
-        ``"gradient"``).
+        The relative gap the network proves by itself: its own gradient, or its kink dual (equal
+        to ``gap`` when ``source`` is ``"gradient"`` or ``"kinks"``).
 
     See Also
     --------
@@ -257,9 +260,10 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     """:func:`certify` on a prepared :class:`~spectranet.problem.Problem`.
 
     The candidates for the dual point are the negative (sub)gradient of the loss at the
-    network's outputs and, if given, ``dual`` (e.g. a solver's dual variable, reported as
-    ``dual_source``) and ``witness`` (the dual point a network carries); each is projected onto
-    the dual domain and the best bound is kept.
+    network's outputs, for a polyhedral loss its kink dual (:mod:`spectranet.kink_dual`: both
+    from the network and the data alone, the network's own gap) and, if given, ``dual`` (e.g. a
+    solver's dual variable, reported as ``dual_source``) and ``witness`` (the dual point a network
+    carries); each is projected onto the dual domain and the best bound is kept.
     """
     Yhat = problem.outputs(network)
     loss = problem.loss
@@ -270,6 +274,11 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     value, products = oracle.data.value_and_dual_products(Yhat, problem.Y, V0, loss)
     objective = problem.penalized(value, network.second_layer)
     candidates = [(V0, "gradient")]
+    own_names = {"gradient"}
+    V_kinks = kink_dual(problem, network, Yhat)
+    if V_kinks is not None:
+        candidates.append((loss.project_dual(V_kinks, problem.Y), "kinks"))
+        own_names.add("kinks")
     for given, name in ((dual, dual_source), (witness, "witness")):
         if given is None:
             continue
@@ -282,7 +291,7 @@ def certify_problem(problem: Problem, network: PolyNetwork, *, dual=None, tol: f
     best_bound, best_V, source, own_bound = -math.inf, V0, "gradient", -math.inf
     for i, (V, name) in enumerate(candidates):
         bound, t, _ = dual_lower_bound(problem, V, own if i == 0 else None)
-        own_bound = bound if i == 0 else own_bound
+        own_bound = max(own_bound, bound) if name in own_names else own_bound
         if bound > best_bound:
             best_bound, best_V, source = bound, t * V, name
     return Certificate(

@@ -143,8 +143,9 @@ class Witness:
 
     Examples
     --------
-    A hinge-loss fit: the subgradient at the kink samples does not certify the network, the
-    witness does.
+    A hinge-loss fit: the witness is made for its data (its fingerprint matches them). Here the
+    network also proves itself, by its kink dual (:mod:`spectranet.kink_dual`; the subgradient at
+    the kink samples alone proves nothing), which certify takes when it is the better bound.
 
     >>> import numpy as np
     >>> from spectranet import ConvexPolyNetClassifier, certify, make_planted
@@ -156,9 +157,9 @@ class Witness:
     ((40, 1), {'name': 'hinge'}, 0.1, True)
     >>> cert = certify(net, X, y)  # loss and beta from the witness
     >>> cert.is_optimal, cert.source
-    (True, 'witness')
+    (True, 'kinks')
     >>> certify(net, X, y, "hinge", beta=0.1, witness=False).is_optimal  # the network alone
-    False
+    True
     >>> Witness(np.zeros(3), {"name": "hinge"}, 0.1, w.fingerprint)
     Traceback (most recent call last):
     ...

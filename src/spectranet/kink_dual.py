@@ -1,0 +1,85 @@
+r"""The kink dual of a polyhedral network: a dual point from the network and the data alone.
+
+For the hinge and absolute losses the network's own subgradient is a poor dual point: at a kink
+sample (margin 1, zero residual) the optimal dual value is anywhere in an interval, and the
+subgradient picks one end, so a network certifies nothing by itself (its own gap 0.3–1.0 where the
+solver's dual proves 1e-8). The optimality conditions fix those values instead: at each neuron
+:math:`u_j` (feeding output :math:`k_j` with sign :math:`s_j`), the dual function
+:math:`v \mapsto V_{k_j}^\top \sigma(Xu)` takes the value :math:`\beta s_j` and is stationary on the
+sphere,
+
+.. math:: V_{k_j}^\top \sigma(X u_j) = \beta s_j, \qquad
+          (I - u_j u_j^\top)\, X^\top (V_{k_j} \circ \sigma'(X u_j)) = 0,
+
+linear in the kink samples' values :math:`V_{ik} = \text{scale}_{ik}\, t_{ik}`,
+:math:`t \in [lo, 1]`, the others fixed by the loss (:class:`~spectranet.losses.Kinks`). Their
+least-squares solution in the box (:func:`scipy.optimize.lsq_linear`) is a candidate dual point of
+the certificate, which checks it like any other (the exact sphere oracle; a point that is not
+feasible is scaled into the feasible set). Where the network solves the conditions exactly (after
+the active-set polish, :mod:`spectranet.active_set`) it proves its optimality to rounding; where
+the kink samples outnumber the conditions (a network that interpolates the data), the solution is
+one point of a family and may prove little.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import lsq_linear
+
+from .kernels import hidden_layer
+
+__all__ = ["kink_dual", "kink_set", "target_scale", "KINK_TOL"]
+
+#: a sample is at a kink when its kink function is within KINK_TOL times the targets' scale
+KINK_TOL = 1e-5
+#: the least-squares system is formed densely: at most this many entries (rows times kink samples)
+MAX_ENTRIES = 1 << 24
+
+
+def target_scale(problem) -> float:
+    """The scale of the targets the kink rows are measured in (at least 1)."""
+    return max(1.0, float(np.max(np.abs(problem.Y))))
+
+
+def kink_set(problem, kinks, Yhat, kink_tol: float = KINK_TOL):
+    """The entries at a kink (boolean, shaped as ``Y``), their kink values, and the dual values the
+    loss fixes elsewhere (zero at the kinks)."""
+    K = kinks.kink(Yhat)
+    active = np.abs(K) <= kink_tol * target_scale(problem)
+    return active, K, np.where(active, 0.0, kinks.off_dual(K)).astype(float)
+
+
+def kink_dual(problem, network, Yhat) -> np.ndarray | None:
+    """The kink dual point of ``network`` (outputs ``Yhat``), shaped as ``Y``; None for a loss
+    without kinks, an empty network, a neuron feeding several outputs, a convolutional
+    architecture, Dask data, no kink sample, or a system of more than :data:`MAX_ENTRIES` entries."""
+    kinks = problem.loss.kinks(problem.Y)
+    A = network.second_layer_2d
+    if (kinks is None or network.n_neurons == 0 or problem.is_dask or not problem.architecture.is_dense
+            or np.any(np.count_nonzero(A, axis=1) > 1)):
+        return None
+    active, _, V = kink_set(problem, kinks, Yhat)
+    rows, cols = np.nonzero(active)
+    m, d = network.first_layer.shape
+    if rows.size == 0 or m * (d + 1) * rows.size > MAX_ENTRIES:
+        return None
+    outputs = np.argmax(np.abs(A), axis=1)
+    signs = np.sign(A[np.arange(m), outputs])
+    U, X = network.first_layer, problem.X
+    H, Phi = hidden_layer(X, U, network.activation)
+    dPhi = network.activation.derivative(H)
+    scale = kinks.scale[rows, cols]
+    M = np.zeros((m * (d + 1), rows.size))
+    b = np.zeros(m * (d + 1))
+    for j in range(m):
+        k, u = outputs[j], U[j]
+        feeds = (cols == k) * scale  # the kink entries of output k
+        P = np.eye(d) - np.outer(u, u)
+        M[j] = feeds * Phi[rows, j]
+        b[j] = problem.beta * signs[j] - V[:, k] @ Phi[:, j]
+        tangent = slice(m + j * d, m + (j + 1) * d)
+        M[tangent] = P @ (X[rows].T * (feeds * dPhi[rows, j]))
+        b[tangent] = -P @ (X.T @ (V[:, k] * dPhi[:, j]))
+    t = lsq_linear(M, b, bounds=(kinks.lo, 1.0)).x
+    V[rows, cols] = scale * t
+    return V
