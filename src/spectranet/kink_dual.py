@@ -32,8 +32,10 @@ __all__ = ["kink_dual", "kink_set", "target_scale", "KINK_TOL"]
 
 #: a sample is at a kink when its kink function is within KINK_TOL times the targets' scale
 KINK_TOL = 1e-5
-#: the least-squares system is formed densely: at most this many entries (rows times kink samples)
-MAX_ENTRIES = 1 << 24
+#: the least-squares system is formed densely and solved through its SVD: at most this many entries
+#: (rows times kink samples; 2M: 16 MB and about 1e10 flops at worst, 1000 rows by 2000 kinks), as
+#: every certificate of a polyhedral fit computes it
+MAX_ENTRIES = 1 << 21
 
 
 def target_scale(problem) -> float:
