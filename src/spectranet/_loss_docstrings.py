@@ -347,6 +347,11 @@ _DUAL_ARGS = """
 _Y = """
     Y : ndarray of shape (n, C)
         The targets."""
+_CVXPY_ARGS = """
+    Yhat : cvxpy.Expression of shape (n, C)
+        The outputs, affine in the program's variables.
+    Y : ndarray of shape (n, C)
+        The targets."""
 _NP = """
     >>> import numpy as np"""
 _DUAL_REF = _ref(r"""eqs. (24) and (26) (the dual problems :math:`\max_v -\ell^*(-v)` subject to
@@ -462,21 +467,13 @@ LOSS_METHODS = {
                                    refs=_DUAL_REF, examples=_NP + """
     >>> AbsoluteLoss().sample_dual_values(np.array([[0.5], [2.0]]), np.ones((2, 1)))
     array([0.5, -inf])"""),
-    "sample_cvxpy": sections(params="""
-    Yhat : cvxpy.Expression of shape (n, C)
-        The outputs, affine in the program's variables.
-    Y : ndarray of shape (n, C)
-        The targets.""", returns="""
+    "sample_cvxpy": sections(params=_CVXPY_ARGS, returns="""
     cvxpy.Expression
         A convex expression of shape ``(n,)``: the loss of each sample.""", examples=_NP + """
     >>> import cvxpy as cp
     >>> LogisticLoss().sample_cvxpy(cp.Variable((3, 1)), np.ones((3, 1))).shape
     (3,)"""),
-    "cvxpy": sections(params="""
-    Yhat : cvxpy.Expression of shape (n, C)
-        The outputs, affine in the program's variables.
-    Y : ndarray of shape (n, C)
-        The targets.""", returns="""
+    "cvxpy": sections(params=_CVXPY_ARGS, returns="""
     cvxpy.Expression
         A convex scalar expression (DCP), equal to :meth:`value` at the variables' values.""",
                       refs=_ref("eq. (21) (the convex program the CVXPY backends build)."), examples=_NP + """

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from .kernels import hidden_layer
-from .kink_dual import KINK_TOL, kink_set, target_scale
+from .kink_dual import KINK_TOL, condition_matrix, kink_set, target_scale
 from .network import PolyNetwork
 from .problem import Problem
 
@@ -94,17 +94,18 @@ class _KinkSystem:
         for j in range(m):  # kink rows: dK = sign_K * dyhat
             J[:n_act, j * d:(j + 1) * d] = (sign_K * feeds[:, j] * alpha[j] * dPhi[rows_act, j])[:, None] * X[rows_act]
         J[:n_act, m * d: m * d + m] = sign_K[:, None] * feeds * Phi[rows_act]
-        scale_act, eye = self.scale[self.active], np.eye(d)
+        eye = np.eye(d)
+        # the value and tangent rows' t columns (the kink dual's least-squares matrix)
+        J[n_act:n_act + m + m * d, m * d + m:] = condition_matrix(X, U, Phi, dPhi, self.outputs, rows_act,
+                                                                  self.cols_act, self.scale[self.active])
         for j in range(m):
             u, v = U[j], Vn[:, j]
             g = X.T @ (v * dPhi[:, j])
             J[n_act + j, j * d:(j + 1) * d] = g  # value rows
-            J[n_act + j, m * d + m:] = feeds[:, j] * scale_act * Phi[rows_act, j]
             dg = 2.0 * self.act.a * (X.T * v) @ X  # tangent rows
             P = eye - np.outer(u, u)
             rt = n_act + m + j * d
             J[rt:rt + d, j * d:(j + 1) * d] = P @ dg - (u @ g) * eye - np.outer(u, g)
-            J[rt:rt + d, m * d + m:] = P @ (X[rows_act].T * (feeds[:, j] * scale_act * dPhi[rows_act, j]))
             J[n_act + m + m * d + j, j * d:(j + 1) * d] = 2.0 * u  # norm row
         return J
 

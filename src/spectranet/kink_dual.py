@@ -28,7 +28,7 @@ from scipy.optimize import lsq_linear
 
 from .kernels import hidden_layer
 
-__all__ = ["kink_dual", "kink_set", "target_scale", "KINK_TOL"]
+__all__ = ["kink_dual", "kink_set", "condition_matrix", "target_scale", "KINK_TOL"]
 
 #: a sample is at a kink when its kink function is within KINK_TOL times the targets' scale
 KINK_TOL = 1e-5
@@ -51,6 +51,20 @@ def kink_set(problem, kinks, Yhat, kink_tol: float = KINK_TOL):
     return active, K, np.where(active, 0.0, kinks.off_dual(K)).astype(float)
 
 
+def condition_matrix(X, U, Phi, dPhi, outputs, rows, cols, scale) -> np.ndarray:
+    r"""The optimality conditions' coefficients on the kink samples' ``t`` (entries ``(rows, cols)``,
+    :math:`V = \text{scale}\cdot t` there): ``(m (d+1), n_act)``, the value row of each neuron
+    (``m``), then its ``d`` tangent rows (also the ``t`` columns of the active-set polish's
+    Jacobian, :mod:`spectranet.active_set`)."""
+    m, d = U.shape
+    M = np.zeros((m * (d + 1), rows.size))
+    for j in range(m):
+        feeds = (cols == outputs[j]) * scale  # the kink entries of the neuron's output
+        M[j] = feeds * Phi[rows, j]
+        M[m + j * d: m + (j + 1) * d] = (np.eye(d) - np.outer(U[j], U[j])) @ (X[rows].T * (feeds * dPhi[rows, j]))
+    return M
+
+
 def kink_dual(problem, network, Yhat) -> np.ndarray | None:
     """The kink dual point of ``network`` (outputs ``Yhat``), shaped as ``Y``; None for a loss
     without kinks, an empty network, a neuron feeding several outputs, a convolutional
@@ -71,17 +85,12 @@ def kink_dual(problem, network, Yhat) -> np.ndarray | None:
     H, Phi = hidden_layer(X, U, network.activation)
     dPhi = network.activation.derivative(H)
     scale = kinks.scale[rows, cols]
-    M = np.zeros((m * (d + 1), rows.size))
-    b = np.zeros(m * (d + 1))
+    M = condition_matrix(X, U, Phi, dPhi, outputs, rows, cols, scale)
+    b = np.zeros(m * (d + 1))  # the conditions' parts fixed by the samples off their kinks
     for j in range(m):
         k, u = outputs[j], U[j]
-        feeds = (cols == k) * scale  # the kink entries of output k
-        P = np.eye(d) - np.outer(u, u)
-        M[j] = feeds * Phi[rows, j]
         b[j] = problem.beta * signs[j] - V[:, k] @ Phi[:, j]
-        tangent = slice(m + j * d, m + (j + 1) * d)
-        M[tangent] = P @ (X[rows].T * (feeds * dPhi[rows, j]))
-        b[tangent] = -P @ (X.T @ (V[:, k] * dPhi[:, j]))
+        b[m + j * d: m + (j + 1) * d] = -(np.eye(d) - np.outer(u, u)) @ (X.T @ (V[:, k] * dPhi[:, j]))
     t = lsq_linear(M, b, bounds=(kinks.lo, 1.0)).x
     V[rows, cols] = scale * t
     return V
