@@ -172,10 +172,27 @@ _CONVEX_TAIL = r"""
 """.replace("PAPER", _PAPER)
 
 
+#: a classifier's ``class_weight`` (the convex and the backprop classifiers)
+CLASS_WEIGHT = """    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes' losses, multiplying ``fit``'s ``sample_weight``: a dict
+        ``{label: weight}`` (finite, non-negative; a label it does not name weighs 1), or
+        ``"balanced"``, :math:`n / (K n_k)` for a class of :math:`n_k` of the :math:`n` samples
+        (:math:`K` classes), as in scikit-learn.
+"""
+_ATTRIBUTES = "\n    Attributes\n    ----------\n"
+
+
+def _with_params(params: str, extra: str) -> str:
+    """``params`` (a Parameters section followed by Attributes) with ``extra`` at its end."""
+    return params.replace(_ATTRIBUTES, extra.rstrip("\n") + "\n" + _ATTRIBUTES, 1) if extra else params
+
+
 def convex_estimator(title: str, default_loss: str, loss_doc: str, *, notes: str = "", attributes: str = "",
-                     examples: str = "") -> str:
-    """The docstring of a convex estimator: ``title``, the shared sections, then ``examples``."""
+                     examples: str = "", extra_params: str = "") -> str:
+    """The docstring of a convex estimator: ``title``, the shared sections (``extra_params`` at the end
+    of Parameters), then ``examples``."""
     params = _CONVEX_PARAMS.replace("DEFAULT_LOSS", repr(default_loss)).replace("LOSS_DOC", loss_doc)
+    params = _with_params(params, extra_params)
     return title + "\n" + _CONVEX_OBJECTIVE + notes + params + attributes + _CONVEX_TAIL + examples
 
 
@@ -285,9 +302,11 @@ _BACKPROP_TAIL = r"""
 
 
 def backprop_estimator(title: str, default_loss: str, loss_doc: str, *, attributes: str = "",
-                       examples: str = "") -> str:
-    """The docstring of a backprop estimator: ``title``, the shared sections, then ``examples``."""
-    params = _BACKPROP.replace("DEFAULT_LOSS", repr(default_loss)).replace("LOSS_DOC", loss_doc)
+                       examples: str = "", extra_params: str = "") -> str:
+    """The docstring of a backprop estimator: ``title``, the shared sections (``extra_params`` at the
+    end of Parameters), then ``examples``."""
+    params = _with_params(_BACKPROP.replace("DEFAULT_LOSS", repr(default_loss)).replace("LOSS_DOC", loss_doc),
+                          extra_params)
     return title + "\n" + params + attributes + _BACKPROP_TAIL + examples
 
 
@@ -353,6 +372,7 @@ BACKPROP_RELU = r"""Two-layer ReLU network trained by backpropagation with weigh
     >>> bool(clf.score(X, X[:, 0] > 0) > 0.8), hasattr(clf, "network_")
     (True, False)
     """.replace("PAPER", _PAPER)
+BACKPROP_RELU = _with_params(BACKPROP_RELU, CLASS_WEIGHT)
 
 
 # -- the network (spectranet.network) -------------------------------------------------------------

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,10 +49,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._docstrings import BACKPROP_RELU, backprop_estimator
+from ._docstrings import BACKPROP_RELU, CLASS_WEIGHT, backprop_estimator
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
 from .data.host import host_values
+from .data.targets import class_sample_weight
 from .estimators import (
     ConvexPolyNetClassifier,
     ConvexPolyNetRegressor,
@@ -330,7 +331,8 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
         "Classification with a polynomial-activation network trained by backpropagation.", "logistic",
         '``"logistic"`` (softmax for more than two classes), ``"hinge"``, ``"squared"``, ``"softmax"`` or a '
         'Loss; targets are encoded as by ConvexPolyNetClassifier (one ±1 output for two classes, one-hot '
-        'or one-vs-rest ±1 otherwise).', attributes="""    classes_ : ndarray of shape (n_classes,)
+        'or one-vs-rest ±1 otherwise).', extra_params=CLASS_WEIGHT,
+        attributes="""    classes_ : ndarray of shape (n_classes,)
         The class labels, sorted.
 """, examples="""
     Examples
@@ -348,9 +350,11 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
                  max_epochs: int = 100, random_state: int | np.random.RandomState | None = None,
                  device: str | torch.device = "cpu", dtype: DTypeLike | torch.dtype = "float64",
                  init: PolyNetwork | None = None, verbose: bool = False,
-                 architecture: Dense | Conv2D | None = None) -> None:
+                 architecture: Dense | Conv2D | None = None,
+                 class_weight: Mapping | Literal["balanced"] | None = None) -> None:
         super().__init__(activation, loss, beta, n_neurons, formulation, optimizer, lr, batch_size,
                          max_epochs, random_state, device, dtype, init, verbose, architecture)
+        self.class_weight = class_weight
 
     def _encode(self, y, loss: Loss) -> np.ndarray:
         n_classes = self.classes_.size
@@ -392,6 +396,8 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
         if validation_data is not None:
             Xv = validate_data(self, self._image_rows(validation_data[0]), reset=False, dtype=np.float64)
             validation = (Xv, self._encode(np.asarray(validation_data[1]), loss))
+        codes = np.searchsorted(self.classes_, y)
+        sample_weight = class_sample_weight(self.class_weight, codes, self.classes_, sample_weight)
         return self._fit(X, self._encode(y, loss), loss, validation, sample_weight)
 
     decision_function = ConvexPolyNetClassifier.decision_function
@@ -413,10 +419,11 @@ class BackpropReLUClassifier(BackpropPolyNetClassifier):
                  optimizer: Literal["sgd", "adam"] = "sgd", lr: float = 1e-2, batch_size: int | None = 10,
                  max_epochs: int = 100, random_state: int | np.random.RandomState | None = None,
                  device: str | torch.device = "cpu", dtype: DTypeLike | torch.dtype = "float64",
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, class_weight: Mapping | Literal["balanced"] | None = None) -> None:
         self.loss, self.beta, self.n_neurons, self.optimizer = loss, beta, n_neurons, optimizer
         self.lr, self.batch_size, self.max_epochs = lr, batch_size, max_epochs
         self.random_state, self.device, self.dtype, self.verbose = random_state, device, dtype, verbose
+        self.class_weight = class_weight
 
     def _activation_fn(self):
         return relu

@@ -19,6 +19,7 @@ solver's column generation on the Dask scheduler without bringing ``X`` to the c
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
@@ -29,14 +30,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._docstrings import add_sections, convex_estimator
+from ._docstrings import CLASS_WEIGHT, add_sections, convex_estimator
 from ._method_docstrings import CLASSIFIER_METHODS, REGRESSOR_METHODS
 from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
 from .data import check_max_iter, check_max_time, check_positive_beta, check_tol
 from .data.host import host_values, is_dask_array, is_torch_tensor
+from .data.targets import class_sample_weight, encode_classes, encode_dask_classes
 from .data.targets import dask_labels as _dask_labels
-from .data.targets import encode_classes, encode_dask_classes
 from .estimators_dask import check_dask_fit, dask_decision
 from .losses import Loss, get_loss
 from .problem import Problem
@@ -309,7 +310,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         "Classification with a globally optimal two-layer polynomial-activation network.", "logistic",
         '``"logistic"`` (softmax cross-entropy for more than two classes), ``"hinge"`` (one-vs-rest for '
         'more than two classes), ``"squared"`` (on ±1 / one-hot ±1 targets), ``"softmax"``, or a Loss.',
-        notes="""
+        extra_params=CLASS_WEIGHT, notes="""
     Binary problems use one output with labels encoded as -1/+1 (``classes_[1]`` is +1);
     multi-class problems use one output per class (the vector-output program).
 """, attributes="""    classes_ : ndarray of shape (n_classes,)
@@ -331,11 +332,12 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                  solver: str | Solver = "auto", tol: float = 1e-6, max_iter: int | None = None, verbose: bool = False,
                  warm_start: bool = False, regularization: Literal["l1", "cubic"] = "l1",
                  architecture: Dense | Conv2D | None = None, max_time: float | None = None, lean: bool = True,
-                 self_certify: bool = True) -> None:
+                 self_certify: bool = True, class_weight: Mapping | Literal["balanced"] | None = None) -> None:
         super().__init__(activation=activation, beta=beta, loss=loss, solver=solver, tol=tol,
                          max_iter=max_iter, verbose=verbose, warm_start=warm_start,
                          regularization=regularization, architecture=architecture, max_time=max_time,
                          lean=lean, self_certify=self_certify)
+        self.class_weight = class_weight
 
     def fit(self, X: ArrayLike, y: ArrayLike,
             sample_weight: ArrayLike | float | None = None) -> "ConvexPolyNetClassifier":
@@ -350,6 +352,7 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         sample_weight : array-like of shape (n_samples,) or float, optional
             Weights of the samples' losses, :math:`\\sum_i w_i \\ell(\\hat y_i, y_i)`: weight 2
             counts a sample twice, weight 0 leaves it out (in-memory data only).
+            Multiplied by the weights of ``class_weight``.
 
         Returns
         -------
@@ -385,10 +388,11 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
             )
         loss = classifier_loss(self.loss, n_classes)
         if dask_input:
-            check_dask_fit(self, X, y, loss, sample_weight)
+            check_dask_fit(self, X, y, loss, sample_weight, self.class_weight)
             Y = encode_dask_classes(y, self.classes_, loss)
         else:
             Y = encode_classes(codes, n_classes, loss)
+            sample_weight = class_sample_weight(self.class_weight, codes, self.classes_, sample_weight)
         return self._solve(X, Y, loss, Y.shape[1], sample_weight)
 
     def decision_function(self, X: ArrayLike) -> np.ndarray | da.Array:

@@ -13,7 +13,7 @@ from .solvers.native import NativeSolver
 __all__ = ["check_dask_fit", "dask_decision"]
 
 
-def check_dask_fit(estimator, X, y, loss: Loss, sample_weight=None):
+def check_dask_fit(estimator, X, y, loss: Loss, sample_weight=None, class_weight=None):
     """Dask input: what a fit supports, checked before any pass over the data; sets
     ``n_features_in_`` and returns ``y`` (a Dask array, or the given targets as numpy)."""
     if not check_architecture(estimator.architecture).is_dense:
@@ -26,6 +26,9 @@ def check_dask_fit(estimator, X, y, loss: Loss, sample_weight=None):
     if sample_weight is not None:
         raise ValueError("sample weights need the data in memory: compute the Dask arrays first, or leave "
                          "sample_weight=None")
+    if class_weight is not None:
+        raise ValueError("class weights need the data in memory: compute the Dask arrays first, or leave "
+                         "class_weight=None")
     solver = estimator.solver
     native = solver in ("auto", "native") if isinstance(solver, str) else isinstance(solver, NativeSolver)
     if not native or estimator.regularization != "l1":

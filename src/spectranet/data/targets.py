@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
+
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..losses import Loss
+from ..weighted import check_sample_weight
+from .host import host_values
 
-__all__ = ["encode_targets", "encode_classes", "encode_dask_classes", "dask_labels"]
+__all__ = ["encode_targets", "encode_classes", "encode_dask_classes", "dask_labels", "class_sample_weight"]
 
 
 def encode_targets(y: np.ndarray, loss: Loss, n_outputs: int | None) -> np.ndarray:
@@ -57,3 +63,38 @@ def dask_labels(y) -> tuple:
     classes = np.unique(da.unique(y).compute())
     check_classification_targets(classes)  # the verdict on the labels is that on their set
     return classes, y
+
+
+def class_sample_weight(class_weight, codes: np.ndarray, classes: np.ndarray, sample_weight=None):
+    """The sample weights of a classifier's ``class_weight`` times ``sample_weight`` (as given when
+    ``class_weight`` is None). ``class_weight``: ``"balanced"``, :math:`n / (K n_k)` for a class of
+    :math:`n_k` of the :math:`n` samples (scikit-learn's, from the unweighted counts), or a dict
+    ``{label: weight}`` of finite non-negative weights, labels it does not name weighing 1 (keys
+    that name no class are an error only while some class goes unnamed, as in scikit-learn: a
+    cross-validation fold may lack a class). ``codes``: each sample's index in ``classes``."""
+    if class_weight is None:
+        return sample_weight
+    n_classes = classes.size
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        per_class = codes.size / (n_classes * np.bincount(codes, minlength=n_classes).astype(float))
+    elif isinstance(class_weight, Mapping):
+        for label, value in class_weight.items():
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not (
+                    math.isfinite(value) and value >= 0):
+                raise ValueError(f"class_weight[{label!r}] must be a finite non-negative real number, got {value!r}")
+        named = [c in class_weight for c in classes.tolist()]
+        if not all(named) and sum(named) != len(class_weight):
+            unknown = [k for k in class_weight if k not in classes.tolist()]
+            raise ValueError(f"class_weight names {unknown!r}, which are not classes of y (classes: "
+                             f"{classes.tolist()!r})")
+        per_class = np.array([float(class_weight.get(c, 1.0)) for c in classes.tolist()])
+    else:
+        raise TypeError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {class_weight!r}")
+    weights = per_class[codes]
+    if sample_weight is not None:
+        weights = weights * check_sample_weight(host_values(sample_weight), codes.size)
+    if np.count_nonzero(weights > 0) < 2:
+        given = "class_weight" + (" times sample_weight" if sample_weight is not None else "")
+        raise ValueError(f"{given} leaves {np.count_nonzero(weights > 0)} sample(s) of positive weight; at least 2 "
+                         "are required")
+    return weights
