@@ -37,8 +37,12 @@ STATIONARY = 1e-2
 START, KINK_START, KINK_BETA_START = 0.1, 1e-3, 1e-2
 #: Levenberg–Marquardt's tolerances and evaluations
 LM_TOL, LM_EVALUATIONS = 1e-15, 30
-#: a solution whose dual values leave [lo, 1] by more than DOMAIN is discarded
+#: dual values that leave [lo, 1] by more than DOMAIN ...
 DOMAIN = 1e-9
+#: ... leave the active set, their kinks released, at most RELEASES times (where the kinks are not more
+#: than the neurons' conditions: diabetes, absolute loss, 1e-3 beta_max, the interior point's 56 kinks
+#: gave dual values 1.9e-3 outside [-1, 1], and a network proving 9e-5 by itself)
+RELEASES = 5
 
 
 class _KinkSystem:
@@ -169,12 +173,27 @@ def active_set_polish(problem: Problem, network: PolyNetwork, dual=None, *, kink
         logger.debug("active-set polish skipped: starting residual %.1e (kink rows), %.1e (others)",
                      kink_res, other_res)
         return None
-    sol = least_squares(system.residual, x0, jac=system.jacobian, method="lm", xtol=LM_TOL, ftol=LM_TOL,
-                        gtol=LM_TOL, max_nfev=LM_EVALUATIONS)
-    U, alpha, t = system.unpack(sol.x)
-    if np.any(np.sign(alpha) != signs):
-        logger.debug("active-set polish flipped a sign; discarded")
-        return None
+    for release in range(RELEASES + 1):
+        sol = least_squares(system.residual, x0, jac=system.jacobian, method="lm", xtol=LM_TOL, ftol=LM_TOL,
+                            gtol=LM_TOL, max_nfev=LM_EVALUATIONS)
+        U, alpha, t = system.unpack(sol.x)
+        if np.any(np.sign(alpha) != signs):
+            logger.debug("active-set polish flipped a sign; discarded")
+            return None
+        out = (t < kinks.lo - DOMAIN) | (t > 1.0 + DOMAIN)
+        if not out.any() or system.n_act > network.n_neurons * problem.n_features or release == RELEASES:
+            break
+        # the active set was too large: the kinks whose dual value left its range leave their kink,
+        # their dual value fixed at the bound it crossed (a square system again, one row and one
+        # unknown fewer each)
+        rows, cols = system.rows_act[out], system.cols_act[out]
+        active, V_fixed = active.copy(), V_fixed.copy()
+        active[rows, cols] = False
+        V_fixed[rows, cols] = kinks.scale[rows, cols] * np.where(t[out] > 1.0, 1.0, kinks.lo)
+        logger.debug("active-set polish: %d kink(s) released (dual values outside [%g, 1] by %.1e)", int(out.sum()),
+                     kinks.lo, max(float(np.max(kinks.lo - t)), float(np.max(t - 1.0))))
+        system = _KinkSystem(problem, network, kinks, active, V_fixed, outputs, signs)
+        x0 = np.concatenate([U.ravel(), alpha, t[~out]])
     if np.any(t < kinks.lo - DOMAIN) or np.any(t > 1.0 + DOMAIN):
         # (samples interpolated exactly: more kinks than the neurons' conditions fix, so the system's
         # dual values are one point of a family, and may leave it; its network is still the start's
