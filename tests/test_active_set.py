@@ -64,7 +64,7 @@ def test_lean_fit_of_a_polyhedral_loss_drops_the_spurious_neurons():
 @pytest.mark.parametrize("rel", [1e-3, 1e-4, 1e-5])
 def test_exact_interpolation_keeps_the_polished_network(rel):
     """Noiseless data and the absolute loss: every sample ends on its kink, more kinks than the
-    neurons' conditions fix, so the polish's dual values are one point of a family and leave
+    neurons' conditions fix, so the polish's dual values are one point of a family, which may leave
     [-1, 1]. Its network (the kinks met to rounding) is kept and certified by the interior point's
     dual: the fits stopped "inaccurate" at 7e-6, 3e-5 and 8e-3 (Clarabel at 1.4e-5 for 1e-4) when
     the polish was discarded."""
@@ -73,6 +73,11 @@ def test_exact_interpolation_keeps_the_polished_network(rel):
     result = get_solver("auto", problem).solve(problem)
     assert result.status == "optimal" and result.gap <= 1e-6 and result.n_neurons == 5
     assert np.max(np.abs(result.network.predict(X) - y)) <= 1e-12
+    # the polish keeps its dual values in the box (a point of the family there): the network proves
+    # itself (at 1e-3 and 1e-4, 0.96 and 0.77 by itself before, or 1e-12, as rounding went)
+    assert result.certificate.own_gap <= 1e-9
+    alone = certify(result.network, X, y, "absolute", problem.beta, witness=False)
+    assert alone.gap <= 1e-9
     clarabel = get_solver("clarabel").solve(problem)
     assert clarabel.status == "optimal" and clarabel.gap <= 1e-6
     assert result.network_objective == pytest.approx(clarabel.network_objective, rel=2e-6)
