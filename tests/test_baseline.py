@@ -241,14 +241,61 @@ def test_cubic_needs_the_square_activation_and_init_must_match(data, convex):
 
 
 def test_divergence_warns_and_keeps_finite_weights(data):
-    X, y = data
-    est = BackpropPolyNetRegressor(lr=1e4, max_epochs=50, random_state=0)
+    X, y = data  # (lr=1e4 stops at a finite 1e57, past DIVERGENCE_FACTOR; lr=1e30 overflows to inf)
+    est = BackpropPolyNetRegressor(lr=1e30, max_epochs=50, random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged"):
         est.fit(X, y)
     assert est.diverged_ and est.n_iter_ < 50
     assert not np.isfinite(est.loss_curve_[-1][2])
     assert np.isfinite(est.objective_) and np.all(np.isfinite(est.predict(X)))
     assert est.objective_ == pytest.approx(min(v for *_, v in est.loss_curve_ if np.isfinite(v)))
+
+
+def _quadratic_data():
+    rng = np.random.default_rng(18)
+    X = rng.standard_normal((80, 3))
+    return X, X[:, 0] ** 2 - X[:, 1]
+
+
+@pytest.mark.parametrize("lr,max_epochs,best_epoch", [(10.0, 5, 0), (0.5, 30, 4)])
+def test_finite_explosion_counts_as_divergence_and_keeps_the_best_epoch(lr, max_epochs, best_epoch):
+    """An objective that explodes by more than DIVERGENCE_FACTOR but stays finite (1e27 after one
+    epoch at lr=10; at lr=0.5 it first descends to epoch 4, then climbs to 1e9) is divergence: it
+    stops there, warns naming lr, and keeps the weights of the epoch with the lowest objective."""
+    from spectranet._torch import DIVERGENCE_FACTOR
+
+    X, y = _quadratic_data()
+    est = BackpropPolyNetRegressor(lr=lr, max_epochs=max_epochs, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=rf"lr={lr!r}: .*smaller learning rate, e\.g\. lr={lr / 10:g}"):
+        est.fit(X, y)
+    values = [v for *_, v in est.loss_curve_]
+    assert est.diverged_ and est.n_iter_ < max_epochs and len(values) == est.n_iter_ + 1
+    assert np.isfinite(values[-1]) and values[-1] > DIVERGENCE_FACTOR * values[0]  # caught before overflow
+    assert max(values[:-1]) <= DIVERGENCE_FACTOR * values[0]  # ... at the first epoch past the factor
+    assert int(np.argmin(values)) == best_epoch
+    assert est.objective_ == pytest.approx(min(values), rel=1e-12)
+    assert est.objective_ <= values[0]  # never worse than the initial network
+    prediction = est.predict(X)
+    assert np.all(np.isfinite(prediction)) and np.abs(prediction).max() < 10 * np.abs(y).max()
+
+
+def test_divergence_rule_and_recovering_transients_are_not_divergence(data):
+    """``diverging``: NaN, inf, or above DIVERGENCE_FACTOR times a positive start. A run whose
+    objective spikes (Adam at lr=30: over 1e3 times the start) and comes back is not divergence:
+    no warning, and the fitted weights are the last epoch's, as for any run that does not diverge."""
+    from spectranet._torch import DIVERGENCE_FACTOR, diverging
+
+    assert diverging(float("nan"), 1.0) and diverging(float("inf"), 1.0)
+    assert diverging(2.0 * DIVERGENCE_FACTOR * 1.01, 2.0) and not diverging(2.0 * DIVERGENCE_FACTOR, 2.0)
+    assert not diverging(1e300, 0.0)  # a zero start: only a non-finite objective counts
+    X, y = data
+    est = BackpropPolyNetRegressor(optimizer="adam", lr=30.0, max_epochs=30, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y)
+    values = [v for *_, v in est.loss_curve_]
+    assert not est.diverged_ and est.n_iter_ == 30 and max(values) > 1e3 * values[0] > 1e3 * values[-1]
+    assert est.objective_ == pytest.approx(values[-1], rel=1e-12) and values[-1] > min(values)
 
 
 def test_lr_grid_search(data):

@@ -189,3 +189,21 @@ def test_local_search_never_beats_the_optimum():
         assert res.fun >= opt - 1e-8
         best = min(best, res.fun)
     assert best <= opt * (1 + 1e-3)  # local search gets close: the comparison is meaningful
+
+
+def test_cubic_fits_take_max_iter_and_a_refit_drops_the_cubic_weights():
+    """max_iter reaches the backend (it ran to convergence before), and a refit with "l1" leaves no
+    stale cubic weights of the earlier fit."""
+    from spectranet import ConvexPolyNetRegressor
+
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((120, 4))
+    y = X[:, 0] ** 2 - X[:, 1]
+    est = ConvexPolyNetRegressor(regularization="cubic", activation="square", beta=1e-2, max_iter=1).fit(X, y)
+    assert est.n_iter_ == 1 and hasattr(est, "cubic_first_layer_")
+    full = ConvexPolyNetRegressor(regularization="cubic", activation="square", beta=1e-2).fit(X, y)
+    assert full.n_iter_ > 1
+    est.set_params(regularization="l1", max_iter=None).fit(X, y)
+    assert not hasattr(est, "cubic_first_layer_") and not hasattr(est, "cubic_second_layer_")
+    with pytest.raises(ValueError, match="max_iter"):
+        ConvexPolyNetRegressor(regularization="cubic", activation="square", max_iter=0).fit(X, y)

@@ -268,3 +268,23 @@ def test_cubic_regularization_bad_parameters(params, match):
     X, y, _ = planted(20, 3)
     with pytest.raises(ValueError, match=match):
         ConvexPolyNetRegressor(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("loss", ["softmax", "cross_entropy"])
+def test_binary_softmax_decision_function_is_one_score_per_sample(loss):
+    """scikit-learn's binary convention (one score, positive means classes_[1]) with a softmax loss,
+    whose network has two outputs: the log-odds. It returned both outputs, and roc_auc_score raised."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((120, 4))
+    s = X[:, 0] ** 2 - X[:, 1]
+    y = np.where(s > np.median(s), "b", "a")
+    clf = ConvexPolyNetClassifier(beta=0.1, loss=loss).fit(X, y)
+    scores = clf.decision_function(X)
+    outputs = clf.network_.decision_function(X)
+    assert scores.shape == (120,)
+    np.testing.assert_allclose(scores, outputs[:, 1] - outputs[:, 0], rtol=1e-15)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[np.argmax(outputs, axis=1)])
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], 1.0 / (1.0 + np.exp(-scores)), rtol=1e-12)
+    assert roc_auc_score(y, scores) > 0.9

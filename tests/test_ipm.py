@@ -285,3 +285,18 @@ def test_a_projected_dual_that_breaks_feasibility_is_no_bound():
     assert (sol.objective - sol.dual_objective) / sol.objective <= 1e-8
     result = get_solver("native").solve(problem, tol=1e-6)
     assert result.status == "optimal" and result.gap <= 1e-6
+
+
+def test_a_gap_that_falls_steadily_far_from_the_optimum_is_progress():
+    """One-vs-rest hinge, 5 classes: the gap rises from the start's infeasibility and then falls by
+    1-5 % an iteration; the engine stopped there as "stalled" at a relative gap of 0.79 (and "auto"
+    handed it to Clarabel, which ended inaccurate)."""
+    from spectranet import ConvexPolyNetClassifier
+    from spectranet.solvers.native import NativeSolver
+
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((200, 5))
+    s = X[:, 0] ** 2 - X[:, 1] + X[:, 2] * X[:, 3]
+    y = np.digitize(s, np.quantile(s, [0.2, 0.4, 0.6, 0.8]))
+    est = ConvexPolyNetClassifier(loss="hinge", beta=1e-2, solver=NativeSolver(engine="ipm")).fit(X, y)
+    assert est.status_ == "optimal" and est.gap_ <= 1e-6 and est.engine_ == "ipm"

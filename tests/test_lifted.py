@@ -260,6 +260,16 @@ def test_stall_needs_real_progress():
     assert [still(g, 1.0, k, residual=1.0) for k, g in enumerate(rising)].index(True) == 8
     creeping = Stall(8)
     assert [creeping(g, 1e-5, k, residual=0.5 ** k) for k, g in enumerate(gaps)].index(True) == 8
+    # far from the optimum, a gap that rose above its best and then falls steadily (by 2 % an iteration)
+    # is progress; one that wobbles around a level is not
+    from spectranet.solvers._conic import STALL_STEADY
+
+    rose = [421.0, 537.0, 690.0] + [690.0 * 0.98 ** k for k in range(1, 30)]
+    steady, wobbling = Stall(6), Stall(6)
+    assert 0.98 < STALL_STEADY
+    assert not any(steady(g, 0.9, k, residual=1.2) for k, g in enumerate(rose))
+    level = [421.0] + [690.0 * (1.0 + 0.01 * (-1) ** k) for k in range(20)]
+    assert [wobbling(g, 0.9, k, residual=1.2) for k, g in enumerate(level)].index(True) == 6
 
 
 def test_newton_direction_carries_both_slack_steps():

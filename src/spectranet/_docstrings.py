@@ -71,7 +71,9 @@ _CONVEX_PARAMS = r"""
     loss : str or Loss, default=DEFAULT_LOSS
         LOSS_DOC
     solver : str or Solver, default="auto"
-        A name from :func:`spectranet.available_solvers` or ``"auto"``.
+        A name from :func:`spectranet.available_solvers` or ``"auto"``, or a solver instance, which
+        is used as given: ``lean`` and ``self_certify`` apply to solvers given by name (set them on
+        the instance, e.g. ``NativeSolver(lean=False)``).
     tol : float, default=1e-6
         Target relative duality gap, in (0, 1); a fit whose certified gap exceeds it issues a
         :class:`~sklearn.exceptions.ConvergenceWarning`.
@@ -102,7 +104,7 @@ _CONVEX_PARAMS = r"""
         pass over the data.
     lean : bool, default=True
         Among optimal networks, return a narrow one (Pataki's reduction on the optimal face,
-        :mod:`spectranet.face`; native solver).
+        :mod:`spectranet.face`; native solver given by name).
     self_certify : bool, default=True
         Make the network prove its own optimality from its own gradient (the dual point anyone can
         compute from the network and the data): the interior-point engines run a few iterations
@@ -269,8 +271,12 @@ _BACKPROP = r"""
     validation_curve_ : list of (float, int, float)
         Same for the objective on ``validation_data`` (only when given to ``fit``).
     diverged_ : bool
-        The objective became NaN or infinite; training stopped with a ConvergenceWarning and
-        the fitted weights are those of the epoch with the lowest objective (never NaN).
+        An epoch's training objective was NaN, infinite or above ``1e6`` times the objective of
+        the initial network (``spectranet._torch.DIVERGENCE_FACTOR``; when that objective is
+        positive): training stopped at that epoch with a ConvergenceWarning naming ``lr``, and the
+        fitted weights are those of the epoch with the lowest objective, the initial network
+        included (so ``objective_`` is the lowest value of ``loss_curve_``, never NaN). Without
+        divergence the fitted weights are the last epoch's.
     n_iter_ : int
         Epochs run.
     fit_time_ : float

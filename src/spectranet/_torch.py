@@ -221,6 +221,22 @@ def synchronize(device) -> None:
         torch.cuda.synchronize(device)
 
 
+#: An epoch objective above this multiple of the starting objective (that of the initial network)
+#: counts as divergence. In a sweep of SGD and Adam (lr 0.03 to 30) on small regression and
+#: classification problems, runs that came back below their start peaked at under 1e4 times it
+#: (Adam at lr=30), while exploding runs grew by many orders of magnitude per epoch and never came
+#: back: the factor leaves a wide margin for transients and still stops an explosion about one epoch
+#: after it starts, long before the objective overflows to inf (about 1e308).
+DIVERGENCE_FACTOR = 1e6
+
+
+def diverging(value: float, start: float) -> bool:
+    """Whether the epoch objective ``value`` counts as divergence of a run whose starting objective
+    is ``start``: it is NaN or infinite, or ``start > 0`` and it exceeds
+    :data:`DIVERGENCE_FACTOR` times ``start``."""
+    return not math.isfinite(value) or (start > 0 and value > DIVERGENCE_FACTOR * start)
+
+
 @dataclass
 class Training:
     """What :func:`train_minibatch` returns.
@@ -231,14 +247,18 @@ class Training:
         ``(wall_time_s, epoch, objective)`` from epoch 0 (the start); ``validation_curve`` is None
         without validation data.
     weights : tuple of ndarray
-        The final weights (float64), or those of the lowest objective when training diverged.
+        The final weights (float64), or when training diverged those of the epoch with the lowest
+        objective (``best_epoch``; 0 is the initial network).
     epochs : int
     elapsed : float
         Seconds of training steps (evaluations excluded).
     diverged : bool
-        The objective became NaN or infinite (training stopped there).
+        An epoch objective was NaN, infinite or above :data:`DIVERGENCE_FACTOR` times the starting
+        objective (:func:`diverging`); training stopped there.
     value, best : float
         Last and lowest recorded objective.
+    best_epoch : int
+        The epoch of ``best`` (0: the start).
     """
 
     curve: list
@@ -249,6 +269,7 @@ class Training:
     diverged: bool
     value: float
     best: float
+    best_epoch: int
 
 
 def as_tensor(a, dtype, device):
@@ -267,7 +288,8 @@ def train_minibatch(Xt, Yt, W0, A0, *, minibatch_objective, evaluate, optimizer,
     (:func:`make_optimizer`) on ``minibatch_objective(Xb, Yb, W, A, idx)`` (``idx``: the batch's
     rows). ``evaluate(W, A)`` (called without gradients at the start and after each epoch) returns
     the training objective and, if any, the validation objective; training stops early when the
-    former is not finite.
+    former diverges (:func:`diverging`: not finite, or above :data:`DIVERGENCE_FACTOR` times its
+    value at the start).
     ``on_epoch(epoch, value, elapsed)`` is called after each epoch. ``W0``, ``A0`` (numpy) are
     copied to the dtype and device of ``Xt``.
     """
@@ -287,10 +309,11 @@ def train_minibatch(Xt, Yt, W0, A0, *, minibatch_objective, evaluate, optimizer,
             vcurve.append((elapsed, epoch, values[1]))
         return values[0]
 
-    value = record(0.0, 0)
-    best = (value, W0, A0)  # lowest objective so far: the fallback if training diverges
+    value = start = record(0.0, 0)
+    best = (value, W0, A0, 0)  # lowest objective so far and its epoch: the fallback if training diverges
     elapsed, epoch, last = 0.0, 0, (W0, A0)
-    while math.isfinite(value) and epoch < max_epochs:
+    diverged = diverging(value, start)
+    while not diverged and epoch < max_epochs:
         epoch += 1
         tic = time.perf_counter()
         perm = torch.as_tensor(rng.permutation(n), device=device)
@@ -305,9 +328,9 @@ def train_minibatch(Xt, Yt, W0, A0, *, minibatch_objective, evaluate, optimizer,
         value = record(elapsed, epoch)
         last = (W.detach().cpu().numpy().astype(np.float64), A.detach().cpu().numpy().astype(np.float64))
         if value < best[0]:
-            best = (value, *last)
+            best = (value, *last, epoch)
         if on_epoch is not None:
             on_epoch(epoch, value, elapsed)
-    diverged = not math.isfinite(value)
-    return Training(curve, vcurve or None, best[1:] if diverged else last, epoch, elapsed, diverged, value,
-                    best[0])
+        diverged = diverging(value, start)
+    weights = tuple(np.array(a, dtype=np.float64) for a in best[1:3]) if diverged else last
+    return Training(curve, vcurve or None, weights, epoch, elapsed, diverged, value, best[0], best[3])

@@ -172,7 +172,7 @@ class _BackpropBase(BaseEstimator):
 
     # -- training ----------------------------------------------------------------
     def _fit(self, X, Y, loss: Loss, validation=None, sample_weight=None):
-        from ._torch import as_tensor, train_minibatch
+        from ._torch import DIVERGENCE_FACTOR, as_tensor, train_minibatch
 
         unweighted = loss  # (the validation objective's)
         loss, keep, w = weigh_samples(loss, X.shape[0], host_values(sample_weight))
@@ -228,10 +228,11 @@ class _BackpropBase(BaseEstimator):
             self.validation_curve_ = run.validation_curve
         if run.diverged:
             warnings.warn(
-                f"{type(self).__name__} diverged at epoch {epoch} (objective {run.value}) with "
-                f"optimizer={self.optimizer!r}, lr={self.lr!r}; the fitted weights are those of "
-                f"the epoch with the lowest objective ({run.best:.6g}). Lower lr.",
-                ConvergenceWarning, stacklevel=3)
+                f"{type(self).__name__} diverged at epoch {epoch} with optimizer={self.optimizer!r}, "
+                f"lr={self.lr!r}: objective {run.value:.6g} (NaN, infinite or above {DIVERGENCE_FACTOR:g} "
+                f"times the starting objective {run.curve[0][2]:.6g}); the fitted weights are those of "
+                f"epoch {run.best_epoch}, the lowest objective ({run.best:.6g}). Use a smaller learning "
+                f"rate, e.g. lr={self.lr / 10:g}.", ConvergenceWarning, stacklevel=3)
         self.n_iter_ = epoch
         self.fit_time_ = elapsed
         self._set_result(X, Y, loss, activation, *last, arch, problem)

@@ -54,7 +54,7 @@ from .local import tighten
 from .network import PolyNetwork
 from .penalties import C0, CubicPenalty
 from .problem import Problem
-from .solvers.base import CubicWeights, SolveResult, certified_result, other_backends_hint
+from .solvers.base import CubicWeights, SolveResult, certified_result, check_solve_arguments, other_backends_hint
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -311,8 +311,18 @@ def cubic_objective(X: ArrayLike, Y: ArrayLike, loss: str | Loss, beta: float, f
     return problem.loss.value(outputs, problem.Y) + problem.beta * penalty.value(U, A)
 
 
+def _options(backend, problem, tol, max_iter, max_time, start) -> dict:
+    """The backend's options for ``tol`` and ``max_iter``, and its time limit: what is left of ``max_time``
+    after the model's build (which counts against the budget)."""
+    opts = {**backend.options(tol, max_iter, problem.loss.smooth), **backend.solver_options}
+    if max_time is not None:
+        for key, value in backend.time_limit(max(float(max_time) - (time.perf_counter() - start), 1e-3)).items():
+            opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
+    return opts
+
+
 def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol: float = 1e-6, verbose: bool = False,
-                rank_tol: float = 1e-7, max_time: float | None = None) -> SolveResult:
+                rank_tol: float = 1e-7, max_time: float | None = None, max_iter: int | None = None) -> SolveResult:
     r"""Globally optimal square-activation network with cubic regularization.
 
     Solves the nuclear-norm program
@@ -336,6 +346,8 @@ def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol
         Show the backend's progress; relative eigenvalue cut of the extraction.
     max_time : float, optional
         Seconds at most, the model's build included (the backend's own time limit).
+    max_iter : int, optional
+        The backend's iterations at most (its own default without).
 
     Returns
     -------
@@ -371,21 +383,19 @@ def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol
     """
     import cvxpy as cp
 
+    from .solvers.cvxpy_backend import _stop_reason
+
+    tol, max_iter, max_time = check_solve_arguments(tol, max_iter, verbose, None, max_time)
     problem = _check_problem(problem).in_float64()  # (float32 tensors: certificates in float64)
     backend = _backend(solver)
     start = time.perf_counter()
     cp_problem, P, N, link = _build(problem)
-    opts = {**backend.options(tol, None, problem.loss.smooth), **backend.solver_options}
-    limit = ""
-    if max_time is not None:  # the model's build counts against the budget
-        for key, value in backend.time_limit(max(float(max_time) - (time.perf_counter() - start), 1e-3)).items():
-            opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
+    opts = _options(backend, problem, tol, max_iter, max_time, start)
     name = f"{backend.name}-cubic"
     logger.debug("solving the nuclear-norm program with %s, options %s", backend.name, opts)
     backend.run(cp_problem, opts, verbose=verbose, what="the nuclear-norm program", name=name)
     status = cp_problem.status
-    if max_time is not None and status == cp.USER_LIMIT:
-        limit = "time_limit"
+    limit = _stop_reason(status, cp_problem.solver_stats, backend.iteration_limit(opts), timed=max_time is not None)
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT) or P[0].value is None:
         raise SolverError(f"{backend.name} returned status {status!r} on the nuclear-norm program; try "
                           "another backend (spectranet.available_solvers()) or rescaled features",

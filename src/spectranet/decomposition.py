@@ -271,7 +271,9 @@ def project_spectrahedron(Z0) -> np.ndarray:
 
     if h(0.0) == 0.0:
         return psd_part(0.0)
-    radius = np.linalg.norm(A) + 1.0
+    # (the bracket, hence Brent's tolerance, at the scale of Z0: with an absolute floor, a block that is
+    # numerically zero (SCS, 1e-15) came back off the spectrahedron relative to its own size)
+    radius = np.linalg.norm(A)
     while h(-radius) <= 0.0 or h(radius) >= 0.0:
         radius *= 2.0
     mu = brentq(h, -radius, radius, xtol=1e-15 * radius, rtol=4 * np.finfo(float).eps, maxiter=500)

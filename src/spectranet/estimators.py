@@ -119,7 +119,7 @@ class _ConvexPolyNetBase(BaseEstimator):
     def _check_params(self):
         as_activation(self.activation)
         check_positive_beta(self.beta)
-        check_tol(self.tol)
+        check_tol(self.tol, warn=False)  # (the solver warns below what double precision certifies)
         check_max_time(self.max_time)
         for flag in ("lean", "self_certify"):
             if not isinstance(getattr(self, flag), bool):
@@ -147,10 +147,12 @@ class _ConvexPolyNetBase(BaseEstimator):
             from .cubic import solve_cubic
 
             result = solve_cubic(problem, solver=self.solver, tol=float(self.tol), verbose=bool(self.verbose),
-                                 max_time=self.max_time)
+                                 max_time=self.max_time, max_iter=self.max_iter)
             self.cubic_first_layer_ = result.cubic.first_layer
             self.cubic_second_layer_ = result.cubic.second_layer
         else:
+            for stale in ("cubic_first_layer_", "cubic_second_layer_"):  # (a refit with "l1")
+                self.__dict__.pop(stale, None)
             name = "native" if problem.is_dask and not isinstance(self.solver, Solver) else self.solver
             solver = get_solver(name, problem)
             if not isinstance(self.solver, Solver):  # (a given instance as is)
@@ -406,9 +408,12 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
-            For two classes one score per sample (positive means ``classes_[1]``), else one per class.
+            For two classes one score per sample (positive means ``classes_[1]``; with a softmax loss,
+            the difference of its two outputs: the log-odds), else one per class.
         """
         out = self._decision(X)
+        if out.shape[1] == 2 and self.classes_.size == 2:  # (softmax on two classes: one output each)
+            return out[:, 1] - out[:, 0]
         return out[:, 0] if out.shape[1] == 1 else out
 
     def predict(self, X: ArrayLike) -> np.ndarray | da.Array:

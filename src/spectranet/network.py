@@ -128,6 +128,15 @@ class PolyNetwork:
         """A network with the same activation, architecture and output shape and new layers, the
         second given as ``(m, P)``; neurons whose second-layer weights are all zero are dropped."""
         U, A = np.asarray(first_layer, dtype=float), np.asarray(second_layer_2d, dtype=float)
+        if U.ndim != 2:
+            raise ValueError(f"first_layer must be 2-D (n_neurons, n_features), got shape {U.shape}")
+        P, m = self.n_pairs, U.shape[0]
+        if A.ndim == 1 and P == 1:  # one output: the (n_neurons,) form that the constructor takes too
+            A = A[:, None]
+        if A.shape != (m, P):
+            accepted = f"({m}, {P})" + (f" or ({m},)" if P == 1 else "")
+            raise ValueError(f"second_layer_2d must have shape (n_neurons, n_pairs) = {accepted}: one row per row of "
+                             f"first_layer, one column per (group, output) pair; got shape {A.shape}")
         if drop_zero:
             keep = np.any(A != 0.0, axis=1)
             U, A = U[keep], A[keep]

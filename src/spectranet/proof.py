@@ -264,8 +264,9 @@ def certify(network: PolyNetwork, X: ArrayLike, y: ArrayLike, loss: str | Loss |
         loss = loss_from_spec(carried.loss) if carried is not None else "squared"
     if beta is None:
         if carried is None:
-            raise ValueError("beta is required: the network carries no witness to take it from "
-                             "(certify(network, X, y, loss, beta))")
+            source = ("witness=False leaves the network's witness unused, so beta is not taken from it"
+                      if network.witness is not None else "the network carries no witness to take it from")
+            raise ValueError(f"beta is required: {source} (certify(network, X, y, loss, beta))")
         beta = carried.beta
     beta = check_positive_beta(beta)
     problem = Problem(X, y, network.activation, loss, beta, n_outputs=network.n_outputs,

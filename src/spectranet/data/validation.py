@@ -75,9 +75,10 @@ def check_positive_beta(beta) -> float:
     return beta
 
 
-def check_tol(tol, name: str = "tol") -> float:
+def check_tol(tol, name: str = "tol", *, warn: bool = True) -> float:
     """A relative-gap tolerance in (0, 1); a warning below :data:`TOL_FLOOR`, which double
-    precision cannot certify."""
+    precision cannot certify (``warn``; an estimator checks its ``tol`` early and leaves the warning
+    to the solver, which would give it a second time)."""
     import warnings
 
     if isinstance(tol, bool) or not isinstance(tol, Real):
@@ -85,7 +86,7 @@ def check_tol(tol, name: str = "tol") -> float:
     tol = float(tol)
     if not (0.0 < tol < 1.0):  # also rejects NaN
         raise ValueError(f"{name} must be a relative gap in (0, 1), got {tol!r}")
-    if tol < TOL_FLOOR:
+    if tol < TOL_FLOOR and warn:
         warnings.warn(f"{name}={tol:g} is below what double precision can certify (about {TOL_FLOOR:g}); "
                       "fits will report status 'inaccurate'", UserWarning, stacklevel=3)
     return tol

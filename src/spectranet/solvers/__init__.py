@@ -149,5 +149,7 @@ def get_solver(solver: str | Solver = "auto", problem: Problem | None = None, **
         raise ValueError(f"solver {solver!r} is not installed; install it with: {cls.install_hint}")
     instance = cls(**options)
     if problem is not None and not instance.supports(problem):
-        raise ValueError(f"solver {solver!r} does not support this problem ({problem!r})")
+        explain = getattr(instance, "_unsupported", None)  # (the native solver's: which engine needs what)
+        raise ValueError(explain(problem) if callable(explain)
+                         else f"solver {solver!r} does not support this problem ({problem!r})")
     return instance

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..certificate import certify_problem
 from ..data import check_positive_beta
 from ..decomposition import project_spectrahedron
 from ..exceptions import ProblemTooLargeError, SolverError
@@ -144,6 +145,10 @@ class CvxpySolver(Solver):
         """The backend's own option bounding its time to ``seconds``."""
         return {}
 
+    def iteration_limit(self, opts: dict) -> int | None:
+        """The backend's iteration cap in the options ``opts`` (None: none, or not known)."""
+        return None
+
     def run(self, cp_problem, opts: dict, *, verbose: bool = False, warm: bool = False,
             what: str = "this problem", name: str | None = None) -> None:
         """Solve a CVXPY problem with this backend, retrying once with :attr:`retry_options`
@@ -186,7 +191,8 @@ class CvxpySolver(Solver):
         import cvxpy as cp
 
         start = time.perf_counter()
-        zero = zero_if_optimal(problem, tol, self.name, start)
+        zero_certificate = certify_problem(problem, problem.zero_network(), tol=tol)  # its lam is beta_max
+        zero = zero_if_optimal(problem, tol, self.name, start, certificate=zero_certificate)
         if zero is not None:
             return zero
         state = getattr(warm_start, "warm_state", None)  # (a network alone: nothing to reuse)
@@ -197,18 +203,17 @@ class CvxpySolver(Solver):
             model, reused = build_model(problem), False
         model.beta.value = problem.beta
         opts = {**self.options(tol, max_iter, problem.loss.smooth), **self.solver_options}
-        limit = ""
         if max_time is not None:  # the model's build counts against the budget
             left = float(max_time) - (time.perf_counter() - start)
             if left <= 0.0:
-                return _out_of_time(problem, tol, self.name, start)
+                return _out_of_time(problem, zero_certificate, tol, self.name, start)
             for key, value in self.time_limit(left).items():  # (MOSEK's: into its mosek_params)
                 opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
         logger.debug("solving with %s (%s), options %s", self.name, "reused model" if reused else "new model", opts)
         self.run(model.cp_problem, opts, verbose=verbose, warm=reused)
         status = model.cp_problem.status
-        if max_time is not None and status == cp.USER_LIMIT:
-            limit = "time_limit"
+        stats = model.cp_problem.solver_stats
+        limit = _stop_reason(status, stats, self.iteration_limit(opts), timed=max_time is not None)
         usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
         if status not in usable or model.Z[0].value is None:
             raise SolverError(
@@ -229,21 +234,49 @@ class CvxpySolver(Solver):
             dual = None if model.link.dual_value is None else np.asarray(model.link.dual_value, dtype=float)
         deadline = None if max_time is None else start + float(max_time)
         network, certificate = tighten(problem, network, tol=tol, dual=dual, deadline=deadline)
-        stats = model.cp_problem.solver_stats
         return certified_result(
             network, certificate, tol=tol, solver=self.name, objective=problem.lifted_objective(Z, Zp),
             iterations=int(stats.num_iters or 0) if stats is not None else 0,
             elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
-            hint=other_backends_hint(self.name, ", a larger max_iter"),
+            hint=_tiny_beta_hint(problem.beta, beta_max=zero_certificate.lam)
+            + other_backends_hint(self.name, ", a larger max_iter"),
             lifted=(Z, Zp), engine=self.name, warm_state=model, problem=problem, limit=limit)
 
 
-def _out_of_time(problem: Problem, tol: float, solver: str, start: float):
-    """The result of a solve whose time ran out before the backend ran: the zero network."""
-    from ..certificate import certify_problem
+#: beta / beta_max below which the certified gap is out of reach of double precision (the advice: a larger beta)
+TINY_BETA_RATIO = 1e-10
 
+
+def _tiny_beta_hint(beta: float, beta_max: float) -> str:
+    """The first advice of an uncertified fit whose beta is tiny next to :math:`\\beta_{\\max}`, else ``""``."""
+    ratio = beta / beta_max if beta_max > 0 else float("inf")
+    if ratio >= TINY_BETA_RATIO:
+        return ""
+    return f"; beta is {ratio:.1e} times beta_max: try a larger beta (spectranet.beta_max)"
+
+
+def _stop_reason(status: str, stats, iteration_cap: int | None, *, timed: bool) -> str:
+    """``"max_iter"`` for a backend stopped by its iteration cap, ``"time_limit"`` for one stopped by
+    ``max_time`` (``timed``), else ``""``. CVXPY reports both as ``user_limit`` for Clarabel and MOSEK,
+    and SCS either as ``optimal_inaccurate``: the iterations run and SCS's own status tell them apart."""
+    import cvxpy as cp
+
+    if status not in (cp.USER_LIMIT, cp.OPTIMAL_INACCURATE):
+        return ""
+    iterations = getattr(stats, "num_iters", None) or 0
+    if iteration_cap is not None and iterations >= iteration_cap:
+        return "max_iter"
+    info = getattr(stats, "extra_stats", None)
+    info = info.get("info", {}) if isinstance(info, dict) else {}  # (SCS: its solution, with its info)
+    if timed and (status == cp.USER_LIMIT or "time_limit" in str(info.get("status", ""))):
+        return "time_limit"
+    return ""
+
+
+def _out_of_time(problem: Problem, cert, tol: float, solver: str, start: float):
+    """The result of a solve whose time ran out before the backend ran: the zero network (``cert``: its
+    certificate)."""
     zero = problem.zero_network()
-    cert = certify_problem(problem, zero, tol=tol)
     return certified_result(zero, cert, tol=tol, solver=solver, objective=cert.objective, iterations=0,
                             elapsed=time.perf_counter() - start, stopped=" (time limit before the solve)",
                             engine=solver, problem=problem, limit="time_limit")
@@ -324,6 +357,9 @@ class ClarabelSolver(CvxpySolver):
     def time_limit(self, seconds):
         return {"time_limit": float(seconds)}
 
+    def iteration_limit(self, opts):
+        return opts.get("max_iter")
+
 
 class ScsSolver(CvxpySolver):
     r"""First-order backend (SCS): cheaper iterations, usually a looser certified gap.
@@ -380,6 +416,9 @@ class ScsSolver(CvxpySolver):
 
     def time_limit(self, seconds):
         return {"time_limit_secs": float(seconds)}
+
+    def iteration_limit(self, opts):
+        return opts.get("max_iters")
 
 
 class MosekSolver(CvxpySolver):
@@ -444,6 +483,9 @@ class MosekSolver(CvxpySolver):
 
     def time_limit(self, seconds):  # merged into the mosek_params of options() by solve()
         return {"mosek_params": {"MSK_DPAR_OPTIMIZER_MAX_TIME": float(seconds)}}
+
+    def iteration_limit(self, opts):
+        return (opts.get("mosek_params") or {}).get("MSK_IPAR_INTPNT_MAX_ITERATIONS")
 
 
 for _backend in (ClarabelSolver, ScsSolver, MosekSolver):
