@@ -95,3 +95,23 @@ def test_an_exhausted_budget_before_the_first_round_returns_the_certified_zero_n
     assert result.lower_bound <= result.network_objective == pytest.approx(0.5 * float(np.sum(y * y)))
     with pytest.raises(ValueError, match=r"max_iter must be None or a positive integer, got 0"):
         NativeSolver(engine=engine).solve(problem, max_iter=0)
+
+
+def test_a_polish_past_its_deadline_skips_the_exact_second_layer(monkeypatch):
+    """L-BFGS stops at the deadline and so does the polish: the exact second layer (a Newton solve,
+    0.24 s a call on a 220-neuron, 10-output network, six calls) ran past it, and a 10-class softmax
+    fit given max_time=0.5 took 2.2 s."""
+    from spectranet import local, newton
+
+    X, y, _ = planted(n=200, d=5, seed=3)
+    problem = Problem(X, y, "relu", "squared", 1e-3 * beta_max(X, y, "relu", "squared"))
+    rng = np.random.default_rng(0)
+    network = problem.make_network(rng.standard_normal((12, 5)), rng.standard_normal((12, 1)))
+    calls = []
+    monkeypatch.setattr(newton, "applicable", lambda problem, network: False)  # (the L-BFGS branch)
+    original = local.newton_second_layer
+    monkeypatch.setattr(local, "newton_second_layer", lambda *a, **k: calls.append(1) or original(*a, **k))
+    late, _ = local._polish_and_certify(problem, network, 1e-6, deadline=time.perf_counter() - 1.0)
+    assert calls == []
+    on_time, _ = local._polish_and_certify(problem, network, 1e-6)
+    assert calls == [1] and problem.objective(on_time) <= problem.objective(late)

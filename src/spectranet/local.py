@@ -236,7 +236,9 @@ def _polish_steps(problem: Problem, network: PolyNetwork, signs, max_iter: int, 
                    options={"maxiter": max_iter, "ftol": ftol, "gtol": LBFGS_GTOL, "maxcor": LBFGS_MAXCOR})
     W, A = res.x[: m * d].reshape(m, d), res.x[m * d:].reshape(m, C)
     U = W / np.linalg.norm(W, axis=1, keepdims=True)
-    polished = newton_second_layer(problem, network.with_layers(U, A))
+    polished = network.with_layers(U, A)
+    if deadline is None or time.perf_counter() <= deadline:  # (its exact second layer: a Newton solve)
+        polished = newton_second_layer(problem, polished)
     logger.debug("polish: objective %.15g in %d iterations (%d -> %d neurons)", start, res.nit, m,
                  polished.n_neurons)
     return polished, network, start
