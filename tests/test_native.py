@@ -258,3 +258,19 @@ def test_column_generation_trial_milestone_only_for_one_output(monkeypatch, loss
         assert seen[0] is not None and seen[0][1] == TRIAL_GAP
     else:
         assert seen[0] is None
+
+
+def test_the_lifted_engine_follows_a_sample_space_interior_point_that_stalled():
+    """Huber at 1e-10 beta_max: the sample-space interior point stalls (a gap of 8.6e-3, "inaccurate"),
+    the lifted one certifies; "auto" now runs it after the stall and returns its network."""
+    from spectranet import beta_max
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((170, 10))
+    y = X[:, 0] ** 2 - X[:, 1] + 0.3 * rng.standard_normal(170)
+    problem = Problem(X, y, "relu", "huber", 1e-10 * beta_max(X, y, "relu", "huber"))
+    result = NativeSolver().solve(problem)
+    assert result.status == "optimal" and result.gap <= 1e-6 and result.engine == "lifted"
+    with pytest.warns(ConvergenceWarning):
+        alone = NativeSolver(engine="ipm").solve(problem)
+    assert alone.gap > 1e-6 and result.network_objective <= alone.network_objective

@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 #: the engines of ``NativeSolver(engine=...)``
 ENGINES = ("auto", "ipm", "lifted", "lowrank", "columns")
+#: seconds of the lifted engine's estimate up to which it follows a sample-space interior point that
+#: stalled (see :meth:`NativeSolver._lifted_after`)
+RETRY_LIFTED = 1.0
 
 
 class NativeSolver(Solver):
@@ -222,7 +225,8 @@ class NativeSolver(Solver):
                 return network, cert, narrow
             run.log("native: the %s trial did not certify within %.2fs; %s", narrow, plan.trial, plan.engine)
         if plan.engine == "ipm":
-            return self._sample_space(run, problem)
+            network, cert, engine = self._sample_space(run, problem)
+            return self._lifted_after(run, problem, plan, (network, cert, engine))
         network, cert = run.interior_point(plan.engine)
         if (self.engine == "auto" and plan.engine == "lifted" and not cert.is_optimal
                 and not problem.loss.twice_differentiable
@@ -234,6 +238,24 @@ class NativeSolver(Solver):
             run.tried = None
             return self._sample_space(run, problem)
         return network, cert, plan.engine
+
+    def _lifted_after(self, run, problem, plan, found):
+        """The lifted interior point after a sample-space one that stopped uncertified (a stall, not
+        a limit) on a smooth loss, where the plan estimated it at most RETRY_LIFTED seconds, or as long
+        as the solve so far: the better of the two (Huber, 170 x 10 at 1e-10 beta_max: the sample-space
+        engine stalls at a gap of 0.9, the lifted one certifies 3e-9 in 0.07 s)."""
+        network, cert, _ = found
+        estimate = plan.estimates.get("lifted", float("inf"))
+        if (self.engine != "auto" or cert.is_optimal or not problem.loss.smooth or run.limit or run.out_of_time()
+                or estimate > max(RETRY_LIFTED, time.perf_counter() - run.start_time)):
+            return found
+        run.log("native: the sample-space interior point stopped at a gap of %.2e; the lifted one", cert.gap)
+        run.tried, run.rotating, kept = None, None, (run.lifted, run.limit)
+        again = run.interior_point("lifted")
+        best = min([found, (*again, "lifted")], key=lambda c: run._rank(*c[:2]))
+        if best is found:  # (the lifted point and the limit are those of the result)
+            run.lifted, run.limit = kept
+        return best
 
     @staticmethod
     def _sample_space(run, problem):
