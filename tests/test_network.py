@@ -95,3 +95,23 @@ def test_import_does_not_import_torch_or_cvxpy():
     code = "import sys, spectranet; print('torch' in sys.modules, 'cvxpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_network_refuses_nan_or_infinite_inputs():
+    """Its outputs would be NaN, silently (the estimators validate X; a network used alone did not)."""
+    from spectranet import Conv2D, PolyNetwork
+
+    net = PolyNetwork(np.eye(3), np.ones(3), "relu")
+    X = np.ones((4, 3))
+    assert np.all(np.isfinite(net.predict(X)))
+    for bad in (np.nan, np.inf):
+        X[1, 2] = bad
+        with pytest.raises(ValueError, match="X contains NaN or infinity"):
+            net.predict(X)
+    conv = PolyNetwork(np.ones((2, 4)) / 2.0, np.ones((2, 1)), "relu",
+                       architecture=Conv2D((1, 3, 3), kernel_size=2, pool="global"))
+    images = np.ones((2, 1, 3, 3))
+    assert conv.predict(images).shape == (2,)
+    images[0, 0, 1, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        conv.predict(images)

@@ -159,10 +159,13 @@ class PolyNetwork:
     # -- evaluation -------------------------------------------------------------
     def _check_X(self, X: ArrayLike) -> np.ndarray:
         if not self.architecture.is_dense:
-            return self.architecture.as_rows(X)
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2 or X.shape[1] != self.n_features:
-            raise ValueError(f"X must have shape (n_samples, {self.n_features}), got shape {X.shape}")
+            X = self.architecture.as_rows(X)
+        else:
+            X = np.asarray(X, dtype=float)
+            if X.ndim != 2 or X.shape[1] != self.n_features:
+                raise ValueError(f"X must have shape (n_samples, {self.n_features}), got shape {X.shape}")
+        if not np.all(np.isfinite(X)):  # (outputs of NaN or inf inputs would be NaN, silently)
+            raise ValueError("X contains NaN or infinity")
         return X
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
