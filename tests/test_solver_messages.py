@@ -113,3 +113,16 @@ def test_a_tol_below_double_precision_warns_once_per_fit(kwargs):
         warnings.simplefilter("always")
         ConvexPolyNetRegressor(tol=1e-15, **kwargs).fit(X, y)
     assert sum("is below what double precision can certify" in str(w.message) for w in caught) == 1
+
+
+def test_the_native_solver_advises_a_larger_beta_at_a_tiny_beta():
+    """At 9e-15 beta_max double precision cannot certify: the warning says so first (it advised
+    standardized features and Clarabel, which does worse)."""
+    from spectranet import ConvexPolyNetRegressor
+
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((100, 4))
+    y = X[:, 0] ** 2 - X[:, 1] + 0.1 * rng.standard_normal(100)
+    with pytest.warns(ConvergenceWarning, match=r"; beta is 9\.0e-15 times beta_max: try a larger beta"):
+        est = ConvexPolyNetRegressor(beta=1e-12).fit(X, y)
+    assert est.status_ == "inaccurate"

@@ -293,6 +293,18 @@ def compress_network(problem: Problem, network: PolyNetwork, rank_tol: float = 1
     return compact
 
 
+#: beta / beta_max below which the certified gap is out of reach of double precision (the advice: a larger beta)
+TINY_BETA_RATIO = 1e-10
+
+
+def tiny_beta_hint(beta: float, beta_max: float) -> str:
+    """The first advice of an uncertified fit whose beta is tiny next to :math:`\\beta_{\\max}`, else ``""``."""
+    ratio = beta / beta_max if beta_max > 0 else float("inf")
+    if ratio >= TINY_BETA_RATIO:
+        return ""
+    return f"; beta is {ratio:.1e} times beta_max: try a larger beta (spectranet.beta_max)"
+
+
 def other_backends_hint(name: str, extra: str = "") -> str:
     """The hint of an inaccurate CVXPY fit: the interior-point backends other than ``name``
     (suggesting the backend that just stopped short helps no one), then ``extra``."""

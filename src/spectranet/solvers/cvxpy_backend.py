@@ -25,7 +25,15 @@ from ..exceptions import ProblemTooLargeError, SolverError
 from ..kernels import svec_matrix
 from ..local import tighten
 from ..problem import Problem
-from .base import Solver, certified_result, check_solve_arguments, extract_network, other_backends_hint, zero_if_optimal
+from .base import (
+    Solver,
+    certified_result,
+    check_solve_arguments,
+    extract_network,
+    other_backends_hint,
+    tiny_beta_hint,
+    zero_if_optimal,
+)
 
 __all__ = ["CvxpySolver", "ClarabelSolver", "ScsSolver", "MosekSolver", "estimate_model_bytes",
            "extract_network"]
@@ -238,21 +246,9 @@ class CvxpySolver(Solver):
             network, certificate, tol=tol, solver=self.name, objective=problem.lifted_objective(Z, Zp),
             iterations=int(stats.num_iters or 0) if stats is not None else 0,
             elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
-            hint=_tiny_beta_hint(problem.beta, beta_max=zero_certificate.lam)
+            hint=tiny_beta_hint(problem.beta, beta_max=zero_certificate.lam)
             + other_backends_hint(self.name, ", a larger max_iter"),
             lifted=(Z, Zp), engine=self.name, warm_state=model, problem=problem, limit=limit)
-
-
-#: beta / beta_max below which the certified gap is out of reach of double precision (the advice: a larger beta)
-TINY_BETA_RATIO = 1e-10
-
-
-def _tiny_beta_hint(beta: float, beta_max: float) -> str:
-    """The first advice of an uncertified fit whose beta is tiny next to :math:`\\beta_{\\max}`, else ``""``."""
-    ratio = beta / beta_max if beta_max > 0 else float("inf")
-    if ratio >= TINY_BETA_RATIO:
-        return ""
-    return f"; beta is {ratio:.1e} times beta_max: try a larger beta (spectranet.beta_max)"
 
 
 def _stop_reason(status: str, stats, iteration_cap: int | None, *, timed: bool) -> str:

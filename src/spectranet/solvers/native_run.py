@@ -12,7 +12,7 @@ from ..active_set import active_set_polish
 from ..certificate import certify_problem
 from ..local import column_generation, polish, tighten
 from . import dispatch, ipm, lifted
-from .base import SolveResult, certified_result, extract_network
+from .base import SolveResult, certified_result, extract_network, tiny_beta_hint
 
 __all__ = ["TRIAL_GAP", "EXTEND_GAP", "LOWRANK_TRIAL_GAP", "IPM_GAP", "ACCEPT_GAP", "SELF_ACCEPT_GAP", "SELF_GAP",
            "RETRY_FACTOR", "RETRY_ITERATIONS", "TIGHTEN_SHARE", "ROTATE_SHARE", "ROTATIONS", "ROTATE_AGAIN",
@@ -437,6 +437,12 @@ class _Run:
                 break
         return kept
 
+    def _tiny_beta_hint(self, problem) -> str:
+        """:func:`~spectranet.solvers.base.tiny_beta_hint` of ``problem`` (the user's, whose beta_max the
+        solve knows)."""
+        known = self.beta_max
+        return "" if known is None or known[0] is not problem.data else tiny_beta_hint(problem.beta, known[2])
+
     def result(self, network, cert, engine: str, reduction=None, original=None, units=None) -> SolveResult:
         problem = self.problem
         objective = cert.objective
@@ -454,5 +460,6 @@ class _Run:
             network, cert, tol=self.tol, solver=self.solver.name, objective=objective,
             iterations=self.iterations, elapsed=time.perf_counter() - self.start_time,
             stopped=f" ({engine}, {self.iterations} iterations)",
-            hint=LIMIT_HINTS.get(limit, LIMIT_HINTS[""]), history=self.history, lifted=lifted,
+            hint=self._tiny_beta_hint(original if original is not None else problem)
+            + LIMIT_HINTS.get(limit, LIMIT_HINTS[""]), history=self.history, lifted=lifted,
             engine=engine, warm_state=warm, problem=original if original is not None else problem, limit=limit)
