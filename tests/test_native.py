@@ -274,3 +274,18 @@ def test_the_lifted_engine_follows_a_sample_space_interior_point_that_stalled():
     with pytest.warns(ConvergenceWarning):
         alone = NativeSolver(engine="ipm").solve(problem)
     assert alone.gap > 1e-6 and result.network_objective <= alone.network_objective
+
+
+def test_a_narrower_face_network_is_polished_to_the_optimum():
+    """300 identical rows: the face polish's one neuron was 2e-8 above the optimum and proved 0.99 by
+    itself, so the fit kept the 12 neurons the dual certified; the exact Newton polish takes the one
+    neuron to the optimum (column generation's, which proves itself)."""
+    rng = np.random.default_rng(27)
+    X = np.tile(rng.standard_normal((1, 5)), (300, 1))
+    y = rng.standard_normal(300)
+    problem = Problem(X, y, "relu", "squared", 1e-3)
+    result = NativeSolver().solve(problem)
+    columns = NativeSolver(engine="columns").solve(problem)
+    assert result.status == "optimal" and result.n_neurons == columns.n_neurons == 1
+    assert result.certificate.own_gap <= 1e-12
+    assert result.network_objective == pytest.approx(columns.network_objective, rel=1e-12)
