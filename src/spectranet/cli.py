@@ -208,9 +208,15 @@ def _check_fit_options(args) -> None:
         except ValueError as exc:
             raise ValueError(f"--loss: {exc}") from None
     if args.out:
+        from .network import _npz_path
+
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder):
             raise ValueError(f"--out {args.out}: no such folder {folder}")
+        try:  # (before the fit: a folder is refused)
+            _npz_path(args.out)
+        except ValueError as exc:
+            raise ValueError(f"--out: {exc}") from None
 
 
 def cmd_fit(args) -> int:
@@ -293,8 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--solver", default="auto")
     fit.add_argument("--max-time", type=float, default=None, metavar="SECONDS",
                      help="stop the fit after about this many seconds (> 0) with the best network certified")
-    fit.add_argument("--out", default=None, help="save the network to this file (.npz is added when the name "
-                     "has no suffix)")
+    fit.add_argument("--out", default=None, help="save the network to this file (.npz is added unless the name "
+                     "ends with .npz)")
     fit.set_defaults(func=cmd_fit)
     solvers = sub.add_parser("solvers", help="list the solvers")
     solvers.set_defaults(func=cmd_solvers)

@@ -209,7 +209,8 @@ class PolyNetwork:
 
     # -- persistence ------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], *, witness: bool = True) -> None:
-        """Save to a ``.npz`` file, without pickle (its members: see the class's Notes)."""
+        """Save to a ``.npz`` file, without pickle (its members: see the class's Notes); ``.npz`` is
+        added to ``path`` unless it ends with it. A folder is refused (ValueError)."""
         members = dict(
             format_version=np.array(NPZ_FORMAT_VERSION),
             first_layer=self.first_layer,
@@ -263,9 +264,17 @@ add_sections(PolyNetwork, NETWORK_METHODS)
 
 
 def _npz_path(path) -> str:
-    """``path`` with the suffix ``.npz`` when it has none (what ``numpy.savez`` writes)."""
-    path = os.fsdecode(path)
-    return path if path.endswith(".npz") else path + ".npz"
+    """``path`` with the suffix ``.npz`` unless it ends with it (what ``numpy.savez`` writes); a
+    ValueError for a folder (an existing one, or a name ending with a separator: ``models/`` was
+    written as the hidden file ``models/.npz``)."""
+    path = os.fsdecode(os.fspath(path))
+    if path.endswith((os.sep, "/")) or os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; give a file name for the network "
+                         f"(e.g. {os.path.join(path, 'net.npz')!r})")
+    path = path if path.endswith(".npz") else path + ".npz"
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a folder; give a file name for the network")
+    return path
 
 
 # -- reading network files -------------------------------------------------------------------------
