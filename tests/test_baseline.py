@@ -493,3 +493,16 @@ def test_weighted_minibatches_descend_the_weighted_objective():
     np.testing.assert_allclose([v for _, _, v in a.loss_curve_], [v for _, _, v in b.loss_curve_], rtol=1e-9)
     assert a.objective_ == pytest.approx(a.network_.objective(X, y, beta=1e-2, sample_weight=reps), rel=1e-9)
     assert a.loss_ == get_loss("squared")
+
+
+@pytest.mark.parametrize("empty", ["lrs", "optimizers", "seeds"])
+def test_lr_grid_search_refuses_an_empty_grid(empty):
+    """With no seeds it fitted nothing and still named a 'best' learning rate (the first)."""
+    pytest.importorskip("torch")
+    from spectranet import make_planted
+
+    X, y = make_planted(20, 3, random_state=0)
+    grid = {"lrs": [1e-3, 1e-2], "optimizers": ["sgd"], "seeds": [0], empty: []}
+    lrs = grid.pop("lrs")
+    with pytest.raises(ValueError, match=f"lr_grid_search needs at least one of {empty}, got none"):
+        lr_grid_search(BackpropPolyNetRegressor(max_epochs=2), X, y, lrs, **grid)

@@ -466,7 +466,8 @@ def lr_grid_search(estimator: BackpropPolyNetRegressor | BackpropPolyNetClassifi
     Raises
     ------
     ValueError
-        As ``estimator.fit`` (e.g. an unknown optimizer or a learning rate that is not positive).
+        As ``estimator.fit`` (e.g. an unknown optimizer or a learning rate that is not positive), or
+        for an empty ``lrs``, ``optimizers`` or ``seeds``.
 
     See Also
     --------
@@ -486,6 +487,9 @@ def lr_grid_search(estimator: BackpropPolyNetRegressor | BackpropPolyNetClassifi
     (2, {'sgd': 0.01})
     """
     rows, optimizers, lrs, seeds = [], tuple(optimizers), tuple(lrs), tuple(seeds)
+    for name, given in (("lrs", lrs), ("optimizers", optimizers), ("seeds", seeds)):
+        if not given:
+            raise ValueError(f"lr_grid_search needs at least one of {name}, got none")
     for optimizer in optimizers:
         for lr in lrs:
             for seed in seeds:

@@ -44,6 +44,15 @@ EXPERIMENTS = {
 }
 
 
+def _refuse_empty(name: str, datasets, options: dict) -> None:
+    """A ValueError naming ``datasets`` or the options given as empty sequences (fig7 with ``betas=[]``
+    raised from ``max()``, fig6 with ``split_seeds=[]`` from matplotlib)."""
+    empty = [key for key, value in (("datasets", datasets), *options.items())
+             if isinstance(value, (list, tuple, set, range)) and len(value) == 0]
+    if empty:
+        raise ValueError(f"{name}: {', '.join(empty)} must hold at least one value, got an empty sequence")
+
+
 def run_experiment(name: str, out_dir, *, data_dir=None, datasets=None, quick: bool = False,
                    progress: Progress | None = None, **options) -> ExperimentResult:
     r"""Run experiment ``name`` and write its plots and ``results.csv`` into ``out_dir``.
@@ -86,7 +95,7 @@ def run_experiment(name: str, out_dir, *, data_dir=None, datasets=None, quick: b
     Raises
     ------
     ValueError
-        An unknown ``name``, or ``data_dir``/``datasets`` given to fig4 (synthetic data).
+        An unknown ``name``, data given to fig4 (synthetic), an empty sequence (e.g. ``betas=[]``).
     DataUnavailableError
         The data directory or a dataset is missing (a FileNotFoundError), raised before anything
         is created.
@@ -132,10 +141,10 @@ def run_experiment(name: str, out_dir, *, data_dir=None, datasets=None, quick: b
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; choose from {sorted(EXPERIMENTS)}")
     module_name, _, needs_data = EXPERIMENTS[name]
+    _refuse_empty(name, datasets, options)
     if not needs_data and (datasets or data_dir is not None):
         raise ValueError(f"{name} runs on a synthetic planted model and takes no --datasets or --data-dir")
-    module = importlib.import_module(f".{module_name}", __name__)
-    out_dir = Path(out_dir)
+    module, out_dir = importlib.import_module(f".{module_name}", __name__), Path(out_dir)
     kwargs = dict(quick=quick, progress=progress, **options)
     if needs_data:
         kwargs.update(data_dir=data_dir, datasets=datasets)

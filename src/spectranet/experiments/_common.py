@@ -326,6 +326,7 @@ def resolve_uci(experiment: str, data_dir, requested, default, optional=()) -> t
             f"{experiment}: data directory {home} (from {source}) does not exist; expected {UCI_FORMAT}")
     present = list_uci(home)
     names = list(requested) if requested else list(default) + [n for n in optional if n in present]
+    names = list(dict.fromkeys(names))  # (a name given twice ran twice: duplicated rows and notes)
     missing = [n for n in names if n not in present]
     if missing:
         raise DataUnavailableError(
@@ -361,6 +362,8 @@ class Plotter:
 
     def __init__(self, out_dir: Path):
         self.out_dir = Path(out_dir)
+        # created, as run_experiment does (a module's run(out_dir) failed in savefig, after every fit)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.paths: list[Path] = []
         try:
             from matplotlib.figure import Figure

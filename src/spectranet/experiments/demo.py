@@ -168,14 +168,15 @@ def _certificate_notes(result, task, convex, runs, X, Y, loss, beta):
         f"{task}: certify(best backprop network, {opt} lr={lr:g} seed={seed}): objective {c.objective:.8g}, "
         f"lower bound from its own gradient {c.lower_bound:.6g}, gap {c.gap:.1e}, optimal: {c.is_optimal} "
         f"(lambda = max |v^T sigma(Xu)| = {c.lam:.3g}, beta = {beta:g})")
-    # how much of that gap is the network's and how much its gradient's dual point's: the improved
-    # bound (cutting planes on the dual) against the convex optimum
+    # how much of that gap is the network's and how much its gradient's dual point's: the convex
+    # optimum splits it (the improved bound, cutting planes on the dual, closes part of the latter;
+    # it is not the optimum, so the share is measured against the optimum)
     better = certify(best.network_, X, Y, loss=loss, beta=beta, improve=True)
     optimum = convex.certificate_.lower_bound
     result.notes.append(
         f"{task}: with improve=True the bound rises to {better.lower_bound:.8g} (gap {better.gap:.1e}); the "
         f"network is {(c.objective - optimum) / c.objective:.1e} above the certified optimum, so "
-        f"{max(better.lower_bound - c.lower_bound, 0.0) / max(c.objective - c.lower_bound, 1e-300):.0%} of its "
+        f"{max(optimum - c.lower_bound, 0.0) / max(c.objective - c.lower_bound, 1e-300):.0%} of its "
         "own-gradient gap belonged to the dual point, not to the network")
 
 

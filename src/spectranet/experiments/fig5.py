@@ -97,7 +97,7 @@ def resolve_datasets(data_dir=None, datasets=None):
     panels missing from the directory are skipped by :func:`run` (with a note), not here.
     ``datasets`` names exactly the panels to run: UCI folders, ``mnist``, ``cifar10``, ``digits``.
     """
-    requested = list(datasets or ())
+    requested = list(dict.fromkeys(datasets or ()))  # (a name given twice runs once)
     images = [n for n in requested if n in CNN_PANELS]
     uci = [n for n in requested if n not in CNN_PANELS]
     data_dir = data_dir if data_dir is not None else os.environ.get(DATA_ENV) or None

@@ -73,6 +73,9 @@ def run(out_dir, *, data_dir=None, datasets=None, quick=False, progress: Progres
     paths = {}
     for name in names:
         Xtr, Xte, ytr, yte = uci_split(name, home, split_seed)
+        if np.unique(ytr).size < 2:  # (as fig5 and fig6, whose classifiers refuse it)
+            raise ValueError(f"{name}: fig7 needs samples of at least 2 classes; the training split has "
+                             f"1 class ({np.unique(ytr)[0]!r})")
         Ytr = 2.0 * ytr - 1.0
         common = dict(formulation="l1", split_seed=split_seed, test_metric_name="test_accuracy",
                       n_train=len(ytr), n_test=len(yte), n_features=Xtr.shape[1])
