@@ -269,3 +269,14 @@ def test_fit_refuses_a_folder_as_out_before_fitting(tmp_path, capsys):
             net.save(bad)
         with pytest.raises(ValueError, match="is a folder; give a file name for the network"):
             PolyNetwork.load(bad)
+
+
+def test_experiment_and_demo_refuse_empty_dataset_lists_and_files_as_folders(tmp_path, capsys):
+    """--datasets ",," ran the default full grid (63 s for fig6); demo --out on an existing file said
+    only "File exists"."""
+    assert main(["experiment", "fig7", "--out", str(tmp_path / "x"), "--data-dir", str(tmp_path),
+                 "--datasets", ",,"]) == 2
+    assert "--datasets ',,' names no dataset" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("")
+    assert main(["demo", "--quick", "--out", str(tmp_path / "afile")]) == 2
+    assert "a file of that name exists; give a folder" in capsys.readouterr().err

@@ -115,3 +115,20 @@ def test_a_network_refuses_nan_or_infinite_inputs():
     images[0, 0, 1, 1] = np.nan
     with pytest.raises(ValueError, match="X contains NaN or infinity"):
         conv.predict(images)
+
+
+def test_to_torch_takes_a_dtype_by_name_as_the_estimators_do():
+    """to_torch(dtype="float32") failed inside torch; names and numpy dtypes are accepted, others
+    refused by name."""
+    torch = pytest.importorskip("torch")
+    from spectranet import PolyNetwork
+
+    net = PolyNetwork(np.eye(3) / 1.0, np.array([1.0, -2.0, 0.5]), "relu")
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    for dtype in ("float32", np.float32, torch.float32):
+        module = net.to_torch(dtype=dtype)
+        assert next(module.parameters()).dtype == torch.float32
+        out = module(torch.as_tensor(X, dtype=torch.float32)).detach().numpy()
+        np.testing.assert_allclose(out, net.predict(X), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"dtype must be one of \['float64', 'float32'\], got 'int8'"):
+        net.to_torch(dtype="int8")

@@ -38,7 +38,7 @@ def poly_network_module(network, dtype=None):
         return conv_network_module(network, dtype=dtype)
     torch = import_torch()
     nn = torch.nn
-    dtype = torch.float64 if dtype is None else dtype
+    dtype = torch.float64 if dtype is None else torch_dtype(dtype)  # (a name, as the estimators take)
     activation = network.activation  # PolyActivation works on tensors too
     scalar = network.second_layer.ndim == 1
 
@@ -147,7 +147,7 @@ def conv_network_module(network, dtype=None):
     """
     torch = import_torch()
     nn = torch.nn
-    dtype = torch.float64 if dtype is None else dtype
+    dtype = torch.float64 if dtype is None else torch_dtype(dtype)
     arch, activation = network.architecture, network.activation
     channels, m, G = arch.image_shape[0], network.n_neurons, network.n_groups
     scalar, C = network.scalar_output, network.n_outputs

@@ -99,6 +99,8 @@ def cmd_demo(args) -> int:
     from .experiments.demo import demo_table, run
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out}: a file of that name exists; give a folder for the plots and results.csv")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     result = run(out, quick=args.quick, progress=_progress(args.quiet))
@@ -119,7 +121,9 @@ def cmd_experiment(args) -> int:
     """Reproduce one of the paper's figures: plots, results.csv and a summary table."""
     from .experiments import run_experiment
 
-    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets else None
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()] if args.datasets is not None else None
+    if datasets == []:  # (",," ran the default full grid)
+        raise ValueError(f"--datasets {args.datasets!r} names no dataset; give comma-separated folder names")
     start = time.perf_counter()
     result = run_experiment(args.name, args.out, data_dir=args.data_dir, datasets=datasets,
                             quick=args.quick, progress=_progress(args.quiet))

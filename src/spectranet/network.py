@@ -243,8 +243,9 @@ class PolyNetwork:
             with archive:
                 return _read_network(cls, _Archive(path, archive))
 
-    def to_torch(self, dtype: torch.dtype | None = None) -> torch.nn.Module:
-        """A ``torch.nn.Module`` computing the same function (requires torch). A CNN's module
+    def to_torch(self, dtype: torch.dtype | str | None = None) -> torch.nn.Module:
+        """A ``torch.nn.Module`` computing the same function (requires torch), in float64 or ``dtype``
+        (``torch.float32``, ``"float32"``, ``np.float32``, or the float64 ones). A CNN's module
         takes images shaped ``(N, C, H, W)`` (``Conv2d``, the activation, ``AvgPool2d`` or a global
         mean, then a linear layer over groups and filters)."""
         from ._torch import poly_network_module
