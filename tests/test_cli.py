@@ -251,20 +251,21 @@ def test_progress_uses_tqdm_when_installed_and_log_lines_otherwise(monkeypatch, 
 
 def test_fit_refuses_a_folder_as_out_before_fitting(tmp_path, capsys):
     """`--out models/` was written as the hidden file models/.npz, and an existing folder named
-    dir.npz failed only after the fit; both are refused before it, and so are folders given to
-    PolyNetwork.save and load."""
+    dir.npz failed only after the fit; both are refused before it, and so are they given to
+    PolyNetwork.save and load. (A folder named without the separator gives the file beside it, as
+    numpy's suffix rule does: tests/test_model_files.py.)"""
     X, y, _ = planted(n=30, d=2)
     path = tmp_path / "data.csv"
     np.savetxt(path, np.column_stack([X, y]), delimiter=",")
     (tmp_path / "models").mkdir()
     (tmp_path / "dir.npz").mkdir()
-    for out in (str(tmp_path / "models") + "/", str(tmp_path / "models"), str(tmp_path / "dir.npz")):
+    for out in (str(tmp_path / "models") + "/", str(tmp_path / "dir.npz")):
         assert main(["fit", str(path), "--out", out]) == 2
         captured = capsys.readouterr()
         assert "is a folder; give a file name for the network" in captured.err and "train score" not in captured.out
     assert list((tmp_path / "models").iterdir()) == []
     net = PolyNetwork(np.eye(2), np.ones(2), "relu")
-    for bad in (tmp_path / "models", tmp_path / "dir.npz"):
+    for bad in (str(tmp_path / "models") + "/", tmp_path / "dir.npz"):
         with pytest.raises(ValueError, match="is a folder; give a file name for the network"):
             net.save(bad)
         with pytest.raises(ValueError, match="is a folder; give a file name for the network"):
