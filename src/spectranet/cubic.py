@@ -311,16 +311,6 @@ def cubic_objective(X: ArrayLike, Y: ArrayLike, loss: str | Loss, beta: float, f
     return problem.loss.value(outputs, problem.Y) + problem.beta * penalty.value(U, A)
 
 
-def _options(backend, problem, tol, max_iter, max_time, start) -> dict:
-    """The backend's options for ``tol`` and ``max_iter``, and its time limit: what is left of ``max_time``
-    after the model's build (which counts against the budget)."""
-    opts = {**backend.options(tol, max_iter, problem.loss.smooth), **backend.solver_options}
-    if max_time is not None:
-        for key, value in backend.time_limit(max(float(max_time) - (time.perf_counter() - start), 1e-3)).items():
-            opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
-    return opts
-
-
 def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol: float = 1e-6, verbose: bool = False,
                 rank_tol: float = 1e-7, max_time: float | None = None, max_iter: int | None = None) -> SolveResult:
     r"""Globally optimal square-activation network with cubic regularization.
@@ -383,19 +373,19 @@ def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol
     """
     import cvxpy as cp
 
-    from .solvers.cvxpy_backend import _stop_reason
-
     tol, max_iter, max_time = check_solve_arguments(tol, max_iter, verbose, None, max_time)
     problem = _check_problem(problem).in_float64()  # (float32 tensors: certificates in float64)
     backend = _backend(solver)
     start = time.perf_counter()
     cp_problem, P, N, link = _build(problem)
-    opts = _options(backend, problem, tol, max_iter, max_time, start)
+    # what is left of max_time after the model's build
+    left = None if max_time is None else max(float(max_time) - (time.perf_counter() - start), 1e-3)
+    opts = backend.solve_options(tol, max_iter, problem.loss.smooth, left)
     name = f"{backend.name}-cubic"
     logger.debug("solving the nuclear-norm program with %s, options %s", backend.name, opts)
     backend.run(cp_problem, opts, verbose=verbose, what="the nuclear-norm program", name=name)
     status = cp_problem.status
-    limit = _stop_reason(status, cp_problem.solver_stats, backend.iteration_limit(opts), timed=max_time is not None)
+    limit = backend.stop_reason(cp_problem, opts, timed=max_time is not None)
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT) or P[0].value is None:
         raise SolverError(f"{backend.name} returned status {status!r} on the nuclear-norm program; try "
                           "another backend (spectranet.available_solvers()) or rescaled features",

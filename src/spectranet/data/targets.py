@@ -74,7 +74,7 @@ def class_sample_weight(class_weight, codes: np.ndarray, classes: np.ndarray, sa
     cross-validation fold may lack a class). ``codes``: each sample's index in ``classes``."""
     if class_weight is None:
         return sample_weight
-    n_classes = classes.size
+    n_classes, labels = classes.size, classes.tolist()
     if isinstance(class_weight, str) and class_weight == "balanced":
         per_class = codes.size / (n_classes * np.bincount(codes, minlength=n_classes).astype(float))
     elif isinstance(class_weight, Mapping):
@@ -82,12 +82,11 @@ def class_sample_weight(class_weight, codes: np.ndarray, classes: np.ndarray, sa
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not (
                     math.isfinite(value) and value >= 0):
                 raise ValueError(f"class_weight[{label!r}] must be a finite non-negative real number, got {value!r}")
-        named = [c in class_weight for c in classes.tolist()]
+        named = [c in class_weight for c in labels]
         if not all(named) and sum(named) != len(class_weight):
-            unknown = [k for k in class_weight if k not in classes.tolist()]
-            raise ValueError(f"class_weight names {unknown!r}, which are not classes of y (classes: "
-                             f"{classes.tolist()!r})")
-        per_class = np.array([float(class_weight.get(c, 1.0)) for c in classes.tolist()])
+            unknown = [k for k in class_weight if k not in labels]
+            raise ValueError(f"class_weight names {unknown!r}, which are not classes of y (classes: {labels!r})")
+        per_class = np.array([float(class_weight.get(c, 1.0)) for c in labels])
     else:
         raise TypeError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {class_weight!r}")
     weights = per_class[codes]

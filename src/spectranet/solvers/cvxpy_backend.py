@@ -157,6 +157,33 @@ class CvxpySolver(Solver):
         """The backend's iteration cap in the options ``opts`` (None: none, or not known)."""
         return None
 
+    def solve_options(self, tol: float, max_iter: int | None, smooth: bool, seconds: float | None = None) -> dict:
+        """The options of a solve: :meth:`options`, the constructor's ``solver_options`` over them, and
+        :meth:`time_limit` of ``seconds`` merged in (MOSEK's into its ``mosek_params``)."""
+        opts = {**self.options(tol, max_iter, smooth), **self.solver_options}
+        if seconds is not None:
+            for key, value in self.time_limit(seconds).items():
+                opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
+        return opts
+
+    def stop_reason(self, cp_problem, opts: dict, *, timed: bool) -> str:
+        """``"max_iter"`` for a backend stopped by its iteration cap (:meth:`iteration_limit` of ``opts``),
+        ``"time_limit"`` for one stopped by ``max_time`` (``timed``), else ``""``. CVXPY reports both as
+        ``user_limit`` for Clarabel and MOSEK, and SCS either as ``optimal_inaccurate``: the iterations
+        run and SCS's own status tell them apart."""
+        import cvxpy as cp
+
+        status, stats, cap = cp_problem.status, cp_problem.solver_stats, self.iteration_limit(opts)
+        if status not in (cp.USER_LIMIT, cp.OPTIMAL_INACCURATE):
+            return ""
+        if cap is not None and (getattr(stats, "num_iters", None) or 0) >= cap:
+            return "max_iter"
+        info = getattr(stats, "extra_stats", None)
+        info = info.get("info", {}) if isinstance(info, dict) else {}  # (SCS: its solution, with its info)
+        if timed and (status == cp.USER_LIMIT or "time_limit" in str(info.get("status", ""))):
+            return "time_limit"
+        return ""
+
     def run(self, cp_problem, opts: dict, *, verbose: bool = False, warm: bool = False,
             what: str = "this problem", name: str | None = None) -> None:
         """Solve a CVXPY problem with this backend, retrying once with :attr:`retry_options`
@@ -210,18 +237,15 @@ class CvxpySolver(Solver):
             self.check_memory(problem)
             model, reused = build_model(problem), False
         model.beta.value = problem.beta
-        opts = {**self.options(tol, max_iter, problem.loss.smooth), **self.solver_options}
-        if max_time is not None:  # the model's build counts against the budget
-            left = float(max_time) - (time.perf_counter() - start)
-            if left <= 0.0:
-                return _out_of_time(problem, zero_certificate, tol, self.name, start)
-            for key, value in self.time_limit(left).items():  # (MOSEK's: into its mosek_params)
-                opts[key] = {**opts[key], **value} if isinstance(opts.get(key), dict) else value
+        left = None if max_time is None else float(max_time) - (time.perf_counter() - start)  # (the build counts)
+        if left is not None and left <= 0.0:
+            return _out_of_time(problem, zero_certificate, tol, self.name, start)
+        opts = self.solve_options(tol, max_iter, problem.loss.smooth, left)
         logger.debug("solving with %s (%s), options %s", self.name, "reused model" if reused else "new model", opts)
         self.run(model.cp_problem, opts, verbose=verbose, warm=reused)
         status = model.cp_problem.status
         stats = model.cp_problem.solver_stats
-        limit = _stop_reason(status, stats, self.iteration_limit(opts), timed=max_time is not None)
+        limit = self.stop_reason(model.cp_problem, opts, timed=max_time is not None)
         usable = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.USER_LIMIT)
         if status not in usable or model.Z[0].value is None:
             raise SolverError(
@@ -249,24 +273,6 @@ class CvxpySolver(Solver):
             hint=tiny_beta_hint(problem.beta, beta_max=zero_certificate.lam)
             + other_backends_hint(self.name, ", a larger max_iter"),
             lifted=(Z, Zp), engine=self.name, warm_state=model, problem=problem, limit=limit)
-
-
-def _stop_reason(status: str, stats, iteration_cap: int | None, *, timed: bool) -> str:
-    """``"max_iter"`` for a backend stopped by its iteration cap, ``"time_limit"`` for one stopped by
-    ``max_time`` (``timed``), else ``""``. CVXPY reports both as ``user_limit`` for Clarabel and MOSEK,
-    and SCS either as ``optimal_inaccurate``: the iterations run and SCS's own status tell them apart."""
-    import cvxpy as cp
-
-    if status not in (cp.USER_LIMIT, cp.OPTIMAL_INACCURATE):
-        return ""
-    iterations = getattr(stats, "num_iters", None) or 0
-    if iteration_cap is not None and iterations >= iteration_cap:
-        return "max_iter"
-    info = getattr(stats, "extra_stats", None)
-    info = info.get("info", {}) if isinstance(info, dict) else {}  # (SCS: its solution, with its info)
-    if timed and (status == cp.USER_LIMIT or "time_limit" in str(info.get("status", ""))):
-        return "time_limit"
-    return ""
 
 
 def _out_of_time(problem: Problem, cert, tol: float, solver: str, start: float):

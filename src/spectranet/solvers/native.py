@@ -244,7 +244,7 @@ class NativeSolver(Solver):
         a limit) on a smooth loss, where the plan estimated it at most RETRY_LIFTED seconds, or as long
         as the solve so far: the better of the two (Huber, 170 x 10 at 1e-10 beta_max: the sample-space
         engine stalls at a gap of 0.9, the lifted one certifies 3e-9 in 0.07 s)."""
-        network, cert, _ = found
+        cert = found[1]
         estimate = plan.estimates.get("lifted", float("inf"))
         if (self.engine != "auto" or cert.is_optimal or not problem.loss.smooth or run.limit or run.out_of_time()
                 or estimate > max(RETRY_LIFTED, time.perf_counter() - run.start_time)):
