@@ -97,3 +97,27 @@ def test_polyhedral_fits_prove_themselves_by_their_kink_dual(rel):
     assert alone.is_optimal and alone.source == "kinks"
     again = certify_problem(problem, result.network, tol=1e-6)  # no dual given: the own gap is the kink dual's
     assert again.own_gap == pytest.approx(alone.gap, rel=1e-9)
+
+
+def test_kink_dual_of_several_outputs_is_the_kink_dual_of_each():
+    """The optimality conditions of output k's neurons involve output k's kink samples alone, so the
+    kink dual is solved output by output (12 classes of random labels, hinge: 42 s -> 1 s a fit): a
+    three-output fit's kink dual is, column by column, the kink dual of each output's own problem."""
+    from spectranet.kink_dual import kink_dual
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((150, 4))
+    Y = np.c_[X[:, 0] ** 2 - X[:, 1], X[:, 2] * X[:, 3], X[:, 1]]
+    problem = Problem(X, Y, "relu", "absolute", 0.05 * beta_max(X, Y, "relu", "absolute"))
+    network = get_solver("auto", problem).solve(problem).network
+    V = kink_dual(problem, network, problem.outputs(network))
+    assert V is not None and V.shape == Y.shape
+    A = network.second_layer_2d
+    outputs = np.argmax(np.abs(A), axis=1)
+    assert set(outputs) == {0, 1, 2}
+    for k in range(3):
+        own = Problem(X, Y[:, k], "relu", "absolute", problem.beta)
+        mine = outputs == k
+        sub = own.make_network(network.first_layer[mine], A[mine, k])
+        Vk = kink_dual(own, sub, own.outputs(sub))
+        np.testing.assert_allclose(V[:, k], np.ravel(Vk), rtol=0, atol=1e-12)

@@ -32,9 +32,10 @@ __all__ = ["kink_dual", "kink_set", "condition_matrix", "target_scale", "KINK_TO
 
 #: a sample is at a kink when its kink function is within KINK_TOL times the targets' scale
 KINK_TOL = 1e-5
-#: the least-squares system is formed densely and solved through its SVD: at most this many entries
-#: (rows times kink samples; 2M: 16 MB and about 1e10 flops at worst, 1000 rows by 2000 kinks), as
-#: every certificate of a polyhedral fit computes it
+#: the least-squares systems (one per output: its neurons' conditions on its kink samples) are formed
+#: densely and solved through QR factorizations: at most this many entries in all (rows times kink
+#: samples; 2M: 16 MB and about 1e10 flops at worst, 1000 rows by 2000 kinks), as every certificate
+#: of a polyhedral fit computes them
 MAX_ENTRIES = 1 << 21
 
 
@@ -77,20 +78,27 @@ def kink_dual(problem, network, Yhat) -> np.ndarray | None:
     active, _, V = kink_set(problem, kinks, Yhat)
     rows, cols = np.nonzero(active)
     m, d = network.first_layer.shape
-    if rows.size == 0 or m * (d + 1) * rows.size > MAX_ENTRIES:
-        return None
     outputs = np.argmax(np.abs(A), axis=1)
+    blocks = np.bincount(outputs, minlength=A.shape[1]) * np.bincount(cols, minlength=A.shape[1])
+    if rows.size == 0 or (d + 1) * int(blocks.sum()) > MAX_ENTRIES:
+        return None
     signs = np.sign(A[np.arange(m), outputs])
     U, X = network.first_layer, problem.X
     H, Phi = hidden_layer(X, U, network.activation)
     dPhi = network.activation.derivative(H)
     scale = kinks.scale[rows, cols]
-    M = condition_matrix(X, U, Phi, dPhi, outputs, rows, cols, scale)
-    b = np.zeros(m * (d + 1))  # the conditions' parts fixed by the samples off their kinks
-    for j in range(m):
-        k, u = outputs[j], U[j]
-        b[j] = problem.beta * signs[j] - V[:, k] @ Phi[:, j]
-        b[m + j * d: m + (j + 1) * d] = -(np.eye(d) - np.outer(u, u)) @ (X.T @ (V[:, k] * dPhi[:, j]))
-    t = lsq_linear(M, b, bounds=(kinks.lo, 1.0)).x
-    V[rows, cols] = scale * t
+    for k in np.unique(outputs):  # the conditions of output k's neurons involve its kinks alone
+        neurons, entries = np.flatnonzero(outputs == k), np.flatnonzero(cols == k)
+        if entries.size == 0:
+            continue
+        M = condition_matrix(X, U[neurons], Phi[:, neurons], dPhi[:, neurons], outputs[neurons], rows[entries],
+                             cols[entries], scale[entries])
+        mk = neurons.size
+        b = np.zeros(mk * (d + 1))  # the conditions' parts fixed by the samples off their kinks
+        for i, j in enumerate(neurons):
+            u = U[j]
+            b[i] = problem.beta * signs[j] - V[:, k] @ Phi[:, j]
+            b[mk + i * d: mk + (i + 1) * d] = -(np.eye(d) - np.outer(u, u)) @ (X.T @ (V[:, k] * dPhi[:, j]))
+        t = lsq_linear(M, b, bounds=(kinks.lo, 1.0)).x
+        V[rows[entries], k] = scale[entries] * t
     return V
