@@ -214,12 +214,24 @@ def test_solvers_take_the_estimators_flags_where_they_have_them():
         ({"max_time": 0}, "max_time must be None or a finite number of seconds > 0, got 0.0", ValueError),
         ({"max_time": "1"}, "max_time must be None or a number of seconds", TypeError),
         ({"lean": 1}, "lean must be True or False", TypeError),
+        ({"warm_start": "yes"}, "warm_start must be True or False, got 'yes'", TypeError),
     ],
 )
 def test_regressor_bad_parameters(params, match, exc):
     X, y, _ = planted(n=20, d=2)
     with pytest.raises(exc, match=match):
         ConvexPolyNetRegressor(**params).fit(X, y)
+
+
+def test_numpy_booleans_are_flags():
+    """A grid search over ``np.array([True, False])`` passes numpy booleans: each fit equals the
+    one with Python's."""
+    X, y, _ = planted(n=40, d=3)
+    for flags in ({"lean": np.False_}, {"self_certify": np.False_}, {"warm_start": np.True_}):
+        fitted = ConvexPolyNetRegressor(**flags).fit(X, y)
+        plain = ConvexPolyNetRegressor(**{k: bool(v) for k, v in flags.items()}).fit(X, y)
+        assert fitted.n_neurons_ == plain.n_neurons_
+        assert fitted.objective_ == pytest.approx(plain.objective_, rel=1e-12)
 
 
 def test_bad_data_and_one_class():

@@ -121,8 +121,8 @@ class _ConvexPolyNetBase(BaseEstimator):
         check_positive_beta(self.beta)
         check_tol(self.tol, warn=False)  # (the solver warns below what double precision certifies)
         check_max_time(self.max_time)
-        for flag in ("lean", "self_certify"):
-            if not isinstance(getattr(self, flag), bool):
+        for flag in ("lean", "self_certify", "warm_start"):  # (numpy's booleans too: a grid
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):  # search over np.array([True, False]))
                 raise TypeError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         check_max_iter(self.max_iter)
         if not isinstance(self.regularization, str) or self.regularization not in ("l1", "cubic"):
@@ -156,7 +156,7 @@ class _ConvexPolyNetBase(BaseEstimator):
             name = "native" if problem.is_dask and not isinstance(self.solver, Solver) else self.solver
             solver = get_solver(name, problem)
             if not isinstance(self.solver, Solver):  # (a given instance as is)
-                solver = solver.with_flags(self.self_certify, self.lean)
+                solver = solver.with_flags(bool(self.self_certify), bool(self.lean))
             previous = getattr(self, "_last_result", None) if self.warm_start else None
             result = solver.solve(problem, tol=float(self.tol), max_iter=self.max_iter,
                                   verbose=bool(self.verbose), warm_start=previous, max_time=self.max_time)
