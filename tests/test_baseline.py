@@ -15,9 +15,9 @@ from spectranet.baseline import (
     BackpropPolyNetRegressor,
     BackpropReLUClassifier,
     formulation_objective,
-    lr_grid_search,
 )
 from spectranet.losses import get_loss
+from spectranet.lr_search import lr_grid_search
 
 from ._data import planted
 
@@ -506,3 +506,30 @@ def test_lr_grid_search_refuses_an_empty_grid(empty):
     lrs = grid.pop("lrs")
     with pytest.raises(ValueError, match=f"lr_grid_search needs at least one of {empty}, got none"):
         lr_grid_search(BackpropPolyNetRegressor(max_epochs=2), X, y, lrs, **grid)
+
+
+@pytest.mark.parametrize("validation, error, message", [
+    (lambda X, y: (X[:10], y[:5]), ValueError, "validation_data's X has 10 samples and its y 5: they must match"),
+    (lambda X, y: (X[:10], 3.0), ValueError, "validation_data's X has 10 samples and its y a scalar"),
+    (lambda X, y: (X[:10],), TypeError, r"validation_data must be a pair \(X, y\), got a tuple of 1"),
+    (lambda X, y: "ab", TypeError, r"validation_data must be a pair \(X, y\), got str"),
+])
+@pytest.mark.parametrize("kind", ["regressor", "classifier"])
+def test_validation_data_must_match(validation, error, message, kind):
+    """A mismatched validation pair failed inside numpy's reshape (regressor) or the encoder."""
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    y = X[:, 0] if kind == "regressor" else X[:, 0] > 0
+    est = BackpropPolyNetRegressor(max_epochs=2) if kind == "regressor" else BackpropPolyNetClassifier(max_epochs=2)
+    with pytest.raises(error, match=message):
+        est.fit(X, y, validation_data=validation(X, y))
+
+
+def test_numeric_string_targets_are_read_as_numbers():
+    """As by ConvexPolyNetRegressor (and scikit-learn's linear models); torch refused the strings."""
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    y = X[:, 0] ** 2
+    as_text = np.array([repr(float(v)) for v in y])
+    fitted = BackpropPolyNetRegressor(max_epochs=3, random_state=0).fit(X, as_text)
+    assert fitted.objective_ == BackpropPolyNetRegressor(max_epochs=3, random_state=0).fit(X, y).objective_
+    with pytest.raises(TypeError, match="y must be numeric, got an array of dtype <U1"):
+        BackpropPolyNetRegressor(max_epochs=3).fit(X, np.array(["a"] * 30))

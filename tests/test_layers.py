@@ -24,7 +24,7 @@ LAYERS = {
     "polish": ["newton", "active_set", "local", "face", "face_data", "face_rotation"],
     "solvers": ["solvers", "cubic"],
     "estimators": ["estimators", "estimators_dask", "path", "formulations", "hardness", "datasets"],
-    "front ends": ["baseline", "cli", "experiments", "__init__"],
+    "front ends": ["baseline", "lr_search", "cli", "experiments", "__init__"],
 }
 ORDER = {name: i for i, name in enumerate(LAYERS)}
 

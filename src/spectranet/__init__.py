@@ -21,7 +21,7 @@ The public names: the estimators :class:`ConvexPolyNetRegressor` and :class:`Con
 
 from .activations import PolyActivation
 from .architectures import Conv2D, Dense
-from .baseline import BackpropPolyNetClassifier, BackpropPolyNetRegressor, BackpropReLUClassifier, lr_grid_search
+from .baseline import BackpropPolyNetClassifier, BackpropPolyNetRegressor, BackpropReLUClassifier
 from .certificate import Certificate
 from .cubic import cubic_objective, cubic_weights, solve_cubic
 from .datasets import load_cifar_jpeg_zip, load_mnist, load_uci, make_planted
@@ -29,6 +29,7 @@ from .estimators import ConvexPolyNetClassifier, ConvexPolyNetRegressor
 from .exceptions import ConvergenceWarning, ProblemTooLargeError, SolverError
 from .hardness import subset_sum_instance
 from .losses import Loss, get_loss
+from .lr_search import lr_grid_search
 from .network import PolyNetwork
 from .path import PathResult, beta_max, regularization_path
 from .problem import Problem

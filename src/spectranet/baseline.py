@@ -39,12 +39,12 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -54,6 +54,7 @@ from .activations import ActivationLike, PolyActivation, as_activation
 from .architectures import Conv2D, Dense, check_architecture
 from .data.host import host_values
 from .data.targets import class_sample_weight
+from .data.validation import as_real_array
 from .estimators import (
     ConvexPolyNetClassifier,
     ConvexPolyNetRegressor,
@@ -82,7 +83,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = ["BackpropPolyNetRegressor", "BackpropPolyNetClassifier", "BackpropReLUClassifier",
-           "formulation_objective", "lr_grid_search", "FORMULATIONS", "C0"]
+           "formulation_objective", "FORMULATIONS", "C0"]
 
 logger = logging.getLogger(__name__)
 
@@ -315,16 +316,35 @@ class BackpropPolyNetRegressor(RegressorMixin, _BackpropBase):
         loss = regression_loss(self.loss, type(self).__name__)
         X, y = validate_data(self, self._image_rows(X), y, multi_output=True, y_numeric=True, dtype=np.float64,
                              ensure_min_samples=2)
+        y = as_real_array(y, "y")  # (numeric strings, as ConvexPolyNetRegressor reads them)
         self._y_ndim = y.ndim
         Y = y.reshape(y.shape[0], -1)
         validation = None
         if validation_data is not None:
-            Xv, yv = validation_data
-            Xv = validate_data(self, self._image_rows(Xv), reset=False, dtype=np.float64)
-            validation = (Xv, np.asarray(yv, dtype=np.float64).reshape(Xv.shape[0], Y.shape[1]))
+            Xv, yv = _validation_pair(self, validation_data)
+            yv = as_real_array(yv, "validation_data's y")
+            if yv.reshape(yv.shape[0], -1).shape[1] != Y.shape[1]:
+                raise ValueError(f"validation_data's y has {yv.reshape(yv.shape[0], -1).shape[1]} output(s); y has "
+                                 f"{Y.shape[1]}")
+            validation = (Xv, yv.reshape(Xv.shape[0], Y.shape[1]))
         return self._fit(X, Y, loss, validation, sample_weight)
 
     predict = ConvexPolyNetRegressor.predict
+
+
+def _validation_pair(estimator, validation_data):
+    """``fit``'s ``validation_data`` ``(Xv, yv)``: ``Xv`` validated like ``X``, ``yv`` as an array of
+    as many samples."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        got = type(validation_data).__name__
+        got = f"a {got} of {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else got
+        raise TypeError(f"validation_data must be a pair (X, y), got {got}")
+    Xv = validate_data(estimator, estimator._image_rows(validation_data[0]), reset=False, dtype=np.float64)
+    yv = np.asarray(validation_data[1])
+    if yv.ndim == 0 or yv.shape[0] != Xv.shape[0]:
+        raise ValueError(f"validation_data's X has {Xv.shape[0]} samples and its y "
+                         f"{'a scalar' if yv.ndim == 0 else yv.shape[0]}: they must match")
+    return Xv, yv
 
 
 class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
@@ -395,8 +415,8 @@ class BackpropPolyNetClassifier(ClassifierMixin, _BackpropBase):
         loss = classifier_loss(self.loss, self.classes_.size, type(self).__name__)
         validation = None
         if validation_data is not None:
-            Xv = validate_data(self, self._image_rows(validation_data[0]), reset=False, dtype=np.float64)
-            validation = (Xv, self._encode(np.asarray(validation_data[1]), loss))
+            Xv, yv = _validation_pair(self, validation_data)
+            validation = (Xv, self._encode(yv, loss))
         codes = np.searchsorted(self.classes_, y)
         sample_weight = class_sample_weight(self.class_weight, codes, self.classes_, sample_weight)
         return self._fit(X, self._encode(y, loss), loss, validation, sample_weight)
@@ -428,84 +448,3 @@ class BackpropReLUClassifier(BackpropPolyNetClassifier):
 
     def _activation_fn(self):
         return relu
-
-
-def lr_grid_search(estimator: BackpropPolyNetRegressor | BackpropPolyNetClassifier, X: ArrayLike, y: ArrayLike,
-                   lrs: Iterable[float], *, optimizers: Iterable[str] = ("sgd", "adam"), seeds: Iterable[int] = (0,),
-                   validation_data: tuple[ArrayLike, ArrayLike] | None = None,
-                   ) -> tuple[list[dict[str, Any]], dict[str, float | None]]:
-    """Fit clones of ``estimator`` for every optimizer, learning rate and seed.
-
-    The paper tunes the learning rate of SGD and Adam by such a grid before comparing them with the
-    convex program; this returns every run and the best learning rate of each optimizer.
-
-    Parameters
-    ----------
-    estimator : BackpropPolyNetRegressor, BackpropPolyNetClassifier or BackpropReLUClassifier
-        Unfitted template, cloned for each run.
-    X, y : array-like
-        Training data.
-    lrs : iterable of float
-        Learning rates.
-    optimizers : iterable of {"sgd", "adam"}
-        Optimizers.
-    seeds : iterable of int
-        ``random_state`` of each run.
-    validation_data : (Xv, yv), optional
-        Passed to ``fit``; rows then carry ``validation_objective`` (final epoch).
-
-    Returns
-    -------
-    rows : list of dict
-        One per run: ``optimizer``, ``lr``, ``seed``, ``train_objective`` (``objective_``),
-        ``time_s`` (``fit_time_``), ``diverged``, and ``estimator`` (the fitted clone).
-    best_lr : dict
-        For each optimizer, the learning rate with the lowest mean training objective over the
-        seeds, among those that never diverged (None if all diverged).
-
-    Raises
-    ------
-    ValueError
-        As ``estimator.fit`` (e.g. an unknown optimizer or a learning rate that is not positive), or
-        for an empty ``lrs``, ``optimizers`` or ``seeds``.
-
-    See Also
-    --------
-    BackpropPolyNetRegressor : A template.
-
-    References
-    ----------
-    Bartan & Pilanci, *Neural Spectrahedra and Semidefinite Lifts*, Section 6 (Figs. 4 and 5: the best
-    learning rate of a grid, SGD and Adam over many step sizes).
-
-    Examples
-    --------
-    >>> from spectranet import make_planted
-    >>> X, y = make_planted(40, 3, random_state=0)
-    >>> rows, best = lr_grid_search(BackpropPolyNetRegressor(max_epochs=3), X, y, [1e-3, 1e-2], optimizers=["sgd"])
-    >>> len(rows), best
-    (2, {'sgd': 0.01})
-    """
-    rows, optimizers, lrs, seeds = [], tuple(optimizers), tuple(lrs), tuple(seeds)
-    for name, given in (("lrs", lrs), ("optimizers", optimizers), ("seeds", seeds)):
-        if not given:
-            raise ValueError(f"lr_grid_search needs at least one of {name}, got none")
-    for optimizer in optimizers:
-        for lr in lrs:
-            for seed in seeds:
-                est = clone(estimator).set_params(optimizer=optimizer, lr=lr, random_state=seed)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)  # recorded as diverged
-                    est.fit(X, y, validation_data=validation_data)
-                row = dict(optimizer=optimizer, lr=lr, seed=seed, train_objective=est.objective_,
-                           time_s=est.fit_time_, diverged=est.diverged_, estimator=est)
-                if validation_data is not None:
-                    row["validation_objective"] = est.validation_curve_[-1][2]
-                rows.append(row)
-    best_lr = {}
-    for optimizer in optimizers:
-        scores = {lr: [math.inf if r["diverged"] else r["train_objective"] for r in rows
-                       if r["optimizer"] == optimizer and r["lr"] == lr] for lr in lrs}
-        finite = {lr: float(np.mean(v)) for lr, v in scores.items() if np.all(np.isfinite(v))}
-        best_lr[optimizer] = min(finite, key=finite.get) if finite else None
-    return rows, best_lr
