@@ -150,3 +150,27 @@ def test_estimator_inputs_fuzz(n, d, scale, dtype, labels, classify, seed):
     assert est.status_ in ("optimal", "inaccurate", "time_limit", "max_iter")
     assert np.isfinite(est.gap_) and est.lower_bound_ <= est.network_objective_ * (1 + 1e-9) + 1e-300
     assert isinstance(est.network_, PolyNetwork)
+
+
+@pytest.mark.parametrize("kind, beta", [("regressor", 1e-50), ("regressor", 1e-300), ("classifier", 1e-30),
+                                        ("classifier", 1e-100)])
+def test_absurdly_small_beta_never_returns_worse_than_no_network(kind, beta):
+    """Far below beta_max (1e-32 to 1e-302 of it) the engines' directions overflow: numpy's
+    LinAlgError escaped from a step length (regressor, 1e-50), and a stopped lifted iterate gave a
+    network of objective 9e16 with accuracy 0.31 (classifier, 1e-30). The fit now says it did not
+    converge and returns a network no worse than the zero network."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((120, 4))
+    y = X[:, 0] ** 2 if kind == "regressor" else (X[:, 0] + 0.3 * X[:, 1] > 0).astype(int)
+    est = ConvexPolyNetRegressor(beta=beta) if kind == "regressor" else ConvexPolyNetClassifier(beta=beta)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, y)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert est.status_ != "optimal" and any("times beta_max" in m for m in messages)
+    from spectranet.losses import get_loss
+
+    targets = (y if kind == "regressor" else 2.0 * y - 1.0)[:, None]
+    zero = get_loss("squared" if kind == "regressor" else "logistic").value(np.zeros_like(targets), targets)
+    assert np.isfinite(est.network_objective_) and est.network_objective_ <= zero * (1 + 1e-12)
+    assert np.all(np.isfinite(est.predict(X)))

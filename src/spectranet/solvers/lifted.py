@@ -446,7 +446,12 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
             log("lifted: factorization failed (%s); stopping", exc)
             break
         dZ, dy = d.dZ, d.dy
-        dS, alpha = _step(lam_nt, d)
+        try:
+            dS, alpha = _step(lam_nt, d)
+        except (np.linalg.LinAlgError, sla.LinAlgError) as exc:  # a direction of overflown entries (1e-52 beta_max)
+            status = "numerical"
+            log("lifted: step length failed (%s); stopping", exc)
+            break
         if nonlinear:  # backtrack on the dual residual of the nonlinear gradient
             r_norm = float(np.linalg.norm(rd))
             for _ in range(30):

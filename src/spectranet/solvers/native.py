@@ -33,6 +33,9 @@ from __future__ import annotations
 import logging
 import time
 
+import numpy as np
+import scipy.linalg as sla
+
 from ..certificate import certify_problem
 from ..data import check_positive_beta
 from ..network import PolyNetwork
@@ -178,8 +181,13 @@ class NativeSolver(Solver):
             start = reduction.reduce_network(start)
         run = _Run(self, work, tol, max_iter, verbose, start_time, warm_objective(warm_start), deadline)
         run.beta_max = (problem.data, problem.loss, lam)
-        network, cert, engine = self._run(run, work, lam * (1.0 if units is None else base.beta / problem.beta),
-                                          start)
+        try:
+            network, cert, engine = self._run(run, work, lam * (1.0 if units is None else base.beta / problem.beta),
+                                              start)
+        except (np.linalg.LinAlgError, sla.LinAlgError) as exc:  # (overflown directions: 1e-52 beta_max)
+            run.log("native: the engines failed (%s); the zero network", exc)
+            network, engine = work.zero_network(), "zero"
+            cert = certify_problem(work, network, tol=tol)
         if reduction is not None or units is not None:  # back to the original problem; its certificate
             dual = cert.dual
             if reduction is not None:
@@ -188,6 +196,12 @@ class NativeSolver(Solver):
                 network = units.invert(network)
                 dual = dual * units.dual_factor
             cert = certify_problem(problem, network, dual=dual, tol=tol)
+            run.record(network, cert)
+        zero = problem.loss.value(np.zeros_like(problem.Y), problem.Y)
+        if not cert.objective <= zero:  # an engine stopped far from the optimum (and NaN): never worse than no network
+            run.log("native: objective %.6g above the zero network's %.6g; the zero network", cert.objective, zero)
+            network = problem.zero_network()
+            cert = certify_problem(problem, network, dual=cert.dual, tol=tol)
             run.record(network, cert)
         return run.result(network, cert, engine, reduction, problem, units)
 
