@@ -6,7 +6,17 @@ import warnings
 import numpy as np
 import pytest
 
-from spectranet import ConvergenceWarning, ConvexPolyNetRegressor, Problem, beta_max, get_solver, regularization_path
+from spectranet import (
+    Conv2D,
+    ConvergenceWarning,
+    ConvexPolyNetRegressor,
+    Problem,
+    beta_max,
+    get_solver,
+    make_planted,
+    regularization_path,
+)
+from spectranet.certificate import certify_problem
 from spectranet.solvers.native import NativeSolver
 
 from ._data import planted
@@ -115,3 +125,38 @@ def test_a_polish_past_its_deadline_skips_the_exact_second_layer(monkeypatch):
     assert calls == []
     on_time, _ = local._polish_and_certify(problem, network, 1e-6)
     assert calls == [1] and problem.objective(on_time) <= problem.objective(late)
+
+
+def test_max_iter_is_the_whole_budget_no_polish_after_it(monkeypatch):
+    """max_iter=1 at 1e-6 beta_max (planted 500 x 20) ran 3.4 s of face polish and column generation
+    after an iteration of 10 ms (the unlimited fit: 0.18 s): past max_iter the extraction is
+    returned as it is, certified, and said to be stopped there."""
+    from spectranet.solvers import native_run
+
+    X, y = make_planted(500, 20, noise=0.1, random_state=0)
+    problem = Problem(X, y, "relu", "squared", 1e-6 * beta_max(X, y, "relu", "squared"))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a polish ran past max_iter")
+
+    monkeypatch.setattr(native_run, "tighten", refuse)
+    monkeypatch.setattr(native_run._Run, "_face_polish", refuse)
+    monkeypatch.setattr(native_run, "polish", refuse)
+    for max_iter in (1, 3):
+        with pytest.warns(ConvergenceWarning, match="try a larger max_iter"):
+            result = NativeSolver().solve(problem, max_iter=max_iter)
+        assert result.status == "max_iter" and result.iterations == max_iter and result.engine == "ipm"
+        assert result.certificate.gap == pytest.approx(
+            certify_problem(problem, result.network, dual=result.certificate.dual).gap, rel=1e-12)
+
+
+def test_max_iter_counts_a_trial_and_the_engine_after_it():
+    """A convolutional fit (several pairs per output) tries column generation, then the lifted
+    engine: max_iter=2 ran 4 iterations in all (2 rounds, then 2 iterations)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 36))
+    y = (X[:, :9] ** 2).sum(1) - X[:, 20:29].sum(1) ** 2
+    for max_iter in (1, 2, 4):
+        with pytest.warns(ConvergenceWarning, match="max_iter"):
+            est = ConvexPolyNetRegressor(architecture=Conv2D((1, 6, 6), 3), beta=0.5, max_iter=max_iter).fit(X, y)
+        assert est.status_ == "max_iter" and est.n_iter_ <= max_iter

@@ -237,6 +237,9 @@ class NativeSolver(Solver):
                 network, cert = run.columns(network, deadline, milestone)
             if plan.engine == narrow or cert.is_optimal:
                 return network, cert, narrow
+            if run.remaining(1) == 0:  # the trial used max_iter up
+                run.limit = "max_iter"
+                return network, cert, narrow
             run.log("native: the %s trial did not certify within %.2fs; %s", narrow, plan.trial, plan.engine)
         if plan.engine == "ipm":
             network, cert, engine = self._sample_space(run, problem)
@@ -244,7 +247,7 @@ class NativeSolver(Solver):
         network, cert = run.interior_point(plan.engine)
         if (self.engine == "auto" and plan.engine == "lifted" and not cert.is_optimal
                 and not problem.loss.twice_differentiable
-                and ipm.supports(problem) and not problem.is_dask and not run.out_of_time()):
+                and ipm.supports(problem) and not problem.is_dask and not run.spent()):
             # Huber's semismooth Newton in the lifted space stalls where most samples sit on its
             # linear pieces (raw diabetes targets, delta = 1: a gap of 0.93); its box form does not
             run.log("native: the lifted engine stopped at a gap of %.2e; the sample-space interior point",
