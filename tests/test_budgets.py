@@ -61,9 +61,10 @@ def test_estimator_and_path_budgets(wide):
 def test_cvxpy_backends_take_the_budget():
     X, y, _ = planted(n=600, d=12, seed=12)
     problem = Problem(X, y, "relu", "squared", 1e-3)
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(ConvergenceWarning, match=r"the time limit \(max_time\) stopped it: allow more time") as caught:
         result = get_solver("clarabel").solve(problem, max_time=0.05)
     assert result.status == "time_limit"
+    assert not any("mosek" in str(w.message) or "max_iter" in str(w.message) for w in caught)  # (it said so)
 
 
 def test_max_iter_bounds_the_engine_and_says_so(wide):
@@ -160,3 +161,21 @@ def test_max_iter_counts_a_trial_and_the_engine_after_it():
         with pytest.warns(ConvergenceWarning, match="max_iter"):
             est = ConvexPolyNetRegressor(architecture=Conv2D((1, 6, 6), 3), beta=0.5, max_iter=max_iter).fit(X, y)
         assert est.status_ == "max_iter" and est.n_iter_ <= max_iter
+
+
+def test_cvxpy_compilation_counts_against_max_time(monkeypatch):
+    """CVXPY compiles a model before its backend's clock starts (1500 x 40: 1.1 s, so max_time=1
+    took 3.1 s with Clarabel): a compilation that uses the budget up leaves no solve."""
+    import cvxpy as cp
+
+    compile_problem = cp.Problem.get_problem_data
+
+    def slow(self, *args, **kwargs):
+        time.sleep(0.3)
+        return compile_problem(self, *args, **kwargs)
+
+    monkeypatch.setattr(cp.Problem, "get_problem_data", slow)
+    X, y, _ = planted(n=60, d=3, seed=12)
+    with pytest.warns(ConvergenceWarning, match=r"time limit before the solve.*allow more time"):
+        result = get_solver("clarabel").solve(Problem(X, y, "relu", "squared", 1e-3), max_time=0.2)
+    assert result.status == "time_limit" and result.iterations == 0 and result.network.n_neurons == 0

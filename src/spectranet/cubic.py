@@ -406,7 +406,7 @@ def solve_cubic(problem: Problem, *, solver: str | CvxpySolver = "clarabel", tol
         network, certificate, tol=tol, solver=name, objective=problem.lifted_objective(Z, Zp),
         iterations=int(stats.num_iters or 0) if stats is not None else 0,
         elapsed=time.perf_counter() - start, stopped=f" with status {status!r}",
-        hint=other_backends_hint(name), lifted=(Z, Zp),
+        hint=other_backends_hint(name, limit=limit), lifted=(Z, Zp),
         engine=name, cubic=CubicWeights(first, second, W), problem=problem, limit=limit)
     logger.info("%s: objective %.10g, m* = %d, certified gap %.2e (%.2fs)", name, result.objective,
                 network.n_neurons, certificate.gap, result.time)

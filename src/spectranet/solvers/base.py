@@ -305,9 +305,16 @@ def tiny_beta_hint(beta: float, beta_max: float) -> str:
     return f"; beta is {ratio:.1e} times beta_max: try a larger beta (spectranet.beta_max)"
 
 
-def other_backends_hint(name: str, extra: str = "") -> str:
+#: the end of the ConvergenceWarning of a solve stopped by its budget (``limit``), for every solver
+TIME_LIMIT_HINT = "; the time limit (max_time) stopped it: allow more time, or a larger beta"
+
+
+def other_backends_hint(name: str, extra: str = "", limit: str = "") -> str:
     """The hint of an inaccurate CVXPY fit: the interior-point backends other than ``name``
-    (suggesting the backend that just stopped short helps no one), then ``extra``."""
+    (suggesting the backend that just stopped short helps no one), then ``extra``; for one stopped by
+    ``max_time`` (``limit``), more time (Clarabel's warning named MOSEK and max_iter)."""
+    if limit == "time_limit":
+        return TIME_LIMIT_HINT
     others = " or ".join(f"'{b}'" for b in ("clarabel", "mosek") if b != name)
     return f"; try solver={others}{extra}, or standardized features"
 

@@ -12,7 +12,7 @@ from ..active_set import active_set_polish
 from ..certificate import certify_problem
 from ..local import column_generation, polish, tighten
 from . import dispatch, ipm, lifted
-from .base import SolveResult, certified_result, extract_network, tiny_beta_hint
+from .base import TIME_LIMIT_HINT, SolveResult, certified_result, extract_network, tiny_beta_hint
 
 __all__ = ["TRIAL_GAP", "EXTEND_GAP", "LOWRANK_TRIAL_GAP", "IPM_GAP", "ACCEPT_GAP", "SELF_ACCEPT_GAP", "SELF_GAP",
            "RETRY_FACTOR", "RETRY_ITERATIONS", "TIGHTEN_SHARE", "ROTATE_SHARE", "ROTATIONS", "ROTATE_AGAIN",
@@ -66,7 +66,7 @@ ROTATE_SHARE = 1.0
 #: (see :meth:`_Run._rotate`)
 ROTATIONS, ROTATE_AGAIN = 2, 0.1
 #: the end of the ConvergenceWarning of an uncertified result, by what stopped the solve
-LIMIT_HINTS = {"time_limit": "; the time limit (max_time) stopped it: allow more time, or a larger beta",
+LIMIT_HINTS = {"time_limit": TIME_LIMIT_HINT,
                "max_iter": "; try a larger max_iter or standardized features",
                "": "; try standardized features, or solver='clarabel'"}
 #: iterations of an interior-point engine when ``max_iter`` is not given (spambase logistic at
