@@ -95,6 +95,10 @@ def test_certify_bad_inputs(random_network):
         certify("net", X, y)
     with pytest.raises(ValueError, match="unit-norm first-layer rows"):
         certify(PolyNetwork(2 * random_network.first_layer, random_network.second_layer, "relu"), X, y)
+    U = random_network.first_layer.copy()
+    U[1] *= 1 + 1e-5  # (the message read "row norms in [1, 1]")
+    with pytest.raises(ValueError, match=r"rows \(problem \(P\)\) to 1e-08; row 1 has norm 1\.0000"):
+        certify(PolyNetwork(U, random_network.second_layer, "relu"), X, y)
     with pytest.raises(ValueError, match=r"network has 4 features and 1 outputs; the problem has 3"):
         certify(random_network, X[:, :3], y, beta=0.1)
     with pytest.raises(ValueError, match="beta must be a finite real number >= 0"):

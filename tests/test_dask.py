@@ -231,10 +231,11 @@ def test_unsupported_engines_and_solvers_raise_a_clear_error():
         hinge = Problem(Xd, da.sign(yd) + (yd == 0), "relu", "hinge", 0.1)
         with pytest.raises(ValueError, match="need a smooth loss"):
             NativeSolver().solve(hinge)
-        for est in (ConvexPolyNetRegressor(solver="clarabel"), ConvexPolyNetRegressor(loss="absolute"),
-                    ConvexPolyNetRegressor(activation="square", regularization="cubic")):
+        for est in (ConvexPolyNetRegressor(solver="clarabel"), ConvexPolyNetRegressor(loss="absolute")):
             with pytest.raises(ValueError, match="Dask input"):
                 est.fit(Xd, yd)
+        with pytest.raises(ValueError, match="regularization='cubic' needs the data in memory: compute X and y first"):
+            ConvexPolyNetRegressor(activation="square", regularization="cubic").fit(Xd, yd)  # (it said: use 'auto')
         with pytest.raises(ValueError, match="Dask input needs a smooth loss"):
             ConvexPolyNetClassifier(loss="hinge").fit(Xd, yd > np.median(y))
 
@@ -268,6 +269,17 @@ def test_threaded_scheduler_solves_too(data, monkeypatch):
     # one computation per evaluation, and a few per round for the Newton steps on the second
     # layer, the polish's start and the certificate (before the composites: 227 in all)
     assert evaluations[0] < count.count <= evaluations[0] + 8 * (result.iterations + 1)
+
+
+def test_a_one_dimensional_y_of_unknown_chunk_sizes_is_fitted():
+    """Boolean indexing leaves Dask chunks of unknown size; the regressor reshaped such a ``y`` by
+    its NaN length (a ValueError from inside Dask); X and y are now read as docs/dask.md says."""
+    X, y, _ = planted(60, 3)
+    Xd, yd = da.from_array(X, chunks=20), da.from_array(y, chunks=20)
+    keep = Xd[:, 0] > -100.0  # every row, in chunks of unknown size
+    with dask.config.set(scheduler="sync"):
+        fitted = ConvexPolyNetRegressor(beta=0.1).fit(Xd[keep], yd[keep])
+    assert fitted.objective_ == pytest.approx(ConvexPolyNetRegressor(beta=0.1).fit(X, y).objective_, rel=1e-9)
 
 
 def test_multiclass_softmax_on_dask_matches_numpy():

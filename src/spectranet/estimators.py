@@ -275,7 +275,7 @@ class ConvexPolyNetRegressor(RegressorMixin, _ConvexPolyNetBase):
                                   dtype=np.float64, ensure_min_samples=2)
             X = self._problem_data(X, Xv)
         self._y_ndim = y.ndim
-        Y = y.reshape(y.shape[0], -1)
+        Y = y[:, None] if y.ndim == 1 else y  # (a Dask y of unknown chunk sizes has no shape[0] to reshape by)
         return self._solve(X, Y, loss, Y.shape[1], sample_weight)
 
     def predict(self, X: ArrayLike) -> np.ndarray | da.Array:

@@ -31,11 +31,14 @@ def check_dask_fit(estimator, X, y, loss: Loss, sample_weight=None, class_weight
                          "class_weight=None")
     solver = estimator.solver
     native = solver in ("auto", "native") if isinstance(solver, str) else isinstance(solver, NativeSolver)
-    if not native or estimator.regularization != "l1":
+    if not native:
         raise ValueError(
-            f"Dask input is fitted by solver='native' (column generation on the Dask workers) "
-            f"with regularization='l1'; got solver={solver!r}, regularization="
-            f"{estimator.regularization!r}. Use solver='auto' or 'native', or compute X and y first")
+            f"Dask input is fitted by solver='native' (column generation on the Dask workers); got "
+            f"solver={solver!r}. Use solver='auto' or 'native', or compute X and y first")
+    if estimator.regularization != "l1":
+        raise ValueError(
+            f"Dask input is fitted with regularization='l1' only; regularization="
+            f"{estimator.regularization!r} needs the data in memory: compute X and y first")
     if not loss.smooth:
         raise ValueError(
             f"Dask input needs a smooth loss (squared, huber, logistic, softmax) for column "

@@ -187,8 +187,9 @@ class PolyNetwork:
         (P) requires; ValueError naming ``what`` and the norms otherwise."""
         norms = np.linalg.norm(self.first_layer, axis=1)
         if self.n_neurons and not np.allclose(norms, 1.0, rtol=0, atol=UNIT_NORM_ATOL):
-            raise ValueError(f"{what} must have unit-norm first-layer rows (problem (P)); got row norms in "
-                             f"[{norms.min():.3g}, {norms.max():.3g}]")
+            worst = int(np.argmax(np.abs(norms - 1.0)))  # (1 + 1e-5 read "[1, 1]" at 3 digits)
+            raise ValueError(f"{what} must have unit-norm first-layer rows (problem (P)) to {UNIT_NORM_ATOL:g}; "
+                             f"row {worst} has norm {float(norms[worst])!r}")
         return self
 
     def penalty(self) -> float:
