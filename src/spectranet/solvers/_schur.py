@@ -88,6 +88,13 @@ class NumpyOps:
         return np.add(a, b, out=out)
 
     @staticmethod
+    def product(a, b):
+        """``a @ b.T`` (C order) by scipy's BLAS, as the factorizations around it: numpy's may be
+        another library, whose idle threads would slow these calls (:mod:`spectranet._blas`)."""
+        a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+        return sla.blas.dgemm(1.0, b.T, a.T, trans_a=True).T
+
+    @staticmethod
     def accumulate(K, left, right):
         """``K += hstack(left) @ hstack(right).T`` in place (BLAS on the Fortran-ordered view
         ``K.T``, no n x n temporary)."""
@@ -118,7 +125,7 @@ def kernel_sum(X, factors, coefficients, outer=(), ops=NumpyOps):
         s = float(Rm[d] @ Rm[d])
         lhs, rhs = ops.column_stack([a * B, h * w, ones]), ops.column_stack([B, ones, h * w])
         for r in range(0, n, step):
-            T = lhs[r:r + step] @ rhs.T
+            T = ops.product(lhs[r:r + step], rhs)
             T *= T
             if i == 0:
                 K[r:r + step] = T
@@ -166,16 +173,16 @@ def split_rest_kernel(X, Ra, Ri, coefficients, outer=(), ops=NumpyOps):
     step = max(1, KERNEL_BLOCK_ENTRIES // max(n, 1))
     for r in range(0, n, step):
         rows = slice(r, r + step)
-        M, block = lhs[rows] @ rhs.T, K[rows]
+        M, block = ops.product(lhs[rows], rhs), K[rows]
         ops.multiply(M, M, out=block)
         M *= a
         M += h * h * t
-        M *= Ba[rows] @ Ba.T
+        M *= ops.product(Ba[rows], Ba)
         M *= 2.0
         block += M
         ops.add((a * h) * w[rows, None], (a * h) * w[None, :], out=M)
         M += h * h * (s + t)
-        M *= Bi[rows] @ Bi.T
+        M *= ops.product(Bi[rows], Bi)
         M *= 2.0
         block += M
     e = 2.0 * (a * c * w * v + h * c * (s * v + t * w) + 0.5 * c * c * s * t) + _offset(v, t, coefficients)

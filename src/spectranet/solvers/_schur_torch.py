@@ -122,6 +122,10 @@ class DeviceSchur(HostSchur):
     def add(self, a, b, out):
         return self.torch.add(a, b, out=out)
 
+    @staticmethod
+    def product(a, b):
+        return a @ b.T
+
     def accumulate(self, K, left, right):
         return K.addmm_(self.torch.hstack(left), self.torch.hstack(right).T)
 
