@@ -164,12 +164,13 @@ class NativeSolver(Solver):
         if start is not None:  # the same point of the lifted program with rank-many neurons
             start = compress_network(problem, start)
         lam = warm_beta_max(warm_start, problem)  # a path: beta_max of the same data, known
+        zero_objective = None if problem.is_dask else problem.loss.value(np.zeros_like(problem.Y), problem.Y)
         if lam is None or lam <= problem.beta:
             zero_cert = certify_problem(problem, problem.zero_network(), tol=tol)  # its lam: beta_max
             zero = zero_if_optimal(problem, tol, self.name, start_time, zero_cert)
             if zero is not None:
                 return zero
-            lam = zero_cert.lam
+            lam, zero_objective = zero_cert.lam, zero_cert.objective
         units = units_of(problem)
         base = problem if units is None else units.apply()
         if units is not None and start is not None:
@@ -197,9 +198,10 @@ class NativeSolver(Solver):
                 dual = dual * units.dual_factor
             cert = certify_problem(problem, network, dual=dual, tol=tol)
             run.record(network, cert)
-        zero = problem.loss.value(np.zeros_like(problem.Y), problem.Y)
-        if not cert.objective <= zero:  # an engine stopped far from the optimum (and NaN): never worse than no network
-            run.log("native: objective %.6g above the zero network's %.6g; the zero network", cert.objective, zero)
+        if zero_objective is not None and not cert.objective <= zero_objective:  # (NaN too) an engine stopped
+            # far from the optimum (1e-30 beta_max: objective 9e16): never worse than no network
+            run.log("native: objective %.6g above the zero network's %.6g; the zero network", cert.objective,
+                    zero_objective)
             network = problem.zero_network()
             cert = certify_problem(problem, network, dual=cert.dual, tol=tol)
             run.record(network, cert)
