@@ -43,7 +43,7 @@ def single_threaded_numpy_blas(active: bool = True):
     library (else doing nothing). Two OpenBLAS thread pools that alternate (numpy's products, then
     scipy's LAPACK) each leave their threads spinning while the other runs; on two cores each call
     then waits for a descheduled thread: the Schur kernel of a 500-sample, 10-class softmax fit took
-    8-16 ms instead of 0.5 ms, the whole fit 9.4 s instead of 4.0 s. The large products of the hot
+    8-16 ms instead of 2-3 ms, the whole fit 9.4 s instead of 4.0 s. The large products of the hot
     loops go through scipy's BLAS (:mod:`spectranet.solvers._schur`), which keeps its threads."""
     selection = _numpy_blas() if active else None
     return selection.limit(limits=1) if selection is not None else nullcontext()

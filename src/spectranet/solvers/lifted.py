@@ -441,17 +441,12 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
                 B = 2.0 * B / (lam_nt[..., :, None] + lam_nt[..., None, :])
                 B[..., np.arange(p), np.arange(p)] -= lam_nt
                 d = system.solve(B, rd, rp, refinements)
+            dS, alpha = _step(lam_nt, d)  # (its eigenvalues fail on a direction overflown at 1e-52 beta_max)
         except (np.linalg.LinAlgError, sla.LinAlgError) as exc:
             status = "numerical"
-            log("lifted: factorization failed (%s); stopping", exc)
+            log("lifted: factorization or step length failed (%s); stopping", exc)
             break
         dZ, dy = d.dZ, d.dy
-        try:
-            dS, alpha = _step(lam_nt, d)
-        except (np.linalg.LinAlgError, sla.LinAlgError) as exc:  # a direction of overflown entries (1e-52 beta_max)
-            status = "numerical"
-            log("lifted: step length failed (%s); stopping", exc)
-            break
         if nonlinear:  # backtrack on the dual residual of the nonlinear gradient
             r_norm = float(np.linalg.norm(rd))
             for _ in range(30):
