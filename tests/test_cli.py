@@ -117,6 +117,9 @@ def _error_line(capsys) -> str:
     ("1,2,3\n4,5,6\n", ["--max-time", "soon"], "argument --max-time: invalid float value: 'soon'"),
     ("1,2,3\n4,5,6\n", ["--activation", "tanh"], "--activation: unknown activation 'tanh'; valid presets are "
                                                     "['relu', 'square', 'swish']"),
+    ("1,2,3\n4,5,6\n", ["--activation", "1,2,3"], "--activation: unknown activation '1,2,3'; valid presets are "
+                                                     "['relu', 'square', 'swish']\n"),  # (no tuple on a command line)
+    ("1,2,3\n4,5,6\n", ["--out", "/proc/model"], "--out /proc/model: cannot write in the folder /proc ("),
     ("1,2,3\n4,5,6\n", ["--loss", "l3"], "--loss: unknown loss 'l3'; valid losses are"),
     ("1,2,3\n4,5,6\n", ["--task", "ranking"], "argument --task: invalid choice: 'ranking' (choose from "
                                                  "'regression', 'classification')"),
@@ -127,7 +130,7 @@ def test_fit_user_errors_print_one_line_and_return_2(tmp_path, capsys, content, 
     path.write_text(content)
     options = [o.format(tmp=tmp_path) for o in options]
     assert _run(["fit", str(path), *options]) == 2
-    assert message.format(path=path, tmp=tmp_path) in _error_line(capsys)
+    assert message.format(path=path, tmp=tmp_path) in _error_line(capsys) + "\n"
 
 
 def test_fit_file_errors(tmp_path, capsys):
@@ -259,7 +262,8 @@ def test_fit_refuses_a_folder_as_out_before_fitting(tmp_path, capsys):
     np.savetxt(path, np.column_stack([X, y]), delimiter=",")
     (tmp_path / "models").mkdir()
     (tmp_path / "dir.npz").mkdir()
-    for out in (str(tmp_path / "models") + "/", str(tmp_path / "dir.npz")):
+    for out in (str(tmp_path / "models") + "/", str(tmp_path / "dir.npz"), str(tmp_path / "models") + "/.",
+                str(tmp_path / "models") + "/.."):  # ("." was written as the hidden file ..npz)
         assert main(["fit", str(path), "--out", out]) == 2
         captured = capsys.readouterr()
         assert "is a folder; give a file name for the network" in captured.err and "train score" not in captured.out
@@ -280,4 +284,6 @@ def test_experiment_and_demo_refuse_empty_dataset_lists_and_files_as_folders(tmp
     assert "--datasets ',,' names no dataset" in capsys.readouterr().err
     (tmp_path / "afile").write_text("")
     assert main(["demo", "--quick", "--out", str(tmp_path / "afile")]) == 2
+    assert "a file of that name exists; give a folder" in capsys.readouterr().err
+    assert main(["experiment", "fig4", "--quick", "--out", str(tmp_path / "afile")]) == 2  # (said "File exists")
     assert "a file of that name exists; give a folder" in capsys.readouterr().err

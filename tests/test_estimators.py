@@ -109,6 +109,20 @@ def test_multiclass_softmax_and_one_vs_rest():
     assert ovr.network_.second_layer.shape[1] == 3
     assert not hasattr(ovr, "predict_proba")
     assert ovr.score(X, classes) > 0.8
+    # LogisticLoss() is the loss named "logistic": softmax for three classes too, the same fit
+    from spectranet.losses import LogisticLoss
+
+    instance = ConvexPolyNetClassifier(beta=0.1, loss=LogisticLoss()).fit(X, classes)
+    assert instance.loss_.name == "softmax"
+    assert instance.network_objective_ == pytest.approx(soft.network_objective_, rel=1e-6)
+    np.testing.assert_allclose(instance.predict_proba(X), proba, atol=1e-5)
+
+    class OneVsRest(LogisticLoss):  # a subclass keeps its loss, one-vs-rest: scores, no probabilities
+        pass
+
+    mine = ConvexPolyNetClassifier(beta=0.1, loss=OneVsRest()).fit(X, classes)
+    assert type(mine.loss_) is OneVsRest and mine.network_.second_layer.shape[1] == 3
+    assert not hasattr(mine, "predict_proba") and not hasattr(mine, "predict_log_proba")
 
 
 def test_binary_probabilities_follow_the_decision_function():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from spectranet import ConvexPolyNetClassifier, ConvexPolyNetRegressor, PolyNetwork, certify
-from spectranet.losses import HuberLoss
-from spectranet.witness import Witness, check_loss_spec, data_fingerprint, loss_from_spec
+from spectranet.losses import HuberLoss, Loss
+from spectranet.witness import Witness, check_loss_spec, data_fingerprint, loss_from_spec, loss_spec
 
 from ._data import planted
 
@@ -98,6 +98,62 @@ def test_a_user_defined_loss_travels_with_the_witness(tmp_path):
     cert = certify(back, X, y)  # loss and beta from the witness
     assert cert.is_optimal and cert.gap == pytest.approx(est.gap_, abs=1e-9)
     assert loss_from_spec(spec) == TunedHuber(delta=0.5)
+
+
+class PlainPinball(Loss):
+    """A user's loss written as a plain class (not a dataclass): its parameter is an attribute."""
+
+    name, smooth, twice_differentiable = "plain_pinball", False, False
+
+    def __init__(self, tau=0.5):
+        self.tau = tau
+
+    def value(self, Yhat, Y):
+        R = Y - Yhat
+        return float(np.sum(np.maximum(self.tau * R, (self.tau - 1) * R)))
+
+    def gradient(self, Yhat, Y):
+        R = Y - Yhat
+        return (1 - self.tau) * (R < 0) - self.tau * (R > 0) + (0.5 - self.tau) * (R == 0)
+
+    def dual_value(self, V, Y):
+        inside = np.all(V >= self.tau - 1 - 1e-12) and np.all(V <= self.tau + 1e-12)
+        return float(np.sum(V * Y)) if inside else -np.inf
+
+    def project_dual(self, V, Y):
+        return np.clip(V, self.tau - 1, self.tau)
+
+    def cvxpy(self, Yhat, Y):
+        import cvxpy as cp
+
+        R = Y - Yhat
+        return cp.sum(cp.maximum(self.tau * R, (self.tau - 1) * R))
+
+    def dual_box(self, Y):
+        return np.full(Y.shape, self.tau - 1), np.full(Y.shape, self.tau), 0.0
+
+
+def test_a_plain_class_loss_keeps_its_attributes_in_the_witness(tmp_path):
+    """A loss that is not a dataclass is rebuilt from its attributes (as pickle does), not by
+    calling its class with no arguments (tau = 0.5 instead of 0.1: a certificate of another loss);
+    one whose attributes are not plain values must be passed explicitly."""
+    X, y, _ = planted(n=60, d=2, seed=10)
+    est = ConvexPolyNetRegressor(beta=0.5, loss=PlainPinball(0.1)).fit(X, y)
+    assert est.network_.witness.loss == {"name": "plain_pinball", "class": f"{__name__}.PlainPinball",
+                                         "state": {"tau": 0.1}}
+    est.network_.save(tmp_path / "plain")
+    cert = certify(PolyNetwork.load(tmp_path / "plain"), X, y)
+    assert cert.is_optimal and cert.objective == pytest.approx(est.network_objective_, rel=1e-12)
+    odd = PlainPinball(0.1)
+    odd.table = np.ones(3)
+    spec = loss_spec(odd)
+    assert spec["state"] is None
+    check_loss_spec(spec)
+    with pytest.raises(ValueError, match=r"user-defined loss 'plain_pinball' \(.*PlainPinball\), whose attributes "
+                                         r"are not plain values \(numbers, strings\) and were not recorded; pass"):
+        loss_from_spec(spec)
+    with pytest.raises(ValueError, match=r"'state' must be a dict of its attributes or None, got 3"):
+        check_loss_spec({**spec, "state": 3})
 
 
 def test_a_user_defined_loss_whose_module_is_not_imported_is_named():

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -204,8 +205,8 @@ def _check_fit_options(args) -> None:
         raise ValueError(f"--max-time must be a finite number of seconds > 0, got {args.max_time!r}")
     try:
         as_activation(args.activation)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"--activation: {exc}") from None
+    except (TypeError, ValueError) as exc:  # (a tuple or a PolyActivation: not on a command line)
+        raise ValueError(f"--activation: {str(exc).split(', or pass')[0]}") from None
     if args.loss is not None:
         try:
             get_loss(args.loss)
@@ -217,6 +218,11 @@ def _check_fit_options(args) -> None:
         folder = os.path.dirname(os.path.abspath(args.out))
         if not os.path.isdir(folder):
             raise ValueError(f"--out {args.out}: no such folder {folder}")
+        try:  # a file can be written there (before the fit, not after it)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            raise ValueError(f"--out {args.out}: cannot write in the folder {folder} ({exc.strerror})") from None
         try:  # (before the fit: a folder is refused)
             _npz_path(args.out)
         except ValueError as exc:

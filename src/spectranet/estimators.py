@@ -39,7 +39,7 @@ from .data.host import host_values, is_dask_array, is_torch_tensor
 from .data.targets import class_sample_weight, encode_classes, encode_dask_classes
 from .data.targets import dask_labels as _dask_labels
 from .estimators_dask import check_dask_fit, dask_decision
-from .losses import Loss, get_loss
+from .losses import LogisticLoss, Loss, SoftmaxCrossEntropyLoss, get_loss
 from .problem import Problem
 from .solvers import Solver, get_solver
 
@@ -69,14 +69,15 @@ def regression_loss(param: str | Loss, owner: str = "ConvexPolyNetRegressor") ->
 
 
 def classifier_loss(param: str | Loss, n_classes: int, owner: str = "ConvexPolyNetClassifier") -> Loss:
-    """The Loss of a classifier: ``"logistic"`` becomes softmax for more than two classes."""
-    if isinstance(param, str):
-        if param not in CLASSIFICATION_LOSSES:
-            raise ValueError(f"{owner} supports the losses {list(CLASSIFICATION_LOSSES)} (or a Loss "
-                             f"instance), got {param!r}")
-        if n_classes > 2 and param == "logistic":
-            param = "softmax"
-    return get_loss(param)
+    """The Loss of a classifier: ``"logistic"`` (the name or a ``LogisticLoss()``, which is the
+    same loss) becomes softmax for more than two classes."""
+    if isinstance(param, str) and param not in CLASSIFICATION_LOSSES:
+        raise ValueError(f"{owner} supports the losses {list(CLASSIFICATION_LOSSES)} (or a Loss "
+                         f"instance), got {param!r}")
+    loss = get_loss(param)
+    if n_classes > 2 and type(loss) is LogisticLoss:
+        return SoftmaxCrossEntropyLoss()
+    return loss
 
 
 def _binary_labels(scores, classes):
@@ -445,6 +446,8 @@ class ConvexPolyNetClassifier(ClassifierMixin, _ConvexPolyNetBase):
                 loss = get_loss(self.loss)
             except (TypeError, ValueError):
                 return None
+        if loss.name == "logistic" and len(getattr(self, "classes_", ())) > 2:
+            return None  # one-vs-rest scores of a logistic subclass: no link to probabilities
         return loss.name if loss.name in ("logistic", "softmax") else None
 
     @available_if(_available_if_proba)

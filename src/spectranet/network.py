@@ -269,9 +269,9 @@ def _npz_path(path) -> str:
     """``path`` with the suffix ``.npz`` unless it ends with it (what ``numpy.savez`` writes: a folder
     ``other`` gives the file ``other.npz`` beside it); a ValueError where that names a folder: a name
     ending with a separator (``models/`` was written as the hidden file ``models/.npz``) or an existing
-    folder ``dir.npz``."""
+    folder ``dir.npz``; ``.`` and ``..`` (the hidden file ``..npz``) likewise."""
     path = os.fsdecode(os.fspath(path))
-    if path.endswith((os.sep, "/")):
+    if path.endswith((os.sep, "/")) or os.path.basename(path) in (".", ".."):
         raise ValueError(f"{path!r} is a folder; give a file name for the network "
                          f"(e.g. {os.path.join(path, 'net.npz')!r})")
     path = path if path.endswith(".npz") else path + ".npz"

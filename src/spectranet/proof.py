@@ -169,13 +169,13 @@ def _witness_dual(carried, problem: Problem):
         return None
     if problem.is_dask:
         raise ValueError("a witness is checked against data in memory (a hash of X and y), and these are Dask "
-                         "arrays: certify on the computed arrays, or pass witness=False to certify from the "
-                         "network's own gradient")
+                         "arrays: certify on the computed arrays, or from the network's own gradient: "
+                         "certify(network, X, y, loss, beta, witness=False)")
     if not carried.matches(problem.X, problem.Y, problem.sample_weight):
         raise ValueError("the network's witness was made for other data (its fingerprint "
                          f"{carried.fingerprint} differs from these data's, sample weights included); pass the "
-                         "fit's sample_weight, or witness=False to certify the network on these data from its "
-                         "own gradient")
+                         "fit's sample_weight, or certify the network on these data from its own gradient: "
+                         "certify(network, X, y, loss, beta, witness=False)")
     return carried.dual
 
 

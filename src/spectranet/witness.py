@@ -45,9 +45,24 @@ def loss_spec(loss: Loss) -> dict:
     spec = {"name": loss.name}
     if LOSSES.get(loss.name) is not type(loss):
         spec["class"] = f"{type(loss).__module__}.{type(loss).__qualname__}"
-    for f in fields(loss) if hasattr(loss, "__dataclass_fields__") else ():
-        spec[f.name] = getattr(loss, f.name)
+    if hasattr(loss, "__dataclass_fields__"):
+        for f in fields(loss):
+            spec[f.name] = getattr(loss, f.name)
+    elif "class" in spec:  # a plain class: its attributes, restored without calling __init__ (as pickle)
+        spec["state"] = _plain_state(loss)
     return spec
+
+
+def _plain_state(loss) -> dict | None:
+    """The attributes of a loss that is not a dataclass when they are plain values (numbers,
+    strings, booleans, None), else None: the loss cannot be rebuilt from a description."""
+    state = {}
+    for key, value in getattr(loss, "__dict__", {}).items():
+        value = value.item() if isinstance(value, np.generic) else value
+        if not isinstance(value, (bool, int, float, str, type(None))):
+            return None
+        state[key] = value
+    return state if hasattr(loss, "__dict__") else None
 
 
 def loss_from_spec(spec: dict) -> Loss:
@@ -65,7 +80,14 @@ def loss_from_spec(spec: dict) -> Loss:
     if not (isinstance(cls, type) and issubclass(cls, Loss)):
         raise ValueError(f"the witness was made for the user-defined loss {name!r} ({path}), whose module is not "
                          "imported; import it first, or pass the loss object (loss=...)")
-    return cls(**spec)
+    if hasattr(cls, "__dataclass_fields__") or "state" not in spec:  # (descriptions before "state": no fields)
+        return cls(**spec)
+    if spec["state"] is None:
+        raise ValueError(f"the witness was made for the user-defined loss {name!r} ({path}), whose attributes are "
+                         "not plain values (numbers, strings) and were not recorded; pass the loss object (loss=...)")
+    loss = cls.__new__(cls)
+    loss.__dict__.update(spec["state"])
+    return loss
 
 
 def check_loss_spec(spec) -> None:
@@ -77,6 +99,9 @@ def check_loss_spec(spec) -> None:
         loss_from_spec(spec)  # a library loss: its name and fields are checked now
     elif not isinstance(spec["class"], str) or "." not in spec["class"]:
         raise ValueError(f"a user-defined loss's 'class' must be 'module.QualName', got {spec['class']!r}")
+    elif not isinstance(spec.get("state", {}), (dict, type(None))):
+        raise ValueError(f"a user-defined loss's 'state' must be a dict of its attributes or None, got "
+                         f"{spec['state']!r}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -53,6 +53,15 @@ def _refuse_empty(name: str, datasets, options: dict) -> None:
         raise ValueError(f"{name}: {', '.join(empty)} must hold at least one value, got an empty sequence")
 
 
+def _out_folder(out_dir) -> Path:
+    """``out_dir`` as a Path; a ValueError where it names an existing file."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir {str(out_dir)!r}: a file of that name exists; give a folder for the plots and "
+                         "results.csv")
+    return out_dir
+
+
 def run_experiment(name: str, out_dir, *, data_dir=None, datasets=None, quick: bool = False,
                    progress: Progress | None = None, **options) -> ExperimentResult:
     r"""Run experiment ``name`` and write its plots and ``results.csv`` into ``out_dir``.
@@ -144,7 +153,7 @@ def run_experiment(name: str, out_dir, *, data_dir=None, datasets=None, quick: b
     _refuse_empty(name, datasets, options)
     if not needs_data and (datasets or data_dir is not None):
         raise ValueError(f"{name} runs on a synthetic planted model and takes no --datasets or --data-dir")
-    module, out_dir = importlib.import_module(f".{module_name}", __name__), Path(out_dir)
+    module, out_dir = importlib.import_module(f".{module_name}", __name__), _out_folder(out_dir)
     kwargs = dict(quick=quick, progress=progress, **options)
     if needs_data:
         kwargs.update(data_dir=data_dir, datasets=datasets)
