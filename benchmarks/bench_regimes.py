@@ -21,7 +21,8 @@ planted1k (1000 x 50), planted100k (100,000 x 20), planted1m (10^6 x 20, only wh
 spambase, mnist (fully connected), mnist_cnn5 (GAP CNN 5x5), cifar_cnn3 (GAP CNN 3x3, all 10,000
 images), digits (scikit-learn's 8x8 digits, 1797 x 64, 10 classes, softmax loss; only when named),
 diabetes (scikit-learn's, 442 x 10, standardized, absolute and squared losses; only when named),
-planted300 (300 x 20, only when named), planted1k10
+planted300 (300 x 20, only when named), digits38 (scikit-learn's digits 3 vs 8, 357 images of
+8x8, a CNN of 3x3 filters without pooling: 36 patch pairs; only when named), planted1k10
 (1000 x 10, 3 planted neurons, hinge and absolute losses; only when named). The polyhedral cells'
 "auto" is ``solver="auto"`` (the native interior point, then Clarabel).
 The whole grid is not meant to run in one sitting.
@@ -39,7 +40,7 @@ from pathlib import Path
 
 DATASETS = ("planted1k", "planted100k", "credit", "spambase", "mnist", "mnist_cnn5", "cifar_cnn3")
 #: run only when --cells names them: planted1m (10^6 x 20, the in-memory scale target)
-EXTRA = ("planted1m", "digits", "diabetes", "planted1k10", "planted300")
+EXTRA = ("planted1m", "digits", "diabetes", "planted1k10", "planted300", "digits38")
 LOSSES = ("squared", "logistic")
 #: the losses of a data set, where not LOSSES: scikit-learn's 8x8 digits (1797 x 64, 10 classes)
 LOSSES_OF = {"digits": ("softmax",), "diabetes": ("absolute", "squared"), "planted1k10": ("hinge", "absolute")}
@@ -82,6 +83,12 @@ def load(name, loss):
 
         X, y = load_diabetes(return_X_y=True)
         return (X - X.mean(axis=0)) / X.std(axis=0), (y - y.mean()) / y.std(), arch
+    if name == "digits38":  # digits 3 vs 8, 3x3 filters, one second-layer weight per patch (36 pairs)
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        keep = (y == 3) | (y == 8)
+        return X[keep] / 16.0, np.where(y[keep] == 8, 1.0, -1.0), Conv2D((1, 8, 8), 3, pool=None)
     if name == "digits":  # scikit-learn's bundled 8x8 digits, 10 classes (one-hot)
         from sklearn.datasets import load_digits
 

@@ -109,27 +109,121 @@ def test_dispatch_picks_the_cheaper_interior_point_and_trials_only_narrow_optima
     assert dispatch.plan(big_d, beta_max=10.0, allowed=("lifted", "columns")).engine == "columns"
 
 
-def test_dispatch_gives_a_patch_network_a_trial_below_wide():
-    """A patch network's lifted Newton system has order P D per output whatever the width of the
-    optimum: below WIDE * beta_max, column generation still gets a trial when the direct engine is
-    estimated above PATCH_TRIAL_MIN seconds (digits 3 vs 8, 3x3 patches without pooling, logistic,
-    1e-6 beta_max: 60 s on the lifted engine, 3 s by column generation); a dense network does not."""
+def _digits_3_vs_8(n=None):
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
     keep = (y == 3) | (y == 8)
     X, y = X[keep] / 16.0, np.where(y[keep] == 8, 1.0, -1.0)
+    return X[:n], y[:n]
+
+
+def test_dispatch_gives_a_patch_network_a_trial_below_wide():
+    """A patch network's dense lifted Newton system has order P D per output whatever the width
+    of the optimum: below WIDE * beta_max, column generation still gets a trial when the direct
+    engine is estimated above PATCH_TRIAL_MIN seconds (all of digits, 3x3 patches without pooling:
+    P D = 1980 against n = 1797); a dense network does not. With fewer samples than half that
+    order (digits 3 vs 8, n = 357) the blocks are solved through capacitances of order n and the
+    lifted engine runs at once: 1e-6 beta_max certified in about 3 s (60 s with dense blocks)."""
+    from sklearn.datasets import load_digits
+
+    Xa, ya = load_digits(return_X_y=True)
+    many = Problem(Xa / 16.0, np.where(ya < 5, 1.0, -1.0), "relu", "logistic", 0.0, architecture=Conv2D((1, 8, 8), 3))
+    bmax = beta_max(many)
+    plan = dispatch.plan(many.with_beta(1e-6 * bmax), beta_max=bmax)
+    assert not lifted.uses_factors(many) and plan.engine == "lifted"
+    assert plan.estimates["lifted"] > dispatch.PATCH_TRIAL_MIN
+    assert plan.trial == pytest.approx(dispatch.TRIAL * plan.estimates["lifted"]) and plan.narrow == "columns"
+    X, y = _digits_3_vs_8()
+    dense = Problem(X, y, "relu", "logistic", 0.0)
+    assert dispatch.plan(dense.with_beta(1e-6 * beta_max(dense)), beta_max=beta_max(dense)).trial == 0.0
     base = Problem(X, y, "relu", "logistic", 0.0, architecture=Conv2D((1, 8, 8), 3))
     bmax = beta_max(base)
     problem = base.with_beta(1e-6 * bmax)
     plan = dispatch.plan(problem, beta_max=bmax)
-    assert plan.estimates["lifted"] > dispatch.PATCH_TRIAL_MIN and plan.engine == "lifted"
-    assert plan.trial == pytest.approx(dispatch.TRIAL * plan.estimates["lifted"]) and plan.narrow == "columns"
-    dense = Problem(X, y, "relu", "logistic", 0.0)
-    assert dispatch.plan(dense.with_beta(1e-6 * beta_max(dense)), beta_max=beta_max(dense)).trial == 0.0
+    assert lifted.uses_factors(problem) and plan == dispatch.Plan("lifted", 0.0, plan.estimates, "columns")
     result = get_solver("native").solve(problem)
-    assert result.engine == "columns" and result.status == "optimal" and result.gap <= 1e-6
+    assert result.engine == "lifted" and result.status == "optimal" and result.gap <= 1e-6
     assert certify(result.network, X, y, "logistic", problem.beta, witness=False).gap <= 1e-6  # by itself
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_lifted_engine_solves_a_patch_network_through_capacitances(loss):
+    """60 images, 36 patch pairs of D = 55 without pooling: the Newton blocks (order 1980) are
+    solved through the lifted Hessian's factor of rank 60; the same optimum as Clarabel."""
+    X, y = _digits_3_vs_8(60)
+    base = Problem(X, y, "relu", loss, 0.0, architecture=Conv2D((1, 8, 8), 3))
+    problem = base.with_beta(1e-4 * beta_max(base))
+    assert lifted.uses_factors(problem) and lifted.newton_order(problem) == 36 * 55
+    result = NativeSolver(engine="lifted").solve(problem)
+    assert result.engine == "lifted"
+    _against_clarabel(problem, result)
+
+
+def test_capacitances_on_every_backend_and_binary_features():
+    """Fewer samples than half the block order on a dense network (30 x 12, D = 91), binary
+    features (x^2 = x: linearly dependent lifted columns), two outputs and sample weights: numpy
+    and torch data solve through the Hessian's rank-n factor, Dask data (whose chunked root is a
+    full triangle) through dense blocks; the same optimum. (The factor cut at n rows of a Dask root
+    optimized another objective: status numerical at the starting point.)"""
+    dask_array = pytest.importorskip("dask.array")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    X = (rng.random((30, 12)) < 0.5).astype(float)
+    Y = np.column_stack([X[:, 0] * X[:, 1] - X[:, 2], X[:, 3] + 0.1 * rng.standard_normal(30)])
+    w = rng.uniform(0.5, 2.0, 30)
+    problem = Problem(X, Y, "relu", "squared", 1e-2, sample_weight=w)
+    assert lifted.uses_factors(problem)
+    ref = NativeSolver(engine="lifted").solve(problem)
+    _against_clarabel(problem, ref)
+    sol = lifted.solve_lifted_space(Problem(torch.tensor(X), torch.tensor(Y), "relu", "squared", 1e-2, sample_weight=w),
+                                    tol=1e-8)
+    assert sol.status == "optimal" and sol.objective == pytest.approx(ref.objective, rel=1e-6)
+    unweighted = lifted.solve_lifted_space(Problem(X, Y, "relu", "squared", 1e-2), tol=1e-8)
+    dask_problem = Problem(dask_array.from_array(X, chunks=10), dask_array.from_array(Y, chunks=(10, 2)), "relu",
+                           "squared", 1e-2)  # (Dask data take no sample weights)
+    assert not lifted.uses_factors(dask_problem)
+    sol = lifted.solve_lifted_space(dask_problem, tol=1e-8)
+    assert sol.status == "optimal" and sol.objective == pytest.approx(unweighted.objective, rel=1e-6)
+
+
+def test_capacitances_hand_over_to_dense_blocks_and_keep_the_factors(monkeypatch):
+    """Where the capacitances stop improving the certified gap (here: at once, FACTOR_LOST = 0),
+    the method continues from its best iterate with dense blocks to the same optimum; the squared
+    loss's objective model keeps its factors for the next solve on the same data (a path), the
+    other losses drop theirs."""
+    X, y = _digits_3_vs_8(40)
+    for loss in ("squared", "logistic"):
+        base = Problem(X, y, "relu", loss, 0.0, architecture=Conv2D((1, 8, 8), 3, pool=2))
+        problem = base.with_beta(1e-3 * beta_max(base))
+        assert lifted.uses_factors(problem)
+        ref = lifted.solve_lifted_space(problem, tol=1e-8)
+        monkeypatch.setattr(lifted, "FACTOR_LOST", 0.0)
+        handed = lifted.solve_lifted_space(problem, tol=1e-8)
+        monkeypatch.undo()
+        assert ref.status == handed.status == "optimal"
+        assert handed.objective == pytest.approx(ref.objective, rel=1e-7)
+        assert handed.objective_model.factored == (loss == "squared")
+
+
+def test_capacitance_solves_the_newton_block_and_gives_its_outputs():
+    """(I + B^T B)^-1 x by the capacitance of order r, B wide with singular values up to 1e8 (an
+    iterate near the optimum): the solution of the dense system to its backward error, and B xi
+    from the capacitance."""
+    from spectranet.solvers.lifted_newton import _Capacitance
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(20)
+    for top in (3, 8):
+        B = rng.standard_normal((6, 20)) * np.logspace(0, top, 6)[:, None]
+        xi, w = _Capacitance(B).solve(x)
+        M = np.eye(20) + B.T @ B
+        assert np.linalg.norm(M @ xi - x) <= 1e-14 * np.linalg.norm(M, 2) * np.linalg.norm(xi)
+        if top == 3:  # (M's condition 1e6: the dense solve is a reference, and the normal equations agree)
+            assert np.allclose(xi, np.linalg.solve(M, x), rtol=1e-7, atol=1e-8)
+            assert np.allclose(w, B @ np.linalg.solve(M, x), rtol=1e-7, atol=1e-8)
+            fast = _Capacitance(B, accurate=False).solve(x)
+            assert np.allclose(fast[0], xi, rtol=1e-7, atol=1e-8) and np.allclose(fast[1], w, rtol=1e-7, atol=1e-8)
 
 
 @pytest.mark.parametrize("loss", ["squared", "logistic", "softmax"])

@@ -15,7 +15,10 @@ makes expensive:
   CNNs, :math:`PD` for softmax), :math:`\approx 9\,o^3` flops per block and iteration, plus one
   weighted Gram pass of :math:`n D^2` multiply-adds per iteration for a non-quadratic loss (once
   for the squared loss: its sufficient statistics; for a pooled CNN, over each image's patch
-  moments, which the grouped data keep). Independent of the width of the optimum and, for the
+  moments, which the grouped data keep); where :math:`n < o/2`, capacitances of order ``n``
+  instead: :math:`4nDo + 4(2o + n)n^2` flops per block, the Gram pass replaced by weighting the
+  lifted features (:func:`~spectranet.solvers.lifted.uses_factors`), and
+  :data:`PAIR_SECONDS` per pair beyond one per output. Independent of the width of the optimum and, for the
   squared loss, of ``n``; any data backend (numpy, torch on any device, Dask, the grouped lift).
 * ``"lowrank"`` — Burer–Monteiro factors in a growing subspace (:mod:`~spectranet.solvers.lowrank`):
   one pass over ``X`` per round, the rest on ``n x k`` subspace data; fast for narrow optima at
@@ -86,8 +89,10 @@ TRIAL_MIN, TRIAL_FLOOR = 0.05, 0.3
 #: below WIDE * beta_max, a network of several pairs per output (Conv2D without global pooling)
 #: whose direct engine is estimated above this many seconds
 #: still gets a column-generation trial (scikit-learn's digits 3 vs 8, n = 357, 3x3 patches without
-#: pooling, P = 36, logistic: at 1e-5 and 1e-6 beta_max the lifted engine took 52 s and 60 s,
-#: estimated 34 s; column generation certifies 1e-6 in 3.1 s with the same 9 neurons)
+#: pooling, P = 36, logistic: at 1e-5 and 1e-6 beta_max the lifted engine took 52 s and 60 s with
+#: dense Newton blocks, estimated 34 s; column generation certified 1e-6 in 3.1 s with the same 9
+#: neurons. Its blocks are now capacitances of order n, estimated 0.8 s: no trial; the rule stays
+#: for patch networks of more samples than half their block order, all of digits for one)
 PATCH_TRIAL_MIN = 10.0
 #: a warm start continues by column generation when the direct engine's estimate exceeds this
 WARM_DIRECT = 2.0
@@ -109,6 +114,17 @@ IPM_EFFICIENCY = 1.6
 #: solves), and per multiply-add of its weighted Gram pass (measured: 10^5 x 20 logistic,
 #: D = 231, 0.45 s per iteration)
 LIFTED_FACTOR, LIFTED_GRAM = 9.0, 2.5
+#: dense-block iterations counted for the capacitances' end game (``lifted.FACTOR_LOST``; digits 3 vs
+#: 8 without pooling, squared loss at 1e-6 beta_max: the capacitances to a gap of 7e-7, then dense)
+FALLBACK_ITERATIONS = 2
+#: seconds per lifted iteration beside the flops for each pair beyond one per output (a patch's or
+#: a pooling window's: its scaling, the sphere oracle of its certificate; measured: digits 3 vs 8
+#: with 3x3 patches and no pooling, 36 pairs, 40 ms an iteration at n = 60, where the flops take
+#: 2 ms; the estimates of one pair per output are calibrated with it)
+PAIR_SECONDS = 1.5e-3
+#: products with a capacitance's ``Q`` and the Hessian's factor per lifted iteration, counted as
+#: multiply-adds of ``n * order`` (two solves, each with up to 8 refinements)
+CAPACITANCE_SOLVES = 300.0
 
 
 @dataclass(frozen=True)
@@ -146,10 +162,17 @@ def estimate_seconds(problem, engine: str) -> float:
         blocks = 1 if problem.loss.multi_output_only else C
         factor = LIFTED_FACTOR * order ** 3 * blocks
         gram = LIFTED_GRAM * n * D * D * (C * C if problem.loss.multi_output_only else C) * problem.n_groups ** 2
+        fallback = 0.0
+        if lifted.uses_factors(problem):  # capacitances of order n: B = root U (4nDo), the QR of [B^T; I]
+            # with its Q, products with Q in the solves; the weighted features of a non-quadratic loss (no Gram)
+            factor = blocks * (4.0 * n * order * D + 4.0 * (2 * order + n) * n * n + CAPACITANCE_SOLVES * n * order)
+            gram = (LIFTED_GRAM * n * order * order) if problem.loss.quadratic else n * order * C
+            fallback = FALLBACK_ITERATIONS * LIFTED_FACTOR * order ** 3 * blocks  # dense blocks at the end
         passes = 6.0 * n * f * f * C
         quadratic = problem.loss.quadratic
         total = LIFTED_ITERATIONS * (factor + (0 if quadratic else gram + passes)) + (gram if quadratic else 0)
-        return total / FLOP_RATE
+        total += fallback
+        return total / FLOP_RATE + LIFTED_ITERATIONS * (problem.n_pairs - C) * PAIR_SECONDS
     raise ValueError(f"unknown engine {engine!r}")
 
 

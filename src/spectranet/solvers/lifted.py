@@ -32,7 +32,14 @@ solved as :math:`\Delta m = L (I + L^\top H L)^{-1} L^{-1}(\cdot)` with :math:`K
 :math:`2P \times 2P` system for the equality multipliers whose rank-one part per pair,
 :math:`\pi_p \mathbf 1\mathbf 1^\top` with :math:`\pi_p = g^\top T_{p+} K_p^{-1} T_{p-} g`, is formed
 as a product (not as the difference of two nearly equal terms). Mehrotra's predictor–corrector as
-in :mod:`spectranet.solvers.ipm`.
+in :mod:`spectranet.solvers.ipm`. Where a block's order exceeds twice the number of samples (a
+CNN without pooling: 36 patch pairs of :math:`D = 55` per output on 8 x 8 images, order 1980), the
+lifted Hessian has rank ``n`` and its factor turns each block into a capacitance of order ``n``
+(:func:`uses_factors`: the squared loss on numpy, torch and grouped data; the other losses
+separable over outputs on numpy and grouped data whose lifted features fit in
+:data:`~spectranet.solvers.lifted_objective.FACTOR_ENTRIES` floats;
+:class:`~spectranet.solvers.lifted_newton._Capacitance`); dense blocks finish where the
+capacitances stop improving the certified gap (:data:`FACTOR_LOST`).
 
 **Steps.** Near the optimum of a degenerate program the reduced system is solved only to the
 precision its conditioning allows, and its two readings of :math:`\Delta S` part (the dual
@@ -64,12 +71,20 @@ import scipy.linalg as sla
 from .._blas import single_threaded_blas
 from ..kernels import smat, svec
 from ..losses import Loss
-from ..sphere import eig_desc, sphere_max_abs
 from ._conic import SEMISMOOTH_START_BETA, Stall, max_step, start_penalty, sym
 from .lifted_newton import _NewtonSystem, skron
+from .lifted_objective import (  # noqa: F401  (newton_order, uses_factors: this module's API too)
+    FACTOR_ENTRIES,
+    FACTOR_RANK,
+    _blocks,
+    _certified_bound,
+    newton_order,
+    objective_model,
+    uses_factors,
+)
 
 __all__ = ["MAX_ORDER", "LiftedSolution", "supports", "solve_lifted_space", "skron", "newton_order",
-           "objective_model"]
+           "objective_model", "uses_factors"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,16 +96,12 @@ STEP_FRACTION = 0.98
 #: iterations without progress on the certified gap before stopping (double precision exhausted;
 #: progress: :data:`~spectranet.solvers._conic.STALL_FACTOR`)
 STALL = 8
-#: the squared loss from its sufficient statistics, 1/2 m^T H m - b^T m + 1/2 |y|^2, is taken only
-#: where it keeps this fraction of the terms' size (its relative rounding is then below 1e-10);
-#: else the outputs are computed (a pass) and the loss and the dual point come from them
-CANCELLATION = 1e-6
-
-
-def newton_order(problem) -> int:
-    """Order of the largest dense block of the Newton system (see :data:`MAX_ORDER`)."""
-    D = (problem.n_features + 1) * (problem.n_features + 2) // 2
-    return D * (problem.n_pairs if problem.loss.multi_output_only else problem.n_groups)
+#: near the optimum the capacitances keep the dual point less accurately than dense blocks (digits
+#: 3 vs 8, 3x3 patches without pooling, squared loss at 1e-6 beta_max: the certified gap fell to
+#: 7e-7, then rose again as mu went below 1e-13, where dense blocks reach 2e-8): once the gap is
+#: FACTOR_LOST times the best one's, or the best is half of STALL iterations old, the method
+#: goes back to the best iterate and continues with dense Newton blocks
+FACTOR_LOST = 10.0
 
 
 def supports(problem, max_order: int = MAX_ORDER) -> bool:
@@ -150,121 +161,6 @@ class LiftedSolution:
     S_prime: np.ndarray | None = field(default=None, repr=False)
 
 
-class _Objective:
-    """The smooth part :math:`f(m) = \\ell(\\Psi m, Y)` and what the method needs of it.
-
-    For the squared loss, from the sufficient statistics (one pass at construction): the
-    triangular factor ``root`` of the lifted features (:math:`R^\\top R` is the lifted Hessian),
-    :math:`\\Psi^\\top Y` and :math:`\\|Y\\|^2`; :meth:`dual_value` of the
-    certificate's scaled dual points too. Otherwise each evaluation is a pass (outputs, adjoint)
-    and each Hessian another (:meth:`~spectranet.data.host.HostData.lifted_gram`).
-    """
-
-    def __init__(self, problem, blocks):
-        self.problem, self.blocks = problem, blocks
-        self.P, self.f = problem.n_pairs, problem.n_features
-        self.D = (self.f + 1) * (self.f + 2) // 2
-        self.quadratic = problem.loss.quadratic
-        self._hessian, self.root = None, None
-        if self.quadratic:
-            Y, w = problem.Y, problem.sample_weight
-            # the lifted Hessian as R^T R: its factor R (a QR factorization of the lifted features,
-            # twice the flops of the Gram matrix) also serves the face polish; with sample weights W,
-            # Psi^T W Psi, Psi^T W Y and Y^T W Y
-            self.root = problem.data.lifted_root(problem.activation, w)
-            gram = self.root.T @ self.root
-            self._hessian = [gram] * len(blocks)
-            WY = Y if w is None else w[:, None] * Y
-            self.b = self._adjoint_svec(WY)  # Psi^T W Y, (P, D)
-            self.yy = float(problem.data.host((WY * Y).sum()))
-
-    def _gram(self, weights):
-        gram = self.problem.data.lifted_gram(weights, self.problem.activation)
-        return list(gram) if gram.ndim == 3 else [gram]
-
-    def _adjoint_svec(self, V) -> np.ndarray:
-        """:math:`\\Psi^\\top V` as ``(P, D)``: the svec of the adjoint (one pass)."""
-        return svec(self.problem.adjoint(V))
-
-    def hess_mul(self, x: np.ndarray) -> np.ndarray:
-        """:math:`H x` for ``x`` of shape (P, D) (the blocks of the current Hessian)."""
-        out = np.empty_like(x)
-        for idx, H in zip(self.blocks, self._hessian):
-            out[idx] = (H @ x[idx].ravel()).reshape(len(idx), self.D)
-        return out
-
-    def evaluate(self, m: np.ndarray, hessian: bool = True):
-        """``(value, gradient (P, D), V)`` at ``m``; the Hessian blocks are updated when asked
-        (``V``: the dual point :math:`-\\nabla\\ell`, ``None`` for the squared loss, which never
-        needs it)."""
-        problem = self.problem
-        if self.quadratic:
-            Hm = self.hess_mul(m)
-            mHm, bm = float(np.sum(m * Hm)), float(np.sum(self.b * m))
-            value = 0.5 * mHm - bm + 0.5 * self.yy
-            if value > CANCELLATION * (0.5 * abs(mHm) + abs(bm) + 0.5 * self.yy):
-                return value, Hm - self.b, None
-            # the three terms cancel (a large step far from the optimum): the loss from the outputs
-            Yhat = problem.forward(smat(m, self.f + 1))
-            return float(problem.loss.value(Yhat, problem.Y)), Hm - self.b, -problem.loss.gradient(Yhat, problem.Y)
-
-        Yhat = problem.forward(smat(m, self.f + 1))
-        G = problem.loss.gradient(Yhat, problem.Y)
-        value = float(problem.loss.value(Yhat, problem.Y))
-        if hessian:
-            self._hessian = self._gram(problem.loss.hessian_blocks(Yhat, problem.Y))
-        return value, self._adjoint_svec(G), -G
-
-    def dual_values(self, m, grad, V, ts) -> np.ndarray:
-        """:math:`-\\ell^*(-tV)` for each ``t`` in ``ts``, :math:`V = -\\nabla\\ell(\\Psi m)`."""
-        if self.quadratic and V is None:  # V = Y - Psi m: V.Y = yy - b.m, |V|^2 = yy - 2 b.m + m.H m
-            bm = float(np.sum(self.b * m))
-            VY, VV = self.yy - bm, self.yy - bm + float(np.sum(grad * m))
-            ts = np.asarray(ts, dtype=float)
-            return ts * VY - 0.5 * ts * ts * VV
-        return self.problem.loss.dual_values(V, self.problem.Y, ts)
-
-    @property
-    def hessian(self):
-        return self._hessian
-
-
-def objective_model(problem, previous=None):
-    """The smooth part of the objective with its sufficient statistics (a pass over the data for
-    the squared loss): ``previous`` when it was made for the same data, loss and activation."""
-    blocks = _blocks(problem)
-    if (isinstance(previous, _Objective) and previous.problem.data is problem.data and previous.quadratic
-            and previous.problem.loss == problem.loss and previous.problem.activation == problem.activation):
-        return previous
-    return _Objective(problem, blocks)
-
-
-def _blocks(problem) -> list[np.ndarray]:
-    """Pair indices of the Hessian's dense blocks: per output its groups' pairs ``g*C + k``
-    (one pair dense), or all pairs for a loss that couples the outputs."""
-    P, C = problem.n_pairs, problem.n_outputs
-    if problem.loss.multi_output_only:
-        return [np.arange(P)]
-    return [np.arange(k, P, C) for k in range(C)]
-
-
-def _certified_bound(objective: _Objective, m, grad, V, beta, f):
-    """The certificate of an iterate: :math:`\\lambda` of its dual point by the exact sphere
-    oracle on :math:`\\mathcal A^*(V)_p = -\\mathrm{smat}(\\nabla f)_p`, and the best bound
-    :math:`-\\ell^*(-tV)` over :math:`t \\le \\min(1, \\beta/\\lambda)`. Returns ``(bound, t, lam)``."""
-    from ..certificate import _maximize_concave
-
-    Astar = -smat(grad, f + 1)  # (P, f+1, f+1)
-    lam = 0.0
-    for p in range(Astar.shape[0]):
-        Q, q, r = Astar[p, :f, :f], 2.0 * Astar[p, :f, f], Astar[p, f, f]
-        res, _ = sphere_max_abs(Q, q, r, eig=eig_desc(Q))
-        lam = max(lam, res.value_upper)
-    t_max = 1.0 if lam <= beta else beta / lam
-    t, bound = _maximize_concave(lambda ts: objective.dual_values(m, grad, V, ts), t_max)
-    return bound, t, lam
-
-
 #: the dual equation's slack step is taken while its step to the boundary is at least this share
 #: of the complementarity's (:class:`~spectranet.solvers.lifted_newton.Direction`)
 CONSISTENT_SHARE = 0.5
@@ -288,6 +184,23 @@ def _step(lam, d):
             break
         alpha *= 0.8
     return dS, alpha
+
+
+def _predictor_corrector(system, Z, S, rd, rp, mu, nu, refinements):
+    r"""Mehrotra's direction from the factorized Newton ``system``: the predictor (affine scaling,
+    scaled target :math:`-\Lambda`), then the corrector
+    :math:`\lambda \circ (dZ + dS) = \sigma\mu I - \lambda\circ\lambda - dZ_{aff} \circ dS_{aff}`."""
+    lam, p = system.lam, Z.shape[-1]
+    B = np.zeros_like(Z)
+    B[..., np.arange(p), np.arange(p)] = -lam
+    d = system.solve(B, rd, rp, refinements)
+    alpha = min(1.0, max_step(lam, d.dZt), max_step(lam, d.dSt_comp))
+    mu_aff = float(np.sum((Z + alpha * d.dZ) * (S + alpha * d.dS_comp))) / nu
+    sigma = min(1.0, max(mu_aff / mu, 0.0) ** 3)
+    B = sigma * mu * np.eye(p) - sym(d.dZt @ d.dSt_comp)
+    B = 2.0 * B / (lam[..., :, None] + lam[..., None, :])
+    B[..., np.arange(p), np.arange(p)] -= lam
+    return system.solve(B, rd, rp, refinements)
 
 
 def _centrality(lam, dZt, dSt, alpha) -> float:
@@ -389,7 +302,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
     Z, S, y = _initial_point(problem, objective, P, f)
     nonlinear = not objective.quadratic
     history, status, best, it = [], "max_iter", None, 0
-    stalled = Stall(STALL)
+    stalled, factored = Stall(STALL), objective.factored
     for it in range(max_iter + 1):
         zs = svec(Z)
         m = zs[:, 0] - zs[:, 1]
@@ -406,7 +319,7 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
         log("lifted %3d: primal %.12g bound %.12g gap %.2e lam/beta %.3g eq %.1e mu %.2e", it, primal, bound,
             gap, lam / beta, pres, mu)
         if pres <= 1e-9 and (best is None or gap < best[0]):
-            best = (gap, it, Z.copy(), primal, bound, t, V, S.copy())
+            best, best_y = (gap, it, Z.copy(), primal, bound, t, V, S.copy()), y.copy()
         if gap <= tol and pres <= 1e-9:
             status = "optimal"
             break
@@ -420,27 +333,26 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
             break
+        if (factored and best is not None and tol < best[0] < 1e-3
+                and (gap > FACTOR_LOST * best[0] or it - best[1] >= STALL // 2)):
+            log("lifted: the capacitances lost the dual's accuracy (gap %.2e, best %.2e): dense Newton blocks "
+                "from iterate %d on", gap, best[0], best[1])
+            factored, stalled = False, Stall(STALL)
+            objective.dense()
+            Z, S, y = best[2].copy(), best[7].copy(), best_y.copy()
+            continue
         if best is not None and stalled(primal - bound, gap, it, float(np.linalg.norm(rd))):
             status = "numerical"
             log("lifted: no progress in %d iterations (double precision exhausted)", STALL)
             break
         try:
-            with single_threaded_blas(2 * newton_order(problem) <= SINGLE_THREAD_ORDER):
-                system = _NewtonSystem(Z, S, objective.hessian, blocks, g)
-                refinements = 2 if gap < 1e-3 else 0
-                lam_nt = system.lam
-                # predictor (affine scaling): scaled target -Lambda
-                B = np.zeros_like(Z)
-                B[..., np.arange(p), np.arange(p)] = -lam_nt
-                d = system.solve(B, rd, rp, refinements)
-                alpha = min(1.0, max_step(lam_nt, d.dZt), max_step(lam_nt, d.dSt_comp))
-                mu_aff = float(np.sum((Z + alpha * d.dZ) * (S + alpha * d.dS_comp))) / nu
-                sigma = min(1.0, max(mu_aff / mu, 0.0) ** 3)
-                # corrector: lam o (dZt + dSt) = sigma mu I - lam o lam - dZt_aff o dSt_aff
-                B = sigma * mu * np.eye(p) - sym(d.dZt @ d.dSt_comp)
-                B = 2.0 * B / (lam_nt[..., :, None] + lam_nt[..., None, :])
-                B[..., np.arange(p), np.arange(p)] -= lam_nt
-                d = system.solve(B, rd, rp, refinements)
+            factors = objective.factors if factored else None  # (the capacitance's order: n)
+            order = problem.n_samples if factors else 2 * newton_order(problem)
+            with single_threaded_blas(order <= SINGLE_THREAD_ORDER):
+                refinements = (8 if factors else 2) if gap < 1e-3 else 0
+                system = _NewtonSystem(Z, S, None if factors else objective.hessian, blocks, g, factors,
+                                       accurate=refinements > 0)
+                lam_nt, d = system.lam, _predictor_corrector(system, Z, S, rd, rp, mu, nu, refinements)
             dS, alpha = _step(lam_nt, d)  # (its eigenvalues fail on a direction overflown at 1e-52 beta_max)
         except (np.linalg.LinAlgError, sla.LinAlgError) as exc:
             status = "numerical"
