@@ -100,8 +100,13 @@ STALL = 8
 #: 3 vs 8, 3x3 patches without pooling, squared loss at 1e-6 beta_max: the certified gap fell to
 #: 7e-7, then rose again as mu went below 1e-13, where dense blocks reach 2e-8): once the gap is
 #: FACTOR_LOST times the best one's, or the best is half of STALL iterations old, the method
-#: goes back to the best iterate and continues with dense Newton blocks
+#: offers the best iterate to the caller (``accept``, where its gap is at most 10 accept_gap: the
+#: native solver's face polish often certifies its network, 1.5e-7 there), then goes back to it and
+#: continues with dense Newton blocks, unless one would overrun the deadline (status "time_limit")
 FACTOR_LOST = 10.0
+#: seconds of a dense iteration per block order cubed near the optimum, where the Cholesky
+#: factorization fails by rounding and the root factor's QR takes over (measured: 4-6 s at order 1980)
+DENSE_SECONDS = 7e-10
 
 
 def supports(problem, max_order: int = MAX_ORDER) -> bool:
@@ -184,6 +189,28 @@ def _step(lam, d):
             break
         alpha *= 0.8
     return dS, alpha
+
+
+def _dense_seconds(problem, blocks) -> float:
+    """Seconds of an iteration with dense Newton blocks near the optimum (:data:`DENSE_SECONDS`)."""
+    return DENSE_SECONDS * newton_order(problem) ** 3 * len(blocks)
+
+
+def _end_game(problem, blocks, best, accept, accept_gap, deadline, log):
+    """Where the capacitances stop improving the certified gap: ``"accepted"`` (the caller's
+    network of the best iterate certifies), ``"time_limit"`` (a dense iteration would overrun the
+    deadline) or ``"dense"`` (go on from the best iterate with dense blocks); see :data:`FACTOR_LOST`."""
+    _, it_best, Zb, _, _, tb, Vb, Sb = best
+    if accept is not None and best[0] <= 10.0 * accept_gap and accept(
+            Zb[:, 0], Zb[:, 1], Sb[:, 0], Sb[:, 1], tb, Vb, gap=best[0]):
+        log("lifted: iterate %d accepted by the caller", it_best)
+        return "accepted"
+    if deadline is not None and time.perf_counter() + _dense_seconds(problem, blocks) > deadline:
+        log("lifted: the capacitances lost the dual's accuracy; no time left for dense blocks")
+        return "time_limit"
+    log("lifted: the capacitances lost the dual's accuracy (best gap %.2e): dense Newton blocks from iterate %d on",
+        best[0], it_best)
+    return "dense"
 
 
 def _predictor_corrector(system, Z, S, rd, rp, mu, nu, refinements):
@@ -335,8 +362,10 @@ def _iterate(problem, objective, blocks, *, tol, max_iter, verbose, accept, acce
             break
         if (factored and best is not None and tol < best[0] < 1e-3
                 and (gap > FACTOR_LOST * best[0] or it - best[1] >= STALL // 2)):
-            log("lifted: the capacitances lost the dual's accuracy (gap %.2e, best %.2e): dense Newton blocks "
-                "from iterate %d on", gap, best[0], best[1])
+            step = _end_game(problem, blocks, best, accept, accept_gap, deadline, log)
+            if step != "dense":
+                status = "optimal" if step == "accepted" else step
+                break
             factored, stalled = False, Stall(STALL)
             objective.dense()
             Z, S, y = best[2].copy(), best[7].copy(), best_y.copy()
