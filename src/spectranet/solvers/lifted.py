@@ -74,8 +74,6 @@ from ..losses import Loss
 from ._conic import SEMISMOOTH_START_BETA, Stall, max_step, start_penalty, sym
 from .lifted_newton import _NewtonSystem, skron
 from .lifted_objective import (  # noqa: F401  (newton_order, uses_factors: this module's API too)
-    FACTOR_ENTRIES,
-    FACTOR_RANK,
     _blocks,
     _certified_bound,
     newton_order,

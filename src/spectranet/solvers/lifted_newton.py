@@ -12,7 +12,7 @@ import scipy.linalg as sla
 from ..kernels import smat, svec
 from ._conic import nt_scaling, sym
 
-__all__ = ["Direction", "skron"]
+__all__ = ["Direction", "skron", "block_hess_mul"]
 
 
 def skron(W: np.ndarray) -> np.ndarray:
@@ -59,6 +59,17 @@ def _root_factor(H, Ut):
     B = (np.sqrt(lam[keep])[:, None] * Q[:, keep].T) @ Ut
     R = np.linalg.qr(np.vstack([B, np.eye(Ut.shape[1])]), mode="r")
     return R, False
+
+
+def block_hess_mul(blocks, hessian, factors, x: np.ndarray) -> np.ndarray:
+    r""":math:`Hx` for ``x`` of shape (P, D), block by block: ``factors[b]`` (``root``, :math:`H_b =
+    \mathrm{root}^\top\mathrm{root}`) where given (not None), else the dense ``hessian[b]``."""
+    out = np.empty_like(x)
+    for b, idx in enumerate(blocks):
+        root, xb = (None if factors is None else factors[b]), x[idx].ravel()
+        Hx = hessian[b] @ xb if root is None else root.T @ (root @ xb)
+        out[idx] = Hx.reshape(len(idx), x.shape[-1])
+    return out
 
 
 class _Dense:
@@ -174,12 +185,7 @@ class _NewtonSystem:
                 self.F.append(_Dense(_root_factor(H, Ut)))
 
     def _hmul(self, x):
-        out = np.empty_like(x)
-        for b, idx in enumerate(self.blocks):
-            root, xb = self.factors[b], x[idx].ravel()
-            Hx = self.hessian[b] @ xb if root is None else root.T @ (root @ xb)
-            out[idx] = Hx.reshape(len(idx), self.D)
-        return out
+        return block_hess_mul(self.blocks, self.hessian, self.factors, x)
 
     def _dm(self, xi):
         r""":math:`\Delta m = \tilde U \xi` per pair, (P, D)."""

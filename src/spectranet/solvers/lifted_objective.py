@@ -9,6 +9,7 @@ import numpy as np
 
 from ..kernels import smat, svec
 from ..sphere import eig_desc, sphere_max_abs
+from .lifted_newton import block_hess_mul
 
 __all__ = ["newton_order", "uses_factors", "objective_model", "FACTOR_RANK", "FACTOR_ENTRIES", "CANCELLATION"]
 
@@ -95,12 +96,7 @@ class _Objective:
 
     def hess_mul(self, x: np.ndarray) -> np.ndarray:
         """:math:`H x` for ``x`` of shape (P, D) (the blocks of the current Hessian)."""
-        out = np.empty_like(x)
-        for b, idx in enumerate(self.blocks):
-            xb = x[idx].ravel()
-            Hx = self._hessian[b] @ xb if self.factors is None else self.factors[b].T @ (self.factors[b] @ xb)
-            out[idx] = Hx.reshape(len(idx), self.D)
-        return out
+        return block_hess_mul(self.blocks, self._hessian, self.factors, x)
 
     def evaluate(self, m: np.ndarray, hessian: bool = True):
         """``(value, gradient (P, D), V)`` at ``m``; the Hessian blocks are updated when asked
